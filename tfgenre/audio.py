@@ -1,0 +1,114 @@
+"""Decode any audio file to mono float32 at a sample rate, and cut it into windows.
+
+Decoding uses soundfile/libsndfile (wav, au, flac, ogg and mp3) and resampling uses
+soxr through librosa. tensorflow-io is deliberately not used: its compiled ops do not
+load on TensorFlow >= 2.18.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import logging
+
+import numpy as np
+
+from tfgenre import io
+from tfgenre.errors import AudioDecodeError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+SHORT_POLICIES: tuple[str, ...] = ("pad", "drop")
+
+
+def decode(
+    path: str,
+    sample_rate: int = 22050,
+    *,
+    max_seconds: float | None = None,
+    res_type: str = "soxr_hq",
+) -> np.ndarray:
+    """Decodes an audio file to mono float32 samples at ``sample_rate``.
+
+    Args:
+        path: Local path or ``gs://`` URL of a wav/au/flac/ogg/mp3 file.
+        sample_rate: Target rate in Hz; the file is resampled when it differs.
+        max_seconds: Keep at most this many seconds from the start (None: all).
+        res_type: librosa resampler name.
+
+    Returns:
+        float32 array of shape ``(n_samples,)`` in [-1, 1].
+
+    Raises:
+        AudioDecodeError: when the file is missing, empty, truncated or not audio.
+    """
+    import soundfile as sf
+
+    if sample_rate <= 0:
+        raise ConfigError(f"sample_rate={sample_rate} must be > 0")
+    try:
+        source = _io.BytesIO(io.read_bytes(path)) if io.is_remote(path) else path
+        with sf.SoundFile(source) as f:
+            file_rate = int(f.samplerate)
+            frames = f.frames
+            if max_seconds is not None and max_seconds > 0:
+                frames = min(frames, int(round(max_seconds * file_rate)))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except FileNotFoundError as err:
+        raise AudioDecodeError(f"{path}: file not found") from err
+    except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise AudioDecodeError(f"{path}: cannot decode audio ({err})") from err
+    if data.shape[0] == 0:
+        raise AudioDecodeError(f"{path}: holds no audio samples")
+    y = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(y)):
+        raise AudioDecodeError(f"{path}: decoded samples contain NaN or Inf")
+    if file_rate != sample_rate:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=file_rate, target_sr=sample_rate, res_type=res_type)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def num_segments(n_samples: int, window: int, hop: int) -> int:
+    """How many full windows of ``window`` samples, ``hop`` apart, fit in ``n_samples``."""
+    if n_samples < window:
+        return 0
+    return 1 + (n_samples - window) // hop
+
+
+def cut_segments(
+    y: np.ndarray, window: int | None, hop: int | None = None, *, short: str = "pad"
+) -> np.ndarray:
+    """Cuts ``y`` into equal windows.
+
+    Args:
+        y: float32 samples of shape ``(n_samples,)``.
+        window: Window length in samples; None or 0 means one segment = the whole track.
+        hop: Distance between window starts in samples (default: ``window``).
+        short: What to do when ``y`` is shorter than one window: ``"pad"`` with zeros
+            to one window, or ``"drop"`` (returns zero segments).
+
+    Returns:
+        float32 array of shape ``(n_segments, window)`` (a copy, C-contiguous).
+    """
+    if short not in SHORT_POLICIES:
+        raise ConfigError(f"short_tracks={short!r} must be one of {', '.join(SHORT_POLICIES)}")
+    if not window:
+        return y[np.newaxis, :].astype(np.float32, copy=True)
+    hop = hop or window
+    if window <= 0 or hop <= 0:
+        raise ConfigError(f"window={window} and hop={hop} must be > 0 samples")
+    if len(y) < window:
+        if short == "drop":
+            return np.zeros((0, window), dtype=np.float32)
+        padded = np.zeros((1, window), dtype=np.float32)
+        padded[0, : len(y)] = y
+        return padded
+    n = num_segments(len(y), window, hop)
+    view = np.lib.stride_tricks.sliding_window_view(y, window)[::hop][:n]
+    return np.ascontiguousarray(view, dtype=np.float32)
+
+
+def is_silent(y: np.ndarray, threshold: float = 1e-5) -> bool:
+    """True when the peak absolute amplitude is below ``threshold``."""
+    return y.size == 0 or float(np.max(np.abs(y))) < threshold

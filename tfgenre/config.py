@@ -1,0 +1,262 @@
+"""Layered, validated configuration: defaults, then a YAML file, then ``--set`` overrides.
+
+Configs are frozen dataclasses that validate themselves in ``__post_init__``. This
+module turns plain dicts (from YAML) into them, applies ``key.sub=value`` overrides,
+and rejects unknown keys with a suggestion of the closest known name.
+
+A pipeline YAML may hold one section per stage (``write_records:``, ``fit:``, ...);
+:func:`load_section` picks the stage's section, or the whole file when it has none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import yaml
+
+from tfgenre.errors import ConfigError
+
+T = TypeVar("T")
+
+STAGES: tuple[str, ...] = ("write_records", "fit", "evaluate", "tune", "baselines", "explore")
+
+
+def _unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigError:
+    known = sorted(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown key {where}{key!r} (known: {', '.join(known)}){hint}")
+
+
+def _coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Converts a YAML value to the field's annotated type where it is unambiguous."""
+    if isinstance(annotation, str):  # postponed annotations are resolved by the caller
+        return value
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, name)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{name}={value!r} has the wrong type")
+    if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        if isinstance(annotation, type) and isinstance(value, annotation):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}={value!r} must be a mapping of {annotation.__name__} keys")
+        return from_dict(annotation, value, prefix=f"{name}.")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}={value!r} must be a list")
+        item_type = args[0] if args else Any
+        return tuple(_coerce(v, item_type, f"{name}[]") for v in value)
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}={value!r} must be a mapping")
+        return dict(value)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}={value!r} must be true or false")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{name}={value!r} must be an integer")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}={value!r} must be a number")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}={value!r} must be a string")
+        return value
+    return value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") -> T:
+    """Builds the dataclass ``cls`` from a (nested) mapping.
+
+    Args:
+        cls: A dataclass type.
+        data: Keys are field names; nested dataclass fields take nested mappings.
+        prefix: Dotted path of ``data`` inside the whole config, for error messages.
+
+    Raises:
+        ConfigError: on unknown keys (with the closest name) or wrongly typed values.
+    """
+    data = dict(data or {})
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise _unknown_key_error(key, fields, prefix)
+        kwargs[key] = _coerce(value, hints[key], prefix + key)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a required field is missing
+        raise ConfigError(f"{prefix or cls.__name__}: {err}") from err
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """The config as plain, YAML/JSON-serialisable data (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {
+                f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+            }
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        return value
+
+    return plain(config)
+
+
+def config_hash(data: Mapping[str, Any]) -> str:
+    """A stable sha256 of plain config data (key order does not matter)."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parses ``a.b.c=value`` into (["a", "b", "c"], value); the value is YAML.
+
+    Raises:
+        ConfigError: when ``text`` has no ``=`` or an empty key.
+    """
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r} must look like key=value (e.g. mel.n_mels=64)")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"--set {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Returns a deep copy of ``data`` with each ``key.sub=value`` set."""
+    result = json.loads(json.dumps(dict(data), default=list))
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = result
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merges ``update`` into a copy of ``base`` (mappings merge, the rest replaces)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    """Reads a YAML mapping from ``path`` (local or gs://).
+
+    Raises:
+        ConfigError: when the file is missing, not YAML, or not a mapping.
+    """
+    from tfgenre.io import read_text
+
+    try:
+        data = yaml.safe_load(read_text(path))
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path!r} does not exist") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path!r} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path!r} must hold a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_section(path: str | None, stage: str) -> dict[str, Any]:
+    """The ``stage`` section of a pipeline YAML, or the whole file when it has no stages."""
+    if not path:
+        return {}
+    data = read_yaml(path)
+    if any(key in STAGES for key in data):
+        section = data.get(stage) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: section {stage!r} must be a mapping")
+        return section
+    return data
+
+
+def resolve(
+    cls: type[T],
+    config_path: str | None = None,
+    stage: str | None = None,
+    overrides: Iterable[str] = (),
+    flags: Mapping[str, Any] | None = None,
+) -> T:
+    """Defaults, then the YAML section, then explicit CLI flags, then ``--set`` overrides.
+
+    Args:
+        cls: The config dataclass.
+        config_path: Optional YAML file.
+        stage: Section of a pipeline file to use (defaults to the whole file).
+        overrides: ``key.sub=value`` strings.
+        flags: Values given by dedicated CLI flags (None values are ignored).
+    """
+    data = load_section(config_path, stage) if stage else (
+        read_yaml(config_path) if config_path else {}
+    )
+    if flags:
+        for key, value in flags.items():
+            if value is None:
+                continue
+            node = data
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+    data = apply_overrides(data, overrides)
+    return from_dict(cls, data)
+
+
+def replace(config: T, **changes: Any) -> T:
+    """``dataclasses.replace`` that re-validates."""
+    return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+
+
+def require(condition: bool, message: str) -> None:
+    """Raises ConfigError(message) unless ``condition``."""
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,1 @@
+"""Sharded TFRecords: naming, the Example layout, the writer, the manifest, the reader."""

@@ -1,0 +1,71 @@
+"""Reading shards back: parsed examples as a ``tf.data.Dataset`` (deterministic order).
+
+The training pipeline in :mod:`tfgenre.data` builds on :func:`parse_batch`; tests and
+tools use :func:`iterate_numpy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from tfgenre.records import example
+from tfgenre.records.manifest import Manifest
+
+
+def payload_scale(view_entry: dict[str, Any]) -> float:
+    """The divisor that maps the stored payload back to floats (32767 for int16 raw)."""
+    return float(view_entry.get("params", {}).get("scale", 1.0) or 1.0)
+
+
+def parse_batch(view_entry: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """A function from a batch of serialised Examples to decoded tensors.
+
+    The payload comes back as float32 of shape ``(batch, *view shape)``.
+    """
+    import tensorflow as tf
+
+    description = example.feature_description()
+    dtype = view_entry["dtype"]
+    shape = tuple(int(s) for s in view_entry["shape"])
+    scale = payload_scale(view_entry)
+
+    def parse(serialized: Any) -> dict[str, Any]:
+        parsed = tf.io.parse_example(serialized, description)
+        parsed["data"] = example.decode_payload(parsed["data"], dtype, shape, scale)
+        return parsed
+
+    return parse
+
+
+def iterate_numpy(manifest: Manifest, view: str, split: str) -> Iterator[dict[str, Any]]:
+    """Yields every example of ``view``/``split`` in shard order, payload in stored dtype."""
+    import tensorflow as tf
+
+    entry = manifest.view(view)
+    shape = tuple(int(s) for s in entry["shape"])
+    for path in manifest.shard_paths(view, split):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            yield example.parse_numpy(record, entry["dtype"], shape)
+
+
+def count_examples(paths: list[str]) -> int:
+    """Counts records in TFRecord files (reads them all)."""
+    import tensorflow as tf
+
+    return int(sum(1 for p in paths for _ in tf.data.TFRecordDataset(p)))
+
+
+def to_numpy_arrays(manifest: Manifest, view: str, split: str) -> dict[str, np.ndarray]:
+    """All of a split's examples stacked: data (stored dtype), label, segment, track_id."""
+    items = list(iterate_numpy(manifest, view, split))
+    shape = tuple(int(s) for s in manifest.view(view)["shape"])
+    dtype = manifest.view(view)["dtype"]
+    return {
+        "data": np.stack([i["data"] for i in items]) if items else np.zeros((0, *shape), dtype),
+        "label": np.array([i["label"] for i in items], dtype=np.int64),
+        "segment": np.array([i["segment"] for i in items], dtype=np.int64),
+        "track_id": np.array([i["track_id"] for i in items], dtype=object),
+    }

@@ -1,0 +1,738 @@
+"""The sharded TFRecord writer: tracks -> segments -> views -> shards + manifest.
+
+Work is cut into units of one (split, shard): a unit decodes its tracks (sorted by id),
+computes every requested view once per track and writes one shard file per view as
+``*.incomplete``, renamed when complete, then records its outcome in
+``.state/<split>-<k>-of-<n>.json``. A rerun skips units whose state file exists, so a
+killed job resumes where it stopped, and since each unit's bytes depend only on its
+tracks and the config, the result is byte-identical to an uninterrupted run whatever
+the number of workers. The manifest is assembled from the state files at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from tfgenre import audio, config, io, splits
+from tfgenre.errors import AudioDecodeError, ConfigError, RecordsError
+from tfgenre.records import example, manifest, naming
+from tfgenre.sources.base import Skip, Track, get_source
+from tfgenre.views.base import ViewSpec, check_view_names
+from tfgenre.views.mel import MelView
+from tfgenre.views.raw import RawView
+
+logger = logging.getLogger(__name__)
+
+STATE_DIR = ".state"
+FEATURES_CSV = "features.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioConfig:
+    """Decoding and windowing.
+
+    Attributes:
+        sample_rate: Target rate in Hz.
+        window_seconds: Segment length; 0 or None means one segment = the whole track
+            (features view only, since raw and mel need a fixed shape).
+        hop_seconds: Distance between segment starts (None: = window_seconds).
+        short_tracks: ``pad`` or ``drop`` tracks shorter than one window.
+        max_seconds: Decode at most this many seconds from the start (None: all).
+        silence_threshold: Tracks whose peak amplitude is below this are skipped.
+    """
+
+    sample_rate: int = 22050
+    window_seconds: float | None = 3.0
+    hop_seconds: float | None = None
+    short_tracks: str = "pad"
+    max_seconds: float | None = None
+    silence_threshold: float = 1e-5
+
+    def __post_init__(self) -> None:
+        config.require(self.sample_rate > 0, f"audio.sample_rate={self.sample_rate} must be > 0")
+        if self.window_seconds is not None:
+            config.require(
+                self.window_seconds >= 0,
+                f"audio.window_seconds={self.window_seconds} must be >= 0 (0 = whole track)",
+            )
+        if self.hop_seconds is not None:
+            config.require(
+                self.hop_seconds > 0, f"audio.hop_seconds={self.hop_seconds} must be > 0"
+            )
+        config.require(
+            self.short_tracks in audio.SHORT_POLICIES,
+            f"audio.short_tracks={self.short_tracks!r} must be one of pad, drop",
+        )
+        if self.max_seconds is not None:
+            config.require(
+                self.max_seconds > 0, f"audio.max_seconds={self.max_seconds} must be > 0"
+            )
+
+    @property
+    def window_samples(self) -> int | None:
+        """Window length in samples, or None for whole tracks."""
+        if not self.window_seconds:
+            return None
+        return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def hop_samples(self) -> int | None:
+        """Hop in samples, or None for whole tracks."""
+        if not self.window_seconds:
+            return None
+        return int(round((self.hop_seconds or self.window_seconds) * self.sample_rate))
+
+
+@dataclasses.dataclass(frozen=True)
+class WriterConfig:
+    """Everything that decides the records' content (plus workers, which does not).
+
+    Attributes:
+        source: Source name (gtzan, fma, folder, csv, synthetic).
+        input: The source's root (folder, or CSV file for ``csv``).
+        output: Records folder.
+        source_options: Keyword options for the source.
+        views: Views to write.
+        labels: Label names in index order (None: sorted names found).
+        audio: Decoding and windowing.
+        raw: Raw view options.
+        mel: Mel view options.
+        splits: Target split fractions when the source defines none.
+        use_source_splits: Use the source's own split when it has one.
+        shards: Shards per split (capped at the split's number of tracks).
+        workers: Processes (0: all cores). Does not change the output.
+        seed: Split seed.
+        limit_per_split: Keep at most N tracks per split (balanced over labels).
+        max_skip_fraction: Fail when more than this fraction of inputs is skipped.
+    """
+
+    source: str = "gtzan"
+    input: str = ""
+    output: str = ""
+    source_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    views: tuple[str, ...] = ("raw", "mel", "features")
+    labels: tuple[str, ...] | None = None
+    audio: AudioConfig = dataclasses.field(default_factory=AudioConfig)
+    raw: RawView = dataclasses.field(default_factory=RawView)
+    mel: MelView = dataclasses.field(default_factory=MelView)
+    splits: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
+    )
+    use_source_splits: bool = True
+    shards: int = 8
+    workers: int = 0
+    seed: int = 0
+    limit_per_split: int | None = None
+    max_skip_fraction: float = 0.05
+
+    def __post_init__(self) -> None:
+        check_view_names(self.views)
+        config.require(len(set(self.views)) == len(self.views), f"views={self.views} repeats")
+        splits.check_fractions(self.splits)
+        config.require(self.shards > 0, f"shards={self.shards} must be > 0")
+        config.require(self.workers >= 0, f"workers={self.workers} must be >= 0 (0 = all cores)")
+        config.require(
+            0.0 <= self.max_skip_fraction <= 1.0,
+            f"max_skip_fraction={self.max_skip_fraction} must be in [0, 1]",
+        )
+        if self.limit_per_split is not None:
+            config.require(
+                self.limit_per_split > 0, f"limit_per_split={self.limit_per_split} must be > 0"
+            )
+        if self.audio.window_samples is None:
+            fixed = [v for v in self.views if v != "features"]
+            config.require(
+                not fixed,
+                f"audio.window_seconds={self.audio.window_seconds} (whole tracks) works only "
+                f"for the features view; {', '.join(fixed)} need a fixed window",
+            )
+        if self.labels is not None:
+            config.require(
+                len(set(self.labels)) == len(self.labels), f"labels={self.labels} repeat a name"
+            )
+
+    def content_dict(self) -> dict[str, Any]:
+        """The part of the config that decides the bytes written (no output, no workers)."""
+        data = config.to_dict(self)
+        for key in ("output", "workers"):
+            data.pop(key)
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One (split, shard) of work."""
+
+    split: str
+    index: int
+    num_shards: int
+    tracks: tuple[Track, ...]
+
+    @property
+    def key(self) -> str:
+        """File-name-safe id of the unit."""
+        return f"{self.split}-{self.index:05d}-of-{self.num_shards:05d}"
+
+
+@dataclasses.dataclass
+class WriteResult:
+    """What a writer run produced."""
+
+    output: str
+    manifest: dict[str, Any]
+    units_total: int
+    units_run: int
+    seconds: float
+
+
+def make_views(cfg: WriterConfig) -> dict[str, Any]:
+    """The view objects for ``cfg.views``, in order."""
+    out: dict[str, Any] = {}
+    for name in cfg.views:
+        if name == "raw":
+            out[name] = cfg.raw
+        elif name == "mel":
+            out[name] = cfg.mel
+        else:
+            from tfgenre.views.features import FeaturesView
+
+            out[name] = FeaturesView()
+    return out
+
+
+def view_specs(cfg: WriterConfig, segment_samples: int | None) -> dict[str, ViewSpec]:
+    """Each view's spec for segments of ``segment_samples`` (None: whole tracks)."""
+    n = segment_samples or 0
+    return {name: v.spec(n, cfg.audio.sample_rate) for name, v in make_views(cfg).items()}
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def plan(cfg: WriterConfig) -> tuple[list[Track], list[Skip], list[str], dict[str, Any]]:
+    """Lists, labels and splits the tracks; checks everything that can fail up front.
+
+    Returns:
+        (tracks with splits, skipped inputs, label names, split policy).
+
+    Raises:
+        ConfigError: on a bad source layout, unknown labels or mixed source splits.
+        TfgenreError: when the disjointness check fails.
+    """
+    source = get_source(cfg.source, cfg.input, **dict(cfg.source_options))
+    tracks = list(source.tracks())
+    skipped = list(source.skipped)
+    if not tracks:
+        raise ConfigError(f"source {cfg.source!r} found no usable audio in {cfg.input!r}")
+    seen: dict[str, str] = {}
+    for t in tracks:
+        if t.track_id in seen:
+            raise ConfigError(
+                f"duplicate track id {t.track_id!r}: {seen[t.track_id]} and {t.path}"
+            )
+        seen[t.track_id] = t.path
+    labels = list(cfg.labels) if cfg.labels else sorted({t.label for t in tracks})
+    unknown = sorted({t.label for t in tracks} - set(labels))
+    if unknown:
+        raise ConfigError(f"labels {unknown} are not in labels={labels}")
+
+    with_split = [t for t in tracks if t.split]
+    if cfg.use_source_splits and with_split:
+        if len(with_split) != len(tracks):
+            raise ConfigError(
+                f"the source gives a split for {len(with_split)} of {len(tracks)} tracks; "
+                "give all or none (or set use_source_splits=false)"
+            )
+        bad = sorted({t.split for t in tracks} - set(splits.SPLIT_NAMES))
+        if bad:
+            raise ConfigError(f"source splits {bad} are not among {splits.SPLIT_NAMES}")
+        policy: dict[str, Any] = {"kind": "source", "source": cfg.source}
+    else:
+        tracks = splits.assign_splits(tracks, cfg.splits, seed=cfg.seed)
+        policy = {
+            "kind": "stratified_grouped",
+            "fractions": dict(cfg.splits),
+            "seed": cfg.seed,
+            "stratify": "label",
+            "group": "group (artist) when known, else track",
+        }
+    tracks = splits.limit_per_split(tracks, cfg.limit_per_split)
+    report = splits.require_disjoint(tracks, source_defined=policy["kind"] == "source")
+    policy["disjoint_tracks"] = True
+    policy["shared_groups"] = len(report.shared_groups)
+    policy["segmented_after_split"] = True
+    if cfg.limit_per_split:
+        policy["limit_per_split"] = cfg.limit_per_split
+    return sorted(tracks, key=lambda t: t.track_id), skipped, labels, policy
+
+
+def make_units(tracks: list[Track], shards: int) -> list[Unit]:
+    """Cuts tracks into (split, shard) units by the stable hash of their ids."""
+    by_split: dict[str, list[Track]] = defaultdict(list)
+    for t in tracks:
+        by_split[str(t.split)].append(t)
+    units = []
+    for split in splits.SPLIT_NAMES:
+        members = by_split.get(split, [])
+        if not members:
+            continue
+        n = min(shards, len(members))
+        buckets: dict[int, list[Track]] = defaultdict(list)
+        for t in members:
+            buckets[naming.shard_of(t.track_id, n)].append(t)
+        for k in range(n):
+            units.append(Unit(split, k, n, tuple(sorted(buckets[k], key=lambda t: t.track_id))))
+    return units
+
+
+# ----------------------------------------------------------------------------- per track
+
+
+@dataclasses.dataclass
+class TrackResult:
+    """The arrays of one track, or why it was skipped."""
+
+    track: Track
+    payloads: dict[str, np.ndarray] | None = None
+    num_samples: int = 0
+    segment_samples: int = 0
+    padded: bool = False
+    skip_reason: str | None = None
+
+
+def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> TrackResult:
+    """Decodes one track, cuts it and computes every view; never raises for bad audio.
+
+    This is the per-track function shared by the local and the Beam runner.
+    """
+    a = cfg.audio
+    try:
+        y = audio.decode(track.path, a.sample_rate, max_seconds=a.max_seconds)
+    except AudioDecodeError as err:
+        return TrackResult(
+            track, skip_reason=f"decode failed: {str(err).removeprefix(track.path + ': ')}"
+        )
+    if audio.is_silent(y, a.silence_threshold):
+        return TrackResult(
+            track, skip_reason=f"silent: peak amplitude below {a.silence_threshold:g}"
+        )
+    window = a.window_samples
+    short = window is not None and len(y) < window
+    if short and a.short_tracks == "drop":
+        return TrackResult(
+            track,
+            skip_reason=f"shorter than one window: {len(y) / a.sample_rate:.2f} s < "
+            f"{a.window_seconds:g} s (short_tracks=drop)",
+        )
+    segments = audio.cut_segments(y, window, a.hop_samples, short=a.short_tracks)
+    try:
+        payloads = {name: v.compute(segments, a.sample_rate) for name, v in views.items()}
+    except Exception as err:  # one bad file never kills the job
+        logger.exception("computing views failed for %s", track.path)
+        reason = f"view computation failed: {type(err).__name__}: {err}"
+        return TrackResult(track, skip_reason=reason)
+    for name, arr in payloads.items():
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            return TrackResult(track, skip_reason=f"view {name} has NaN/Inf values")
+    return TrackResult(
+        track,
+        payloads=payloads,
+        num_samples=len(y),
+        segment_samples=segments.shape[1],
+        padded=short,
+    )
+
+
+# ----------------------------------------------------------------------------- units
+
+
+def _state_path(output: str, unit: Unit) -> str:
+    return io.join(output, STATE_DIR, unit.key + ".json")
+
+
+def run_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, Any]:
+    """Writes one unit's shards (all views) and its state file; returns the state.
+
+    Shards are written as ``*.incomplete`` and renamed only when complete; the state
+    file (written last, atomically) is what marks the unit done.
+    """
+    import tensorflow as tf
+
+    views = make_views(cfg)
+    label_index = {name: i for i, name in enumerate(labels)}
+    files = {v: naming.shard_name(v, unit.split, unit.index, unit.num_shards) for v in views}
+    for rel in files.values():
+        io.makedirs(io.join(cfg.output, rel.split("/")[0]))
+    writers = {
+        v: tf.io.TFRecordWriter(io.join(cfg.output, rel) + ".incomplete")
+        for v, rel in files.items()
+    }
+    state: dict[str, Any] = {
+        "unit": unit.key,
+        "split": unit.split,
+        "tracks": [],
+        "skipped": [],
+        "padded": [],
+        "feature_rows": [],
+        "shards": [],
+    }
+    examples = 0
+    try:
+        for track in unit.tracks:
+            result = process_track(track, cfg, views)
+            if result.skip_reason:
+                logger.warning("skipped %s: %s", track.path, result.skip_reason)
+                state["skipped"].append({"path": track.path, "reason": result.skip_reason})
+                continue
+            assert result.payloads is not None
+            n_seg = next(iter(result.payloads.values())).shape[0]
+            for name, arr in result.payloads.items():
+                for s in range(n_seg):
+                    writers[name].write(
+                        example.serialize(track.track_id, s, label_index[track.label], arr[s])
+                    )
+            examples += n_seg
+            state["tracks"].append(
+                {"track_id": track.track_id, "segments": n_seg, "num_samples": result.num_samples}
+            )
+            if result.padded:
+                state["padded"].append(track.track_id)
+            if "features" in result.payloads:
+                base = os.path.basename(track.path)
+                stem, ext = os.path.splitext(base)
+                for s in range(n_seg):
+                    filename = base if cfg.audio.window_samples is None else f"{stem}.{s}{ext}"
+                    state["feature_rows"].append(
+                        {
+                            "filename": filename,
+                            "length": result.segment_samples,
+                            "values": [float(x) for x in result.payloads["features"][s]],
+                            "label": track.label,
+                            "track_id": track.track_id,
+                            "segment": s,
+                        }
+                    )
+    finally:
+        for w in writers.values():
+            w.close()
+    for view, rel in files.items():
+        path = io.join(cfg.output, rel)
+        io.rename(path + ".incomplete", path)
+        state["shards"].append(
+            {
+                "view": view,
+                "file": rel,
+                "examples": examples,
+                "num_bytes": io.size(path),
+                "sha256": io.sha256(path),
+            }
+        )
+    io.write_text_atomic(_state_path(cfg.output, unit), json.dumps(state, sort_keys=True))
+    return state
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+
+
+def _run_unit_star(args: tuple[Unit, WriterConfig, list[str]]) -> tuple[str, dict[str, Any]]:
+    unit, cfg, labels = args
+    return unit.key, run_unit(unit, cfg, labels)
+
+
+# ----------------------------------------------------------------------------- output folder
+
+
+def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> None:
+    """Creates the output folder, or checks it holds records of this same config.
+
+    Raises:
+        RecordsError: when it holds records of another config and ``overwrite`` is False.
+    """
+    state_config = io.join(cfg.output, STATE_DIR, "config.json")
+    manifest_path = io.join(cfg.output, manifest.MANIFEST_NAME)
+    previous = None
+    for path in (state_config, manifest_path):
+        if io.exists(path):
+            try:
+                previous = json.loads(io.read_text(path)).get("config_hash")
+            except json.JSONDecodeError:
+                previous = "unreadable"
+            break
+    if previous is None and io.exists(cfg.output) and io.isdir(cfg.output):
+        others = [n for n in io.listdir(cfg.output) if not n.startswith(".")]
+        if others and not overwrite:
+            raise RecordsError(
+                f"output {cfg.output!r} is not empty and holds no tfgenre records "
+                f"({', '.join(others[:5])}); choose an empty folder or pass --overwrite"
+            )
+    if previous is not None and previous != content_hash and not overwrite:
+        raise RecordsError(
+            f"output {cfg.output!r} holds records of another configuration "
+            f"(config_hash {previous[:12]} != {content_hash[:12]}); "
+            "pass --overwrite to replace them"
+        )
+    if overwrite:  # start from scratch: nothing of an earlier run is reused
+        for name in ("raw", "mel", "features", STATE_DIR):
+            io.rmtree(io.join(cfg.output, name))
+        for name in (manifest.MANIFEST_NAME, FEATURES_CSV):
+            io.remove(io.join(cfg.output, name))
+    io.makedirs(io.join(cfg.output, STATE_DIR))
+    io.write_text_atomic(
+        state_config,
+        json.dumps({"config_hash": content_hash, "config": cfg.content_dict()}, sort_keys=True),
+    )
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def write_records(
+    cfg: WriterConfig,
+    *,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    runner: Callable[[list[Unit], WriterConfig, list[str]], dict[str, dict[str, Any]]]
+    | None = None,
+) -> WriteResult:
+    """Runs the whole job: plan, write missing units, assemble the manifest.
+
+    Args:
+        cfg: Resolved writer config.
+        overwrite: Replace records of another config in ``cfg.output``.
+        progress: Show a tqdm bar (default: when stderr is a terminal).
+        runner: Alternative executor for the pending units (e.g. Beam); default: local
+            processes.
+
+    Returns:
+        The result, with the manifest as written.
+
+    Raises:
+        ConfigError: on bad config or input layout (before any work starts).
+        RecordsError: when the output folder is taken, or skips pass max_skip_fraction
+            (the manifest is written first, listing every skip).
+    """
+    if not cfg.output:
+        raise ConfigError("output='' must name the records folder")
+    start = time.perf_counter()
+    tracks, source_skips, labels, policy = plan(cfg)
+    content = cfg.content_dict()
+    content_hash = config.config_hash(content)
+    prepare_output(cfg, content_hash, overwrite)
+    units = make_units(tracks, cfg.shards)
+    pending = [u for u in units if not io.exists(_state_path(cfg.output, u))]
+    logger.info(
+        "%d tracks in %d units (%d to write, %d done before)",
+        len(tracks),
+        len(units),
+        len(pending),
+        len(units) - len(pending),
+    )
+    if pending:
+        (runner or run_units_local)(pending, cfg, labels)
+    states = {}
+    for u in units:
+        path = _state_path(cfg.output, u)
+        if not io.exists(path):
+            raise RecordsError(f"unit {u.key} finished without its state file {path}")
+        states[u.key] = json.loads(io.read_text(path))
+    data = assemble_manifest(cfg, units, states, labels, policy, source_skips, content_hash)
+    if "features" in cfg.views:
+        write_features_csv(cfg, units, states, data["views"]["features"]["feature_names"])
+    io.write_text_atomic(
+        io.join(cfg.output, manifest.MANIFEST_NAME), json.dumps(data, indent=2, sort_keys=False)
+    )
+    seconds = time.perf_counter() - start
+    result = WriteResult(cfg.output, data, len(units), len(pending), seconds)
+    counts = data["counts"]
+    if counts["skip_fraction"] > cfg.max_skip_fraction:
+        reasons = Counter(s["reason"].split(":")[0] for s in data["skipped"])
+        summary = ", ".join(f"{k}: {v}" for k, v in reasons.most_common())
+        raise RecordsError(
+            f"{counts['skipped']} of {counts['inputs']} inputs skipped "
+            f"({counts['skip_fraction']:.1%} > max_skip_fraction={cfg.max_skip_fraction:g}); "
+            f"reasons: {summary}. The records that were written and the manifest, which "
+            "lists every skip, are kept."
+        )
+    return result
+
+
+def resolve_workers(workers: int) -> int:
+    """``workers`` or, for 0, the number of usable cores."""
+    if workers:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_units_local(
+    units: list[Unit], cfg: WriterConfig, labels: list[str], progress: bool | None = None
+) -> dict[str, dict[str, Any]]:
+    """Runs units in this process (1 worker) or in a pool of spawned processes."""
+    workers = min(resolve_workers(cfg.workers), len(units))
+    total_tracks = sum(len(u.tracks) for u in units)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_tracks, unit="track", desc="write_records")
+    done_tracks = 0
+    last_log = time.monotonic()
+    results: dict[str, dict[str, Any]] = {}
+
+    def report(key: str, state: dict[str, Any], n: int) -> None:
+        nonlocal done_tracks, last_log
+        results[key] = state
+        done_tracks += n
+        if bar is not None:
+            bar.update(n)
+        elif time.monotonic() - last_log > 10 or done_tracks == total_tracks:
+            last_log = time.monotonic()
+            logger.info("write_records: %d/%d tracks", done_tracks, total_tracks)
+
+    sizes = {u.key: len(u.tracks) for u in units}
+    # Largest units first keeps the pool busy until the end.
+    ordered = sorted(units, key=lambda u: -len(u.tracks))
+    try:
+        if workers <= 1:
+            for u in ordered:
+                report(u.key, run_unit(u, cfg, labels), sizes[u.key])
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, initializer=_worker_init) as pool:
+                jobs = [(u, cfg, labels) for u in ordered]
+                for key, state in pool.imap_unordered(_run_unit_star, jobs):
+                    report(key, state, sizes[key])
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def assemble_manifest(
+    cfg: WriterConfig,
+    units: list[Unit],
+    states: Mapping[str, dict[str, Any]],
+    labels: list[str],
+    policy: dict[str, Any],
+    source_skips: list[Skip],
+    content_hash: str,
+) -> dict[str, Any]:
+    """Builds manifest.json's content from the units' state files."""
+    specs = view_specs(cfg, cfg.audio.window_samples)
+    views_json = {name: spec.to_json() for name, spec in specs.items()}
+    split_json: dict[str, Any] = {}
+    skipped = [{"path": s.path, "reason": s.reason} for s in source_skips]
+    padded: list[str] = []
+    for u in units:
+        st = states[u.key]
+        entry = split_json.setdefault(
+            u.split, {"num_tracks": 0, "num_examples": 0, "num_bytes": 0, "shards": []}
+        )
+        entry["num_tracks"] += len(st["tracks"])
+        entry["num_examples"] += sum(t["segments"] for t in st["tracks"])
+        entry["num_bytes"] += sum(s["num_bytes"] for s in st["shards"])
+        entry["shards"].extend(st["shards"])
+        skipped.extend(st["skipped"])
+        padded.extend(st["padded"])
+    for entry in split_json.values():
+        entry["shards"].sort(key=lambda s: (s["view"], s["file"]))
+    if "features" in views_json:
+        train_rows = [
+            r["values"] for u in units if u.split == "train" for r in states[u.key]["feature_rows"]
+        ]
+        stats_split = "train"
+        if not train_rows:  # no train split: fall back to everything, and say so
+            stats_split = "all"
+            train_rows = [r["values"] for u in units for r in states[u.key]["feature_rows"]]
+        width = len(views_json["features"]["feature_names"])
+        values = np.asarray(train_rows, dtype=np.float64).reshape(-1, width)
+        mean = values.mean(axis=0) if len(values) else np.zeros(width)
+        std = values.std(axis=0) if len(values) else np.ones(width)
+        views_json["features"]["mean"] = [float(x) for x in mean]
+        views_json["features"]["std"] = [float(x) if x > 0 else 1.0 for x in std]
+        views_json["features"]["stats_split"] = stats_split
+    inputs = sum(len(u.tracks) for u in units) + len(source_skips)
+    written = sum(len(states[u.key]["tracks"]) for u in units)
+    a = cfg.audio
+    return {
+        "format_version": manifest.FORMAT_VERSION,
+        "versions": manifest.package_versions(),
+        "config_hash": content_hash,
+        "config": cfg.content_dict(),
+        "source": cfg.source,
+        "labels": labels,
+        "sample_rate": a.sample_rate,
+        "window_seconds": a.window_seconds or None,
+        "hop_seconds": (a.hop_seconds or a.window_seconds) or None,
+        "window_samples": a.window_samples,
+        "hop_samples": a.hop_samples,
+        "short_tracks": a.short_tracks,
+        "views": views_json,
+        "splits": split_json,
+        "split_policy": policy,
+        "padded": sorted(padded),
+        "skipped": sorted(skipped, key=lambda s: s["path"]),
+        "counts": {
+            "inputs": inputs,
+            "written": written,
+            "skipped": len(skipped),
+            "padded": len(padded),
+            "skip_fraction": (len(skipped) / inputs) if inputs else 0.0,
+        },
+    }
+
+
+def write_features_csv(
+    cfg: WriterConfig,
+    units: list[Unit],
+    states: Mapping[str, dict[str, Any]],
+    feature_names: list[str],
+) -> None:
+    """``features.csv``: filename, length, the 57 features, label, track_id, segment, split."""
+    import csv
+    import io as _io
+
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["filename", "length", *feature_names, "label", "track_id", "segment", "split"])
+    rows = []
+    for u in units:
+        for r in states[u.key]["feature_rows"]:
+            rows.append((u.split, r["track_id"], r["segment"], r))
+    order = {name: i for i, name in enumerate(splits.SPLIT_NAMES)}
+    rows.sort(key=lambda x: (order[x[0]], x[1], x[2]))
+    for split, _, _, r in rows:
+        w.writerow(
+            [
+                r["filename"],
+                r["length"],
+                *[repr(v) for v in r["values"]],
+                r["label"],
+                r["track_id"],
+                r["segment"],
+                split,
+            ]
+        )
+    io.write_text_atomic(io.join(cfg.output, FEATURES_CSV), buf.getvalue())

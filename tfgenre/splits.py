@@ -1,0 +1,189 @@
+"""Split assignment (deterministic, stratified by label, grouped) and the disjointness check.
+
+Tracks are split before they are cut into segments, so segments of one track can never
+land in two splits. Tracks that share a group (the artist, when the source knows it)
+always land in the same split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+
+from tfgenre.errors import ConfigError, TfgenreError
+from tfgenre.sources.base import Track
+
+logger = logging.getLogger(__name__)
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+def parse_fractions(text: str) -> dict[str, float]:
+    """Parses ``train=0.8,validation=0.1,test=0.1`` (zeros allowed).
+
+    Raises:
+        ConfigError: on an unknown split name, a negative value, or a sum that is not 1.
+    """
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ConfigError(f"--splits item {part!r} must look like name=fraction")
+        name, value = part.split("=", 1)
+        try:
+            out[name.strip()] = float(value)
+        except ValueError as err:
+            raise ConfigError(f"--splits {name}={value!r} must be a number") from err
+    check_fractions(out)
+    return out
+
+
+def check_fractions(fractions: Mapping[str, float]) -> None:
+    """Raises ConfigError unless names are known, values >= 0 and the sum is 1."""
+    if not fractions:
+        raise ConfigError("splits={} must name at least one split")
+    for name, value in fractions.items():
+        if name not in SPLIT_NAMES:
+            raise ConfigError(f"unknown split {name!r} (known: {', '.join(SPLIT_NAMES)})")
+        if value < 0:
+            raise ConfigError(f"splits.{name}={value} must be >= 0")
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(f"split fractions {dict(fractions)} must sum to 1 (got {total:g})")
+
+
+def _stable_key(seed: int, text: str) -> str:
+    return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
+
+
+def assign_splits(
+    tracks: Sequence[Track], fractions: Mapping[str, float], seed: int = 0
+) -> list[Track]:
+    """Gives every track a split: stratified by label, grouped, deterministic.
+
+    Groups (``track.group``, else the track itself) are visited in an order fixed by a
+    hash of (seed, group id), largest first; each goes to the split whose share of the
+    group's majority label is furthest below its target. The result depends only on the
+    track list, the fractions and the seed.
+
+    Args:
+        tracks: Tracks without a split (an existing ``split`` is overwritten).
+        fractions: Target fraction per split name; zeros allowed.
+        seed: Changes the assignment; the same seed gives the same split.
+
+    Returns:
+        New Track objects with ``split`` set, in the input order.
+    """
+    check_fractions(fractions)
+    names = [n for n in SPLIT_NAMES if fractions.get(n, 0.0) > 0]
+    groups: dict[str, list[Track]] = defaultdict(list)
+    for track in tracks:
+        groups[group_of(track)].append(track)
+
+    label_totals = Counter(t.label for t in tracks)
+    counts: dict[str, Counter[str]] = {n: Counter() for n in names}
+
+    def group_label(members: list[Track]) -> str:
+        tally = Counter(t.label for t in members)
+        return min(tally, key=lambda lab: (-tally[lab], lab))
+
+    order = sorted(groups, key=lambda g: (-len(groups[g]), _stable_key(seed, g)))
+    assigned: dict[str, str] = {}
+    for gid in order:
+        members = groups[gid]
+        label = group_label(members)
+        total = label_totals[label]
+
+        def deficit(name: str, label: str = label, total: int = total) -> tuple[float, int]:
+            target = fractions[name] * total
+            return (counts[name][label] - target) / max(target, 1e-9), names.index(name)
+
+        best = min(names, key=deficit)
+        assigned[gid] = best
+        for member in members:
+            counts[best][member.label] += 1
+    return [dataclasses.replace(t, split=assigned[group_of(t)]) for t in tracks]
+
+
+def group_of(track: Track) -> str:
+    """The id that must not span two splits: the group (artist), else the track."""
+    return f"group:{track.group}" if track.group else f"track:{track.track_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DisjointnessReport:
+    """Result of :func:`check_disjoint`: counts of ids found in more than one split."""
+
+    shared_tracks: tuple[str, ...]
+    shared_groups: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is shared."""
+        return not self.shared_tracks and not self.shared_groups
+
+
+def check_disjoint(tracks: Sequence[Track]) -> DisjointnessReport:
+    """Finds track ids and groups that appear in more than one split."""
+    track_splits: dict[str, set[str]] = defaultdict(set)
+    group_splits: dict[str, set[str]] = defaultdict(set)
+    for t in tracks:
+        track_splits[t.track_id].add(str(t.split))
+        if t.group:
+            group_splits[t.group].add(str(t.split))
+    return DisjointnessReport(
+        shared_tracks=tuple(sorted(k for k, v in track_splits.items() if len(v) > 1)),
+        shared_groups=tuple(sorted(k for k, v in group_splits.items() if len(v) > 1)),
+    )
+
+
+def require_disjoint(tracks: Sequence[Track], *, source_defined: bool) -> DisjointnessReport:
+    """Runs the disjointness check.
+
+    A shared track is always an error. A shared group is an error for splits made here
+    (it cannot happen) and a logged warning for splits the source defined.
+
+    Raises:
+        TfgenreError: when the check fails.
+    """
+    report = check_disjoint(tracks)
+    if report.shared_tracks:
+        raise TfgenreError(
+            f"{len(report.shared_tracks)} track(s) appear in two splits, e.g. "
+            f"{report.shared_tracks[0]!r}; a track must belong to exactly one split"
+        )
+    if report.shared_groups:
+        message = (
+            f"{len(report.shared_groups)} group(s) (artists) span two splits, e.g. "
+            f"{report.shared_groups[0]!r}"
+        )
+        if not source_defined:
+            raise TfgenreError(message + "; grouped splitting must keep a group together")
+        logger.warning("%s (the source defined these splits; kept as given)", message)
+    return report
+
+
+def limit_per_split(tracks: Sequence[Track], limit: int | None) -> list[Track]:
+    """Keeps at most ``limit`` tracks per split, taking labels in turn (balanced)."""
+    if not limit:
+        return list(tracks)
+    if limit < 0:
+        raise ConfigError(f"limit_per_split={limit} must be > 0 or null")
+    by_split: dict[str, dict[str, list[Track]]] = defaultdict(lambda: defaultdict(list))
+    for t in sorted(tracks, key=lambda t: t.track_id):
+        by_split[str(t.split)][t.label].append(t)
+    kept: list[Track] = []
+    for per_label in by_split.values():
+        queues = [list(per_label[label]) for label in sorted(per_label)]
+        taken = 0
+        while taken < limit and any(queues):
+            for queue in queues:
+                if queue and taken < limit:
+                    kept.append(queue.pop(0))
+                    taken += 1
+    return sorted(kept, key=lambda t: t.track_id)

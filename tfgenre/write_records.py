@@ -38,12 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="split seed")
     p.add_argument("--limit-per-split", type=int, help="at most N tracks per split")
     p.add_argument("--max-skip-fraction", type=float, help="fail past this skip fraction")
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace records of another config"
-    )
-    p.add_argument(
-        "--no-progress", action="store_true", help="log lines instead of a progress bar"
-    )
+    p.add_argument("--overwrite", action="store_true", help="replace records of another config")
+    p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
     cli.add_config_flags(p)
     return p
 
@@ -76,9 +72,12 @@ def resolve_config(args: argparse.Namespace) -> WriterConfig:
 
 def summarize(manifest: dict) -> str:
     """A short human summary of a manifest."""
+    views = ", ".join(
+        f"{name} {v['dtype']}{tuple(v['shape'])}" for name, v in manifest["views"].items()
+    )
     lines = [
         f"labels ({len(manifest['labels'])}): {', '.join(manifest['labels'])}",
-        f"views: {', '.join(f'{k} {v['dtype']}{tuple(v['shape'])}' for k, v in manifest['views'].items())}",
+        f"views: {views}",
     ]
     for split, info in manifest["splits"].items():
         lines.append(

@@ -73,6 +73,7 @@ def parse_numpy(serialized: bytes, dtype: str, shape: tuple[int, ...]) -> dict[s
         "track_id": f["track_id"].bytes_list.value[0].decode(),
         "segment": int(f["segment"].int64_list.value[0]),
         "label": int(f["label"].int64_list.value[0]),
-        "data": np.frombuffer(f["data"].bytes_list.value[0], dtype=np.dtype(dtype).newbyteorder("<"))
-        .reshape(shape),
+        "data": np.frombuffer(
+            f["data"].bytes_list.value[0], dtype=np.dtype(dtype).newbyteorder("<")
+        ).reshape(shape),
     }

@@ -238,9 +238,7 @@ def plan(cfg: WriterConfig) -> tuple[list[Track], list[Skip], list[str], dict[st
     seen: dict[str, str] = {}
     for t in tracks:
         if t.track_id in seen:
-            raise ConfigError(
-                f"duplicate track id {t.track_id!r}: {seen[t.track_id]} and {t.path}"
-            )
+            raise ConfigError(f"duplicate track id {t.track_id!r}: {seen[t.track_id]} and {t.path}")
         seen[t.track_id] = t.path
     labels = list(cfg.labels) if cfg.labels else sorted({t.label for t in tracks})
     unknown = sorted({t.label for t in tracks} - set(labels))
@@ -404,7 +402,12 @@ def run_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, Any]
                     )
             examples += n_seg
             state["tracks"].append(
-                {"track_id": track.track_id, "segments": n_seg, "num_samples": result.num_samples}
+                {
+                    "track_id": track.track_id,
+                    "label": track.label,
+                    "segments": n_seg,
+                    "num_samples": result.num_samples,
+                }
             )
             if result.padded:
                 state["padded"].append(track.track_id)
@@ -648,8 +651,17 @@ def assemble_manifest(
     for u in units:
         st = states[u.key]
         entry = split_json.setdefault(
-            u.split, {"num_tracks": 0, "num_examples": 0, "num_bytes": 0, "shards": []}
+            u.split,
+            {
+                "num_tracks": 0,
+                "num_examples": 0,
+                "num_bytes": 0,
+                "label_counts": dict.fromkeys(labels, 0),
+                "shards": [],
+            },
         )
+        for t in st["tracks"]:
+            entry["label_counts"][t["label"]] += t["segments"]
         entry["num_tracks"] += len(st["tracks"])
         entry["num_examples"] += sum(t["segments"] for t in st["tracks"])
         entry["num_bytes"] += sum(s["num_bytes"] for s in st["shards"])

@@ -1,0 +1,59 @@
+import dataclasses
+
+import pytest
+
+from tfgenre import config
+from tfgenre.errors import ConfigError
+from tfgenre.records.writer import WriterConfig
+
+
+def test_layering_yaml_flags_and_set(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "write_records:\n  source: folder\n  shards: 3\n  mel:\n    n_mels: 64\nfit:\n  epochs: 2\n"
+    )
+    cfg = config.resolve(
+        WriterConfig,
+        config_path=str(path),
+        stage="write_records",
+        overrides=["mel.n_mels=32", "audio.window_seconds=1.5"],
+        flags={"shards": 5, "workers": None},
+    )
+    assert cfg.source == "folder" and cfg.shards == 5
+    assert cfg.mel.n_mels == 32 and cfg.audio.window_seconds == 1.5
+    assert dataclasses.is_dataclass(cfg.mel)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.shards = 2  # type: ignore[misc]
+
+
+def test_unknown_key_suggests_closest():
+    with pytest.raises(ConfigError, match=r"unknown key mel\.'n_mel'.*did you mean 'n_mels'"):
+        config.from_dict(WriterConfig, {"mel": {"n_mel": 64}})
+    with pytest.raises(ConfigError, match="did you mean 'shards'"):
+        config.from_dict(WriterConfig, {"shard": 2})
+
+
+def test_values_validated_with_rule_in_message():
+    with pytest.raises(ConfigError, match="window_seconds=-1.0 must be >= 0"):
+        config.from_dict(WriterConfig, {"audio": {"window_seconds": -1}})
+    with pytest.raises(ConfigError, match="shards=abc must be an integer|'abc' must be an int"):
+        config.from_dict(WriterConfig, {"shards": "abc"})
+    with pytest.raises(ConfigError, match="unknown view 'mels'.*did you mean 'mel'"):
+        config.from_dict(WriterConfig, {"views": ["mels"]})
+    with pytest.raises(ConfigError, match="whole tracks.*features view"):
+        config.from_dict(WriterConfig, {"views": ["mel"], "audio": {"window_seconds": None}})
+
+
+def test_round_trip_and_hash_stable():
+    cfg = config.from_dict(WriterConfig, {"views": "mel,features", "seed": 3})
+    data = config.to_dict(cfg)
+    again = config.from_dict(WriterConfig, data)
+    assert again == cfg
+    assert config.config_hash(again.content_dict()) == config.config_hash(cfg.content_dict())
+    other = config.replace(cfg, workers=7)
+    assert config.config_hash(other.content_dict()) == config.config_hash(cfg.content_dict())
+
+
+def test_override_syntax_errors():
+    with pytest.raises(ConfigError, match="key=value"):
+        config.apply_overrides({}, ["novalue"])

@@ -1,0 +1,403 @@
+"""tf.data input pipelines: from a records folder (or a features CSV) to model batches.
+
+Training pipelines interleave shards in parallel, parse and decode whole batches,
+optionally cache, shuffle, augment and prefetch, all with AUTOTUNE. Evaluation
+pipelines read shards in manifest order so predictions line up with
+:func:`split_index`. Labels are one-hot float32 so that mixup and label smoothing work
+with the same loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+
+from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.records.manifest import Manifest
+from tfgenre.records.reader import parse_batch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Training-only augmentation; every part is off by default.
+
+    Attributes:
+        time_masks: SpecAugment time masks per mel example.
+        time_mask_frames: Maximum width of a time mask, in frames.
+        freq_masks: SpecAugment frequency masks per mel example.
+        freq_mask_bins: Maximum height of a frequency mask, in mel bins.
+        mixup_alpha: Beta(alpha, alpha) mixup of batch pairs (0: off).
+        noise_std: Std of additive Gaussian noise (raw: in waveform units; mel: dB;
+            features: in units of each feature's train std).
+        gain_db: Random gain in [-gain_db, +gain_db] dB (raw: scales the waveform;
+            mel: shifts the dB values).
+    """
+
+    time_masks: int = 0
+    time_mask_frames: int = 16
+    freq_masks: int = 0
+    freq_mask_bins: int = 12
+    mixup_alpha: float = 0.0
+    noise_std: float = 0.0
+    gain_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key in ("time_masks", "time_mask_frames", "freq_masks", "freq_mask_bins"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"augment.{key}={getattr(self, key)} must be >= 0")
+        for key in ("mixup_alpha", "noise_std", "gain_db"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"augment.{key}={getattr(self, key)} must be >= 0")
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is on."""
+        return bool(
+            self.time_masks or self.freq_masks or self.mixup_alpha or self.noise_std or self.gain_db
+        )
+
+
+def _tf() -> Any:
+    import tensorflow as tf
+
+    return tf
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def spec_augment(x: Any, cfg: AugmentConfig, fill: float) -> Any:
+    """SpecAugment masks on a batch ``(b, n_mels, frames, 1)``; masked cells get ``fill``."""
+    tf = _tf()
+    shape = tf.shape(x)
+    b, f, t = shape[0], shape[1], shape[2]
+    keep = tf.ones_like(x, dtype=tf.bool)
+
+    def masks(count: int, max_width: int, size: Any, axis: int) -> Any:
+        mask = tf.zeros((b, size), dtype=tf.bool)
+        positions = tf.range(size)[tf.newaxis, :]
+        for _ in range(count):
+            width = tf.random.uniform((b, 1), 0, max_width + 1, dtype=tf.int32)
+            start = tf.random.uniform((b, 1), 0, tf.maximum(size - width, 1), dtype=tf.int32)
+            mask |= (positions >= start) & (positions < start + width)
+        mask = mask[:, :, tf.newaxis, tf.newaxis] if axis == 1 else mask[:, tf.newaxis, :, None]
+        return mask
+
+    if cfg.freq_masks:
+        keep &= ~masks(cfg.freq_masks, cfg.freq_mask_bins, f, 1)
+    if cfg.time_masks:
+        keep &= ~masks(cfg.time_masks, cfg.time_mask_frames, t, 2)
+    return tf.where(keep, x, tf.cast(fill, x.dtype))
+
+
+def make_augment(view: str, cfg: AugmentConfig, feature_std: np.ndarray | None = None) -> Any:
+    """A batch function ``(x, y) -> (x, y)`` applying ``cfg`` for ``view``."""
+    tf = _tf()
+
+    def augment(x: Any, y: Any) -> tuple[Any, Any]:
+        b = tf.shape(x)[0]
+        rank = len(x.shape)
+        per_example = tf.concat([[b], tf.ones([rank - 1], tf.int32)], axis=0)
+        if cfg.gain_db:
+            gain = tf.random.uniform(per_example, -cfg.gain_db, cfg.gain_db)
+            x = x + gain if view == "mel" else (x * 10.0 ** (gain / 20.0) if view == "raw" else x)
+        if cfg.noise_std:
+            scale = cfg.noise_std
+            if view == "features" and feature_std is not None:
+                scale = cfg.noise_std * tf.constant(feature_std, tf.float32)
+            x = x + tf.random.normal(tf.shape(x)) * scale
+        if view == "mel" and (cfg.time_masks or cfg.freq_masks):
+            x = spec_augment(x, cfg, fill=tf.reduce_min(x))
+        if cfg.mixup_alpha:
+            g1 = tf.random.gamma([b], cfg.mixup_alpha)
+            g2 = tf.random.gamma([b], cfg.mixup_alpha)
+            lam = g1 / (g1 + g2)
+            perm = tf.random.shuffle(tf.range(b))
+            lx = tf.reshape(lam, per_example)
+            x = lx * x + (1.0 - lx) * tf.gather(x, perm)
+            ly = lam[:, tf.newaxis]
+            y = ly * y + (1.0 - ly) * tf.gather(y, perm)
+        return x, y
+
+    return augment
+
+
+# ----------------------------------------------------------------------------- records
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitIndex:
+    """Per-example metadata of a split, in evaluation order."""
+
+    track_id: np.ndarray  # (n,) str
+    segment: np.ndarray  # (n,) int64
+    label: np.ndarray  # (n,) int64
+
+
+def _file_dataset(paths: list[str], skip_corrupt: bool) -> Any:
+    tf = _tf()
+
+    def read(path: Any) -> Any:
+        ds = tf.data.TFRecordDataset(path, buffer_size=1 << 20)
+        return ds.ignore_errors(log_warning=True) if skip_corrupt else ds
+
+    return read
+
+
+def records_dataset(
+    manifest: Manifest,
+    view: str,
+    split: str,
+    *,
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+    cache: bool = False,
+    shuffle_buffer: int = 4096,
+    augment: AugmentConfig | None = None,
+    drop_remainder: bool = False,
+    skip_corrupt: bool = False,
+    with_meta: bool = False,
+) -> Any:
+    """A batched dataset of ``(x, y_onehot)`` from records.
+
+    Args:
+        manifest: The records' manifest.
+        view: ``raw``, ``mel`` or ``features``.
+        split: Split name.
+        batch_size: Global batch size.
+        training: Shuffle files and examples, augment, repeat order per epoch.
+        seed: Shuffle/augment seed.
+        cache: Cache decoded examples in memory after the first epoch.
+        shuffle_buffer: Examples in the shuffle buffer.
+        augment: Training-only augmentation.
+        drop_remainder: Drop the last partial batch (TPU needs static shapes).
+        skip_corrupt: Skip unreadable records instead of failing.
+        with_meta: Yield ``(x, y, meta)`` with ``track_id``/``segment`` (evaluation).
+
+    Returns:
+        ``tf.data.Dataset`` of ``x`` float32 ``(b, *shape)`` and ``y`` float32
+        ``(b, num_classes)``.
+    """
+    tf = _tf()
+    entry = manifest.view(view)
+    paths = manifest.shard_paths(view, split)
+    if not paths:
+        raise RecordsError(f"split {split!r} of view {view!r} has no shards in {manifest.root}")
+    num_classes = len(manifest.labels)
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    if training:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    ds = files.interleave(
+        _file_dataset(paths, skip_corrupt),
+        cycle_length=min(len(paths), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(
+        batch_size,
+        drop_remainder=drop_remainder,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    parse = parse_batch(entry)
+
+    def to_xy(serialized: Any) -> Any:
+        parsed = parse(serialized)
+        y = tf.one_hot(parsed["label"], num_classes, dtype=tf.float32)
+        if with_meta:
+            return parsed["data"], y, {"track_id": parsed["track_id"], "segment": parsed["segment"]}
+        return parsed["data"], y
+
+    ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if training and augment is not None and augment.active:
+        std = None
+        if view == "features" and "std" in entry:
+            std = np.asarray(entry["std"], np.float32)
+        ds = ds.map(make_augment(view, augment, std), num_parallel_calls=tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def split_index(
+    manifest: Manifest, view: str, split: str, skip_corrupt: bool = False
+) -> SplitIndex:
+    """Track ids, segments and labels in evaluation order (same as ``training=False``)."""
+    ds = records_dataset(
+        manifest,
+        view,
+        split,
+        batch_size=1024,
+        training=False,
+        skip_corrupt=skip_corrupt,
+        with_meta=True,
+    )
+    ids, segs, labels = [], [], []
+    for _, y, meta in ds.as_numpy_iterator():
+        ids.extend(t.decode() for t in meta["track_id"])
+        segs.append(meta["segment"])
+        labels.append(np.argmax(y, axis=1))
+    return SplitIndex(
+        np.asarray(ids, dtype=object),
+        np.concatenate(segs) if segs else np.zeros(0, np.int64),
+        np.concatenate(labels) if labels else np.zeros(0, np.int64),
+    )
+
+
+def find_corrupt_shards(paths: list[str]) -> dict[str, str]:
+    """Reads every shard; returns ``{path: error}`` for those that cannot be read through."""
+    tf = _tf()
+    bad = {}
+    for path in paths:
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+            bad[path] = err.message.splitlines()[0] if err.message else type(err).__name__
+    return bad
+
+
+def count_readable(paths: list[str]) -> int:
+    """Records that can be read (stopping at the first corrupt record of each shard)."""
+    tf = _tf()
+    total = 0
+    for path in paths:
+        total += int(tf.data.TFRecordDataset(path).ignore_errors().reduce(0, lambda n, _: n + 1))
+    return total
+
+
+# ----------------------------------------------------------------------------- features CSV
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureTable:
+    """A features CSV split into arrays.
+
+    Attributes:
+        feature_names: The feature columns, in order.
+        labels: Label names in index order.
+        splits: ``{split: (x float32 (n, d), y int64 (n,), track_ids (n,))}``.
+        policy: How the splits were made.
+        window: What one row describes (``whole_track`` or a number of samples).
+    """
+
+    feature_names: tuple[str, ...]
+    labels: tuple[str, ...]
+    splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    policy: dict[str, Any]
+    window: str | int
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Train-split mean and std (std 0 -> 1), float64 ``(d,)``."""
+        x = self.splits["train"][0].astype(np.float64)
+        std = x.std(axis=0)
+        return x.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+NON_FEATURE_COLUMNS = ("filename", "length", "label", "track_id", "segment", "split")
+
+
+def load_feature_table(
+    path: str, fractions: dict[str, float] | None = None, seed: int = 0
+) -> FeatureTable:
+    """Reads the GTZAN feature table or tfgenre's own features.csv.
+
+    Uses the CSV's ``split`` column when there is one, else stratified, grouped
+    ``fractions`` (rows of one track, e.g. ``blues.00000.3.wav``, stay together).
+
+    Raises:
+        ConfigError: when the file lacks a ``label`` column or feature columns.
+    """
+    import pandas as pd
+
+    from tfgenre import io
+    from tfgenre.sources.base import Track
+    from tfgenre.splits import assign_splits
+
+    try:
+        table = pd.read_csv(io.join(path) if io.is_remote(path) else path)
+    except FileNotFoundError as err:
+        raise ConfigError(f"features CSV {path!r} does not exist") from err
+    if "label" not in table.columns:
+        raise ConfigError(f"features CSV {path!r} has no 'label' column")
+    names = tuple(c for c in table.columns if c not in NON_FEATURE_COLUMNS)
+    if not names:
+        raise ConfigError(f"features CSV {path!r} has no feature columns")
+    values = table[list(names)].to_numpy(np.float32)
+    if not np.all(np.isfinite(values)):
+        bad = int((~np.isfinite(values)).any(axis=1).sum())
+        raise ConfigError(f"features CSV {path!r} has {bad} row(s) with NaN/Inf values")
+    if "track_id" in table.columns:
+        track_ids = table["track_id"].astype(str).to_numpy()
+    elif "filename" in table.columns:
+        # blues.00000.wav and blues.00000.3.wav both belong to track blues.00000
+        track_ids = (
+            table["filename"].astype(str).str.replace(r"(\.\d+)?\.\w+$", "", regex=True).to_numpy()
+        )
+    else:
+        track_ids = np.asarray([str(i) for i in range(len(table))])
+    labels = tuple(sorted(table["label"].astype(str).unique()))
+    y = table["label"].astype(str).map({name: i for i, name in enumerate(labels)}).to_numpy()
+    if "split" in table.columns and table["split"].notna().all():
+        split_col = table["split"].astype(str).to_numpy()
+        policy: dict[str, Any] = {"kind": "csv_column"}
+    else:
+        fractions = fractions or {"train": 0.8, "validation": 0.1, "test": 0.1}
+        unique = {}
+        for tid, lab in zip(track_ids, table["label"].astype(str)):
+            unique.setdefault(tid, lab)
+        tracks = [Track(tid, "", lab) for tid, lab in unique.items()]
+        assigned = {t.track_id: t.split for t in assign_splits(tracks, fractions, seed=seed)}
+        split_col = np.asarray([assigned[t] for t in track_ids])
+        policy = {"kind": "stratified_grouped", "fractions": dict(fractions), "seed": seed}
+    splits = {}
+    for name in ("train", "validation", "test"):
+        mask = split_col == name
+        if mask.any():
+            splits[name] = (values[mask], y[mask].astype(np.int64), track_ids[mask])
+    if "train" not in splits:
+        raise ConfigError(f"features CSV {path!r} gives no train rows")
+    window: str | int = "whole_track"
+    if "length" in table.columns and "segment" in table.columns and table["segment"].max() > 0:
+        window = int(table["length"].iloc[0])
+    elif (
+        "filename" in table.columns
+        and table["filename"].astype(str).str.match(r".*\.\d+\.\d+\.\w+$").all()
+    ):
+        window = int(table["length"].iloc[0]) if "length" in table.columns else "segment"
+    return FeatureTable(names, labels, splits, policy, window)
+
+
+def array_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    *,
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+    augment: AugmentConfig | None = None,
+    feature_std: np.ndarray | None = None,
+    drop_remainder: bool = False,
+) -> Any:
+    """A batched ``(x, y_onehot)`` dataset from in-memory arrays (features CSV)."""
+    tf = _tf()
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64)))
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda a, b: (a, tf.one_hot(b, num_classes, dtype=tf.float32)))
+    if training and augment is not None and augment.active:
+        ds = ds.map(make_augment("features", augment, feature_std))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,132 @@
+"""``python -m tfgenre.evaluate --run-dir DIR [--split test]``: score a trained run.
+
+Reports accuracy, per-class precision/recall/F1, macro and weighted averages and the
+confusion matrix, per segment and per track (mean probability, and majority vote), in
+``report/`` (``report_<split>/`` for splits other than test).
+
+Example:
+    python -m tfgenre.evaluate --run-dir runs/demo --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tfgenre import cli, io
+from tfgenre.errors import ConfigError, RecordsError
+
+
+def report_dir(run_dir: str, split: str) -> str:
+    """``report`` for the test split, ``report_<split>`` for the others."""
+    return io.join(run_dir, "report" if split == "test" else f"report_{split}")
+
+
+def predict_split(
+    run_dir: str, split: str, model: Any = None, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Predicts every example of ``split`` with the run's model.
+
+    Returns:
+        (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
+    """
+    import keras
+
+    from tfgenre.training import load_run_config, load_run_info
+
+    cfg = load_run_config(run_dir)
+    info = load_run_info(run_dir)
+    if model is None:
+        path = io.join(run_dir, "model.keras")
+        if not io.exists(path):
+            raise ConfigError(f"{run_dir!r} has no model.keras (did the fit finish?)")
+        model = keras.saving.load_model(path)
+    labels = list(info["labels"])
+    if cfg.features_csv:
+        from tfgenre.data import load_feature_table
+
+        table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        if split not in table.splits:
+            raise ConfigError(
+                f"split {split!r} is not in {cfg.features_csv} (have: {', '.join(table.splits)})"
+            )
+        x, y, ids = table.splits[split]
+        probs = model.predict(x, batch_size=batch_size, verbose=0)
+        return np.asarray(probs, np.float32), y, ids, labels
+    from tfgenre.data import records_dataset, split_index
+    from tfgenre.records.manifest import Manifest
+
+    m = Manifest.load(cfg.records)
+    if split not in m.splits:
+        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {m.splits})")
+    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt)
+    ds = records_dataset(
+        m, cfg.view, split, batch_size=batch_size, training=False, skip_corrupt=cfg.skip_corrupt
+    )
+    probs = model.predict(ds.map(lambda x, y: x), verbose=0)
+    return np.asarray(probs, np.float32), index.label, index.track_id, labels
+
+
+def evaluate_run(run_dir: str, split: str = "test", model: Any = None) -> dict[str, Any]:
+    """Evaluates a run on ``split`` and writes its report; returns the metrics."""
+    from tfgenre.evaluation import evaluate_predictions, write_report
+    from tfgenre.training import load_run_info
+
+    probs, labels, track_ids, names = predict_split(run_dir, split, model)
+    metrics = evaluate_predictions(probs, labels, track_ids, names)
+    info = load_run_info(run_dir)
+    metrics["split"] = split  # type: ignore[assignment]
+    if info.get("skipped_corrupt"):
+        metrics["skipped_corrupt"] = info["skipped_corrupt"]
+    history = io.join(run_dir, "history.csv")
+    out = report_dir(run_dir, split)
+    write_report(
+        metrics,
+        out,
+        history_csv=history if io.exists(history) else None,
+        title=f"tfgenre report: {info.get('model')} on {info.get('view')} ({split})",
+    )
+    cli.logger.info(
+        "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
+        split,
+        metrics["segment"]["accuracy"],
+        metrics["track"]["accuracy"],
+        out,
+    )
+    return metrics
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m tfgenre.evaluate", description="Evaluate a trained run."
+    )
+    p.add_argument("--run-dir", required=True, help="run folder written by tfgenre.fit")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def _main(args: argparse.Namespace) -> int:
+    metrics = evaluate_run(args.run_dir, args.split)
+    for level in ("segment", "track", "track_vote"):
+        m = metrics[level]
+        sys.stdout.write(
+            f"{level:>10}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"(n={m['num_examples']})\n"
+        )
+    sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/report.md\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    return cli.run(_main, cli.parse(build_parser(), argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""``python -m tfgenre.fit``: train a Keras model on records (or a features CSV).
+
+Example:
+    python -m tfgenre.fit --records records/gtzan --view mel --model mel_cnn \
+        --run-dir runs/mel_cnn --config pipelines/gtzan_mel_cnn_clr.yaml \
+        --set optimizer.learning_rate=1e-3 --epochs 25 --batch-size 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tfgenre import cli, config
+from tfgenre.run import stage
+from tfgenre.splits import parse_fractions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(prog="python -m tfgenre.fit", description="Train a model.")
+    p.add_argument("--records", help="records folder written by tfgenre.write_records")
+    p.add_argument("--features-csv", help="a features CSV instead of records (view features)")
+    p.add_argument("--splits", help="fractions for a features CSV without a split column")
+    p.add_argument("--view", help="raw | mel | features")
+    p.add_argument("--model", help="registered model name (see --list-models)")
+    p.add_argument("--run-dir", help="output folder of the run")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--strategy", help="auto | default | mirrored | multi_worker | tpu")
+    p.add_argument("--mixed-precision", action="store_true", default=None)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--verify", action="store_true", default=None, help="check shard sha256")
+    p.add_argument(
+        "--skip-corrupt",
+        action="store_true",
+        default=None,
+        help="skip corrupt records (counted and reported) instead of failing",
+    )
+    p.add_argument("--no-evaluate", action="store_true", help="skip the final evaluation")
+    p.add_argument("--list-models", action="store_true", help="print the model names and exit")
+    cli.add_config_flags(p)
+    return p
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "records": args.records,
+        "features_csv": args.features_csv,
+        "splits": parse_fractions(args.splits) if args.splits else None,
+        "view": "features" if args.features_csv and not args.view else args.view,
+        "model": args.model,
+        "run_dir": args.run_dir,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer.learning_rate": args.learning_rate,
+        "strategy": args.strategy,
+        "mixed_precision": args.mixed_precision,
+        "seed": args.seed,
+        "verify": args.verify,
+        "skip_corrupt": args.skip_corrupt,
+    }
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tfgenre.training import resolve_fit_config, train
+
+    if args.list_models:
+        from tfgenre.models.registry import get_entry, known_models
+
+        for name in known_models():
+            entry = get_entry(name)
+            sys.stdout.write(f"{name:<16} views={','.join(entry.views):<10} {entry.summary}\n")
+        return 0
+    cfg = resolve_fit_config(args.config, args.overrides, _flags(args))
+    if args.dry_run:
+        cli.print_config(config.to_dict(cfg))
+        return 0
+    result = train(cfg, evaluate=not args.no_evaluate)
+    _print_result(result)
+    return 0
+
+
+def _print_result(result: Any) -> None:
+    sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
+    if result.metrics:
+        seg, trk = result.metrics["segment"], result.metrics["track"]
+        sys.stdout.write(
+            f"test accuracy: segment {seg['accuracy']:.4f}, track {trk['accuracy']:.4f} "
+            f"(macro-F1 {trk['macro_f1']:.4f})\n"
+            f"report: {result.run_dir}/report/report.md\n"
+            f"tensorboard --logdir {result.run_dir}/tb\n"
+        )
+
+
+@stage("fit")
+def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    from tfgenre.training import FitConfig, train
+
+    section = dict(section)
+    if not section.get("records") and not section.get("features_csv"):
+        wr = pipeline.get("write_records") or {}
+        if wr.get("output"):
+            section["records"] = wr["output"]
+    cfg = config.from_dict(FitConfig, section, prefix="fit.")
+    _print_result(train(cfg, evaluate=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    return cli.run(_main, cli.parse(build_parser(), argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,615 @@
+"""One training run: config -> data -> model under a strategy -> fit -> saved model + report.
+
+This module reads the fit config (CLI modules and this module do; library code gets
+plain arguments). A run directory holds::
+
+    config.yaml        the resolved config
+    run.json           what predict/export need: labels, view, input spec, audio settings
+    tb/                TensorBoard logs (scalars, learning rate, confusion matrix, hparams)
+    checkpoints/       best.keras: the best validation model
+    backup/            BackupAndRestore state (a killed run resumes from here)
+    history.csv        one row per epoch
+    model.keras        the final model (the best validation model when there is one)
+    report/            metrics.json, report.md, confusion matrices, training curves
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import yaml
+
+from tfgenre import config, io
+from tfgenre.data import AugmentConfig
+from tfgenre.errors import ConfigError, RecordsError
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "rmsprop", "adamw")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """Optimizer and regularisation.
+
+    Attributes:
+        name: adam, adamw, sgd or rmsprop.
+        learning_rate: Peak learning rate (the schedule's maximum).
+        momentum: SGD/RMSprop momentum.
+        nesterov: Nesterov momentum for SGD.
+        weight_decay: Decoupled weight decay passed to the optimizer (0: off).
+        l2: L2 penalty on every kernel, added to the loss (0: off).
+        clipnorm: Gradient clipping by global norm (None: off).
+    """
+
+    name: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    l2: float = 0.0
+    clipnorm: float | None = None
+
+    def __post_init__(self) -> None:
+        config.require(
+            self.name in OPTIMIZERS,
+            f"optimizer.name={self.name!r} is unknown (known: {', '.join(OPTIMIZERS)})",
+        )
+        config.require(
+            self.learning_rate > 0, f"optimizer.learning_rate={self.learning_rate} must be > 0"
+        )
+        for key in ("momentum", "weight_decay", "l2"):
+            config.require(getattr(self, key) >= 0, f"optimizer.{key}={getattr(self, key)} >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule: constant, cosine, triangular, triangular2, exp_range, one_cycle.
+
+    Attributes:
+        name: Schedule name.
+        options: Schedule options (see :func:`tfgenre.schedules.make_schedule`), e.g.
+            ``base_lr`` and ``step_size`` for the cyclical ones.
+    """
+
+    name: str = "constant"
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneConfig:
+    """Two-phase transfer learning.
+
+    Attributes:
+        warmup_epochs: Epochs with the backbone frozen (0: no two-phase fine-tune).
+        unfreeze_top: Backbone layers unfrozen for the second phase.
+        learning_rate_factor: Second-phase learning rate = learning_rate * factor.
+    """
+
+    warmup_epochs: int = 0
+    unfreeze_top: int = 20
+    learning_rate_factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        config.require(
+            self.warmup_epochs >= 0, f"fine_tune.warmup_epochs={self.warmup_epochs} >= 0"
+        )
+        config.require(self.unfreeze_top >= 0, f"fine_tune.unfreeze_top={self.unfreeze_top} >= 0")
+        config.require(
+            self.learning_rate_factor > 0,
+            f"fine_tune.learning_rate_factor={self.learning_rate_factor} must be > 0",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """Everything a training run needs.
+
+    Attributes:
+        records: Records folder (or use ``features_csv``).
+        features_csv: A features CSV instead of records (features view only).
+        splits: Split fractions for a features CSV without a split column.
+        view: raw, mel or features.
+        model: Registered model name.
+        model_options: The model's options.
+        run_dir: Output folder.
+        epochs: Training epochs.
+        batch_size: Global batch size.
+        optimizer: Optimizer settings.
+        schedule: Learning-rate schedule.
+        label_smoothing: Label smoothing of the cross-entropy.
+        class_weights: ``none`` or ``balanced``.
+        augment: Training-only augmentation.
+        cache: Cache decoded training examples in memory.
+        shuffle_buffer: Shuffle buffer in examples.
+        strategy: auto, default, mirrored, multi_worker or tpu.
+        mixed_precision: Mixed float16 (bfloat16 on TPU) compute.
+        seed: Seed of weights, shuffling and augmentation.
+        early_stopping_patience: Epochs without improvement (0: no early stopping).
+        monitor: Quantity for the best checkpoint and early stopping.
+        fine_tune: Two-phase fine-tune for transfer backbones.
+        verify: Check shard sha256 before training.
+        skip_corrupt: Skip corrupt records (counted and reported) instead of failing.
+        eval_split: Split evaluated at the end.
+        train_split: Split trained on.
+        val_split: Split validated on (falls back to none when absent).
+    """
+
+    records: str = ""
+    features_csv: str = ""
+    splits: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
+    )
+    view: str = "mel"
+    model: str = "genre_resnet"
+    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    run_dir: str = ""
+    epochs: int = 20
+    batch_size: int = 32
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
+    label_smoothing: float = 0.0
+    class_weights: str = "none"
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    cache: bool = True
+    shuffle_buffer: int = 4096
+    strategy: str = "auto"
+    mixed_precision: bool = False
+    seed: int = 0
+    early_stopping_patience: int = 10
+    monitor: str = "val_accuracy"
+    fine_tune: FineTuneConfig = dataclasses.field(default_factory=FineTuneConfig)
+    verify: bool = False
+    skip_corrupt: bool = False
+    eval_split: str = "test"
+    train_split: str = "train"
+    val_split: str = "validation"
+
+    def __post_init__(self) -> None:
+        config.require(self.epochs > 0, f"epochs={self.epochs} must be > 0")
+        config.require(self.batch_size > 0, f"batch_size={self.batch_size} must be > 0")
+        config.require(
+            0.0 <= self.label_smoothing < 1.0,
+            f"label_smoothing={self.label_smoothing} must be in [0, 1)",
+        )
+        config.require(
+            self.class_weights in ("none", "balanced"),
+            f"class_weights={self.class_weights!r} must be none or balanced",
+        )
+        config.require(
+            self.view in ("raw", "mel", "features"),
+            f"view={self.view!r} must be raw, mel or features",
+        )
+        config.require(
+            self.early_stopping_patience >= 0,
+            f"early_stopping_patience={self.early_stopping_patience} must be >= 0",
+        )
+        if self.features_csv:
+            config.require(
+                self.view == "features",
+                f"features_csv needs view='features', got view={self.view!r}",
+            )
+
+
+def resolve_fit_config(
+    config_path: str | None, overrides: list[str], flags: dict[str, Any]
+) -> FitConfig:
+    """Defaults, then the YAML's ``fit`` section, then flags, then ``--set``."""
+    return config.resolve(
+        FitConfig, config_path=config_path, stage="fit", overrides=overrides, flags=flags
+    )
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+@dataclasses.dataclass
+class RunData:
+    """The datasets and facts of one run."""
+
+    labels: list[str]
+    input_spec: Any
+    train: Any
+    val: Any | None
+    steps_per_epoch: int
+    train_counts: np.ndarray
+    info: dict[str, Any]
+
+
+def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    from tfgenre.data import array_dataset, load_feature_table
+    from tfgenre.models.registry import InputSpec
+
+    table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+    mean, std = table.stats()
+    spec = InputSpec("features", (len(table.feature_names),), tuple(mean), tuple(std))
+    x, y, _ = table.splits[cfg.train_split]
+    n = len(table.labels)
+    train = array_dataset(
+        x,
+        y,
+        n,
+        batch_size=cfg.batch_size,
+        training=True,
+        seed=cfg.seed,
+        augment=cfg.augment,
+        feature_std=std.astype(np.float32),
+        drop_remainder=drop_remainder,
+    )
+    val = None
+    if cfg.val_split in table.splits:
+        vx, vy, _ = table.splits[cfg.val_split]
+        val = array_dataset(vx, vy, n, batch_size=cfg.batch_size, training=False)
+    steps = len(x) // cfg.batch_size if drop_remainder else math.ceil(len(x) / cfg.batch_size)
+    info = {
+        "source": "features_csv",
+        "features_csv": cfg.features_csv,
+        "feature_names": list(table.feature_names),
+        "feature_window": table.window,
+        "split_policy": table.policy,
+        "num_examples": {k: len(v[0]) for k, v in table.splits.items()},
+    }
+    return RunData(
+        list(table.labels), spec, train, val, max(steps, 1), np.bincount(y, minlength=n), info
+    )
+
+
+def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    from tfgenre.data import records_dataset
+    from tfgenre.models.registry import InputSpec
+    from tfgenre.records.manifest import Manifest
+
+    m = Manifest.load(cfg.records)
+    entry = m.view(cfg.view)
+    splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in m.splits]
+    if cfg.train_split not in m.splits:
+        raise RecordsError(
+            f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {m.splits})"
+        )
+    m.check_files(cfg.view, splits_used, verify=cfg.verify)
+    corrupt = report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
+    shape = tuple(int(s) for s in entry["shape"])
+    mean = tuple(entry["mean"]) if cfg.view == "features" else None
+    std = tuple(entry["std"]) if cfg.view == "features" else None
+    spec = InputSpec(cfg.view, shape, mean, std)
+    common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
+    train = records_dataset(
+        m,
+        cfg.view,
+        cfg.train_split,
+        training=True,
+        seed=cfg.seed,
+        cache=cfg.cache,
+        shuffle_buffer=cfg.shuffle_buffer,
+        augment=cfg.augment,
+        drop_remainder=drop_remainder,
+        **common,
+    )
+    val = None
+    if cfg.val_split in m.splits:
+        val = records_dataset(m, cfg.view, cfg.val_split, training=False, cache=cfg.cache, **common)
+    n_train = int(m.split(cfg.train_split)["num_examples"])
+    steps = n_train // cfg.batch_size if drop_remainder else math.ceil(n_train / cfg.batch_size)
+    counts = m.split(cfg.train_split).get("label_counts") or {}
+    train_counts = np.array([counts.get(lab, 0) for lab in m.labels], dtype=np.int64)
+    info = {
+        "source": "records",
+        "records": cfg.records,
+        "sample_rate": m.sample_rate,
+        "window_samples": m.data.get("window_samples"),
+        "hop_samples": m.data.get("hop_samples"),
+        "view_entry": entry,
+        "feature_window": "whole_track"
+        if m.data.get("window_samples") is None
+        else m.data.get("window_samples"),
+        "num_examples": {s: int(m.split(s)["num_examples"]) for s in m.splits},
+        "skipped_corrupt": corrupt,
+    }
+    return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
+
+
+def report_corrupt(manifest: Any, view: str, splits: list[str]) -> dict[str, int]:
+    """Counts, per shard, the records lost to corruption (only shards that lose some)."""
+    from tfgenre.data import count_readable
+
+    lost = {}
+    for split in splits:
+        for shard in manifest.shards(view, split):
+            path = io.join(manifest.root, shard.file)
+            missing = shard.examples - count_readable([path])
+            if missing > 0:
+                logger.warning(
+                    "skip_corrupt: %s: %d of %d records unreadable", path, missing, shard.examples
+                )
+                lost[shard.file] = int(missing)
+    return lost
+
+
+def make_optimizer(cfg: FitConfig, learning_rate: Any) -> Any:
+    """The Keras optimizer for ``cfg.optimizer`` with ``learning_rate`` (float or schedule)."""
+    import keras
+
+    o = cfg.optimizer
+    common: dict[str, Any] = {"learning_rate": learning_rate}
+    if o.weight_decay:
+        common["weight_decay"] = o.weight_decay
+    if o.clipnorm:
+        common["clipnorm"] = o.clipnorm
+    if o.name == "adam":
+        return keras.optimizers.Adam(**common)
+    if o.name == "adamw":
+        return keras.optimizers.AdamW(**{"weight_decay": 1e-4, **common})
+    if o.name == "sgd":
+        return keras.optimizers.SGD(momentum=o.momentum, nesterov=o.nesterov, **common)
+    return keras.optimizers.RMSprop(momentum=o.momentum, **common)
+
+
+def apply_l2(model: Any, l2: float) -> int:
+    """Puts an L2 regulariser on every kernel variable; returns how many."""
+    import keras
+
+    if not l2:
+        return 0
+    count = 0
+    for v in model.trainable_weights:
+        if v.path.rsplit("/", 1)[-1] in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+            v.regularizer = keras.regularizers.L2(l2)
+            count += 1
+    return count
+
+
+def class_weight_dict(counts: np.ndarray, mode: str) -> dict[int, float] | None:
+    """``balanced`` weights n / (k * count_c), or None."""
+    if mode != "balanced" or counts.sum() == 0:
+        return None
+    k = int((counts > 0).sum())
+    return {i: float(counts.sum() / (k * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def compile_model(model: Any, cfg: FitConfig, learning_rate: Any) -> None:
+    """Compiles with one-hot cross-entropy (label smoothing) and accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=make_optimizer(cfg, learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def _schedule(cfg: FitConfig, total_steps: int, scale: float = 1.0) -> Any:
+    from tfgenre.schedules import make_schedule
+
+    options = dict(cfg.schedule.options)
+    if scale != 1.0 and "base_lr" in options:
+        options["base_lr"] = float(options["base_lr"]) * scale
+    return make_schedule(
+        cfg.schedule.name,
+        learning_rate=cfg.optimizer.learning_rate * scale,
+        total_steps=max(total_steps, 1),
+        **options,
+    )
+
+
+def _strategy_scope(cfg: FitConfig) -> tuple[Any, Any, dict[str, Any]]:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return (
+            None,
+            contextlib.nullcontext(),
+            {"name": f"{keras.backend.backend()} (no tf.distribute)", "num_replicas": 1},
+        )
+    from tfgenre.strategy import describe_strategy, resolve_strategy
+
+    strategy = resolve_strategy(cfg.strategy)
+    return strategy, strategy.scope(), describe_strategy(strategy)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What a finished run produced."""
+
+    run_dir: str
+    metrics: dict[str, Any] | None
+    history: dict[str, list[float]]
+    seconds: float
+
+
+def train(cfg: FitConfig, *, evaluate: bool = True) -> FitResult:
+    """Runs one training job and (by default) evaluates it; see the module docstring.
+
+    Raises:
+        ConfigError: on a bad config (unknown model, option, view...).
+        RecordsError: on missing/corrupt records (naming the shard).
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfgenre.callbacks import standard_callbacks
+    from tfgenre.models.registry import get_model
+    from tfgenre.strategy import is_chief
+
+    if not cfg.run_dir:
+        raise ConfigError("run_dir='' must name the run folder")
+    if not cfg.records and not cfg.features_csv:
+        raise ConfigError("give records (a records folder) or features_csv")
+    start = time.perf_counter()
+    keras.utils.set_random_seed(cfg.seed)
+    with contextlib.suppress(Exception):
+        tf.config.experimental.enable_op_determinism()
+    strategy, scope, strategy_info = _strategy_scope(cfg)
+    on_tpu = "TPU" in strategy_info.get("name", "")
+    if cfg.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
+    try:
+        data = _features_from_csv(cfg, on_tpu) if cfg.features_csv else _from_records(cfg, on_tpu)
+        io.makedirs(cfg.run_dir)
+        chief = is_chief(strategy) if strategy is not None else True
+        if chief:
+            io.write_text_atomic(
+                io.join(cfg.run_dir, "config.yaml"),
+                yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
+            )
+            io.write_text_atomic(
+                io.join(cfg.run_dir, "run.json"),
+                json.dumps(run_info(cfg, data, strategy_info), indent=2),
+            )
+        n_classes = len(data.labels)
+        with scope:
+            model = get_model(cfg.model, data.input_spec, n_classes, **dict(cfg.model_options))
+            apply_l2(model, cfg.optimizer.l2)
+            two_phase = cfg.fine_tune.warmup_epochs > 0 and _has_backbone(model)
+            first_epochs = min(cfg.fine_tune.warmup_epochs, cfg.epochs) if two_phase else cfg.epochs
+            if two_phase:
+                from tfgenre.models.backbone import freeze_backbone
+
+                freeze_backbone(model)
+            compile_model(model, cfg, _schedule(cfg, first_epochs * data.steps_per_epoch))
+        hparams = {**_flat_hparams(cfg), "num_classes": n_classes}
+        callbacks = standard_callbacks(
+            cfg.run_dir,
+            class_names=data.labels,
+            val_data=data.val,
+            hparams=hparams,
+            monitor=cfg.monitor if data.val is not None else "loss",
+            patience=cfg.early_stopping_patience or 1,
+            early_stopping=cfg.early_stopping_patience > 0,
+            chief=chief,
+        )
+        fit_kwargs = dict(
+            validation_data=data.val,
+            class_weight=class_weight_dict(data.train_counts, cfg.class_weights),
+            verbose=2,
+        )
+        history = _fit_guarded(
+            model, data, cfg, callbacks=callbacks, epochs=first_epochs, **fit_kwargs
+        )
+        if two_phase and cfg.epochs > first_epochs:
+            from tfgenre.models.backbone import set_trainable_top
+
+            with scope:
+                unfrozen = set_trainable_top(model, cfg.fine_tune.unfreeze_top)
+                logger.info("fine-tune phase 2: unfroze %d backbone layers", len(unfrozen))
+                remaining = (cfg.epochs - first_epochs) * data.steps_per_epoch
+                compile_model(
+                    model, cfg, _schedule(cfg, remaining, cfg.fine_tune.learning_rate_factor)
+                )
+            more = _fit_guarded(
+                model,
+                data,
+                cfg,
+                callbacks=callbacks,
+                epochs=cfg.epochs,
+                initial_epoch=first_epochs,
+                **fit_kwargs,
+            )
+            for k, v in more.items():
+                history.setdefault(k, []).extend(v)
+        final = model
+        best = io.join(cfg.run_dir, "checkpoints", "best.keras")
+        if data.val is not None and io.exists(best):
+            final = keras.saving.load_model(best)
+        if chief:
+            final.save(io.join(cfg.run_dir, "model.keras"))
+        metrics = None
+        if evaluate and chief:
+            from tfgenre.evaluate import evaluate_run
+
+            metrics = evaluate_run(cfg.run_dir, split=cfg.eval_split, model=final)
+        return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start)
+    finally:
+        if cfg.mixed_precision:
+            keras.mixed_precision.set_global_policy("float32")
+
+
+def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> dict[str, list]:
+    """``model.fit`` that turns a corrupt record into an error naming the shard."""
+    import tensorflow as tf
+
+    try:
+        return model.fit(data.train, steps_per_epoch=None, **kwargs).history
+    except tf.errors.DataLossError as err:
+        from tfgenre.data import find_corrupt_shards
+        from tfgenre.records.manifest import Manifest
+
+        if not cfg.records:
+            raise
+        m = Manifest.load(cfg.records)
+        paths = [p for s in m.splits for p in m.shard_paths(cfg.view, s)]
+        bad = find_corrupt_shards(paths)
+        names = "; ".join(f"{p}: {msg}" for p, msg in bad.items()) or str(err).splitlines()[0]
+        raise RecordsError(
+            f"corrupt record(s) in {names}. Rewrite the records, or pass --skip-corrupt to "
+            "skip what cannot be read (it is counted and reported)"
+        ) from err
+
+
+def _has_backbone(model: Any) -> bool:
+    try:
+        model.get_layer("backbone")
+    except ValueError:
+        return False
+    return True
+
+
+def _flat_hparams(cfg: FitConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        elif isinstance(value, (list, tuple)):
+            out[prefix] = ",".join(map(str, value))
+        elif value is not None:
+            out[prefix] = value
+
+    walk("", config.to_dict(cfg))
+    return out
+
+
+def run_info(cfg: FitConfig, data: RunData, strategy_info: dict[str, Any]) -> dict[str, Any]:
+    """``run.json``: what evaluate, predict and export need to use the model."""
+    spec = data.input_spec
+    return {
+        "labels": data.labels,
+        "view": cfg.view,
+        "model": cfg.model,
+        "input_spec": {
+            "view": spec.view,
+            "shape": list(spec.shape),
+            "mean": list(spec.mean) if spec.mean else None,
+            "std": list(spec.std) if spec.std else None,
+        },
+        "strategy": strategy_info,
+        **data.info,
+    }
+
+
+def load_run_info(run_dir: str) -> dict[str, Any]:
+    """Reads ``run.json`` of a run folder.
+
+    Raises:
+        ConfigError: when the folder is not a tfgenre run.
+    """
+    path = io.join(run_dir, "run.json")
+    if not io.exists(path):
+        raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no run.json)")
+    return json.loads(io.read_text(path))
+
+
+def load_run_config(run_dir: str) -> FitConfig:
+    """The resolved FitConfig saved in ``config.yaml``."""
+    data = config.load_section(io.join(run_dir, "config.yaml"), "fit")
+    return config.from_dict(FitConfig, data)

@@ -83,7 +83,8 @@ def spec_augment(x: Any, cfg: AugmentConfig, fill: float) -> Any:
         positions = tf.range(size)[tf.newaxis, :]
         for _ in range(count):
             width = tf.random.uniform((b, 1), 0, max_width + 1, dtype=tf.int32)
-            start = tf.random.uniform((b, 1), 0, tf.maximum(size - width, 1), dtype=tf.int32)
+            room = tf.cast(tf.maximum(size - width + 1, 1), tf.float32)
+            start = tf.cast(tf.floor(tf.random.uniform((b, 1)) * room), tf.int32)
             mask |= (positions >= start) & (positions < start + width)
         mask = mask[:, :, tf.newaxis, tf.newaxis] if axis == 1 else mask[:, tf.newaxis, :, None]
         return mask
@@ -209,6 +210,10 @@ def records_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    if not skip_corrupt:  # a known length gives Keras its step count and progress bar
+        n = int(manifest.split(split)["num_examples"])
+        batches = n // batch_size if drop_remainder else -(-n // batch_size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     parse = parse_batch(entry)
 
     def to_xy(serialized: Any) -> Any:

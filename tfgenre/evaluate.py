@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -79,9 +80,6 @@ def evaluate_run(run_dir: str, split: str = "test", model: Any = None) -> dict[s
     probs, labels, track_ids, names = predict_split(run_dir, split, model)
     metrics = evaluate_predictions(probs, labels, track_ids, names)
     info = load_run_info(run_dir)
-    metrics["split"] = split  # type: ignore[assignment]
-    if info.get("skipped_corrupt"):
-        metrics["skipped_corrupt"] = info["skipped_corrupt"]
     history = io.join(run_dir, "history.csv")
     out = report_dir(run_dir, split)
     write_report(
@@ -90,6 +88,12 @@ def evaluate_run(run_dir: str, split: str = "test", model: Any = None) -> dict[s
         history_csv=history if io.exists(history) else None,
         title=f"tfgenre report: {info.get('model')} on {info.get('view')} ({split})",
     )
+    # Context that is not a metric level goes into metrics.json after the report.
+    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
+    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
+    path = io.join(out, "metrics.json")
+    io.write_text_atomic(path, json.dumps({**json.loads(io.read_text(path)), **extra}, indent=2))
+    metrics = {**metrics, **extra}
     cli.logger.info(
         "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
         split,

@@ -538,7 +538,7 @@ def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> di
     import tensorflow as tf
 
     try:
-        return model.fit(data.train, steps_per_epoch=None, **kwargs).history
+        return model.fit(data.train, shuffle=False, **kwargs).history
     except tf.errors.DataLossError as err:
         from tfgenre.data import find_corrupt_shards
         from tfgenre.records.manifest import Manifest

@@ -426,8 +426,16 @@ class FitResult:
     seconds: float
 
 
-def train(cfg: FitConfig, *, evaluate: bool = True) -> FitResult:
+def train(
+    cfg: FitConfig, *, evaluate: bool = True, extra_callbacks: list[Any] | None = None
+) -> FitResult:
     """Runs one training job and (by default) evaluates it; see the module docstring.
+
+    Args:
+        cfg: The resolved fit config.
+        evaluate: Evaluate ``cfg.eval_split`` at the end and write ``report/``.
+        extra_callbacks: More Keras callbacks (e.g. Optuna's pruning callback); they run
+            after the standard ones.
 
     Raises:
         ConfigError: on a bad config (unknown model, option, view...).
@@ -487,6 +495,7 @@ def train(cfg: FitConfig, *, evaluate: bool = True) -> FitResult:
             early_stopping=cfg.early_stopping_patience > 0,
             chief=chief,
         )
+        callbacks = [*callbacks, *(extra_callbacks or [])]
         fit_kwargs = dict(
             validation_data=data.val,
             class_weight=class_weight_dict(data.train_counts, cfg.class_weights),

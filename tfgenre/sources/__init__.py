@@ -1,0 +1,15 @@
+"""Dataset sources: labelled audio files listed as tracks, unusable inputs as skips.
+
+The sources are gtzan, fma, folder, csv and synthetic; each lists :class:`Track`
+records and reports every input it cannot use as a :class:`Skip` with its reason.
+
+>>> from tfgenre.sources import get_source
+>>> source = get_source("gtzan", "/data/gtzan")  # doctest: +SKIP
+>>> tracks, skipped = source.tracks(), source.skipped  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from tfgenre.sources.base import Skip, Source, Track, get_source, known_sources
+
+__all__ = ["Skip", "Source", "Track", "get_source", "known_sources"]

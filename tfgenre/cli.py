@@ -31,9 +31,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set mel.n_mels=64 (repeatable)",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the resolved config and exit"
-    )
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )

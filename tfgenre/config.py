@@ -235,8 +235,10 @@ def resolve(
         overrides: ``key.sub=value`` strings.
         flags: Values given by dedicated CLI flags (None values are ignored).
     """
-    data = load_section(config_path, stage) if stage else (
-        read_yaml(config_path) if config_path else {}
+    data = (
+        load_section(config_path, stage)
+        if stage
+        else (read_yaml(config_path) if config_path else {})
     )
     if flags:
         for key, value in flags.items():

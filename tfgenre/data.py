@@ -347,9 +347,9 @@ def load_feature_table(
         track_ids = table["track_id"].astype(str).to_numpy()
     elif "filename" in table.columns:
         # blues.00000.wav and blues.00000.3.wav both belong to track blues.00000
-        track_ids = (
-            table["filename"].astype(str).str.replace(r"(\.\d+)?\.\w+$", "", regex=True).to_numpy()
-        )
+        # (strip the extension, then a segment index that follows a track number)
+        stems = table["filename"].astype(str).str.replace(r"\.\w+$", "", regex=True)
+        track_ids = stems.str.replace(r"^(.+\.\d+)\.\d+$", r"\1", regex=True).to_numpy()
     else:
         track_ids = np.asarray([str(i) for i in range(len(table))])
     labels = tuple(sorted(table["label"].astype(str).unique()))

@@ -384,6 +384,63 @@ def compile_model(model: Any, cfg: FitConfig, learning_rate: Any) -> None:
     )
 
 
+def patch_multi_worker_build(
+    model: Any, strategy: Any, input_shape: tuple[int, ...], num_classes: int
+) -> None:
+    """Works around a Keras 3 bug under MultiWorkerMirroredStrategy.
+
+    ``Trainer._maybe_symbolic_build`` calls ``strategy.reduce`` on the whole ``(x, y)``
+    tuple of per-replica batches, which CollectiveAllReduce cannot take ("Attempt to
+    convert a value (PerReplica...)"). The build only needs shapes, so it is given a
+    dummy batch instead. Remove once Keras reduces per tensor.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    _patch_multi_worker_reduce()
+    batch = (
+        np.zeros((1, *input_shape), np.float32),
+        np.zeros((1, num_classes), np.float32),
+    )
+
+    def build(iterator: Any = None, data_batch: Any = None) -> None:
+        with strategy.scope():
+            model._symbolic_build(data_batch=batch)
+
+    model._maybe_symbolic_build = build
+
+
+def _patch_multi_worker_reduce() -> None:
+    """Works around a second Keras 3 multi-worker bug in reducing step outputs.
+
+    Step outputs are reduced with ``axis=0`` even when they are scalars (loss, metrics),
+    which fails ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
+    are averaged over workers with ``axis=None``.
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if getattr(tf_trainer, "_tfgenre_patched", False):
+        return
+    original = tf_trainer.reduce_per_replica
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction not in ("auto", "mean") or not tf_trainer._collective_all_reduce_multi_worker(
+            strategy
+        ):
+            return original(values, strategy, reduction)
+
+        def reduce(v: Any) -> Any:
+            axis = None if len(getattr(v, "shape", ())) == 0 else 0
+            return strategy.reduce("MEAN", v, axis=axis)
+
+        return tree.map_structure(reduce, values)
+
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    tf_trainer._tfgenre_patched = True
+
+
 def _schedule(cfg: FitConfig, total_steps: int, scale: float = 1.0) -> Any:
     from tfgenre.schedules import make_schedule
 
@@ -427,7 +484,11 @@ class FitResult:
 
 
 def train(
-    cfg: FitConfig, *, evaluate: bool = True, extra_callbacks: list[Any] | None = None
+    cfg: FitConfig,
+    *,
+    evaluate: bool = True,
+    extra_callbacks: list[Any] | None = None,
+    confusion_images: bool = True,
 ) -> FitResult:
     """Runs one training job and (by default) evaluates it; see the module docstring.
 
@@ -436,6 +497,8 @@ def train(
         evaluate: Evaluate ``cfg.eval_split`` at the end and write ``report/``.
         extra_callbacks: More Keras callbacks (e.g. Optuna's pruning callback); they run
             after the standard ones.
+        confusion_images: Log the validation confusion-matrix image every epoch (a
+            search turns it off: it costs more than an epoch of a small model).
 
     Raises:
         ConfigError: on a bad config (unknown model, option, view...).
@@ -484,6 +547,7 @@ def train(
 
                 freeze_backbone(model)
             compile_model(model, cfg, _schedule(cfg, first_epochs * data.steps_per_epoch))
+            patch_multi_worker_build(model, strategy, data.input_spec.shape, n_classes)
         hparams = {**_flat_hparams(cfg), "num_classes": n_classes}
         callbacks = standard_callbacks(
             cfg.run_dir,
@@ -494,6 +558,9 @@ def train(
             patience=cfg.early_stopping_patience or 1,
             early_stopping=cfg.early_stopping_patience > 0,
             chief=chief,
+            # The image's predict() would run collectives on the chief alone and stall
+            # the other workers, so multi-worker runs go without it.
+            confusion_matrix=confusion_images and strategy_info.get("num_workers", 1) <= 1,
         )
         callbacks = [*callbacks, *(extra_callbacks or [])]
         fit_kwargs = dict(
@@ -514,6 +581,7 @@ def train(
                 compile_model(
                     model, cfg, _schedule(cfg, remaining, cfg.fine_tune.learning_rate_factor)
                 )
+                patch_multi_worker_build(model, strategy, data.input_spec.shape, n_classes)
             more = _fit_guarded(
                 model,
                 data,

@@ -140,7 +140,7 @@ class ConfusionMatrixImage(keras.callbacks.Callback):
         matrix = np.zeros((n, n), dtype=np.int64)
         for batch in self._dataset():
             x, y = batch[0], batch[1]
-            scores = np.asarray(self.model.predict_on_batch(x))
+            scores = np.asarray(self.model.predict_on_batch(np.asarray(x)))  # numpy: any backend
             y = np.asarray(y)
             if y.ndim > 1 and y.shape[-1] > 1:
                 y = y.argmax(axis=-1)

@@ -1,0 +1,76 @@
+"""Exploratory plots of a generated feature table: every image is a valid PNG."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfgenre import explore
+
+GENRES = ["blues", "classical", "country", "disco"]
+FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
+
+
+def write_features_csv(path: Path, *, tracks: int = 12, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 2.0, (len(GENRES), len(FEATURES)))
+    with open(path, "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["filename", "length", *FEATURES, "label"])
+        for c, genre in enumerate(GENRES):
+            for i in range(tracks):
+                x = centers[c] + rng.normal(0.0, 1.0, len(FEATURES))
+                w.writerow([f"{genre}.{i:05d}.wav", 661794, *np.round(x, 6), genre])
+    return path
+
+
+def is_png(path: Path) -> bool:
+    from PIL import Image
+
+    if not path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"):
+        return False
+    with Image.open(path) as image:
+        image.verify()
+        return image.size[0] > 50 and image.size[1] > 50
+
+
+@pytest.fixture(scope="module")
+def features_csv(tmp_path_factory) -> Path:
+    return write_features_csv(tmp_path_factory.mktemp("e") / "features.csv")
+
+
+def test_explore_writes_every_plot_and_an_index(features_csv, tmp_path, capsys):
+    out = tmp_path / "explore"
+    assert explore.main(["--features-csv", str(features_csv), "--out", str(out)]) == 0
+    assert "open" in capsys.readouterr().out
+    names = ["correlation.png", "pca_2d.png", "pca_3d.png", "pca_variance.png"]
+    names += [f"boxplots/{f}.png" for f in FEATURES]  # one per feature
+    for name in names:
+        assert is_png(out / name), name
+    assert sorted(p.name for p in (out / "boxplots").iterdir()) == sorted(
+        f"{f}.png" for f in FEATURES)
+    index = (out / "index.html").read_text()
+    for name in names:
+        assert name in index, name
+    rows = list(csv.DictReader(open(out / "pca.csv")))
+    assert len(rows) == len(FEATURES)
+    assert float(rows[-1]["cumulative"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_split_filter_and_errors(features_csv, tmp_path, capsys):
+    out = tmp_path / "train_only"
+    args = ["--features-csv", str(features_csv), "--out", str(out)]
+    assert explore.main([*args, "--split", "train", "--splits", "train=0.5,test=0.5"]) == 0
+    assert "24 rows" in (out / "index.html").read_text()
+    assert explore.main([*args, "--split", "validation", "--splits", "train=0.5,test=0.5"]) == 2
+    assert "has no rows" in capsys.readouterr().err
+    assert explore.main(["--features-csv", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_safe_names():
+    assert explore.safe_name("mfcc1 mean/var") == "mfcc1_mean_var"
+    assert explore.safe_name("..") == "feature"

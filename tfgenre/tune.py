@@ -1,0 +1,249 @@
+"""``python -m tfgenre.tune``: search hyperparameters around tfgenre's fit.
+
+Every trial is a ``tfgenre.fit`` run in ``<run-dir>/trials/<number>``. The fit config
+of a trial is layered: defaults, the ``fit:`` section of ``--config``, the space's
+``fixed:`` values, the fit flags below, ``--set fit.key=value``, then the trial's
+params. Tune settings: defaults, the space's ``tune:`` defaults, the ``tune:`` section
+of ``--config``, the flags below, then ``--set tune.key=value``.
+
+Outputs (see :mod:`tfgenre.tuning.report`): ``trials.csv``, ``best_config.yaml``
+(``python -m tfgenre.fit --config`` takes it), ``plots/index.html``, ``hparams/`` for
+TensorBoard, ``summary.json``; several objectives add ``pareto_front.csv``.
+
+Examples:
+    python -m tfgenre.tune --space pipelines/search/gtzan_features_grid.yaml \
+        --features-csv features_30_sec.csv --sampler grid --run-dir runs/gtzan_grid
+
+    python -m tfgenre.tune --config pipelines/x.yaml --space pipelines/search/x.yaml \
+        --backend optuna --trials 50 --objectives val_accuracy,params --sampler nsga2
+
+    # several workers on one study: start the same command on each machine
+    python -m tfgenre.tune ... --storage postgresql://user@host/db --study-name mel_cnn
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tfgenre import cli, config
+from tfgenre.errors import ConfigError
+from tfgenre.run import stage
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m tfgenre.tune",
+        description="Search hyperparameters with Optuna or keras-tuner around tfgenre.fit.",
+    )
+    p.add_argument("--space", metavar="YAML", help="search-space YAML (pipelines/search/...)")
+    p.add_argument("--backend", help="optuna (default) | keras-tuner")
+    p.add_argument("--trials", type=int, help="finished trials the study should hold")
+    p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal:/path.log")
+    p.add_argument("--study-name", help="study name (default: the run folder's name)")
+    p.add_argument(
+        "--sampler",
+        help="optuna: auto | tpe | random | grid | nsga2 | cmaes; "
+        "keras-tuner: auto | random | bayesian | hyperband",
+    )
+    p.add_argument("--pruner", help="median (default) | hyperband | none")
+    p.add_argument(
+        "--objectives",
+        help="comma-separated: a metric first (val_accuracy), then params and/or latency_ms",
+    )
+    p.add_argument("--run-dir", help="the study folder")
+    p.add_argument("--keep-models", help="all | best (default) | none")
+    p.add_argument("--seed", type=int, help="sampler seed")
+    group = p.add_argument_group("fit (the base config of every trial)")
+    group.add_argument("--records", help="records folder written by tfgenre.write_records")
+    group.add_argument("--features-csv", help="a features CSV instead of records")
+    group.add_argument("--splits", help="fractions for a features CSV, e.g. train=0.7,test=0.3")
+    group.add_argument("--view", help="raw | mel | features")
+    group.add_argument("--model", help="registered model name")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
+    p.add_argument("--config", metavar="YAML", help="pipeline YAML with fit: and tune: sections")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override: fit.<key>=... or tune.<key>=... (repeatable)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configs and exit")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def _split_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    fit, tune = [], []
+    for text in overrides:
+        key = text.split("=", 1)[0].strip()
+        if key.startswith("fit."):
+            fit.append(text[text.index("fit.") + 4 :])
+        elif key.startswith("tune."):
+            tune.append(text[text.index("tune.") + 5 :])
+        else:
+            raise ConfigError(
+                f"--set {text!r} must start with fit. or tune. (e.g. --set fit.epochs=5)"
+            )
+    return fit, tune
+
+
+def _set_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    for key, value in flags.items():
+        if value is None:
+            continue
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return data
+
+
+def resolve(
+    config_path: str | None,
+    space_path: str | None,
+    fit_flags: dict[str, Any],
+    tune_flags: dict[str, Any],
+    overrides: Sequence[str],
+) -> tuple[dict[str, Any], Any, Any]:
+    """Layers the fit base config, the space and the tune settings (see the module doc).
+
+    Returns:
+        ``(fit base mapping, SearchSpace, TuneConfig)``.
+
+    Raises:
+        ConfigError: on any bad value, key or file.
+    """
+    from tfgenre.tuning.space import load_space
+    from tfgenre.tuning.study import TuneConfig
+
+    fit_overrides, tune_overrides = _split_overrides(overrides)
+    tune_section = config.load_section(config_path, "tune") if config_path else {}
+    tune_data = config.apply_overrides(
+        _set_flags(dict(tune_section), {"space": space_path, **tune_flags}), tune_overrides
+    )
+    space = load_space(tune_data.get("space") or "")
+    tune_data = config.merge(space.tune, tune_data)
+    settings = config.from_dict(TuneConfig, tune_data, prefix="tune.")
+    fit_data = config.load_section(config_path, "fit") if config_path else {}
+    fit_data = _set_flags(config.merge(fit_data, space.fixed), fit_flags)
+    fit_data = config.apply_overrides(fit_data, fit_overrides)
+    return fit_data, space, settings
+
+
+def _fit_flags(args: argparse.Namespace) -> dict[str, Any]:
+    from tfgenre.splits import parse_fractions
+
+    return {
+        "records": args.records,
+        "features_csv": args.features_csv,
+        "splits": parse_fractions(args.splits) if args.splits else None,
+        "view": "features" if args.features_csv and not args.view else args.view,
+        "model": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+    }
+
+
+def _tune_flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "backend": args.backend,
+        "trials": args.trials,
+        "timeout_seconds": args.timeout,
+        "storage": args.storage,
+        "study_name": args.study_name,
+        "sampler": args.sampler,
+        "pruner": args.pruner,
+        "objectives": args.objectives,
+        "run_dir": args.run_dir,
+        "keep_models": args.keep_models,
+        "seed": args.seed,
+    }
+
+
+def _main(args: argparse.Namespace) -> int:
+    fit_data, space, settings = resolve(
+        args.config, args.space, _fit_flags(args), _tune_flags(args), args.overrides
+    )
+    if args.dry_run:
+        _dry_run(fit_data, space, settings)
+        return 0
+    _print_result(_run(fit_data, space, settings))
+    return 0
+
+
+def _dry_run(fit_data: dict[str, Any], space: Any, settings: Any) -> None:
+    from tfgenre.tuning.trials import TrialRunner
+
+    runner = TrialRunner(fit_data, space, (), run_dir=settings.run_dir or "<run_dir>")
+    example = runner.fit_config(space.default_labels(), runner.trial_dir(0))
+    out: dict[str, Any] = {
+        "tune": config.to_dict(settings),
+        "space": space.summary(),
+        "first_trial_fit": config.to_dict(example),
+    }
+    if settings.sampler == "grid":
+        out["grid_size"] = space.grid_size()
+    cli.print_config(out)
+
+
+def _run(fit_data: dict[str, Any], space: Any, settings: Any) -> Any:
+    from tfgenre.tuning.study import run_study
+
+    return run_study(fit_data, space, settings)
+
+
+def _print_result(result: Any) -> None:
+    s = result.summary
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in s["trials"].items())
+    sys.stdout.write(f"study {s['study_name']} ({s['backend']}): {counts}\n")
+    best = s.get("best")
+    if best:
+        values = ", ".join(f"{k}={v:.4f}" for k, v in best["values"].items())
+        sys.stdout.write(f"best trial {best['number']}: {values}\n  params: {best['params']}\n")
+        evaluation = best.get("evaluation")
+        if evaluation:
+            sys.stdout.write(
+                f"  {evaluation['split']}: accuracy {evaluation['accuracy']:.4f}, "
+                f"macro-F1 {evaluation['macro_f1']:.4f}\n"
+            )
+        sys.stdout.write(f"best config: {best['config']}\n")
+    if s.get("pareto"):
+        sys.stdout.write(f"Pareto front: {len(s['pareto'])} trial(s), see pareto_front.csv\n")
+    for key, path in s["outputs"].items():
+        if path:
+            sys.stdout.write(f"{key}: {path}\n")
+
+
+@stage("tune")
+def _tune_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """Pipeline stage: the ``tune:`` section, trials based on the ``fit:`` section."""
+    from tfgenre.tuning.space import load_space
+    from tfgenre.tuning.study import TuneConfig, run_study
+
+    section = dict(section)
+    space = load_space(section.get("space") or "")
+    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
+    fit_data = config.merge(dict(pipeline.get("fit") or {}), space.fixed)
+    if not fit_data.get("records") and not fit_data.get("features_csv"):
+        output = (pipeline.get("write_records") or {}).get("output")
+        if output:
+            fit_data["records"] = output
+    _print_result(run_study(fit_data, space, settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    return cli.run(_main, cli.parse(build_parser(), argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

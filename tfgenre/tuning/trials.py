@@ -1,0 +1,249 @@
+"""One trial of a search: the fit config for a point, tfgenre's own fit, the objectives.
+
+Every backend runs its trials through :class:`TrialRunner`, so a trial is exactly a
+``python -m tfgenre.fit`` run (same data pipeline, model registry, optimizer, schedule,
+callbacks, TensorBoard logs and hparams) in ``<run_dir>/trials/<number>/``; only the
+per-epoch confusion-matrix image and the final test evaluation are left out (the search
+must not look at the test split).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from tfgenre import config, io
+from tfgenre.errors import TfgenreError
+from tfgenre.tuning.objectives import (
+    Objective,
+    count_params,
+    measure_latency_ms,
+    metric_value,
+)
+from tfgenre.tuning.space import SearchSpace
+
+logger = logging.getLogger(__name__)
+
+#: What ``keep_models`` removes from the folders of trials that are not kept.
+MODEL_FILES: tuple[str, ...] = ("model.keras", "checkpoints", "backup")
+KEEP_MODELS: tuple[str, ...] = ("all", "best", "none")
+#: What a finished trial writes into its folder: params, objective values, seconds.
+RECORD = "trial.json"
+
+
+class TrialFailed(TfgenreError):
+    """A trial ran but its result is unusable (NaN loss, NaN objective)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialResult:
+    """What a finished trial measured.
+
+    Attributes:
+        values: One value per objective, in objective order.
+        history: The Keras history ``{metric: per-epoch values}``.
+        run_dir: The trial's run folder.
+        seconds: Wall time of the fit and the measurements.
+        epochs: Epochs trained.
+    """
+
+    values: tuple[float, ...]
+    history: dict[str, list[float]]
+    run_dir: str
+    seconds: float
+    epochs: int
+
+
+class TrialRunner:
+    """Builds each trial's fit config and runs it.
+
+    Args:
+        base: The fit config mapping every trial starts from (defaults, config file,
+            the space's ``fixed``, flags and ``--set`` already applied).
+        space: The search space.
+        objectives: The study's objectives.
+        run_dir: The study folder; trials go to ``<run_dir>/trials/<number>``.
+        reduce: ``best`` or ``last`` epoch for metric objectives.
+        keep_models: ``all``, ``best`` (only the best or Pareto-optimal trials keep
+            their model files) or ``none``.
+        latency_batch_size: Batch size of the latency measurement.
+        latency_repeats: Timed calls of the latency measurement.
+    """
+
+    def __init__(
+        self,
+        base: Mapping[str, Any],
+        space: SearchSpace,
+        objectives: Sequence[Objective],
+        *,
+        run_dir: str,
+        reduce: str = "best",
+        keep_models: str = "best",
+        latency_batch_size: int = 1,
+        latency_repeats: int = 20,
+    ) -> None:
+        self.base = dict(base)
+        self.space = space
+        self.objectives = tuple(objectives)
+        self.run_dir = run_dir
+        self.reduce = reduce
+        self.keep_models = keep_models
+        self.latency_batch_size = latency_batch_size
+        self.latency_repeats = latency_repeats
+
+    @property
+    def trials_dir(self) -> str:
+        """``<run_dir>/trials``."""
+        return io.join(self.run_dir, "trials")
+
+    def trial_dir(self, number: int) -> str:
+        """The run folder of trial ``number``."""
+        return io.join(self.trials_dir, f"{number:05d}")
+
+    def fit_data(
+        self, labels: Mapping[str, Any], run_dir: str, epochs: int | None = None
+    ) -> dict[str, Any]:
+        """The plain fit-config mapping of a point (what the best-config YAML holds)."""
+        data = self.space.apply(self.base, labels)
+        data["run_dir"] = run_dir
+        if epochs is not None:
+            data["epochs"] = int(epochs)
+        return data
+
+    def fit_config(
+        self, labels: Mapping[str, Any], run_dir: str, epochs: int | None = None
+    ) -> Any:
+        """The validated ``FitConfig`` of a point.
+
+        Raises:
+            ConfigError: when the point gives an invalid config.
+        """
+        from tfgenre.training import FitConfig
+
+        return config.from_dict(FitConfig, self.fit_data(labels, run_dir, epochs), prefix="fit.")
+
+    def run(
+        self,
+        labels: Mapping[str, Any],
+        number: int,
+        *,
+        epochs: int | None = None,
+        callbacks: Iterable[Any] = (),
+    ) -> TrialResult:
+        """Trains one point and measures the objectives.
+
+        The Keras session is cleared and garbage collected afterwards, whatever
+        happened, so memory does not grow from trial to trial.
+
+        Args:
+            labels: ``{param: label}`` of the point.
+            number: The trial number (names the folder).
+            epochs: Override of the epochs (Hyperband's budget).
+            callbacks: More Keras callbacks (e.g. a pruning callback).
+
+        Raises:
+            TrialFailed: when the loss or an objective is not finite.
+            Exception: whatever the fit raised (the backend records the trial as failed).
+        """
+        import keras
+
+        from tfgenre.training import train
+
+        trial_dir = self.trial_dir(number)
+        cfg = self.fit_config(labels, trial_dir, epochs)
+        start = time.perf_counter()
+        model = None
+        try:
+            result = train(
+                cfg,
+                evaluate=False,
+                extra_callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+                confusion_images=False,
+            )
+            history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
+            losses = history.get("loss", [])
+            for epoch, loss in enumerate(losses, start=1):
+                if not math.isfinite(loss):
+                    raise TrialFailed(f"loss={loss} at epoch {epoch}: the trial diverged")
+            values = []
+            for objective in self.objectives:
+                if objective.kind == "metric":
+                    value = metric_value(history, objective, self.reduce)
+                else:
+                    if model is None:
+                        model = keras.saving.load_model(io.join(trial_dir, "model.keras"))
+                    if objective.name == "params":
+                        value = float(count_params(model))
+                    else:
+                        value = measure_latency_ms(
+                            model,
+                            tuple(model.input_shape[1:]),
+                            batch_size=self.latency_batch_size,
+                            repeats=self.latency_repeats,
+                        )
+                if not math.isfinite(value):
+                    raise TrialFailed(f"objective {objective.name}={value} is not finite")
+                values.append(value)
+            result = TrialResult(
+                tuple(values), history, trial_dir, time.perf_counter() - start, len(losses)
+            )
+            self._write_record(labels, result)
+            return result
+        finally:
+            del model
+            keras.backend.clear_session()
+            gc.collect()
+
+    def _write_record(self, labels: Mapping[str, Any], result: TrialResult) -> None:
+        record = {
+            "params": dict(labels),
+            "objectives": {o.name: v for o, v in zip(self.objectives, result.values)},
+            "seconds": round(result.seconds, 3),
+            "epochs": result.epochs,
+        }
+        io.write_text_atomic(io.join(result.run_dir, RECORD), json.dumps(record, indent=2))
+
+    @staticmethod
+    def read_record(run_dir: str) -> dict[str, Any]:
+        """The ``trial.json`` a finished trial wrote ({} when there is none)."""
+        path = io.join(run_dir, RECORD)
+        return json.loads(io.read_text(path)) if io.exists(path) else {}
+
+    def prune_models(self, finished: Iterable[str], keep: Iterable[str]) -> list[str]:
+        """Removes model files of finished trials that are not kept (per keep_models).
+
+        Only ``finished`` folders are touched, so trials that other workers are still
+        running keep their checkpoints and backups.
+
+        Args:
+            finished: Run folders of finished trials (complete, pruned or failed).
+            keep: Run folders of the trials to keep (best or Pareto-optimal).
+
+        Returns:
+            The folders whose model files were removed.
+        """
+        if self.keep_models == "all":
+            return []
+        kept = {str(k) for k in keep} if self.keep_models == "best" else set()
+        removed = []
+        for folder in sorted({str(f) for f in finished} - kept):
+            hit = False
+            for item in MODEL_FILES:
+                path = io.join(folder, item)
+                if io.exists(path):
+                    if io.isdir(path):
+                        io.rmtree(path)
+                    else:
+                        io.remove(path)
+                    hit = True
+            if hit:
+                removed.append(folder)
+        if removed:
+            logger.debug("removed the model files of %d trial(s)", len(removed))
+        return removed

@@ -35,6 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="e.g. train=0.8,validation=0.1,test=0.1 (zeros allowed)")
     p.add_argument("--shards", type=int, help="shards per split")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="local processes (default) or an Apache Beam pipeline (pip install tfgenre[beam])",
+    )
+    p.add_argument(
+        "--beam-options",
+        default="",
+        metavar="FLAGS",
+        help='Beam pipeline flags, e.g. --beam-options="--runner=DataflowRunner --project=P" '
+        "(default: DirectRunner)",
+    )
     p.add_argument("--seed", type=int, help="split seed")
     p.add_argument("--limit-per-split", type=int, help="at most N tracks per split")
     p.add_argument("--max-skip-fraction", type=float, help="fail past this skip fraction")
@@ -103,8 +116,18 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if not cfg.input or not cfg.output:
         raise config.ConfigError("--input and --output are required (or set them in --config)")
+    runner = None
+    if args.runner == "beam":
+        from tfgenre.records.beam import make_runner
+
+        runner = make_runner(args.beam_options)
+    elif args.beam_options:
+        raise config.ConfigError("--beam-options needs --runner beam")
     result = write_records(
-        cfg, overwrite=args.overwrite, progress=False if args.no_progress else None
+        cfg,
+        overwrite=args.overwrite,
+        progress=False if args.no_progress else None,
+        runner=runner,
     )
     sys.stdout.write(
         f"wrote {cfg.output} in {result.seconds:.1f} s "

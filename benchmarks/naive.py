@@ -1,0 +1,140 @@
+"""The baseline the benchmarks compare against: the TensorFlow FMA-study style pipeline.
+
+Writer: serial ``librosa.load`` of each file, a log-mel per segment, resized to 224x224,
+copied into three identical channels and stored as a ``FloatList`` of 150528 float32
+per example. Readers: parse those FloatLists, or decode the audio files every epoch.
+
+The mel parameters are those of :class:`tfgenre.views.mel.MelView` (defaults) and the
+resize is the same bilinear ``tf.image.resize``, so the values delivered by the naive
+reader and by tfgenre's reader (float16 mel, resized at load time) agree up to float16
+rounding; ``tests/test_bench.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+IMAGE_SIZE = 224
+N_MELS = 128
+N_FFT = 2048
+HOP_LENGTH = 512
+TOP_DB = 80.0
+
+
+def segment_images(
+    y: np.ndarray, sample_rate: int, window_samples: int, image_size: int = IMAGE_SIZE
+) -> np.ndarray:
+    """Plain librosa, one segment at a time: ``(n_segments, size, size, 3)`` float32."""
+    import librosa
+    import tensorflow as tf
+
+    n = max(1, len(y) // window_samples)
+    if len(y) < window_samples:
+        y = np.pad(y, (0, window_samples - len(y)))
+    out = []
+    for s in range(n):
+        seg = y[s * window_samples : (s + 1) * window_samples]
+        power = librosa.feature.melspectrogram(
+            y=seg, sr=sample_rate, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, power=2.0
+        )
+        db = librosa.power_to_db(power, ref=1.0, top_db=TOP_DB)
+        img = tf.image.resize(db[..., np.newaxis], (image_size, image_size), method="bilinear")
+        img = np.repeat(img.numpy(), 3, axis=-1)
+        out.append(img.astype(np.float32))
+    return np.stack(out)
+
+
+def serialize(image: np.ndarray, label: int) -> bytes:
+    """One Example: ``image`` as a FloatList of ``size*size*3`` floats, plus the label."""
+    import tensorflow as tf
+
+    feature = {
+        "image": tf.train.Feature(float_list=tf.train.FloatList(value=image.reshape(-1))),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write(
+    paths: Sequence[str],
+    labels: Sequence[int],
+    out_path: str,
+    *,
+    sample_rate: int = 22050,
+    window_seconds: float = 3.0,
+    image_size: int = IMAGE_SIZE,
+) -> dict[str, Any]:
+    """Writes all clips serially into one TFRecord file.
+
+    Returns:
+        ``{"clips", "examples", "bytes"}``.
+    """
+    import librosa
+    import tensorflow as tf
+
+    window = int(round(window_seconds * sample_rate))
+    examples = 0
+    with tf.io.TFRecordWriter(out_path) as writer:
+        for path, label in zip(paths, labels, strict=True):
+            y, _ = librosa.load(path, sr=sample_rate, mono=True)
+            for img in segment_images(y, sample_rate, window, image_size):
+                writer.write(serialize(img, label))
+                examples += 1
+    return {"clips": len(paths), "examples": examples, "bytes": os.path.getsize(out_path)}
+
+
+def records_dataset(
+    path: str, num_classes: int, batch_size: int, image_size: int = IMAGE_SIZE
+) -> Any:
+    """Batches of ``(b, size, size, 3)`` images and one-hot labels from the FloatLists."""
+    import tensorflow as tf
+
+    description = {
+        "image": tf.io.FixedLenFeature([image_size * image_size * 3], tf.float32),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+    def parse(serialized: Any) -> Any:
+        p = tf.io.parse_example(serialized, description)
+        x = tf.reshape(p["image"], (-1, image_size, image_size, 3))
+        return x, tf.one_hot(p["label"], num_classes)
+
+    ds = tf.data.TFRecordDataset(path).batch(batch_size)
+    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def audio_dataset(
+    paths: Sequence[str],
+    labels: Sequence[int],
+    num_classes: int,
+    batch_size: int,
+    *,
+    sample_rate: int = 22050,
+    window_seconds: float = 3.0,
+    image_size: int = IMAGE_SIZE,
+) -> Any:
+    """Decodes and transforms the audio files on every pass (no records at all)."""
+    import tensorflow as tf
+
+    window = int(round(window_seconds * sample_rate))
+
+    def load(path: Any, label: Any) -> Any:
+        import librosa
+
+        y, _ = librosa.load(path.numpy().decode(), sr=sample_rate, mono=True)
+        imgs = segment_images(y, sample_rate, window, image_size)
+        return imgs, np.full(len(imgs), int(label.numpy()), np.int64)
+
+    def py_load(path: Any, label: Any) -> Any:
+        x, y = tf.py_function(load, [path, label], [tf.float32, tf.int64])
+        x.set_shape((None, image_size, image_size, 3))
+        y.set_shape((None,))
+        return tf.data.Dataset.from_tensor_slices((x, tf.one_hot(y, num_classes)))
+
+    ds = tf.data.Dataset.from_tensor_slices((list(paths), list(labels)))
+    ds = ds.interleave(py_load, cycle_length=2, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

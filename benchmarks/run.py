@@ -1,0 +1,694 @@
+"""tfgenre's speed figures, each as a ratio against a baseline measured in the same run.
+
+Usage: ``python -m benchmarks.run [--quick] [--out benchmarks/results/latest.json]``
+
+Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
+``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
+``train_throughput``, ``predict_latency``. The baseline is the TensorFlow FMA-study
+style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
+GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
+the ratios, not the absolute rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 22050
+WINDOW_SECONDS = 3.0
+IMAGE_SIZE = 224
+QUICK_MODELS = ("mel_cnn", "mobilenet_v2", "genre_resnet", "raw_conv1d", "features_mlp")
+FIGURES = (
+    "features_speedup",
+    "writer_speedup",
+    "writer_scaling",
+    "bytes_per_segment",
+    "reader_speedup",
+    "reader_vs_train",
+    "train_throughput",
+    "predict_latency",
+)
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Clips:
+    """The audio the benchmarks run on."""
+
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+    label_names: tuple[str, ...]
+    source: str  # "synthetic" or "real"
+    writer_source: str
+    writer_input: str
+    source_options: dict[str, Any]
+
+
+def prepare_clips(
+    workdir: str, *, num_genres: int, clips_per_genre: int, clip_seconds: float = 30.0
+) -> Clips:
+    """Real GTZAN sample clips when ``TFGENRE_REAL_DATA`` is set, else synthetic ones."""
+    real = os.environ.get("TFGENRE_REAL_DATA")
+    root = os.path.join(real, "gtzan_sample", "genres") if real else ""
+    if root and os.path.isdir(root):
+        genres = sorted(os.listdir(root))[:num_genres]
+        paths = []
+        for g in genres:
+            paths += sorted(glob.glob(os.path.join(root, g, "*.wav")))[:clips_per_genre]
+        names = tuple(genres)
+        labels = tuple(names.index(os.path.basename(os.path.dirname(p))) for p in paths)
+        return Clips(tuple(paths), labels, names, "real", "folder", root, {})
+    from tfgenre.sources.synthetic import synthesize_dataset
+
+    audio_root = os.path.join(workdir, "audio")
+    opts = {
+        "num_genres": num_genres,
+        "clips_per_genre": clips_per_genre,
+        "clip_seconds": clip_seconds,
+        "sample_rate": SAMPLE_RATE,
+        "seed": 0,
+    }
+    paths = synthesize_dataset(audio_root, **opts)
+    names = tuple(sorted({os.path.basename(os.path.dirname(p)) for p in paths}))
+    labels = tuple(names.index(os.path.basename(os.path.dirname(p))) for p in paths)
+    return Clips(tuple(paths), labels, names, "synthetic", "synthetic", audio_root, opts)
+
+
+def writer_config(clips: Clips, output: str, views: tuple[str, ...], workers: int) -> Any:
+    """A WriterConfig for the benchmark clips (one train split, 3-s windows)."""
+    from tfgenre import config
+    from tfgenre.records.writer import WriterConfig
+
+    return config.from_dict(
+        WriterConfig,
+        {
+            "source": clips.writer_source,
+            "input": clips.writer_input,
+            "output": output,
+            "source_options": clips.source_options,
+            "views": list(views),
+            "labels": list(clips.label_names),
+            "audio": {"sample_rate": SAMPLE_RATE, "window_seconds": WINDOW_SECONDS},
+            "splits": {"train": 1.0},
+            "use_source_splits": False,
+            "shards": max(4, len(clips.paths)),
+            "workers": workers,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- writer
+
+
+def _warm_worker(_: int) -> int:
+    """Imports and compiles (numba) everything a writer unit needs, outside the timing."""
+    warm_views()
+    return os.getpid()
+
+
+def warm_views() -> None:
+    """Runs every view once on a short segment (numba compilation, imports)."""
+    from tfgenre.views.features import FeaturesView
+    from tfgenre.views.mel import MelView
+    from tfgenre.views.raw import RawView
+
+    seg = np.random.default_rng(0).standard_normal((1, int(WINDOW_SECONDS * SAMPLE_RATE)))
+    seg = (0.1 * seg).astype(np.float32)
+    for view in (RawView(), MelView(), FeaturesView()):
+        view.compute(seg, SAMPLE_RATE)
+
+
+class WarmPool:
+    """A spawn pool of writer workers, started and warmed before any timing.
+
+    Used as ``write_records(..., runner=pool.run)``: the same units and per-track
+    function as the local runner, without the pool's start-up in the measurement.
+    """
+
+    def __init__(self, workers: int) -> None:
+        from tfgenre.records import writer
+
+        ctx = multiprocessing.get_context("spawn")
+        self.workers = workers
+        self.pool = ctx.Pool(workers, initializer=writer._worker_init)
+        self.pool.map(_warm_worker, range(workers), chunksize=1)
+
+    def run(self, units: list[Any], cfg: Any, labels: list[str]) -> dict[str, Any]:
+        from tfgenre.records import writer
+
+        ordered = sorted(units, key=lambda u: -len(u.tracks))
+        jobs = [(u, cfg, labels) for u in ordered]
+        return dict(self.pool.imap_unordered(writer._run_unit_star, jobs))
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
+
+
+def time_tfgenre_writer(
+    clips: Clips, output: str, views: tuple[str, ...], runner: Callable | None = None
+) -> dict[str, Any]:
+    """Runs the tfgenre writer (in-process, or through ``runner``) and times it."""
+    from tfgenre.records.writer import write_records
+
+    cfg = writer_config(clips, output, views, workers=1)
+    start = time.perf_counter()
+    result = write_records(cfg, overwrite=True, progress=False, runner=runner)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "clips_per_s": len(clips.paths) / seconds,
+        "manifest": result.manifest,
+    }
+
+
+def bench_writer(clips: Clips, workdir: str, workers: int) -> dict[str, Any]:
+    """Naive writer vs tfgenre's writer (mel only; all three views; 1 and N workers)."""
+    from benchmarks import naive
+
+    warm_views()
+    naive.segment_images(np.zeros(SAMPLE_RATE * 3, np.float32), SAMPLE_RATE, SAMPLE_RATE * 3)
+    naive_path = os.path.join(workdir, "naive.tfrecord")
+    start = time.perf_counter()
+    naive_info = naive.write(clips.paths, clips.labels, naive_path, window_seconds=WINDOW_SECONDS)
+    naive_s = time.perf_counter() - start
+    naive_rate = len(clips.paths) / naive_s
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # 1 worker = 1 core, as each pool worker gets
+        mel1 = time_tfgenre_writer(clips, os.path.join(workdir, "rec_mel"), ("mel",))
+        all1 = time_tfgenre_writer(
+            clips, os.path.join(workdir, "rec_all"), ("raw", "mel", "features")
+        )
+    out: dict[str, Any] = {
+        "naive_clips_per_s": naive_rate,
+        "mel_1_worker_clips_per_s": mel1["clips_per_s"],
+        "all_views_1_worker_clips_per_s": all1["clips_per_s"],
+        "speedup_mel_1_worker": mel1["clips_per_s"] / naive_rate,
+        "speedup_all_views_1_worker": all1["clips_per_s"] / naive_rate,
+    }
+    scaling: dict[str, Any] = {"workers": workers}
+    if workers > 1:
+        pool = WarmPool(workers)
+        try:
+            alln = time_tfgenre_writer(
+                clips, os.path.join(workdir, "rec_all_n"), ("raw", "mel", "features"), pool.run
+            )
+            meln = time_tfgenre_writer(
+                clips, os.path.join(workdir, "rec_mel_n"), ("mel",), pool.run
+            )
+        finally:
+            pool.close()
+        out[f"all_views_{workers}_workers_clips_per_s"] = alln["clips_per_s"]
+        out[f"speedup_all_views_{workers}_workers"] = alln["clips_per_s"] / naive_rate
+        out[f"speedup_mel_{workers}_workers"] = meln["clips_per_s"] / naive_rate
+        scaling.update(
+            {
+                "all_views_1_worker_clips_per_s": all1["clips_per_s"],
+                f"all_views_{workers}_workers_clips_per_s": alln["clips_per_s"],
+                "scaling_all_views": alln["clips_per_s"] / all1["clips_per_s"],
+                "mel_1_worker_clips_per_s": mel1["clips_per_s"],
+                f"mel_{workers}_workers_clips_per_s": meln["clips_per_s"],
+                "scaling_mel": meln["clips_per_s"] / mel1["clips_per_s"],
+                "note": "pool started and warmed before timing (steady-state throughput)",
+            }
+        )
+    examples = naive_info["examples"]
+    sizes = {"naive_floatlist_224x224x3": naive_info["bytes"] / examples}
+    manifest = all1["manifest"]
+    for view in ("raw", "mel", "features"):
+        split = manifest["splits"]["train"]
+        nbytes = sum(s["num_bytes"] for s in split["shards"] if s["view"] == view)
+        sizes[view] = nbytes / split["num_examples"]
+    bytes_per_segment = dict(sizes)
+    for view in ("raw", "mel", "features"):
+        bytes_per_segment[f"naive_over_{view}"] = sizes["naive_floatlist_224x224x3"] / sizes[view]
+    return {
+        "writer_speedup": out,
+        "writer_scaling": scaling,
+        "bytes_per_segment": bytes_per_segment,
+        "_paths": {
+            "naive": naive_path,
+            "records": os.path.join(workdir, "rec_all"),
+            "examples": examples,
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- reader
+
+
+def tfgenre_mel_dataset(records: str, batch_size: int, *, repeat: int = 1) -> Any:
+    """tfgenre's mel pipeline as the models take it: ``(b, n_mels, frames, 1)`` float32.
+
+    The backbones resize to 224x224x3 in their first layers (model-side resize).
+    """
+    from tfgenre.data import records_dataset
+    from tfgenre.records.manifest import Manifest
+
+    manifest = Manifest.load(records)
+    ds = records_dataset(manifest, "mel", "train", batch_size=batch_size, training=False)
+    return ds.repeat(repeat) if repeat > 1 else ds
+
+
+def tfgenre_image_dataset(records: str, batch_size: int, *, repeat: int = 1) -> Any:
+    """tfgenre's mel pipeline delivering ``(b, 224, 224, 3)``: resize + 3 channels in a map."""
+    import tensorflow as tf
+
+    ds = tfgenre_mel_dataset(records, batch_size, repeat=repeat)
+
+    @tf.autograph.experimental.do_not_convert
+    def to_image(x: Any, y: Any) -> Any:
+        img = tf.image.resize(x, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear")
+        return tf.tile(img, [1, 1, 1, 3]), y
+
+    return ds.map(to_image, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def examples_per_second(ds: Any, max_seconds: float = 60.0) -> float:
+    """Iterates ``ds`` (first batch not timed) and returns examples/s."""
+    it = iter(ds)
+    next(it)
+    n = 0
+    start = time.perf_counter()
+    for x, _ in it:
+        n += int(x.shape[0])
+        if time.perf_counter() - start > max_seconds:
+            break
+    return n / max(time.perf_counter() - start, 1e-9)
+
+
+def bench_reader(
+    clips: Clips, paths: dict[str, Any], batch_size: int, passes: int, audio_clips: int
+) -> dict[str, Any]:
+    """Examples/s of the three ways to feed 224x224x3 mel batches."""
+    from benchmarks import naive
+
+    n_cls = len(clips.label_names)
+    native = examples_per_second(tfgenre_mel_dataset(paths["records"], batch_size, repeat=passes))
+    fast = examples_per_second(tfgenre_image_dataset(paths["records"], batch_size, repeat=passes))
+    floats = examples_per_second(
+        naive.records_dataset(paths["naive"], n_cls, batch_size).repeat(passes)
+    )
+    k = min(audio_clips, len(clips.paths))
+    audio = examples_per_second(
+        naive.audio_dataset(
+            clips.paths[:k], clips.labels[:k], n_cls, batch_size, window_seconds=WINDOW_SECONDS
+        ).repeat(2)
+    )
+    return {
+        "tfgenre_mel_224x224x3_examples_per_s": fast,
+        "naive_floatlist_examples_per_s": floats,
+        "decode_audio_every_epoch_examples_per_s": audio,
+        "tfgenre_mel_native_examples_per_s": native,
+        "speedup_vs_floatlist": fast / floats,
+        "speedup_native_vs_floatlist": native / floats,
+        "speedup_vs_audio": fast / audio,
+        "batch_size": batch_size,
+    }
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def input_specs(records: str) -> dict[str, Any]:
+    """The models' InputSpec per view, from the benchmark records' manifest."""
+    from tfgenre.models.registry import InputSpec
+    from tfgenre.records.manifest import Manifest
+
+    manifest = Manifest.load(records)
+    specs = {}
+    for view in ("raw", "mel", "features"):
+        entry = manifest.view(view)
+        kwargs: dict[str, Any] = {}
+        if view == "features":
+            kwargs = {"mean": tuple(entry["mean"]), "std": tuple(entry["std"])}
+        specs[view] = InputSpec(view, tuple(int(s) for s in entry["shape"]), **kwargs)
+    return specs
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """Options so that no model downloads weights."""
+    from tfgenre.models.registry import model_options as options
+
+    return {"weights": None} if "weights" in options(name) else {}
+
+
+def train_rate(name: str, spec: Any, num_classes: int, batch_size: int, steps: int) -> float:
+    """Examples/s of ``train_on_batch`` on random data (first step, with tracing, not timed)."""
+    import keras
+
+    from tfgenre.models.registry import get_model
+
+    keras.backend.clear_session()
+    model = get_model(name, spec, num_classes, **model_options(name))
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    if spec.view == "mel":
+        x = rng.uniform(-80, 0, (batch_size, *spec.shape)).astype(np.float32)
+    else:
+        x = rng.standard_normal((batch_size, *spec.shape)).astype(np.float32) * 0.1
+    y = np.eye(num_classes, dtype=np.float32)[rng.integers(0, num_classes, batch_size)]
+    model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return batch_size * steps / (time.perf_counter() - start)
+
+
+def bench_train(
+    records: str, models: list[str], num_classes: int, batch_size: int, steps: int
+) -> dict[str, Any]:
+    """Training examples/s of each model on this machine's CPU (and GPU when present)."""
+    import tensorflow as tf
+
+    from tfgenre.models.registry import get_entry
+
+    specs = input_specs(records)
+    out: dict[str, Any] = {
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "batch_size": batch_size,
+        "steps": steps,
+        "examples_per_s": {},
+    }
+    for name in models:
+        view = get_entry(name).views[0]
+        try:
+            rate = train_rate(name, specs[view], num_classes, batch_size, steps)
+        except Exception as err:  # a broken model must not hide the other figures
+            logger.warning("train_throughput %s failed: %s", name, err)
+            out.setdefault("failed", {})[name] = f"{type(err).__name__}: {err}"[:300]
+            continue
+        out["examples_per_s"][name] = rate
+        print(f"  train {name:16s} {rate:8.1f} examples/s", flush=True)
+    return out
+
+
+def bench_predict(clips: Clips, records: str, repeats: int = 3) -> dict[str, Any]:
+    """Seconds to classify one 30-s clip file with mel_cnn through tfgenre.inference."""
+    from tfgenre.inference import Predictor
+    from tfgenre.models.registry import get_model
+    from tfgenre.records.manifest import Manifest
+
+    manifest = Manifest.load(records)
+    spec = input_specs(records)["mel"]
+    model = get_model("mel_cnn", spec, len(clips.label_names))
+    info = {
+        "labels": list(clips.label_names),
+        "view": "mel",
+        "view_entry": manifest.view("mel"),
+        "sample_rate": manifest.sample_rate,
+        "window_samples": manifest.data["window_samples"],
+        "hop_samples": manifest.data["hop_samples"],
+        "input_spec": {"view": "mel", "shape": list(spec.shape)},
+    }
+    predictor = Predictor(model, info)
+    path = clips.paths[0]
+    predictor.predict_file(path)  # tracing, imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = predictor.predict_file(path)
+        times.append(time.perf_counter() - start)
+    return {
+        "model": "mel_cnn",
+        "clip_seconds": result.duration_seconds,
+        "segments": result.num_segments,
+        "seconds": float(np.median(times)),
+        "realtime_factor": result.duration_seconds / float(np.median(times)),
+    }
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def run(
+    quick: bool = False,
+    out: str | None = RESULTS,
+    workdir: str | None = None,
+    *,
+    sizes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Measures every figure; writes the JSON to ``out`` (None: not written).
+
+    Args:
+        quick: 6 clips, 5 models, 3 training steps (under 10 minutes on 2 cores).
+        out: JSON file to write.
+        workdir: Folder for the records (default: a temporary one).
+        sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
+            ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
+            ``features_clips``, ``batch_size``, ``workers``.
+    """
+    sizes = dict(sizes or {})
+    from benchmarks import features_bench
+    from tfgenre.models.registry import known_models
+    from tfgenre.records.writer import resolve_workers
+
+    t0 = time.perf_counter()
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="tfgenre_bench_")
+        workdir = tmp.name
+    cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
+    genres, per_genre = (3, 2) if quick else (8, 2)
+    clip_seconds = float(sizes.get("clip_seconds", 30.0))
+    if "clip_seconds" in sizes:
+        cache = os.path.join(workdir, "audio_cache")
+    clips = prepare_clips(
+        cache,
+        num_genres=sizes.get("num_genres", genres),
+        clips_per_genre=sizes.get("clips_per_genre", per_genre),
+        clip_seconds=clip_seconds,
+    )
+    workers = int(sizes.get("workers", resolve_workers(0)))
+    results: dict[str, Any] = {
+        "meta": {
+            "quick": quick,
+            "source": clips.source,
+            "clips": len(clips.paths),
+            "clip_seconds": clip_seconds,
+            "window_seconds": WINDOW_SECONDS,
+            "cores": resolve_workers(0),
+            "load_average": list(os.getloadavg()),
+            "python": platform.python_version(),
+            "machine": platform.processor() or platform.machine(),
+        }
+    }
+    print(f"== features ({'quick' if quick else 'full'})", flush=True)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # per core: both paths on one BLAS thread
+        results["features_speedup"] = features_bench.run(
+            quick=quick, clips=sizes.get("features_clips")
+        )
+    print("== writer", flush=True)
+    w = bench_writer(clips, workdir, workers)
+    paths = w.pop("_paths")
+    results.update(w)
+    print("== reader", flush=True)
+    results["reader_speedup"] = bench_reader(
+        clips,
+        paths,
+        batch_size=sizes.get("batch_size", 32),
+        passes=sizes.get("passes", 20 if quick else 50),
+        audio_clips=2 if quick else 4,
+    )
+    print("== train", flush=True)
+    models = [m for m in QUICK_MODELS if m in known_models()] if quick else known_models()
+    models = list(sizes.get("models", models))
+    for must in sizes.get("required_models", ("mel_cnn", "mobilenet_v2")):
+        if must in known_models() and must not in models:
+            models.append(must)
+    train = bench_train(
+        paths["records"],
+        models,
+        len(clips.label_names),
+        batch_size=16,
+        steps=sizes.get("steps", 3 if quick else 5),
+    )
+    if quick:
+        train["skipped_in_quick_mode"] = [m for m in known_models() if m not in models]
+    results["train_throughput"] = train
+    reader_rate = results["reader_speedup"]["tfgenre_mel_224x224x3_examples_per_s"]
+    native_rate = results["reader_speedup"]["tfgenre_mel_native_examples_per_s"]
+    results["reader_vs_train"] = {
+        name: {
+            "reader_examples_per_s": reader_rate,
+            "train_examples_per_s": train["examples_per_s"][name],
+            "ratio": reader_rate / train["examples_per_s"][name],
+            "ratio_model_side_resize": native_rate / train["examples_per_s"][name],
+        }
+        for name in ("mobilenet_v2", "mel_cnn")
+        if name in train["examples_per_s"]
+    }
+    print("== predict", flush=True)
+    results["predict_latency"] = bench_predict(clips, paths["records"])
+    results["meta"]["seconds"] = time.perf_counter() - t0
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(results, f, indent=2, sort_keys=False)
+    if tmp is not None:
+        tmp.cleanup()
+    return results
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The figures as a plain-text table: figure, tfgenre, baseline, ratio."""
+    rows: list[tuple[str, str, str, str]] = []
+    f = r["features_speedup"]
+    rows.append(
+        (
+            "features: s/clip (57 feats)",
+            f"{f['fast_s']:.3f}",
+            f"{f['reference_s']:.3f} librosa",
+            f"{f['speedup']:.1f}x",
+        )
+    )
+    ws = r["writer_speedup"]
+    naive = f"{ws['naive_clips_per_s']:.2f} naive"
+    rows.append(
+        (
+            "writer mel, 1 worker clips/s",
+            f"{ws['mel_1_worker_clips_per_s']:.2f}",
+            naive,
+            f"{ws['speedup_mel_1_worker']:.1f}x",
+        )
+    )
+    rows.append(
+        (
+            "writer 3 views, 1 worker",
+            f"{ws['all_views_1_worker_clips_per_s']:.2f}",
+            naive,
+            f"{ws['speedup_all_views_1_worker']:.1f}x",
+        )
+    )
+    sc = r["writer_scaling"]
+    n = sc["workers"]
+    if n > 1:
+        rows.append(
+            (
+                f"writer 3 views, {n} workers",
+                f"{sc[f'all_views_{n}_workers_clips_per_s']:.2f}",
+                naive,
+                f"{ws[f'speedup_all_views_{n}_workers']:.1f}x",
+            )
+        )
+        rows.append(
+            (
+                f"writer scaling 1->{n} (3 views)",
+                f"{sc[f'all_views_{n}_workers_clips_per_s']:.2f}",
+                f"{sc['all_views_1_worker_clips_per_s']:.2f} 1 worker",
+                f"{sc['scaling_all_views']:.2f}x",
+            )
+        )
+        rows.append(
+            (
+                f"writer scaling 1->{n} (mel)",
+                f"{sc[f'mel_{n}_workers_clips_per_s']:.2f}",
+                f"{sc['mel_1_worker_clips_per_s']:.2f} 1 worker",
+                f"{sc['scaling_mel']:.2f}x",
+            )
+        )
+    b = r["bytes_per_segment"]
+    for view in ("mel", "raw", "features"):
+        rows.append(
+            (
+                f"bytes/segment {view}",
+                f"{b[view]:.0f}",
+                f"{b['naive_floatlist_224x224x3']:.0f} naive",
+                f"{b[f'naive_over_{view}']:.1f}x smaller",
+            )
+        )
+    rd = r["reader_speedup"]
+    rows.append(
+        (
+            "reader 224x224x3 ex/s",
+            f"{rd['tfgenre_mel_224x224x3_examples_per_s']:.0f}",
+            f"{rd['naive_floatlist_examples_per_s']:.0f} FloatList",
+            f"{rd['speedup_vs_floatlist']:.1f}x",
+        )
+    )
+    rows.append(
+        (
+            "reader 224x224x3 ex/s",
+            f"{rd['tfgenre_mel_224x224x3_examples_per_s']:.0f}",
+            f"{rd['decode_audio_every_epoch_examples_per_s']:.1f} audio/epoch",
+            f"{rd['speedup_vs_audio']:.1f}x",
+        )
+    )
+    rows.append(
+        (
+            "reader mel, model-side resize",
+            f"{rd['tfgenre_mel_native_examples_per_s']:.0f}",
+            f"{rd['naive_floatlist_examples_per_s']:.0f} FloatList",
+            f"{rd['speedup_native_vs_floatlist']:.1f}x",
+        )
+    )
+    for name, v in r["reader_vs_train"].items():
+        rows.append(
+            (
+                f"reader vs train {name}",
+                f"{v['reader_examples_per_s']:.0f}",
+                f"{v['train_examples_per_s']:.1f} train",
+                f"{v['ratio']:.1f}x",
+            )
+        )
+    t = r["train_throughput"]
+    for name, rate in t["examples_per_s"].items():
+        rows.append((f"train {name} ({t['device']}) ex/s", f"{rate:.1f}", "", ""))
+    p = r["predict_latency"]
+    rows.append(
+        (
+            f"predict {p['clip_seconds']:.0f}-s clip ({p['model']}) s",
+            f"{p['seconds']:.3f}",
+            f"{p['clip_seconds']:.0f} s audio",
+            f"{p['realtime_factor']:.0f}x realtime",
+        )
+    )
+    head = ("figure", "tfgenre", "baseline", "ratio")
+    widths = [max(len(row[i]) for row in [*rows, head]) for i in range(4)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    m = r["meta"]
+    lines.append(
+        f"({m['clips']} {m['source']} {m['clip_seconds']:g}-s clips, {m['cores']} cores, "
+        f"load {m['load_average'][0]:.1f}, {m.get('seconds', 0):.0f} s)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer clips, models and steps")
+    parser.add_argument("--out", default=RESULTS, help="JSON output file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    results = run(quick=args.quick, out=args.out)
+    print(format_table(results))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

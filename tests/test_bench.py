@@ -1,0 +1,89 @@
+"""The benchmark helpers on a minimal size: correct values and the JSON's keys (no timings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import naive
+from benchmarks import run as bench
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Two 6-s synthetic clips (two 3-s segments each): naive records and tfgenre mel records."""
+    from tfgenre.records.writer import write_records
+
+    root = tmp_path_factory.mktemp("bench")
+    clips = bench.prepare_clips(
+        str(root / "cache"), num_genres=2, clips_per_genre=1, clip_seconds=6.0
+    )
+    naive_path = str(root / "naive.tfrecord")
+    info = naive.write(clips.paths, clips.labels, naive_path, window_seconds=bench.WINDOW_SECONDS)
+    records = str(root / "records")
+    write_records(bench.writer_config(clips, records, ("mel",), workers=1), progress=False)
+    return clips, naive_path, info, records
+
+
+def test_naive_and_tfgenre_readers_deliver_the_same_images(tiny):
+    clips, naive_path, info, records = tiny
+    assert info["examples"] == 4
+    fast = [
+        (x.numpy(), y.numpy())
+        for x, y in bench.tfgenre_image_dataset(records, batch_size=4).unbatch()
+    ]
+    slow = [
+        (x.numpy(), y.numpy())
+        for x, y in naive.records_dataset(naive_path, len(clips.label_names), 4).unbatch()
+    ]
+    assert len(fast) == len(slow) == 4
+    for x, y in fast:
+        assert x.shape == (224, 224, 3) and x.dtype == np.float32
+        assert np.array_equal(x[..., 0], x[..., 2])
+        # the same segment in the naive records: float16 storage costs < 0.07 dB
+        errors = [np.abs(x - xs).max() for xs, ys in slow if np.array_equal(y, ys)]
+        assert min(errors) < 0.07, min(errors)
+
+
+def test_audio_reader_matches_naive_records(tiny):
+    clips, naive_path, _, _ = tiny
+    n = len(clips.label_names)
+    from_audio = np.concatenate(
+        [x.numpy() for x, _ in naive.audio_dataset(clips.paths, clips.labels, n, 4)]
+    )
+    from_records = np.concatenate([x.numpy() for x, _ in naive.records_dataset(naive_path, n, 4)])
+    assert from_audio.shape == from_records.shape == (4, 224, 224, 3)
+    # interleave may reorder clips: compare as sets of segments
+    for x in from_audio:
+        assert min(np.abs(x - r).max() for r in from_records) < 1e-4
+
+
+def test_run_writes_every_figure(tmp_path):
+    out = tmp_path / "latest.json"
+    results = bench.run(
+        out=str(out),
+        workdir=str(tmp_path / "work"),
+        sizes={
+            "num_genres": 2,
+            "clips_per_genre": 1,
+            "clip_seconds": 3.0,
+            "models": ["features_mlp", "mel_cnn"],
+            "required_models": (),
+            "steps": 1,
+            "passes": 2,
+            "features_clips": 1,
+            "batch_size": 1,
+            "workers": 1,
+        },
+    )
+    data = json.loads(out.read_text())
+    assert set(bench.FIGURES) <= set(data)
+    assert data["features_speedup"]["agree"] is True
+    assert set(data["train_throughput"]["examples_per_s"]) == {"features_mlp", "mel_cnn"}
+    assert set(data["reader_vs_train"]) == {"mel_cnn"}
+    assert data["bytes_per_segment"]["naive_over_mel"] > 10  # float16, 1 channel, no resize
+    assert data["predict_latency"]["segments"] == 1
+    table = bench.format_table(results)
+    assert "writer mel" in table and "predict" in table

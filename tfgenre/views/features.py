@@ -489,10 +489,14 @@ class FeaturesView:
     def spec(self, segment_samples: int, sample_rate: int) -> ViewSpec:
         """Payload ``(57,)`` float32 with the column names of the Kaggle table.
 
+        Args:
+            segment_samples: Window length, or 0 for whole tracks (any length).
+            sample_rate: Rate in Hz.
+
         Raises:
-            ConfigError: ``segment_samples < n_fft`` or ``sample_rate <= 0``.
+            ConfigError: ``0 < segment_samples < n_fft`` or ``sample_rate <= 0``.
         """
-        _check_input(np.zeros((0, segment_samples), dtype=np.float32), sample_rate)
+        _check_input(np.zeros((0, segment_samples or N_FFT), dtype=np.float32), sample_rate)
         params = {
             "sample_rate": sample_rate,
             "n_fft": N_FFT,

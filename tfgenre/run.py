@@ -2,7 +2,9 @@
 
 A pipeline YAML lists stages by section name (``write_records``, ``fit``, ``evaluate``,
 ...); they run in the order written. ``--set`` keys start with the stage name, e.g.
-``--set write_records.shards=2 --set fit.epochs=1``.
+``--set write_records.shards=2 --set fit.epochs=1``. A section may be a list of
+sections, run one after the other (several fits on the same records); ``--set
+fit.epochs=1`` then sets every item and ``--set fit.0.epochs=1`` the first.
 
 Example:
     python -m tfgenre.run pipelines/demo.yaml --set fit.epochs=2
@@ -80,8 +82,46 @@ def run_pipeline(data: dict[str, Any]) -> None:
         if name not in _STAGES:
             raise ConfigError(f"stage {name!r} is not available in this installation")
     for name in stages:
-        cli.logger.info("stage %s", name)
-        _STAGES[name](dict(data[name] or {}), data)
+        # A list of sections runs the stage once per item (e.g. several fits). Stages
+        # that read another stage's section (tune and baselines read fit's) see the
+        # item being run, or the first item of another stage's list.
+        sections = data[name] if isinstance(data[name], list) else [data[name]]
+        for i, section in enumerate(sections):
+            cli.logger.info("stage %s%s", name, f" [{i}]" if len(sections) > 1 else "")
+            view = {
+                k: (v[0] if v else {}) if k in config.STAGES and isinstance(v, list) else v
+                for k, v in data.items()
+            }
+            view[name] = section
+            _STAGES[name](dict(section or {}), view)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``config.apply_overrides`` that also reaches into stages given as lists.
+
+    For a list-valued stage, ``fit.epochs=1`` sets the key in every item and
+    ``fit.1.epochs=1`` in item 1 only.
+    """
+    plain: list[str] = []
+    data = config.apply_overrides(data, [])
+    for text in overrides:
+        parts, _ = config.parse_override(text)
+        if not isinstance(data.get(parts[0]), list) or len(parts) < 2:
+            plain.append(text)
+            continue
+        data = config.apply_overrides(data, plain)
+        plain = []
+        items = data[parts[0]]
+        rest, raw = text.split("=", 1)[0].split(".")[1:], text.split("=", 1)[1]
+        indices = range(len(items))
+        if rest[0].isdigit():
+            index = int(rest[0])
+            if index >= len(items) or len(rest) < 2:
+                raise ConfigError(f"--set {text!r}: {parts[0]} has {len(items)} items")
+            indices, rest = range(index, index + 1), rest[1:]
+        for i in indices:
+            items[i] = config.apply_overrides(items[i] or {}, [".".join(rest) + "=" + raw])
+    return config.apply_overrides(data, plain)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
-    data = config.apply_overrides(config.read_yaml(args.pipeline), args.overrides)
+    data = apply_overrides(config.read_yaml(args.pipeline), args.overrides)
     if args.dry_run:
         cli.print_config(data)
         return 0
@@ -109,4 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Stage modules register into ``tfgenre.run``, not into this ``__main__`` copy.
+    from tfgenre import run as _run
+
+    sys.exit(_run.main())

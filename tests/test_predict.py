@@ -1,0 +1,194 @@
+"""python -m tfgenre.predict: any file length, rate and channel count; every view; bad files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from inference_fixtures import run_info, tiny_runs, write_long_stereo
+
+from tfgenre import audio
+from tfgenre.inference import Predictor, list_audio_files, resolve_model_path
+from tfgenre.predict import main
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tiny_runs(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def long_stereo(runs, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("long") / "long_stereo_44k.wav"
+    write_long_stereo(path, runs.audio, seconds=125.0, sample_rate=44100)
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_file(runs, tmp_path_factory) -> Path:
+    """0.4 s of a clip as 48 kHz stereo FLAC: shorter than the 1-s window."""
+    y, rate = sf.read(sorted(runs.audio.rglob("*.wav"))[0], dtype="float32")
+    import librosa
+
+    y = librosa.resample(y[: int(0.4 * rate)], orig_sr=rate, target_sr=48000)
+    path = tmp_path_factory.mktemp("short") / "short.flac"
+    sf.write(path, np.stack([y, y], axis=1), 48000)
+    return path
+
+
+def _json(capsys, argv: list[str]) -> tuple[int, list[dict], str]:
+    code = main([*argv, "--format", "json", "--log-level", "ERROR"])
+    out = capsys.readouterr()
+    return code, json.loads(out.out) if out.out.strip() else [], out.err
+
+
+def test_long_44k_stereo_file(runs, long_stereo, capsys):
+    code, result, _ = _json(capsys, [str(long_stereo), "--model", str(runs.mel), "--segments"])
+    assert code == 0
+    (r,) = result
+    assert r["path"] == str(long_stereo)
+    assert r["duration_seconds"] == pytest.approx(125.0, abs=1e-3)
+    # Decoded at the run's 22050 Hz, 1-s windows every 0.5 s.
+    info = run_info(runs.mel)
+    n = 125 * 22050
+    expected = 1 + (n - info["window_samples"]) // info["hop_samples"]
+    assert r["num_segments"] == expected == len(r["segments"])
+    labels = info["labels"]
+    assert [g[0] for g in r["genres"]] and all(g[0] in labels for g in r["genres"])
+    probs = [g[1] for g in r["genres"]]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 3
+    assert r["segments"][1]["start_seconds"] == pytest.approx(0.5)
+    assert r["segments"][-1]["end_seconds"] <= 125.0
+    # The track's probabilities are the mean of the segments' (check via the library).
+    pred = Predictor.load(str(runs.mel)).predict_file(str(long_stereo))
+    np.testing.assert_allclose(pred.probabilities, pred.segment_probabilities.mean(0), atol=1e-6)
+    assert pred.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    assert [g[0] for g in r["genres"]] == [label for label, _ in pred.top(3)]
+
+
+@pytest.mark.parametrize("which", ["mel", "raw", "features", "features_csv_run"])
+def test_file_shorter_than_one_window(runs, short_file, capsys, which):
+    code, result, _ = _json(
+        capsys, [str(short_file), "--model", str(getattr(runs, which)), "--segments"]
+    )
+    assert code == 0
+    (r,) = result
+    # Whole-track features have no window to fall short of: one segment, the whole file.
+    whole = which == "features_csv_run"
+    assert r["num_segments"] == 1 and r["padded"] is not whole
+    assert r["duration_seconds"] == pytest.approx(0.4, abs=1e-3)
+    assert r["segments"][0]["end_seconds"] == pytest.approx(0.4 if whole else 1.0, abs=1e-3)
+    assert sum(p for _, p in r["genres"]) <= 1.0 + 1e-5
+
+
+@pytest.mark.parametrize("view", ["mel", "raw", "features"])
+def test_model_inputs_equal_the_records(runs, view):
+    """predict feeds the model exactly what the records writer stored for the track."""
+    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.reader import iterate_numpy, payload_scale
+
+    m = Manifest.load(str(runs.records))
+    examples = [e for e in iterate_numpy(m, view, "train")]
+    track = examples[0]["track_id"]
+    stored = np.stack([e["data"] for e in examples if e["track_id"] == track])
+    stored = stored.astype(np.float32) / payload_scale(m.view(view))
+    genre = track.split(".")[0]
+    predictor = Predictor.load(str(getattr(runs, view)))
+    y = audio.decode(str(runs.audio / genre / f"{track}.wav"), predictor.sample_rate)
+    chunks, starts, padded = predictor.model_inputs(y)
+    x = np.concatenate(list(chunks))
+    assert not padded and x.shape == stored.shape
+    assert list(starts) == [i * 11025 for i in range(len(stored))]
+    if view == "features":
+        np.testing.assert_allclose(x, stored, rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(x, stored)
+
+
+def test_features_csv_run_uses_whole_track(runs):
+    """A features-CSV run of whole-track rows computes the features of the whole file."""
+    import pandas as pd
+
+    info = run_info(runs.features_csv_run)
+    assert info["feature_window"] == "whole_track"
+    table = pd.read_csv(runs.features_csv)
+    row = table.iloc[0]
+    predictor = Predictor.load(str(runs.features_csv_run))
+    path = runs.audio / row["label"] / row["filename"]
+    y = audio.decode(str(path), predictor.sample_rate)
+    chunks, starts, _ = predictor.model_inputs(y)
+    x = np.concatenate(list(chunks))
+    assert x.shape == (1, 57) and list(starts) == [0]
+    np.testing.assert_allclose(x[0], row[info["feature_names"]].to_numpy(np.float32), rtol=1e-4)
+    pred = predictor.predict_file(str(path))
+    assert pred.num_segments == 1
+    assert pred.segment_span(0) == pytest.approx((0.0, 3.0), abs=1e-3)
+
+
+def test_folder_with_bad_files_reports_and_exits_1(runs, tmp_path, capsys):
+    folder = tmp_path / "music"
+    (folder / "sub").mkdir(parents=True)
+    clips = sorted(runs.audio.rglob("*.wav"))[:2]
+    (folder / "a.wav").write_bytes(clips[0].read_bytes())
+    (folder / "sub" / "b.wav").write_bytes(clips[1].read_bytes())
+    (folder / "broken.mp3").write_bytes(b"ID3 this is not audio" * 10)
+    (folder / "empty.ogg").write_bytes(b"")
+    (folder / "notes.txt").write_text("ignored: not audio by name")
+    (folder / ".hidden.wav").write_bytes(b"ignored: hidden")
+    missing = tmp_path / "missing.wav"
+    code = main([str(folder), str(missing), "--model", str(runs.raw), "--format", "csv",
+                 "--top-k", "2", "--segments", "--log-level", "ERROR"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "3 of 5 file(s) could not be decoded" in out.err
+    for name in ("broken.mp3", "empty.ogg", "missing.wav"):
+        assert name in out.err
+    rows = list(csv.DictReader(io.StringIO(out.out)))
+    tracks = [r for r in rows if r["level"] == "track"]
+    assert [Path(r["path"]).name for r in tracks] == ["a.wav", "b.wav"]
+    assert set(rows[0]) == {"path", "level", "segment", "start_seconds", "end_seconds",
+                            "genre_1", "probability_1", "genre_2", "probability_2"}
+    segments = [r for r in rows if r["level"] == "segment"]
+    assert len(segments) == 2 * 5  # 3-s clips, 1-s windows, 0.5-s hop
+    assert segments[1]["start_seconds"] == "0.500"
+
+
+def test_table_format_top_k_and_hop(runs, capsys):
+    clip = sorted(runs.audio.rglob("*.wav"))[0]
+    code = main([str(clip), "--model", str(runs.mel), "--top-k", "1", "--segments",
+                 "--hop-seconds", "1.0", "--log-level", "ERROR"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(str(clip)) and "3 seg" in lines[0]
+    assert len(lines) == 2 + 3  # header, genres, three 1-s windows
+    assert len(lines[1].split()) == 2  # one "genre probability" pair
+
+
+def test_usage_errors_exit_2(runs, tmp_path, capsys):
+    clip = str(sorted(runs.audio.rglob("*.wav"))[0])
+    assert main([clip, "--model", str(tmp_path / "nope")]) == 2
+    assert main([clip, "--model", str(tmp_path)]) == 2
+    assert main([clip, "--model", str(runs.mel), "--top-k", "0"]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--model", str(runs.mel)]) == 2
+    with pytest.raises(SystemExit) as err:
+        main([clip, "--model", str(runs.mel), "--format", "xml"])
+    assert err.value.code == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "no run.json" in err and "--top-k=0" in err
+
+
+def test_model_path_forms(runs, tmp_path):
+    assert resolve_model_path(str(runs.mel)) == (str(runs.mel / "model.keras"), str(runs.mel))
+    best = runs.mel / "checkpoints" / "best.keras"
+    if best.exists():
+        assert resolve_model_path(str(best))[1] == str(runs.mel)
+    assert resolve_model_path(str(runs.mel / "model.keras"))[1] == str(runs.mel)
+    files = list_audio_files([str(runs.audio)])
+    assert len(files) == 12 and files == sorted(files)

@@ -1,0 +1,168 @@
+"""``python -m tfgenre.predict PATH... --model RUN``: the genres of audio files.
+
+Takes files or folders (searched recursively) of wav/au/flac/ogg/mp3 of any length,
+sample rate or channel count. Each file is decoded to mono at the model's rate, cut
+into the model's windows, and the top-k genres are given with their probabilities
+averaged over the windows; ``--segments`` adds the per-window timeline.
+
+Files that cannot be decoded are reported on stderr and skipped; the exit code is then
+1 (0 when every file was predicted, 2 for a usage error).
+
+Output formats:
+    table  one line per file (and per segment with ``--segments``), for people;
+    json   a list of ``{"path", "genres": [[label, probability], ...], "duration_seconds",
+           "num_segments", "padded"}`` (+ ``"segments": [{"start_seconds",
+           "end_seconds", "genres"}]``);
+    csv    one row per file (``level=track``) and per segment (``level=segment``):
+           path, level, segment, start_seconds, end_seconds, genre_1, probability_1, ...
+
+Example:
+    python -m tfgenre.predict song.mp3 music/ --model runs/demo --top-k 3 --segments
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io as _io
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tfgenre import cli
+from tfgenre.errors import AudioDecodeError
+
+FORMATS: tuple[str, ...] = ("table", "json", "csv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m tfgenre.predict",
+        description="Predict the genres of audio files.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    p.add_argument("--model", required=True, help="run folder (or a .keras file inside one)")
+    p.add_argument("--top-k", type=int, default=3, help="genres to list per file (default 3)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    p.add_argument("--segments", action="store_true", help="also give the per-segment timeline")
+    p.add_argument(
+        "--hop-seconds",
+        type=float,
+        default=None,
+        help="distance between window starts (default: the run's hop)",
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="windows per model call")
+    p.add_argument("--output", help="write the results to this file instead of stdout")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def format_table(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """Human-readable lines: path, duration, then ``genre probability`` pairs."""
+    lines = []
+    for r in results:
+        genres = "  ".join(f"{label} {p:.3f}" for label, p in r.top(top_k))
+        note = ", padded" if r.padded else ""
+        lines.append(f"{r.path}  ({r.duration_seconds:.1f} s, {r.num_segments} seg{note})")
+        lines.append(f"    {genres}")
+        if segments:
+            for i in range(r.num_segments):
+                start, end = r.segment_span(i)
+                seg = "  ".join(f"{label} {p:.3f}" for label, p in r.segment_top(i, top_k))
+                lines.append(f"    {start:7.2f}-{end:7.2f} s  {seg}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def format_json(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """The JSON list (see the module docstring)."""
+    return json.dumps([r.to_json(top_k, segments) for r in results], indent=2) + "\n"
+
+
+def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """CSV rows per file and, with ``segments``, per segment."""
+    k = min(top_k, len(results[0].labels)) if results else top_k
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["path", "level", "segment", "start_seconds", "end_seconds"]
+    for i in range(1, k + 1):
+        head += [f"genre_{i}", f"probability_{i}"]
+    w.writerow(head)
+
+    def pairs(top: list[tuple[str, float]]) -> list[Any]:
+        return [x for label, p in top for x in (label, f"{p:.6f}")]
+
+    for r in results:
+        w.writerow([r.path, "track", "", "0.000", f"{r.duration_seconds:.3f}", *pairs(r.top(k))])
+        if segments:
+            for i in range(r.num_segments):
+                start, end = r.segment_span(i)
+                w.writerow(
+                    [
+                        r.path,
+                        "segment",
+                        i,
+                        f"{start:.3f}",
+                        f"{end:.3f}",
+                        *pairs(r.segment_top(i, k)),
+                    ]
+                )
+    return buf.getvalue()
+
+
+_FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tfgenre.errors import ConfigError
+    from tfgenre.inference import Predictor, list_audio_files
+
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k={args.top_k} must be >= 1")
+    files = list_audio_files(args.paths)
+    predictor = Predictor.load(args.model, hop_seconds=args.hop_seconds, batch_size=args.batch_size)
+    results, failed = [], []
+    show = sys.stderr.isatty() and len(files) > 1
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), unit="file", desc="predict")
+    last = time.monotonic()
+    for n, path in enumerate(files, start=1):
+        try:
+            results.append(predictor.predict_file(path))
+        except AudioDecodeError as err:
+            failed.append(path)
+            sys.stderr.write(f"skipped: {err}\n")
+        if bar is not None:
+            bar.update(1)
+        elif time.monotonic() - last > 10:
+            last = time.monotonic()
+            cli.logger.warning("predict: %d/%d files", n, len(files))
+    if bar is not None:
+        bar.close()
+    text = _FORMATTERS[args.format](results, args.top_k, args.segments)
+    if args.output:
+        from tfgenre import io
+
+        io.write_text_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if failed:
+        sys.stderr.write(
+            f"error: {len(failed)} of {len(files)} file(s) could not be decoded and were skipped\n"
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (1 when some files failed)."""
+    return cli.run(_main, cli.parse(build_parser(), argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

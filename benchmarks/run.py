@@ -73,7 +73,13 @@ def prepare_clips(
             paths += sorted(glob.glob(os.path.join(root, g, "*.wav")))[:clips_per_genre]
         names = tuple(genres)
         labels = tuple(names.index(os.path.basename(os.path.dirname(p))) for p in paths)
-        return Clips(tuple(paths), labels, names, "real", "folder", root, {})
+        # Exactly the chosen clips: a CSV list (the folder source would take them all).
+        os.makedirs(workdir, exist_ok=True)
+        listing = os.path.join(workdir, "real_clips.csv")
+        with open(listing, "w") as f:
+            f.write("path,label\n")
+            f.writelines(f"{p},{names[i]}\n" for p, i in zip(paths, labels))
+        return Clips(tuple(paths), labels, names, "real", "csv", listing, {})
     from tfgenre.sources.synthetic import synthesize_dataset
 
     audio_root = os.path.join(workdir, "audio")

@@ -17,9 +17,11 @@ def tiny(tmp_path_factory):
     from tfgenre.records.writer import write_records
 
     root = tmp_path_factory.mktemp("bench")
-    clips = bench.prepare_clips(
-        str(root / "cache"), num_genres=2, clips_per_genre=1, clip_seconds=6.0
-    )
+    with pytest.MonkeyPatch.context() as mp:  # these sizes are for synthetic clips
+        mp.delenv("TFGENRE_REAL_DATA", raising=False)
+        clips = bench.prepare_clips(
+            str(root / "cache"), num_genres=2, clips_per_genre=1, clip_seconds=6.0
+        )
     naive_path = str(root / "naive.tfrecord")
     info = naive.write(clips.paths, clips.labels, naive_path, window_seconds=bench.WINDOW_SECONDS)
     records = str(root / "records")
@@ -60,7 +62,8 @@ def test_audio_reader_matches_naive_records(tiny):
         assert min(np.abs(x - r).max() for r in from_records) < 1e-4
 
 
-def test_run_writes_every_figure(tmp_path):
+def test_run_writes_every_figure(tmp_path, monkeypatch):
+    monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)  # sizes are for synthetic clips
     out = tmp_path / "latest.json"
     results = bench.run(
         out=str(out),

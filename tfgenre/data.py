@@ -140,7 +140,8 @@ class SplitIndex:
     label: np.ndarray  # (n,) int64
 
 
-def _file_dataset(paths: list[str], skip_corrupt: bool) -> Any:
+def _file_dataset(skip_corrupt: bool) -> Any:
+    """The per-shard reader for interleave (skipping unreadable records on request)."""
     tf = _tf()
 
     def read(path: Any) -> Any:
@@ -195,7 +196,7 @@ def records_dataset(
     if training:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     ds = files.interleave(
-        _file_dataset(paths, skip_corrupt),
+        _file_dataset(skip_corrupt),
         cycle_length=min(len(paths), 8),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,

@@ -280,9 +280,7 @@ def score(
         extra = {"segment_accuracy": float(accuracy_score(y_test, probs.argmax(axis=1)))}
     return {
         "accuracy": float(accuracy_score(truth, pred)),
-        "macro_f1": float(
-            f1_score(truth, pred, labels=labels, average="macro", zero_division=0)
-        ),
+        "macro_f1": float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)),
         **extra,
     }
 
@@ -404,9 +402,7 @@ def _run_model(
             "seconds": round(seconds, 2),
         }
     )
-    logger.info(
-        "%s: accuracy %.4f, macro-F1 %.4f (%.1f s)", name, acc.mean(), f1.mean(), seconds
-    )
+    logger.info("%s: accuracy %.4f, macro-F1 %.4f (%.1f s)", name, acc.mean(), f1.mean(), seconds)
 
 
 def _pm(mean: float, std: float | None) -> str:
@@ -476,19 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)}")
     p.add_argument("--out", help="output folder of the tables")
     p.add_argument("--jobs", type=int, help="parallel jobs (random forest, kNN)")
-    p.add_argument(
-        "--config", metavar="YAML", help="pipeline YAML: data from fit:, options from baselines:"
+    cli.add_config_flags(
+        p,
+        config_help="pipeline YAML: data from fit:, options from baselines:",
+        set_help="override a baselines key, e.g. --set model_options.svm.C=10",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a baselines key, e.g. --set model_options.svm.C=10",
-    )
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
 

@@ -20,16 +20,16 @@ from tfgenre.errors import ConfigError, TfgenreError
 logger = logging.getLogger("tfgenre")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    config_help: str = "pipeline or config YAML file",
+    set_help: str = "override a config key, e.g. --set mel.n_mels=64 (repeatable)",
+) -> None:
     """Adds ``--config``, ``--set``, ``--dry-run`` and ``--log-level``."""
-    parser.add_argument("--config", metavar="YAML", help="pipeline or config YAML file")
+    parser.add_argument("--config", metavar="YAML", help=config_help)
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set mel.n_mels=64 (repeatable)",
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help
     )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     parser.add_argument(

@@ -219,6 +219,19 @@ def load_section(path: str | None, stage: str) -> dict[str, Any]:
     return data
 
 
+def set_flags(data: dict[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Sets dotted keys (``optimizer.learning_rate``) of ``data`` in place; None is skipped."""
+    for key, value in flags.items():
+        if value is None:
+            continue
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return data
+
+
 def resolve(
     cls: type[T],
     config_path: str | None = None,
@@ -240,15 +253,7 @@ def resolve(
         if stage
         else (read_yaml(config_path) if config_path else {})
     )
-    if flags:
-        for key, value in flags.items():
-            if value is None:
-                continue
-            node = data
-            parts = key.split(".")
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
+    data = set_flags(data, flags or {})
     data = apply_overrides(data, overrides)
     return from_dict(cls, data)
 

@@ -66,17 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--model", help="registered model name")
     group.add_argument("--epochs", type=int)
     group.add_argument("--batch-size", type=int)
-    p.add_argument("--config", metavar="YAML", help="pipeline YAML with fit: and tune: sections")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override: fit.<key>=... or tune.<key>=... (repeatable)",
+    cli.add_config_flags(
+        p,
+        config_help="pipeline YAML with fit: and tune: sections",
+        set_help="override: fit.<key>=... or tune.<key>=... (repeatable)",
     )
-    p.add_argument("--dry-run", action="store_true", help="print the resolved configs and exit")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
 
@@ -93,18 +87,6 @@ def _split_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
                 f"--set {text!r} must start with fit. or tune. (e.g. --set fit.epochs=5)"
             )
     return fit, tune
-
-
-def _set_flags(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    for key, value in flags.items():
-        if value is None:
-            continue
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return data
 
 
 def resolve(
@@ -128,13 +110,13 @@ def resolve(
     fit_overrides, tune_overrides = _split_overrides(overrides)
     tune_section = config.load_section(config_path, "tune") if config_path else {}
     tune_data = config.apply_overrides(
-        _set_flags(dict(tune_section), {"space": space_path, **tune_flags}), tune_overrides
+        config.set_flags(dict(tune_section), {"space": space_path, **tune_flags}), tune_overrides
     )
     space = load_space(tune_data.get("space") or "")
     tune_data = config.merge(space.tune, tune_data)
     settings = config.from_dict(TuneConfig, tune_data, prefix="tune.")
     fit_data = config.load_section(config_path, "fit") if config_path else {}
-    fit_data = _set_flags(config.merge(fit_data, space.fixed), fit_flags)
+    fit_data = config.set_flags(config.merge(fit_data, space.fixed), fit_flags)
     fit_data = config.apply_overrides(fit_data, fit_overrides)
     return fit_data, space, settings
 

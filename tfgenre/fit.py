@@ -46,16 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
+def data_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit-config values of the data/model flags that fit and tune share."""
     return {
         "records": args.records,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
         "view": "features" if args.features_csv and not args.view else args.view,
         "model": args.model,
-        "run_dir": args.run_dir,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+    }
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        **data_flags(args),
+        "run_dir": args.run_dir,
         "optimizer.learning_rate": args.learning_rate,
         "strategy": args.strategy,
         "mixed_precision": args.mixed_precision,

@@ -30,6 +30,7 @@ from typing import Any
 
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
+from tfgenre.fit import data_flags
 from tfgenre.run import stage
 
 
@@ -121,20 +122,6 @@ def resolve(
     return fit_data, space, settings
 
 
-def _fit_flags(args: argparse.Namespace) -> dict[str, Any]:
-    from tfgenre.splits import parse_fractions
-
-    return {
-        "records": args.records,
-        "features_csv": args.features_csv,
-        "splits": parse_fractions(args.splits) if args.splits else None,
-        "view": "features" if args.features_csv and not args.view else args.view,
-        "model": args.model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-    }
-
-
 def _tune_flags(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "backend": args.backend,
@@ -153,7 +140,7 @@ def _tune_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 def _main(args: argparse.Namespace) -> int:
     fit_data, space, settings = resolve(
-        args.config, args.space, _fit_flags(args), _tune_flags(args), args.overrides
+        args.config, args.space, data_flags(args), _tune_flags(args), args.overrides
     )
     if args.dry_run:
         _dry_run(fit_data, space, settings)

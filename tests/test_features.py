@@ -15,6 +15,7 @@ import scipy.ndimage
 import soundfile as sf
 
 from tfgenre.errors import ConfigError, TfgenreError
+from tfgenre.views import median
 from tfgenre.views.features import (
     FEATURE_NAMES,
     FeaturesView,
@@ -143,6 +144,57 @@ def test_median_filter_equals_scipy(n: int, ties: bool) -> None:
         np.testing.assert_array_equal(median_filter_1d(data, 31, axis=axis), expected)
     with pytest.raises(ConfigError, match="odd"):
         median_filter_1d(x, 4)
+
+
+@pytest.mark.parametrize("width", [1, 3, 5, 15, 31])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_median_filter_3d_any_axis(width: int, axis: int) -> None:
+    # Width 31 runs the selection network (lanes along the last axis, or swapped to
+    # it), other widths the sliding window; both must equal scipy bit for bit.
+    # No axis shorter than 5: scipy's n-D median filter reads past the end of an axis
+    # of 3 samples under a 31-wide window (NaN or garbage in its output, seen with
+    # scipy 1.17); our kernels give the reflect-extended median there.
+    rng = np.random.default_rng(width + axis)
+    x = rng.random((5, 40, 33)).astype(np.float32)
+    x[1] = np.round(x[1] * 3)  # ties
+    size = [1, 1, 1]
+    size[axis] = width
+    expected = scipy.ndimage.median_filter(x, size=size, mode="reflect")
+    got = median_filter_1d(x, width, axis=axis)
+    assert got.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(got, expected)
+
+
+def _run_network(ops: list[tuple[str, int, int]], wires: list[float]) -> list[float]:
+    v = list(wires)
+    for kind, i, j in ops:
+        if kind == "cx":
+            v[i], v[j] = min(v[i], v[j]), max(v[i], v[j])
+        elif kind == "min":
+            v[i] = min(v[i], v[j])
+        elif kind == "max":
+            v[j] = max(v[i], v[j])
+        else:
+            v[i] = v[j]
+    return v
+
+
+@pytest.mark.parametrize("width", [1, 3, 5, 7, 9, 15, 31])
+def test_median_network_selects_the_median(width: int) -> None:
+    ops = median.median_network(width)
+    wires = 1 << (width - 1).bit_length()
+    rng = np.random.default_rng(width)
+    for trial in range(300):
+        inputs = list(rng.integers(0, 4, width) if trial % 2 else rng.random(width))
+        out = _run_network(ops, inputs + [np.inf] * (wires - width))
+        assert out[width // 2] == np.median(inputs), (trial, inputs)
+    with pytest.raises(ConfigError, match="odd"):
+        median.median_network(4)
+
+
+def test_median_kernel_source_is_current() -> None:
+    # tfgenre/views/_median31.py is generated; regenerate with python -m tfgenre.views.median
+    assert median.main(["--check"]) == 0
 
 
 def test_tuning_equals_librosa() -> None:

@@ -2,7 +2,11 @@
 
 Writer: serial ``librosa.load`` of each file, a log-mel per segment, resized to 224x224,
 copied into three identical channels and stored as a ``FloatList`` of 150528 float32
-per example. Readers: parse those FloatLists, or decode the audio files every epoch.
+per example. For the three-view comparison the same writer also stores the raw window
+(a ``FloatList`` of float32 samples) and the 57 features computed with plain librosa
+calls (:func:`tfgenre.views.features.reference_features`, the way the GTZAN table was
+made) in each example. Readers: parse those FloatLists, or decode the audio files
+every epoch.
 
 The mel parameters are those of :class:`tfgenre.views.mel.MelView` (defaults) and the
 resize is the same bilinear ``tf.image.resize``, so the values delivered by the naive
@@ -48,15 +52,42 @@ def segment_images(
     return np.stack(out)
 
 
-def serialize(image: np.ndarray, label: int) -> bytes:
-    """One Example: ``image`` as a FloatList of ``size*size*3`` floats, plus the label."""
+VIEW_KEYS = {"mel": "image", "raw": "audio", "features": "features"}
+
+
+def float_feature(values: np.ndarray) -> Any:
+    """A ``tf.train.Feature`` holding ``values`` flattened as a FloatList."""
+    import tensorflow as tf
+
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.ravel(values)))
+
+
+def serialize(image: np.ndarray, label: int, **extra: np.ndarray) -> bytes:
+    """One Example: ``image`` as a FloatList of ``size*size*3`` floats, plus the label.
+
+    ``extra`` adds FloatLists named by :data:`VIEW_KEYS` (``raw=``, ``features=``).
+    """
     import tensorflow as tf
 
     feature = {
-        "image": tf.train.Feature(float_list=tf.train.FloatList(value=image.reshape(-1))),
+        "image": float_feature(image),
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
     }
+    for view, values in extra.items():
+        feature[VIEW_KEYS[view]] = float_feature(values)
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _record_bytes(view: str, values: np.ndarray, label: int) -> int:
+    """Size in a TFRecord file of an Example holding one view and the label."""
+    import tensorflow as tf
+
+    feature = {
+        VIEW_KEYS[view]: float_feature(values),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+    }
+    size = tf.train.Example(features=tf.train.Features(feature=feature)).ByteSize()
+    return size + 16  # TFRecord framing: length (8) and two CRCs (4 + 4)
 
 
 def write(
@@ -67,24 +98,53 @@ def write(
     sample_rate: int = 22050,
     window_seconds: float = 3.0,
     image_size: int = IMAGE_SIZE,
+    views: Sequence[str] = ("mel",),
 ) -> dict[str, Any]:
     """Writes all clips serially into one TFRecord file.
 
+    Args:
+        views: ``("mel",)`` (the FMA study: images only) or the image plus ``"raw"``
+            and/or ``"features"`` in every example.
+
     Returns:
-        ``{"clips", "examples", "bytes"}``.
+        ``{"clips", "examples", "bytes", "view_bytes"}``: ``view_bytes`` maps each
+        view to the bytes its examples would take in a file of that view alone (an
+        Example with the view's FloatList and the label, plus TFRecord framing),
+        summed over examples.
     """
     import librosa
     import tensorflow as tf
 
+    from tfgenre.views.features import reference_features
+
+    unknown = sorted(set(views) - set(VIEW_KEYS))
+    if unknown or "mel" not in views:
+        raise ValueError(f"views={list(views)} must include 'mel', from {sorted(VIEW_KEYS)}")
     window = int(round(window_seconds * sample_rate))
     examples = 0
+    view_bytes = dict.fromkeys(views, 0)
     with tf.io.TFRecordWriter(out_path) as writer:
         for path, label in zip(paths, labels, strict=True):
             y, _ = librosa.load(path, sr=sample_rate, mono=True)
-            for img in segment_images(y, sample_rate, window, image_size):
-                writer.write(serialize(img, label))
+            images = segment_images(y, sample_rate, window, image_size)
+            padded = np.pad(y, (0, max(0, len(images) * window - len(y))))
+            for s, img in enumerate(images):
+                seg = padded[s * window : (s + 1) * window]
+                extra = {}
+                if "raw" in views:
+                    extra["raw"] = seg
+                if "features" in views:
+                    extra["features"] = reference_features(seg, sample_rate).astype(np.float32)
+                writer.write(serialize(img, label, **extra))
+                for view, values in (("mel", img), *extra.items()):
+                    view_bytes[view] += _record_bytes(view, values, label)
                 examples += 1
-    return {"clips": len(paths), "examples": examples, "bytes": os.path.getsize(out_path)}
+    return {
+        "clips": len(paths),
+        "examples": examples,
+        "bytes": os.path.getsize(out_path),
+        "view_bytes": view_bytes,
+    }
 
 
 def records_dataset(

@@ -49,6 +49,33 @@ def test_naive_and_tfgenre_readers_deliver_the_same_images(tiny):
         assert min(errors) < 0.07, min(errors)
 
 
+def test_naive_three_view_writer_stores_raw_and_reference_features(tiny, tmp_path):
+    import librosa
+    import tensorflow as tf
+
+    from tfgenre.views.features import reference_features
+
+    clips, _, _, _ = tiny
+    path = str(tmp_path / "naive_all.tfrecord")
+    info = naive.write(
+        clips.paths[:1], clips.labels[:1], path, window_seconds=3.0, views=bench.ALL_VIEWS
+    )
+    assert info["examples"] == 2 and set(info["view_bytes"]) == set(bench.ALL_VIEWS)
+    y, _ = librosa.load(clips.paths[0], sr=22050, mono=True)
+    window = 3 * 22050
+    for s, record in enumerate(tf.data.TFRecordDataset(path)):
+        example = tf.train.Example.FromString(record.numpy())
+        values = {k: np.array(f.float_list.value) for k, f in example.features.feature.items()}
+        np.testing.assert_array_equal(values["audio"], y[s * window : (s + 1) * window])
+        expected = reference_features(y[s * window : (s + 1) * window], 22050)
+        np.testing.assert_allclose(values["features"], expected, rtol=1e-6)
+        assert values["image"].shape == (224 * 224 * 3,)
+    # a float32 FloatList costs 4+ bytes per sample; tfgenre's raw view is int16
+    assert info["view_bytes"]["raw"] / info["examples"] > 4 * window
+    with pytest.raises(ValueError, match="must include 'mel'"):
+        naive.write(clips.paths, clips.labels, path, views=("raw",))
+
+
 def test_audio_reader_matches_naive_records(tiny):
     clips, naive_path, _, _ = tiny
     n = len(clips.label_names)
@@ -87,6 +114,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert set(data["train_throughput"]["examples_per_s"]) == {"features_mlp", "mel_cnn"}
     assert set(data["reader_vs_train"]) == {"mel_cnn"}
     assert data["bytes_per_segment"]["naive_over_mel"] > 10  # float16, 1 channel, no resize
+    assert data["bytes_per_segment"]["naive_over_raw"] > 1.9  # int16 against float32
+    assert data["writer_speedup"]["naive_all_views_clips_per_s"] > 0
     assert data["predict_latency"]["segments"] == 1
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table

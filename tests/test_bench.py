@@ -106,16 +106,21 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "features_clips": 1,
             "batch_size": 1,
             "workers": 1,
+            "repeats": 1,
+            "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
         },
     )
     data = json.loads(out.read_text())
     assert set(bench.FIGURES) <= set(data)
     assert data["features_speedup"]["agree"] is True
-    assert set(data["train_throughput"]["examples_per_s"]) == {"features_mlp", "mel_cnn"}
+    train = data["train_throughput"]
+    assert set(train["examples_per_s"]) == {"features_mlp", "mel_cnn"}
+    assert set(train["examples_per_s_mixed_precision"]) == {"features_mlp", "mel_cnn"}
+    assert "failed" not in train
     assert set(data["reader_vs_train"]) == {"mel_cnn"}
     assert data["bytes_per_segment"]["naive_over_mel"] > 10  # float16, 1 channel, no resize
     assert data["bytes_per_segment"]["naive_over_raw"] > 1.9  # int16 against float32
     assert data["writer_speedup"]["naive_all_views_clips_per_s"] > 0
     assert data["predict_latency"]["segments"] == 1
     table = bench.format_table(results)
-    assert "writer mel" in table and "predict" in table
+    assert "writer mel" in table and "predict" in table and "mixed precision" in table

@@ -17,7 +17,6 @@ import dataclasses
 import glob
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import sys
@@ -146,24 +145,21 @@ def warm_views() -> None:
 class WarmPool:
     """A spawn pool of writer workers, started and warmed before any timing.
 
-    Used as ``write_records(..., runner=pool.run)``: the same units and per-track
-    function as the local runner, without the pool's start-up in the measurement.
+    Used as ``write_records(..., runner=pool.run)``: the local runner with this pool
+    instead of a new one, so the pool's start-up is not in the measurement.
     """
 
     def __init__(self, workers: int) -> None:
         from tfgenre.records import writer
 
-        ctx = multiprocessing.get_context("spawn")
         self.workers = workers
-        self.pool = ctx.Pool(workers, initializer=writer._worker_init)
+        self.pool = writer.start_pool(workers)
         self.pool.map(_warm_worker, range(workers), chunksize=1)
 
     def run(self, units: list[Any], cfg: Any, labels: list[str]) -> dict[str, Any]:
         from tfgenre.records import writer
 
-        ordered = sorted(units, key=lambda u: -len(u.tracks))
-        jobs = [(u, cfg, labels) for u in ordered]
-        return dict(self.pool.imap_unordered(writer._run_unit_star, jobs))
+        return writer.run_units_local(units, cfg, labels, progress=False, pool=self.pool)
 
     def close(self) -> None:
         self.pool.close()

@@ -121,6 +121,16 @@ def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
     assert _digest_tree(a) == digest
 
 
+def test_more_workers_than_shards_share_the_tracks(gtzan, tmp_path):
+    # Workers compute tracks, the main process writes the units in track order: three
+    # workers on one shard per split give the bytes of one worker.
+    one, three = tmp_path / "one", tmp_path / "three"
+    write_records(_cfg(gtzan, one, shards=1, views=("mel",)))
+    result = write_records(_cfg(gtzan, three, shards=1, views=("mel",), workers=3))
+    assert result.units_run == 3  # one unit per split
+    assert _digest_tree(three) == _digest_tree(one)
+
+
 def test_resume_after_kill_is_byte_identical(gtzan, tmp_path):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     write_records(_cfg(gtzan, clean, shards=4))

@@ -121,9 +121,19 @@ def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
     assert _digest_tree(a) == digest
 
 
+def test_units_balance_picks_whole_units_only_when_they_keep_workers_busy():
+    from tfgenre.records.writer import units_balance
+
+    assert units_balance([3, 3, 2, 2, 1, 1], 2)  # 6 and 6
+    assert units_balance([1, 2, 2, 0, 2, 0, 0, 1, 1, 0, 2, 1], 2)
+    assert not units_balance([6, 3, 3], 3)  # one worker would get half the work
+    assert not units_balance([5, 5], 4)  # more workers than units
+    assert units_balance([], 4) and units_balance([7], 1)
+
+
 def test_more_workers_than_shards_share_the_tracks(gtzan, tmp_path):
-    # Workers compute tracks, the main process writes the units in track order: three
-    # workers on one shard per split give the bytes of one worker.
+    # Units (6, 3, 3) do not balance over three workers, so workers compute tracks and
+    # the main process writes the units in track order: the bytes of one worker.
     one, three = tmp_path / "one", tmp_path / "three"
     write_records(_cfg(gtzan, one, shards=1, views=("mel",)))
     result = write_records(_cfg(gtzan, three, shards=1, views=("mel",), workers=3))

@@ -505,6 +505,24 @@ def _compute_track_star(args: tuple[Track, WriterConfig]) -> TrackResult:
     return compute_track(*args)
 
 
+def _run_unit_star(args: tuple[Unit, WriterConfig, list[str]]) -> tuple[str, dict[str, Any]]:
+    unit, cfg, labels = args
+    return unit.key, run_unit(unit, cfg, labels)
+
+
+def units_balance(sizes: Iterable[int], workers: int, slack: float = 1.1) -> bool:
+    """Whether whole units, largest first, keep ``workers`` busy to within ``slack``.
+
+    Greedy longest-processing-time assignment of the unit sizes (tracks); True when
+    the busiest worker gets at most ``slack`` times the mean load.
+    """
+    loads = [0] * max(1, workers)
+    for size in sorted(sizes, reverse=True):
+        loads[loads.index(min(loads))] += size
+    total = sum(loads)
+    return total == 0 or max(loads) <= slack * total / len(loads)
+
+
 def start_pool(workers: int) -> Any:
     """A pool of ``workers`` spawned processes ready for :func:`run_units_local`."""
     ctx = multiprocessing.get_context("spawn")
@@ -666,11 +684,16 @@ def run_units_local(
 ) -> dict[str, dict[str, Any]]:
     """Runs units in this process (1 worker) or with a pool of spawned processes.
 
-    With several workers the pool computes tracks (decode + views, the expensive part)
-    and this process writes each unit from its tracks' results, in track order. Work is
-    spread per track, not per unit, so every worker stays busy to the end whatever the
-    number of shards (a pool of 16 on 8 shards, or a few uneven shards, would otherwise
-    idle). The bytes written are the same as with one worker.
+    With several workers there are two ways to share the work, and both write the
+    same bytes as one worker:
+
+    * whole units, largest first, each written by a worker, when the units balance
+      (:func:`units_balance`): the main process only collects their states;
+    * otherwise per track: the pool computes tracks (decode + views, the expensive
+      part) and the main process writes each unit from its tracks' results in order,
+      so every worker stays busy to the end whatever the number and sizes of shards
+      (16 workers on 8 shards, or a few tracks hashed into uneven shards). The price
+      is the main process's share of the work (serialising, writing and hashing).
 
     Args:
         units: Units to write.
@@ -694,15 +717,18 @@ def run_units_local(
     last_log = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
 
-    def counted(tracks: Iterable[TrackResult]) -> Iterator[TrackResult]:
+    def tick(n: int) -> None:
         nonlocal done_tracks, last_log
+        done_tracks += n
+        if bar is not None:
+            bar.update(n)
+        elif time.monotonic() - last_log > 10 or done_tracks == total_tracks:
+            last_log = time.monotonic()
+            logger.info("write_records: %d/%d tracks", done_tracks, total_tracks)
+
+    def counted(tracks: Iterable[TrackResult]) -> Iterator[TrackResult]:
         for result in tracks:
-            done_tracks += 1
-            if bar is not None:
-                bar.update(1)
-            elif time.monotonic() - last_log > 10 or done_tracks == total_tracks:
-                last_log = time.monotonic()
-                logger.info("write_records: %d/%d tracks", done_tracks, total_tracks)
+            tick(1)
             yield result
 
     own_pool = None
@@ -714,6 +740,16 @@ def run_units_local(
         else:
             if pool is None:
                 pool = own_pool = start_pool(workers)
+            else:
+                workers = getattr(pool, "_processes", workers)
+            if units_balance((len(u.tracks) for u in units), workers):
+                sizes = {u.key: len(u.tracks) for u in units}
+                ordered = sorted(units, key=lambda u: -sizes[u.key])
+                unit_jobs = [(u, cfg, labels) for u in ordered]
+                for key, state in pool.imap_unordered(_run_unit_star, unit_jobs):
+                    results[key] = state
+                    tick(sizes[key])
+                return results
             jobs = [(t, cfg) for u in units for t in u.tracks]
             stream = _pooled_results(pool, jobs, in_flight=4 * workers)
             for u in units:

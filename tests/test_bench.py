@@ -121,6 +121,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert data["bytes_per_segment"]["naive_over_mel"] > 10  # float16, 1 channel, no resize
     assert data["bytes_per_segment"]["naive_over_raw"] > 1.9  # int16 against float32
     assert data["writer_speedup"]["naive_all_views_clips_per_s"] > 0
+    # tfgenre's writer ran on each clip twice (links), the naive one once
+    assert data["writer_speedup"]["tfgenre_tracks"] == 2 * data["writer_speedup"]["naive_tracks"]
     assert data["predict_latency"]["segments"] == 1
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table

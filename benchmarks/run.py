@@ -623,7 +623,7 @@ def run(
         clips,
         workdir,
         workers,
-        repeats=int(sizes.get("repeats", 3 if quick else 5)),
+        repeats=int(sizes.get("repeats", 5)),
         copies=int(sizes.get("copies", 3 if quick else 2)),
     )
     paths = w.pop("_paths")

@@ -74,3 +74,30 @@ def test_split_filter_and_errors(features_csv, tmp_path, capsys):
 def test_safe_names():
     assert explore.safe_name("mfcc1 mean/var") == "mfcc1_mean_var"
     assert explore.safe_name("..") == "feature"
+
+
+def test_explore_is_a_pipeline_stage_fed_by_fit(features_csv, tmp_path, capsys):
+    from tfgenre import run
+    from tfgenre.errors import ConfigError
+
+    assert "explore" in run.known_stages()
+    out = tmp_path / "explore"
+    # The stage as run_pipeline calls it: its section, and the pipeline around it, whose
+    # fit: section gives the data and the split fractions.
+    pipeline = {
+        "fit": {"features_csv": str(features_csv), "splits": {"train": 0.5, "test": 0.5}},
+        "explore": {"out": str(out), "split": "test"},
+    }
+    explore._explore_stage(dict(pipeline["explore"]), pipeline)
+    assert "[explore] wrote" in capsys.readouterr().out
+    assert "(test)" in (out / "index.html").read_text()
+    assert is_png(out / "pca_2d.png")
+    # the section's own data wins over fit's
+    other = tmp_path / "other.csv"
+    write_features_csv(other, tracks=4, seed=1)
+    explore._explore_stage({"out": str(tmp_path / "o2"), "features_csv": str(other)}, pipeline)
+    assert "other.csv" in (tmp_path / "o2" / "index.html").read_text()
+    with pytest.raises(ConfigError, match="exactly one of records"):
+        run.run_pipeline({"explore": {"out": str(out)}})
+    with pytest.raises(ConfigError, match="did you mean 'split'"):
+        run.run_pipeline({"explore": {"out": str(out), "splt": "test"}})

@@ -15,11 +15,16 @@ over the rows shown), since the raw features span many orders of magnitude.
 Examples:
     python -m tfgenre.explore --features-csv features_30_sec.csv --out runs/explore
     python -m tfgenre.explore --records records/gtzan --split train --out runs/explore
+
+In a pipeline file, an ``explore:`` section (keys of :class:`ExploreConfig`) takes its
+data from ``fit:`` or, failing that, from ``write_records:``'s output, like
+``baselines:``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import io as std_io
 import logging
@@ -30,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import cli, io
-from tfgenre.baselines import FeatureRows, load_feature_rows
+from tfgenre import cli, config, io
+from tfgenre.baselines import FIT_DATA_KEYS, FeatureRows, load_feature_rows
 from tfgenre.errors import ConfigError
+from tfgenre.run import stage
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +262,81 @@ def _index(rows: FeatureRows, title: str, ratio: np.ndarray, boxes: list[str], o
     return "\n".join(parts)
 
 
+# ----------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class ExploreConfig:
+    """What to plot and where.
+
+    Attributes:
+        records: Records folder with a ``features`` view (or use ``features_csv``).
+        features_csv: A features CSV (the GTZAN table or tfgenre's ``features.csv``).
+        split: The split to show, or ``all``.
+        splits: Fractions for a CSV without a split column (None: fit's defaults).
+        seed: Split seed for such a CSV.
+        out: Output folder.
+    """
+
+    records: str = ""
+    features_csv: str = ""
+    split: str = "all"
+    splits: dict[str, float] | None = None
+    seed: int = 0
+    out: str = ""
+
+    def __post_init__(self) -> None:
+        config.require(
+            bool(self.records) != bool(self.features_csv),
+            "give exactly one of records (a records folder) and features_csv",
+        )
+        config.require(bool(self.out), "out='' must name the output folder")
+
+
+def run_explore(cfg: ExploreConfig) -> dict[str, Any]:
+    """Loads the rows of ``cfg.split`` and writes every plot; returns :func:`explore`'s result.
+
+    Raises:
+        ConfigError: ``cfg.split`` has no rows.
+    """
+    rows = load_feature_rows(
+        records=cfg.records, features_csv=cfg.features_csv, splits=cfg.splits, seed=cfg.seed
+    )
+    if cfg.split != "all":
+        keep = rows.splits == cfg.split
+        if not keep.any():
+            have = ", ".join(sorted(set(rows.splits.tolist())))
+            raise ConfigError(f"split={cfg.split!r} has no rows (splits: {have}, all)")
+        rows = FeatureRows(
+            rows.x[keep],
+            rows.y[keep],
+            rows.track_ids[keep],
+            rows.splits[keep],
+            rows.feature_names,
+            rows.labels,
+        )
+    source = cfg.records or cfg.features_csv
+    return explore(rows, cfg.out, title=f"{source} ({cfg.split})")
+
+
+@stage("explore")
+def _explore_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """Pipeline stage: the ``explore:`` section, data from ``fit:`` or ``write_records:``."""
+    data: dict[str, Any] = {}
+    if not (section.get("records") or section.get("features_csv")):
+        fit = pipeline.get("fit") or {}
+        data = {k: fit[k] for k in FIT_DATA_KEYS if k in fit}
+        if not data.get("records") and not data.get("features_csv"):
+            output = (pipeline.get("write_records") or {}).get("output")
+            if output:
+                data["records"] = output
+    known = {f.name for f in dataclasses.fields(ExploreConfig)}
+    data = {k: v for k, v in data.items() if k in known}
+    cfg = config.from_dict(ExploreConfig, config.merge(data, section), prefix="explore.")
+    result = run_explore(cfg)
+    sys.stdout.write(f"[explore] wrote {len(result['images'])} images; open {result['index']}\n")
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -290,27 +371,8 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         cli.print_config(settings)
         return 0
-    rows = load_feature_rows(
-        records=settings["records"],
-        features_csv=settings["features_csv"],
-        splits=settings["splits"],
-        seed=args.seed,
-    )
-    if args.split != "all":
-        keep = rows.splits == args.split
-        if not keep.any():
-            have = ", ".join(sorted(set(rows.splits.tolist())))
-            raise ConfigError(f"--split {args.split!r} has no rows (splits: {have}, all)")
-        rows = FeatureRows(
-            rows.x[keep],
-            rows.y[keep],
-            rows.track_ids[keep],
-            rows.splits[keep],
-            rows.feature_names,
-            rows.labels,
-        )
-    source = args.records or args.features_csv
-    result = explore(rows, args.out, title=f"{source} ({args.split})")
+    cfg = config.from_dict(ExploreConfig, settings)
+    result = run_explore(cfg)
     sys.stdout.write(f"wrote {len(result['images'])} images; open {result['index']}\n")
     return 0
 

@@ -54,7 +54,13 @@ def known_stages() -> list[str]:
 def _load_optional_stages() -> None:
     import importlib
 
-    for module in ("tfgenre.fit", "tfgenre.evaluate", "tfgenre.tune", "tfgenre.baselines"):
+    for module in (
+        "tfgenre.fit",
+        "tfgenre.evaluate",
+        "tfgenre.tune",
+        "tfgenre.baselines",
+        "tfgenre.explore",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:

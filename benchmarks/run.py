@@ -162,6 +162,37 @@ def _warm_worker(_: int) -> int:
     return os.getpid()
 
 
+def _compute_probe(path: str) -> float:
+    """Seconds to compute the features view of ``path``'s audio twice (pure compute)."""
+    import soundfile as sf
+    from threadpoolctl import threadpool_limits
+
+    from tfgenre.views.features import FeaturesView
+
+    y, _ = sf.read(path, dtype="float32", always_2d=True)
+    y = y.mean(axis=1)
+    window = int(WINDOW_SECONDS * SAMPLE_RATE)
+    segments = y[: len(y) // window * window].reshape(-1, window)
+    view = FeaturesView()
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        for _ in range(2):
+            view.compute(segments, SAMPLE_RATE)
+        return time.perf_counter() - start
+
+
+def machine_scaling(pool: Any, workers: int, path: str) -> float:
+    """How this machine scales the same pure computation from 1 to ``workers`` processes.
+
+    One pool process computes alone, then all ``workers`` compute the same thing at
+    once: ``workers * t1 / max(tN)``. The ceiling for the writer's scaling in the same
+    run (no I/O, no hand-offs, no imbalance).
+    """
+    alone = pool.apply(_compute_probe, (path,))
+    together = pool.map(_compute_probe, [path] * workers, chunksize=1)
+    return workers * alone / max(together)
+
+
 def warm_views() -> None:
     """Runs every view once on a short segment (numba compilation, imports)."""
     from tfgenre.views.features import FeaturesView
@@ -256,8 +287,11 @@ def bench_writer(
         configs.update({"mel_n": ("mel",), "all_n": ALL_VIEWS})
     best: dict[str, dict[str, Any]] = {}
     pool = WarmPool(workers) if workers > 1 else None
+    machine: list[float] = []
     try:
         for _ in range(max(1, repeats)):
+            if pool is not None:
+                machine.append(machine_scaling(pool, workers, clips.paths[0]))
             for key, views in configs.items():
                 folder = os.path.join(workdir, f"rec_{key}")
                 if key.endswith("_1"):
@@ -299,8 +333,10 @@ def bench_writer(
                 "mel_1_worker_clips_per_s": mel1["clips_per_s"],
                 f"mel_{workers}_workers_clips_per_s": meln["clips_per_s"],
                 "scaling_mel": meln["clips_per_s"] / mel1["clips_per_s"],
+                "machine_scaling_pure_compute": max(machine) if machine else None,
                 "note": "pool started and warmed before timing (steady-state throughput); "
-                f"best of {repeats} interleaved runs each",
+                f"best of {repeats} interleaved runs each; machine_scaling_pure_compute: "
+                "the features of one clip computed by 1 and by all workers at once",
             }
         )
     examples = naive_all_info["examples"]
@@ -730,6 +766,15 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{sc['scaling_all_views']:.2f}x",
             )
         )
+        if sc.get("machine_scaling_pure_compute"):
+            rows.append(
+                (
+                    f"machine scaling 1->{n}, pure compute",
+                    "",
+                    "",
+                    f"{sc['machine_scaling_pure_compute']:.2f}x",
+                )
+            )
         rows.append(
             (
                 f"writer scaling 1->{n} (mel)",

@@ -126,3 +126,17 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert data["predict_latency"]["segments"] == 1
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
+
+
+def test_machine_scaling_probe_runs_in_a_pool(tiny):
+    # The reference for writer_scaling: the same pure computation by 1 and by 2 processes.
+    from tfgenre.records.writer import start_pool
+
+    clips = tiny[0]
+    pool = start_pool(2)
+    try:
+        ratio = bench.machine_scaling(pool, 2, clips.paths[0])
+    finally:
+        pool.terminate()
+        pool.join()
+    assert np.isfinite(ratio) and 0 < ratio < 4

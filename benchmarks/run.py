@@ -291,7 +291,7 @@ def bench_writer(
     try:
         for _ in range(max(1, repeats)):
             if pool is not None:
-                machine.append(machine_scaling(pool, workers, clips.paths[0]))
+                machine.append(machine_scaling(pool.pool, workers, clips.paths[0]))
             for key, views in configs.items():
                 folder = os.path.join(workdir, f"rec_{key}")
                 if key.endswith("_1"):

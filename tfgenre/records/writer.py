@@ -8,9 +8,10 @@ killed job resumes where it stopped, and since each unit's bytes depend only on 
 tracks and the config, the result is byte-identical to an uninterrupted run whatever
 the number of workers. The manifest is assembled from the state files at the end.
 
-With several local workers, a pool of processes computes the tracks (decode and views)
-and the main process writes the units from their results in order, so the work is
-balanced per track rather than per unit (the Beam runner distributes whole units).
+With several local workers, whole units go to a pool of processes when they balance;
+otherwise the pool computes tracks (decode and views) and the main process writes the
+units from their results in order (see :func:`run_units_local`). The Beam runner
+distributes whole units.
 """
 
 from __future__ import annotations
@@ -363,15 +364,27 @@ def _state_path(output: str, unit: Unit) -> str:
     return io.join(output, STATE_DIR, unit.key + ".json")
 
 
-def compute_track(track: Track, cfg: WriterConfig) -> TrackResult:
-    """:func:`process_track` with BLAS on one thread (see :func:`_one_blas_thread`)."""
+def compute_track(
+    track: Track, cfg: WriterConfig, views: Mapping[str, Any] | None = None
+) -> TrackResult:
+    """:func:`process_track` with BLAS on one thread (see :func:`_one_blas_thread`).
+
+    ``views`` defaults to :func:`make_views` of ``cfg``; pass them to reuse them.
+    """
     with _one_blas_thread():
-        return process_track(track, cfg, make_views(cfg))
+        return process_track(track, cfg, make_views(cfg) if views is None else views)
+
+
+def _computed(tracks: Iterable[Track], cfg: WriterConfig) -> Iterator[TrackResult]:
+    """:func:`compute_track` of each track in this process, sharing one set of views."""
+    views = make_views(cfg)
+    for track in tracks:
+        yield compute_track(track, cfg, views)
 
 
 def run_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, Any]:
     """Computes and writes one unit in this process; returns its state."""
-    return write_unit(unit, cfg, labels, (compute_track(t, cfg) for t in unit.tracks))
+    return write_unit(unit, cfg, labels, _computed(unit.tracks, cfg))
 
 
 def write_unit(
@@ -391,9 +404,8 @@ def write_unit(
     """
     import tensorflow as tf
 
-    views = make_views(cfg)
     label_index = {name: i for i, name in enumerate(labels)}
-    files = {v: naming.shard_name(v, unit.split, unit.index, unit.num_shards) for v in views}
+    files = {v: naming.shard_name(v, unit.split, unit.index, unit.num_shards) for v in cfg.views}
     for rel in files.values():
         io.makedirs(io.join(cfg.output, rel.split("/")[0]))
     writers = {
@@ -735,26 +747,25 @@ def run_units_local(
     try:
         if pool is None and workers <= 1:
             for u in units:
-                gen = (compute_track(t, cfg) for t in u.tracks)
-                results[u.key] = write_unit(u, cfg, labels, counted(gen))
+                results[u.key] = write_unit(u, cfg, labels, counted(_computed(u.tracks, cfg)))
         else:
             if pool is None:
                 pool = own_pool = start_pool(workers)
             else:
                 workers = getattr(pool, "_processes", workers)
-            if units_balance((len(u.tracks) for u in units), workers):
-                sizes = {u.key: len(u.tracks) for u in units}
+            sizes = {u.key: len(u.tracks) for u in units}
+            if units_balance(sizes.values(), workers):
                 ordered = sorted(units, key=lambda u: -sizes[u.key])
                 unit_jobs = [(u, cfg, labels) for u in ordered]
                 for key, state in pool.imap_unordered(_run_unit_star, unit_jobs):
                     results[key] = state
                     tick(sizes[key])
-                return results
-            jobs = [(t, cfg) for u in units for t in u.tracks]
-            stream = _pooled_results(pool, jobs, in_flight=4 * workers)
-            for u in units:
-                chunk = (next(stream) for _ in u.tracks)
-                results[u.key] = write_unit(u, cfg, labels, counted(chunk))
+            else:
+                jobs = [(t, cfg) for u in units for t in u.tracks]
+                stream = _pooled_results(pool, jobs, in_flight=4 * workers)
+                for u in units:
+                    chunk = (next(stream) for _ in u.tracks)
+                    results[u.key] = write_unit(u, cfg, labels, counted(chunk))
     finally:
         if own_pool is not None:  # every result is consumed (or an error is on its way)
             own_pool.terminate()

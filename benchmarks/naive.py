@@ -29,27 +29,31 @@ HOP_LENGTH = 512
 TOP_DB = 80.0
 
 
-def segment_images(
-    y: np.ndarray, sample_rate: int, window_samples: int, image_size: int = IMAGE_SIZE
-) -> np.ndarray:
-    """Plain librosa, one segment at a time: ``(n_segments, size, size, 3)`` float32."""
+def segment_image(seg: np.ndarray, sample_rate: int, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Plain librosa log-mel of one segment, resized and tiled: ``(size, size, 3)`` float32."""
     import librosa
     import tensorflow as tf
 
-    n = max(1, len(y) // window_samples)
-    if len(y) < window_samples:
-        y = np.pad(y, (0, window_samples - len(y)))
-    out = []
-    for s in range(n):
-        seg = y[s * window_samples : (s + 1) * window_samples]
-        power = librosa.feature.melspectrogram(
-            y=seg, sr=sample_rate, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, power=2.0
-        )
-        db = librosa.power_to_db(power, ref=1.0, top_db=TOP_DB)
-        img = tf.image.resize(db[..., np.newaxis], (image_size, image_size), method="bilinear")
-        img = np.repeat(img.numpy(), 3, axis=-1)
-        out.append(img.astype(np.float32))
-    return np.stack(out)
+    power = librosa.feature.melspectrogram(
+        y=seg, sr=sample_rate, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, power=2.0
+    )
+    db = librosa.power_to_db(power, ref=1.0, top_db=TOP_DB)
+    img = tf.image.resize(db[..., np.newaxis], (image_size, image_size), method="bilinear")
+    return np.repeat(img.numpy(), 3, axis=-1).astype(np.float32)
+
+
+def segment_images(
+    y: np.ndarray, sample_rate: int, window_samples: int, image_size: int = IMAGE_SIZE
+) -> np.ndarray:
+    """Plain librosa, one segment at a time: ``(n_segments, size, size, 3)`` float32.
+
+    Segments as the writer cuts them (:func:`tfgenre.audio.cut_segments`: a short clip
+    is zero-padded to one window, a partial last window is dropped).
+    """
+    from tfgenre.audio import cut_segments
+
+    segments = cut_segments(y, window_samples)
+    return np.stack([segment_image(seg, sample_rate, image_size) for seg in segments])
 
 
 VIEW_KEYS = {"mel": "image", "raw": "audio", "features": "features"}
@@ -115,6 +119,7 @@ def write(
     import librosa
     import tensorflow as tf
 
+    from tfgenre.audio import cut_segments
     from tfgenre.views.features import reference_features
 
     unknown = sorted(set(views) - set(VIEW_KEYS))
@@ -126,10 +131,8 @@ def write(
     with tf.io.TFRecordWriter(out_path) as writer:
         for path, label in zip(paths, labels, strict=True):
             y, _ = librosa.load(path, sr=sample_rate, mono=True)
-            images = segment_images(y, sample_rate, window, image_size)
-            padded = np.pad(y, (0, max(0, len(images) * window - len(y))))
-            for s, img in enumerate(images):
-                seg = padded[s * window : (s + 1) * window]
+            for seg in cut_segments(y, window):
+                img = segment_image(seg, sample_rate, image_size)
                 extra = {}
                 if "raw" in views:
                     extra["raw"] = seg

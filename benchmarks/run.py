@@ -164,15 +164,12 @@ def _warm_worker(_: int) -> int:
 
 def _compute_probe(path: str) -> float:
     """Seconds to compute the features view of ``path``'s audio twice (pure compute)."""
-    import soundfile as sf
     from threadpoolctl import threadpool_limits
 
+    from tfgenre.audio import cut_segments, decode
     from tfgenre.views.features import FeaturesView
 
-    y, _ = sf.read(path, dtype="float32", always_2d=True)
-    y = y.mean(axis=1)
-    window = int(WINDOW_SECONDS * SAMPLE_RATE)
-    segments = y[: len(y) // window * window].reshape(-1, window)
+    segments = cut_segments(decode(path, SAMPLE_RATE), int(WINDOW_SECONDS * SAMPLE_RATE))
     view = FeaturesView()
     with threadpool_limits(1):
         start = time.perf_counter()

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgenre import io
 from tfgenre.errors import ConfigError
 
 NETWORK_WIDTH = 31
@@ -274,15 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check it is current")
     args = parser.parse_args(argv)
     source = render_network_kernel()
-    current = ""
-    if os.path.exists(_GENERATED):
-        with open(_GENERATED, encoding="utf-8") as f:
-            current = f.read()
+    current = io.read_text(_GENERATED) if io.exists(_GENERATED) else ""
     if args.check:
         return 0 if current == source else 1
     if current != source:
-        with open(_GENERATED, "w", encoding="utf-8") as f:
-            f.write(source)
+        io.write_text_atomic(_GENERATED, source)
     return 0
 
 

@@ -35,8 +35,7 @@ def predict_split(
     Returns:
         (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
     """
-    import keras
-
+    from tfgenre.models.saving import load_model
     from tfgenre.training import load_run_config, load_run_info
 
     cfg = load_run_config(run_dir)
@@ -45,7 +44,7 @@ def predict_split(
         path = io.join(run_dir, "model.keras")
         if not io.exists(path):
             raise ConfigError(f"{run_dir!r} has no model.keras (did the fit finish?)")
-        model = keras.saving.load_model(path)
+        model = load_model(path, compile=False)
     labels = list(info["labels"])
     if cfg.features_csv:
         from tfgenre.data import load_feature_table

@@ -286,21 +286,10 @@ def _parent(path: str) -> str:
 
 
 def load_keras_model(path: str) -> Any:
-    """Loads a tfgenre ``.keras`` file (custom layers and schedules registered)."""
-    import keras
+    """Loads a tfgenre ``.keras`` file for inference (no optimizer state)."""
+    from tfgenre.models.saving import load_model
 
-    import tfgenre.models  # registers the custom layers
-    import tfgenre.schedules  # noqa: F401  (registers the schedules of saved optimizers)
-
-    if not io.is_remote(path):
-        return keras.saving.load_model(path, compile=False)
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="tfgenre-") as tmp:  # keras reads local files
-        local = os.path.join(tmp, os.path.basename(path))
-        with open(local, "wb") as f:
-            f.write(io.read_bytes(path))
-        return keras.saving.load_model(local, compile=False)
+    return load_model(path, compile=False)
 
 
 class Predictor:

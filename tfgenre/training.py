@@ -596,7 +596,9 @@ def train(
         final = model
         best = io.join(cfg.run_dir, "checkpoints", "best.keras")
         if data.val is not None and io.exists(best):
-            final = keras.saving.load_model(best)
+            from tfgenre.models.saving import load_model
+
+            final = load_model(best)
         if chief:
             final.save(io.join(cfg.run_dir, "model.keras"))
         metrics = None

@@ -88,9 +88,9 @@ def _make_tuner_class() -> type:
             """Models are saved by tfgenre's fit in the trial folder."""
 
         def load_model(self, trial: Any) -> Any:
-            import keras
+            from tfgenre.models.saving import load_model
 
-            return keras.saving.load_model(
+            return load_model(
                 io.join(self.runner.trial_dir(int(trial.trial_id)), "model.keras")
             )
 

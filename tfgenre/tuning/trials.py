@@ -177,7 +177,9 @@ class TrialRunner:
                     value = metric_value(history, objective, self.reduce)
                 else:
                     if model is None:
-                        model = keras.saving.load_model(io.join(trial_dir, "model.keras"))
+                        from tfgenre.models.saving import load_model
+
+                        model = load_model(io.join(trial_dir, "model.keras"), compile=False)
                     if objective.name == "params":
                         value = float(count_params(model))
                     else:

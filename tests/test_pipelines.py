@@ -179,3 +179,118 @@ def test_gtzan_transfer_optuna(tmp_path):
     ])
     assert code == 0
     assert (study / "best_config.yaml").exists() and (study / "trials.csv").exists()
+
+
+def _features_csv(path: Path, rows_per_label: int = 12) -> Path:
+    """A separable 4-feature table, 3 labels, no split column (cheap to train on)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["filename,f0,f1,f2,f3,label"]
+    for li, label in enumerate(("blues", "jazz", "rock")):
+        for i in range(rows_per_label):
+            x = rng.normal(size=4) * 0.1 + 3.0 * (np.arange(4) == li)
+            lines.append(f"{label}.{i:05d}.wav," + ",".join(f"{v:.4f}" for v in x) + f",{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run_cli(*argv: object, cwd: Path | None = None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "tfgenre.run", *map(str, argv)],
+        env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
+    )
+
+
+def test_a_typo_in_a_later_stage_stops_the_pipeline_before_the_first_stage(tmp_path, capsys):
+    """fit: holds ``epoch`` (not ``epochs``): write_records must not write anything."""
+    pipeline = tmp_path / "typo.yaml"
+    pipeline.write_text(
+        "write_records:\n"
+        f"  source: synthetic\n  input: {tmp_path / 'audio'}\n  output: {tmp_path / 'records'}\n"
+        f"  source_options: {SYNTH}\n"
+        "fit:\n  view: mel\n  model: mel_cnn\n"
+        f"  run_dir: {tmp_path / 'run'}\n  epoch: 1\n"
+    )
+    code = main([str(pipeline)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "stage fit" in err and "'epoch'" in err and "did you mean 'epochs'" in err
+    assert not (tmp_path / "audio").exists()
+    assert not (tmp_path / "records").exists()
+    assert not (tmp_path / "run").exists()
+    # --set typos in any stage are caught the same way, and --dry-run checks too.
+    code = main([str(ROOT / "pipelines" / "demo.yaml"), "--dry-run", "--set", "fit.epochz=1"])
+    assert code == 2 and "stage fit" in capsys.readouterr().err
+
+
+def test_every_stage_section_is_checked_up_front(tmp_path, capsys):
+    cases = {
+        "write_records.shard=2": "stage write_records",
+        "write_records.overwrite=maybe": "write_records.overwrite",
+        "fit.batch_size=0": "batch_size=0",
+        "evaluate.splt=test": "stage evaluate",
+        "baselines.models=[svn]": "stage baselines",
+        "explore.outt=x": "stage explore",
+    }
+    data = {
+        "write_records": {"source": "synthetic", "input": str(tmp_path / "a"),
+                          "output": str(tmp_path / "r")},
+        "fit": {"view": "features", "model": "features_mlp", "run_dir": str(tmp_path / "run")},
+        "evaluate": {},
+        "baselines": {"out": str(tmp_path / "b")},
+        "explore": {"out": str(tmp_path / "e")},
+    }
+    pipeline = tmp_path / "all.yaml"
+    import yaml
+
+    pipeline.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main([str(pipeline), "--dry-run"]) == 0
+    capsys.readouterr()
+    for override, expected in cases.items():
+        if "baselines" in override and "baselines" not in known_stages():
+            continue
+        code = main([str(pipeline), "--dry-run", "--set", override])
+        err = capsys.readouterr().err
+        assert code == 2, override
+        assert expected in err, (override, err)
+    assert not any((tmp_path / d).exists() for d in ("a", "r", "run", "b", "e"))
+
+
+def test_evaluate_before_fit_or_without_a_run_is_refused(tmp_path, capsys):
+    import yaml
+
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(yaml.safe_dump({"evaluate": {}, "fit": {"run_dir": "x", "view": "mel"}},
+                                       sort_keys=False))
+    assert main([str(pipeline), "--dry-run"]) == 2
+    assert "evaluate: comes before fit:" in capsys.readouterr().err
+    pipeline.write_text(yaml.safe_dump({"evaluate": {"split": "test"}}))
+    assert main([str(pipeline), "--dry-run"]) == 2
+    assert "evaluate.run_dir" in capsys.readouterr().err
+
+
+def test_evaluate_stage_runs_in_a_fresh_process(tmp_path):
+    """`evaluate:` scores the fit stage's run on the split it names (documented, now real)."""
+    table = _features_csv(tmp_path / "features.csv")
+    run = tmp_path / "run"
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "fit:\n"
+        f"  features_csv: {table}\n  view: features\n  model: features_mlp\n"
+        "  splits: {train: 0.5, validation: 0.25, test: 0.25}\n"
+        f"  run_dir: {run}\n  epochs: 2\n  batch_size: 8\n  early_stopping_patience: 0\n"
+        "evaluate:\n  split: validation\n"
+    )
+    proc = _run_cli(pipeline)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[evaluate]" in proc.stdout and "(validation)" in proc.stdout
+    metrics = json.loads((run / "report_validation" / "metrics.json").read_text())
+    assert metrics["split"] == "validation"
+    assert metrics["track"]["num_examples"] == 9  # 25 % of 36 tracks
+    assert (run / "report" / "metrics.json").exists()  # fit's own test report

@@ -36,7 +36,7 @@ import numpy as np
 
 from tfgenre import cli, config, io
 from tfgenre.errors import ConfigError
-from tfgenre.run import stage
+from tfgenre.run import data_source, stage
 
 logger = logging.getLogger(__name__)
 
@@ -536,16 +536,16 @@ def _run_and_print(cfg: BaselinesConfig) -> None:
             sys.stdout.write(f"wrote {path}\n")
 
 
-@stage("baselines")
+def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> BaselinesConfig:
+    """The ``baselines:`` section's config, data and split from ``fit:`` (or the records)."""
+    fit = data_source(dict(pipeline.get("fit") or {}), pipeline)
+    return config.from_dict(BaselinesConfig, layer_config(fit, section), prefix="baselines.")
+
+
+@stage("baselines", check=stage_config)
 def _baselines_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``baselines:`` section, data and split from ``fit:``."""
-    fit = dict(pipeline.get("fit") or {})
-    if not fit.get("records") and not fit.get("features_csv"):
-        output = (pipeline.get("write_records") or {}).get("output")
-        if output:
-            fit["records"] = output
-    cfg = config.from_dict(BaselinesConfig, layer_config(fit, section), prefix="baselines.")
-    _run_and_print(cfg)
+    _run_and_print(stage_config(section, pipeline))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,7 +38,7 @@ import numpy as np
 from tfgenre import cli, config, io
 from tfgenre.baselines import FIT_DATA_KEYS, FeatureRows, load_feature_rows
 from tfgenre.errors import ConfigError
-from tfgenre.run import stage
+from tfgenre.run import data_source, stage
 
 logger = logging.getLogger(__name__)
 
@@ -319,21 +319,21 @@ def run_explore(cfg: ExploreConfig) -> dict[str, Any]:
     return explore(rows, cfg.out, title=f"{source} ({cfg.split})")
 
 
-@stage("explore")
-def _explore_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    """Pipeline stage: the ``explore:`` section, data from ``fit:`` or ``write_records:``."""
+def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> ExploreConfig:
+    """The ``explore:`` section's config, data from ``fit:`` or ``write_records:``."""
     data: dict[str, Any] = {}
     if not (section.get("records") or section.get("features_csv")):
         fit = pipeline.get("fit") or {}
-        data = {k: fit[k] for k in FIT_DATA_KEYS if k in fit}
-        if not data.get("records") and not data.get("features_csv"):
-            output = (pipeline.get("write_records") or {}).get("output")
-            if output:
-                data["records"] = output
+        data = data_source({k: fit[k] for k in FIT_DATA_KEYS if k in fit}, pipeline)
     known = {f.name for f in dataclasses.fields(ExploreConfig)}
     data = {k: v for k, v in data.items() if k in known}
-    cfg = config.from_dict(ExploreConfig, config.merge(data, section), prefix="explore.")
-    result = run_explore(cfg)
+    return config.from_dict(ExploreConfig, config.merge(data, section), prefix="explore.")
+
+
+@stage("explore", check=stage_config)
+def _explore_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """Pipeline stage: the ``explore:`` section, data from ``fit:`` or ``write_records:``."""
+    result = run_explore(stage_config(section, pipeline))
     sys.stdout.write(f"[explore] wrote {len(result['images'])} images; open {result['index']}\n")
 
 

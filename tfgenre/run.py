@@ -6,6 +6,13 @@ A pipeline YAML lists stages by section name (``write_records``, ``fit``, ``eval
 sections, run one after the other (several fits on the same records); ``--set
 fit.epochs=1`` then sets every item and ``--set fit.0.epochs=1`` the first.
 
+Every section is checked (its config built from the YAML and the overrides) before
+the first stage starts, so that a typo in ``fit:`` is reported before
+``write_records`` has written anything.
+
+``evaluate:`` scores the ``fit:`` stage's run (or the section's own ``run_dir``) on a
+split, ``test`` by default, and writes its report (see ``python -m tfgenre.evaluate``).
+
 Example:
     python -m tfgenre.run pipelines/demo.yaml --set fit.epochs=2
 """
@@ -13,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,28 +30,151 @@ from tfgenre import cli, config
 from tfgenre.errors import ConfigError
 
 StageFn = Callable[[dict[str, Any], dict[str, Any]], None]
+CheckFn = Callable[[dict[str, Any], dict[str, Any]], Any]
 _STAGES: dict[str, StageFn] = {}
+_CHECKS: dict[str, CheckFn] = {}
 
 
-def stage(name: str) -> Callable[[StageFn], StageFn]:
-    """Registers a pipeline stage runner ``fn(section, pipeline)``."""
+def stage(name: str, check: CheckFn | None = None) -> Callable[[StageFn], StageFn]:
+    """Registers a pipeline stage runner ``fn(section, pipeline)``.
+
+    Args:
+        name: The section name, one of :data:`tfgenre.config.STAGES`.
+        check: Optional ``check(section, pipeline)`` that builds the stage's config
+            without doing any work, raising ``ConfigError`` on a bad key or value. It
+            runs for every stage before the first stage starts.
+    """
 
     def wrap(fn: StageFn) -> StageFn:
         _STAGES[name] = fn
+        if check is not None:
+            _CHECKS[name] = check
         return fn
 
     return wrap
 
 
-@stage("write_records")
+def check(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Registers the up-front check of stage ``name`` (see :func:`stage`)."""
+
+    def wrap(fn: CheckFn) -> CheckFn:
+        _CHECKS[name] = fn
+        return fn
+
+    return wrap
+
+
+def data_source(section: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
+    """``section`` with ``records`` taken from ``write_records.output`` when it names no data.
+
+    The rule the ``fit`` stage (and the stages that read ``fit:``) follow.
+    """
+    section = dict(section)
+    if not section.get("records") and not section.get("features_csv"):
+        output = (pipeline.get("write_records") or {}).get("output")
+        if output:
+            section["records"] = output
+    return section
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def _writer_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any, bool]:
+    from tfgenre.records.writer import WriterConfig
+
+    section = dict(section)
+    overwrite = section.pop("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise ConfigError(f"write_records.overwrite={overwrite!r} must be true or false")
+    return config.from_dict(WriterConfig, section, prefix="write_records."), overwrite
+
+
+@stage("write_records", check=_writer_config)
 def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.records.writer import write_records
     from tfgenre.write_records import summarize
 
-    overwrite = bool(section.pop("overwrite", False))
-    cfg = config.from_dict(WriterConfig, section, prefix="write_records.")
+    cfg, overwrite = _writer_config(section, pipeline)
     result = write_records(cfg, overwrite=overwrite)
     sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.manifest)}\n")
+
+
+@check("fit")
+def _fit_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
+    """The fit stage's config, as ``tfgenre.fit``'s stage builds it."""
+    from tfgenre.training import FitConfig
+
+    return config.from_dict(FitConfig, data_source(section, pipeline), prefix="fit.")
+
+
+@check("tune")
+def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
+    """The tune settings and the fit config of the space's default point."""
+    from tfgenre.training import FitConfig
+    from tfgenre.tuning.space import load_space
+    from tfgenre.tuning.study import TuneConfig
+
+    space = load_space(section.get("space") or "")
+    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
+    base = data_source(config.merge(dict(pipeline.get("fit") or {}), space.fixed), pipeline)
+    fit = space.apply(base, space.default_labels())
+    fit["run_dir"] = settings.run_dir or "tune"
+    config.from_dict(FitConfig, fit, prefix="tune: fit.")
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateStageConfig:
+    """The ``evaluate:`` section of a pipeline.
+
+    Attributes:
+        run_dir: The run to evaluate ('' : the ``fit:`` stage's ``run_dir``).
+        split: The split to score (``test``; others write ``report_<split>/``).
+    """
+
+    run_dir: str = ""
+    split: str = "test"
+
+    def __post_init__(self) -> None:
+        config.require(bool(self.split), "evaluate.split='' must name a split (e.g. test)")
+
+
+def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> EvaluateStageConfig:
+    cfg = config.from_dict(EvaluateStageConfig, section, prefix="evaluate.")
+    if cfg.run_dir:
+        return cfg
+    fit = pipeline.get("fit") or {}
+    run_dir = fit.get("run_dir") if isinstance(fit, dict) else None
+    if not run_dir:
+        raise ConfigError(
+            "evaluate.run_dir='' and the pipeline's fit: section names no run_dir: "
+            "set evaluate.run_dir to the run to evaluate"
+        )
+    stages = [k for k in pipeline if k in config.STAGES]
+    if "fit" in stages and stages.index("fit") > stages.index("evaluate"):
+        raise ConfigError(
+            "evaluate: comes before fit: in the pipeline, so the run it evaluates does "
+            "not exist yet; move evaluate: after fit: or set evaluate.run_dir"
+        )
+    return dataclasses.replace(cfg, run_dir=str(run_dir))
+
+
+@stage("evaluate", check=_evaluate_config)
+def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    from tfgenre.evaluate import evaluate_run, report_dir
+
+    cfg = _evaluate_config(section, pipeline)
+    metrics = evaluate_run(cfg.run_dir, cfg.split)
+    lines = [f"[evaluate] {cfg.run_dir} ({cfg.split})"]
+    for level in ("segment", "track", "track_vote"):
+        m = metrics[level]
+        lines.append(
+            f"{level:>10}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"(n={m['num_examples']})"
+        )
+    lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/report.md")
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def known_stages() -> list[str]:
@@ -68,11 +200,40 @@ def _load_optional_stages() -> None:
                 raise
 
 
-def run_pipeline(data: dict[str, Any]) -> None:
-    """Runs every stage section of ``data`` in order.
+def _stage_runs(data: dict[str, Any]) -> list[tuple[str, int, int, dict[str, Any], dict]]:
+    """``(stage, item, items, section, view)`` for every stage run, in order.
+
+    A list of sections runs the stage once per item (e.g. several fits). Stages that
+    read another stage's section (tune and baselines read fit's) see the item being
+    run, or the first item of another stage's list.
+    """
+    runs = []
+    for name in [k for k in data if k in config.STAGES]:
+        sections = data[name] if isinstance(data[name], list) else [data[name]]
+        for i, section in enumerate(sections):
+            if section is not None and not isinstance(section, dict):
+                raise ConfigError(
+                    f"pipeline section {name}{f'.{i}' if len(sections) > 1 else ''} must be "
+                    f"a mapping of keys, got {section!r}"
+                )
+            view = {
+                k: (v[0] if v else {}) if k in config.STAGES and isinstance(v, list) else v
+                for k, v in data.items()
+            }
+            view[name] = section
+            runs.append((name, i, len(sections), dict(section or {}), view))
+    return runs
+
+
+def check_pipeline(data: dict[str, Any]) -> None:
+    """Checks every stage section of ``data`` without running anything.
+
+    Each stage's config is built from its section (overrides applied) exactly as the
+    stage will build it, so unknown keys and bad values surface before the first
+    stage writes a file.
 
     Raises:
-        ConfigError: when the file lists no stage or an unknown one.
+        ConfigError: naming the stage (and item) and the key or value at fault.
     """
     _load_optional_stages()
     stages = [k for k in data if k in config.STAGES]
@@ -87,19 +248,29 @@ def run_pipeline(data: dict[str, Any]) -> None:
     for name in stages:
         if name not in _STAGES:
             raise ConfigError(f"stage {name!r} is not available in this installation")
-    for name in stages:
-        # A list of sections runs the stage once per item (e.g. several fits). Stages
-        # that read another stage's section (tune and baselines read fit's) see the
-        # item being run, or the first item of another stage's list.
-        sections = data[name] if isinstance(data[name], list) else [data[name]]
-        for i, section in enumerate(sections):
-            cli.logger.info("stage %s%s", name, f" [{i}]" if len(sections) > 1 else "")
-            view = {
-                k: (v[0] if v else {}) if k in config.STAGES and isinstance(v, list) else v
-                for k, v in data.items()
-            }
-            view[name] = section
-            _STAGES[name](dict(section or {}), view)
+    for name, i, count, section, view in _stage_runs(data):
+        fn = _CHECKS.get(name)
+        if fn is None:
+            cli.logger.debug("stage %s has no up-front check", name)
+            continue
+        try:
+            fn(copy.deepcopy(section), copy.deepcopy(view))
+        except ConfigError as err:
+            where = f"{name}[{i}]" if count > 1 else name
+            raise ConfigError(f"stage {where}: {err} (nothing was run)") from err
+
+
+def run_pipeline(data: dict[str, Any]) -> None:
+    """Checks every stage section of ``data`` (:func:`check_pipeline`), then runs them in order.
+
+    Raises:
+        ConfigError: when the file lists no stage or an unknown one, or a section does
+            not build a valid config (before any stage has run).
+    """
+    check_pipeline(data)
+    for name, i, count, section, view in _stage_runs(data):
+        cli.logger.info("stage %s%s", name, f" [{i}]" if count > 1 else "")
+        _STAGES[name](section, view)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -143,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _main(args: argparse.Namespace) -> int:
     data = apply_overrides(config.read_yaml(args.pipeline), args.overrides)
     if args.dry_run:
+        check_pipeline(data)
         cli.print_config(data)
         return 0
     run_pipeline(data)

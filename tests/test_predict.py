@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +184,7 @@ def test_usage_errors_exit_2(runs, tmp_path, capsys):
         main([clip, "--model", str(runs.mel), "--format", "xml"])
     assert err.value.code == 2
     err = capsys.readouterr().err
-    assert "does not exist" in err and "no run.json" in err and "--top-k=0" in err
+    assert "file not found: --model" in err and "no run.json" in err and "--top-k=0" in err
 
 
 def test_model_path_forms(runs, tmp_path):
@@ -192,3 +195,36 @@ def test_model_path_forms(runs, tmp_path):
     assert resolve_model_path(str(runs.mel / "model.keras"))[1] == str(runs.mel)
     files = list_audio_files([str(runs.audio)])
     assert len(files) == 12 and files == sorted(files)
+
+
+_PREDICT_AND_SAY_IF_TF_STARTED = (
+    "import sys; from tfgenre.predict import main; code = main(sys.argv[1:]); "
+    "print('tensorflow' in sys.modules); sys.exit(code)"
+)
+
+
+def _predict_process(*argv: object) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", _PREDICT_AND_SAY_IF_TF_STARTED, *map(str, argv)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_missing_paths_are_named_before_tensorflow_starts(runs, tmp_path):
+    """A typo in a path gives `file not found` at once, not `System error` after the load."""
+    missing = tmp_path / "no_such_song.mp3"
+    proc = _predict_process(missing, "--model", runs.mel)
+    assert proc.returncode == 2, proc.stderr
+    assert f"error: file not found: {missing}" in proc.stderr
+    assert proc.stdout.strip() == "False"  # TensorFlow was never imported
+    assert "Traceback" not in proc.stderr
+
+    clip = sorted(runs.audio.rglob("*.wav"))[0]
+    proc = _predict_process(clip, "--model", tmp_path / "no_such_run")
+    assert proc.returncode == 2 and proc.stdout.strip() == "False"
+    assert f"error: file not found: --model {tmp_path / 'no_such_run'}" in proc.stderr
+
+    proc = _predict_process(clip, "--model", runs.mel, "--output", tmp_path / "no" / "out.json")
+    assert proc.returncode == 2 and proc.stdout.strip() == "False"
+    assert "does not exist" in proc.stderr and str(tmp_path / "no") in proc.stderr

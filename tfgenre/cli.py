@@ -1,6 +1,7 @@
 """Shared pieces of the command-line entry points: common flags, logging, exit codes.
 
-Exit codes: 0 success, 1 a job failed (``TfgenreError``), 2 a usage error
+Exit codes: 0 success, 1 a job failed (``TfgenreError``, or a file-system error such
+as a folder that is a file or a path that cannot be written), 2 a usage error
 (``ConfigError`` or a bad flag), 130 interrupted.
 """
 
@@ -54,8 +55,70 @@ def print_config(data: dict[str, Any]) -> None:
     sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
+#: What went wrong, by the kind of file-system error (the ``<what>`` of the message).
+_OS_ERROR_WHAT: tuple[tuple[type[OSError], str], ...] = (
+    (FileNotFoundError, "file not found:"),
+    (NotADirectoryError, "not a folder (a part of the path is a file):"),
+    (IsADirectoryError, "a folder where a file was expected:"),
+    (PermissionError, "permission denied:"),
+    (FileExistsError, "already exists:"),
+)
+
+
+def describe_os_error(err: OSError) -> str:
+    """``<what> <path>: <reason>`` for a file-system error, e.g.
+
+    ``permission denied: /data/out/manifest.json: Permission denied``.
+    """
+    what = next((text for cls, text in _OS_ERROR_WHAT if isinstance(err, cls)), "cannot use")
+    paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+    reason = err.strerror or str(err)
+    if not paths:
+        return f"{what.rstrip(':')}: {reason}"
+    return f"{what} {' -> '.join(paths)}: {reason}"
+
+
+def check_output_folder(path: str, flag: str) -> None:
+    """Checks that a local output folder can be made where ``path`` points.
+
+    Raises:
+        ConfigError: when ``path`` or one of its parents is a file.
+    """
+    if not path or "://" in path:
+        return
+    probe = os.path.abspath(path)
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return
+        probe = parent
+    if not os.path.isdir(probe):
+        where = "is a file" if probe == os.path.abspath(path) else f"is under the file {probe!r}"
+        raise ConfigError(f"{flag} {path!r} {where}; it must be a folder")
+
+
+def _tf_file_error(err: BaseException) -> str | None:
+    """The message of a TensorFlow file error (``tf.io.gfile`` on gs:// paths), else None."""
+    tf = sys.modules.get("tensorflow")
+    errors = getattr(tf, "errors", None)
+    kinds = tuple(
+        getattr(errors, name)
+        for name in ("NotFoundError", "PermissionDeniedError", "AlreadyExistsError")
+        if hasattr(errors, name)
+    )
+    if kinds and isinstance(err, kinds):
+        return str(getattr(err, "message", "") or err)
+    return None
+
+
 def run(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Runs ``fn(args)``, turning tfgenre errors into messages and exit codes."""
+    """Runs ``fn(args)``, turning tfgenre and file-system errors into messages and exit codes.
+
+    A ``ConfigError`` exits 2; any other ``TfgenreError`` and any ``OSError`` that
+    reaches the top (an output path that is a file, a folder that cannot be written,
+    ...) exit 1 with one line, ``error: <what> <path>: <reason>``, and no traceback
+    (``--log-level DEBUG`` logs the traceback too).
+    """
     setup_logging(getattr(args, "log_level", "INFO"))
     try:
         return fn(args)
@@ -65,9 +128,20 @@ def run(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> in
     except TfgenreError as err:
         sys.stderr.write(f"error: {err}\n")
         return 1
+    except OSError as err:
+        logger.debug("file-system error", exc_info=True)
+        sys.stderr.write(f"error: {describe_os_error(err)}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as err:
+        message = _tf_file_error(err)
+        if message is None:
+            raise
+        logger.debug("file-system error", exc_info=True)
+        sys.stderr.write(f"error: {message}\n")
+        return 1
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

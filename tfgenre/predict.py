@@ -6,7 +6,9 @@ into the model's windows, and the top-k genres are given with their probabilitie
 averaged over the windows; ``--segments`` adds the per-window timeline.
 
 Files that cannot be decoded are reported on stderr and skipped; the exit code is then
-1 (0 when every file was predicted, 2 for a usage error).
+1 (0 when every file was predicted, 2 for a usage error). Every path, ``--model`` and
+the folder of ``--output`` are checked before TensorFlow starts: a missing one gives
+``error: file not found: PATH`` at once.
 
 Output formats:
     table  one line per file (and per segment with ``--segments``), for people;
@@ -26,13 +28,14 @@ import argparse
 import csv
 import io as _io
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import cli
-from tfgenre.errors import AudioDecodeError
+from tfgenre.errors import AudioDecodeError, ConfigError
 
 FORMATS: tuple[str, ...] = ("table", "json", "csv")
 
@@ -115,12 +118,44 @@ def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
 _FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
 
 
-def _main(args: argparse.Namespace) -> int:
-    from tfgenre.errors import ConfigError
-    from tfgenre.inference import Predictor, list_audio_files
+def check_arguments(args: argparse.Namespace) -> None:
+    """Checks the inputs and the output path before anything is loaded.
+
+    Every input path and ``--model`` must exist, and ``--output`` must name a file in
+    an existing folder, so that a typo is reported at once rather than after
+    TensorFlow has started and the model has been loaded.
+
+    Raises:
+        ConfigError: naming the first path that breaks a rule.
+    """
+    from tfgenre import io
+    from tfgenre.inference import resolve_model_path
 
     if args.top_k < 1:
         raise ConfigError(f"--top-k={args.top_k} must be >= 1")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size={args.batch_size} must be >= 1")
+    if args.hop_seconds is not None and not args.hop_seconds > 0:
+        raise ConfigError(f"--hop-seconds={args.hop_seconds} must be > 0")
+    missing = [p for p in args.paths if not io.exists(p)]
+    if missing:
+        raise ConfigError(f"file not found: {', '.join(missing)}")
+    if not io.exists(args.model):
+        raise ConfigError(f"file not found: --model {args.model}")
+    resolve_model_path(args.model)
+    if args.output and not io.is_remote(args.output):
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if os.path.isdir(args.output):
+            raise ConfigError(f"--output {args.output!r} is a folder; give a file name")
+        cli.check_output_folder(folder, "the folder of --output")
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--output {args.output!r}: the folder {folder!r} does not exist")
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tfgenre.inference import Predictor, list_audio_files
+
+    check_arguments(args)
     files = list_audio_files(args.paths)
     predictor = Predictor.load(args.model, hop_seconds=args.hop_seconds, batch_size=args.batch_size)
     results, failed = [], []

@@ -35,6 +35,16 @@ def _unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigErro
     return ConfigError(f"unknown key {where}{key!r} (known: {', '.join(known)}){hint}")
 
 
+def _section_error(name: str, value: Any, section: type) -> ConfigError:
+    """The error for a plain value given to a section: name its keys and the likely one."""
+    keys = [f.name for f in dataclasses.fields(section) if f.init]
+    guess = "name" if "name" in keys else keys[0] if len(keys) == 1 else None
+    hint = f"; did you mean {name}.{guess}={value}?" if guess else ""
+    return ConfigError(
+        f"{name} is a section ({', '.join(f'{name}.{k}' for k in keys)}), not a value{hint}"
+    )
+
+
 def _coerce(value: Any, annotation: Any, name: str) -> Any:
     """Converts a YAML value to the field's annotated type where it is unambiguous."""
     if isinstance(annotation, str):  # postponed annotations are resolved by the caller
@@ -57,7 +67,7 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
         if isinstance(annotation, type) and isinstance(value, annotation):
             return value
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{name}={value!r} must be a mapping of {annotation.__name__} keys")
+            raise _section_error(name, value, annotation)
         return from_dict(annotation, value, prefix=f"{name}.")
     if origin is tuple:
         if isinstance(value, str):

@@ -314,6 +314,51 @@ class FeatureTable:
 NON_FEATURE_COLUMNS = ("filename", "length", "label", "track_id", "segment", "split")
 
 
+def _check_feature_columns(path: str, names: tuple[str, ...]) -> None:
+    """Refuses a table with most, but not all, of the 57 features of the GTZAN table.
+
+    A table may hold any features; one that holds more than half of
+    :data:`tfgenre.views.features.FEATURE_NAMES` is taken for that table, and a column
+    missing from it is a mistake (the model would silently train on fewer features).
+    """
+    from tfgenre.views.features import FEATURE_NAMES
+
+    known = [n for n in FEATURE_NAMES if n in names]
+    missing = [n for n in FEATURE_NAMES if n not in names]
+    if missing and len(known) > len(FEATURE_NAMES) // 2:
+        raise ConfigError(
+            f"features CSV {path!r} lacks feature column(s) {', '.join(missing)}: it has "
+            f"{len(known)} of the {len(FEATURE_NAMES)} features of the GTZAN table "
+            "(tfgenre.views.features.FEATURE_NAMES), and a model needs them all"
+        )
+
+
+def _numeric_features(path: str, table: Any, names: tuple[str, ...]) -> np.ndarray:
+    """The feature columns as float32 ``(n, d)``; names the first bad cell otherwise.
+
+    Raises:
+        ConfigError: naming the column and the file line (the header is line 1) of the
+            first cell that is empty, not a number, NaN or infinite.
+    """
+    import pandas as pd
+
+    columns = []
+    for name in names:
+        raw = table[name]
+        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if bad.size:
+            row = int(bad[0])
+            cell = raw.iloc[row]
+            what = "is empty or NaN" if pd.isna(cell) else f"is {str(cell)!r}, not a finite number"
+            more = f" ({bad.size} bad cells in this column)" if bad.size > 1 else ""
+            raise ConfigError(
+                f"features CSV {path!r}, line {row + 2}, column {name!r}: the value {what}{more}"
+            )
+        columns.append(numbers)
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
 def load_feature_table(
     path: str, fractions: dict[str, float] | None = None, seed: int = 0
 ) -> FeatureTable:
@@ -340,10 +385,8 @@ def load_feature_table(
     names = tuple(c for c in table.columns if c not in NON_FEATURE_COLUMNS)
     if not names:
         raise ConfigError(f"features CSV {path!r} has no feature columns")
-    values = table[list(names)].to_numpy(np.float32)
-    if not np.all(np.isfinite(values)):
-        bad = int((~np.isfinite(values)).any(axis=1).sum())
-        raise ConfigError(f"features CSV {path!r} has {bad} row(s) with NaN/Inf values")
+    _check_feature_columns(path, names)
+    values = _numeric_features(path, table, names)
     if "track_id" in table.columns:
         track_ids = table["track_id"].astype(str).to_numpy()
     elif "filename" in table.columns:

@@ -36,7 +36,7 @@ def predict_split(
         (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
     """
     from tfgenre.models.saving import load_model
-    from tfgenre.training import load_run_config, load_run_info
+    from tfgenre.training import load_run_config, load_run_info, unknown_length_ok
 
     cfg = load_run_config(run_dir)
     info = load_run_info(run_dir)
@@ -50,6 +50,15 @@ def predict_split(
         from tfgenre.data import load_feature_table
 
         table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        trained_on = list(info.get("feature_names") or table.feature_names)
+        if list(table.feature_names) != trained_on:
+            missing = [n for n in trained_on if n not in table.feature_names]
+            extra = [n for n in table.feature_names if n not in trained_on]
+            raise ConfigError(
+                f"features CSV {cfg.features_csv!r} no longer holds the run's features "
+                f"(missing: {', '.join(missing) or 'none'}; new: {', '.join(extra) or 'none'}"
+                "; or another order)"
+            )
         if split not in table.splits:
             raise ConfigError(
                 f"split {split!r} is not in {cfg.features_csv} (have: {', '.join(table.splits)})"
@@ -67,12 +76,22 @@ def predict_split(
     ds = records_dataset(
         m, cfg.view, split, batch_size=batch_size, training=False, skip_corrupt=cfg.skip_corrupt
     )
-    probs = model.predict(ds.map(lambda x, y: x), verbose=0)
+    with unknown_length_ok(cfg.skip_corrupt):
+        probs = model.predict(ds.map(lambda x, y: x), verbose=0)
     return np.asarray(probs, np.float32), index.label, index.track_id, labels
 
 
-def evaluate_run(run_dir: str, split: str = "test", model: Any = None) -> dict[str, Any]:
-    """Evaluates a run on ``split`` and writes its report; returns the metrics."""
+def evaluate_run(
+    run_dir: str, split: str = "test", model: Any = None, note: str | None = None
+) -> dict[str, Any]:
+    """Evaluates a run on ``split`` and writes its report; returns the metrics.
+
+    Args:
+        run_dir: The run folder.
+        split: The split to evaluate.
+        model: The run's model when already loaded.
+        note: A remark kept in ``metrics.json`` (e.g. why ``split`` was chosen).
+    """
     from tfgenre.evaluation import evaluate_predictions, write_report
     from tfgenre.training import load_run_info
 
@@ -90,6 +109,8 @@ def evaluate_run(run_dir: str, split: str = "test", model: Any = None) -> dict[s
     # Context that is not a metric level goes into metrics.json after the report.
     extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
     extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
+    if note:
+        extra["note"] = note
     path = io.join(out, "metrics.json")
     io.write_text_atomic(path, json.dumps({**json.loads(io.read_text(path)), **extra}, indent=2))
     metrics = {**metrics, **extra}

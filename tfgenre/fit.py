@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip corrupt records (counted and reported) instead of failing",
     )
     p.add_argument("--no-evaluate", action="store_true", help="skip the final evaluation")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished run (or a run of another config) in --run-dir",
+    )
     p.add_argument("--list-models", action="store_true", help="print the model names and exit")
     cli.add_config_flags(p)
     return p
@@ -86,19 +91,24 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         cli.print_config(config.to_dict(cfg))
         return 0
-    result = train(cfg, evaluate=not args.no_evaluate)
+    result = train(cfg, evaluate=not args.no_evaluate, overwrite=args.overwrite)
     _print_result(result)
     return 0
 
 
 def _print_result(result: Any) -> None:
+    from tfgenre.evaluate import report_dir
+
     sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
     if result.metrics:
         seg, trk = result.metrics["segment"], result.metrics["track"]
+        split = result.metrics.get("split", "test")
+        if result.metrics.get("note"):
+            sys.stdout.write(f"note: {result.metrics['note']}\n")
         sys.stdout.write(
-            f"test accuracy: segment {seg['accuracy']:.4f}, track {trk['accuracy']:.4f} "
+            f"{split} accuracy: segment {seg['accuracy']:.4f}, track {trk['accuracy']:.4f} "
             f"(macro-F1 {trk['macro_f1']:.4f})\n"
-            f"report: {result.run_dir}/report/report.md\n"
+            f"report: {report_dir(result.run_dir, split)}/report.md\n"
             f"tensorboard --logdir {result.run_dir}/tb\n"
         )
 
@@ -108,12 +118,13 @@ def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     from tfgenre.training import FitConfig, train
 
     section = dict(section)
+    overwrite = bool(section.pop("overwrite", False))
     if not section.get("records") and not section.get("features_csv"):
         wr = pipeline.get("write_records") or {}
         if wr.get("output"):
             section["records"] = wr["output"]
     cfg = config.from_dict(FitConfig, section, prefix="fit.")
-    _print_result(train(cfg, evaluate=True))
+    _print_result(train(cfg, evaluate=True, overwrite=overwrite))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import json
 import logging
 import math
+import os
 import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,10 +62,12 @@ class OptimizerConfig:
     clipnorm: float | None = None
 
     def __post_init__(self) -> None:
-        config.require(
-            self.name in OPTIMIZERS,
-            f"optimizer.name={self.name!r} is unknown (known: {', '.join(OPTIMIZERS)})",
-        )
+        if self.name not in OPTIMIZERS:
+            close = difflib.get_close_matches(str(self.name), OPTIMIZERS, n=1)
+            raise ConfigError(
+                f"optimizer.name={self.name!r} is unknown (known: {', '.join(OPTIMIZERS)})"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+            )
         config.require(
             self.learning_rate > 0, f"optimizer.learning_rate={self.learning_rate} must be > 0"
         )
@@ -470,6 +476,171 @@ def _strategy_scope(cfg: FitConfig) -> tuple[Any, Any, dict[str, Any]]:
     return strategy, strategy.scope(), describe_strategy(strategy)
 
 
+# ----------------------------------------------------------------------------- run folder
+
+RUN_OUTPUTS: tuple[str, ...] = (
+    "config.yaml",
+    "run.json",
+    "tb",
+    "checkpoints",
+    "backup",
+    "history.csv",
+    "model.keras",
+    "report",
+)
+"""What :func:`train` writes into a run folder (plus ``report_<split>``,
+``backup-worker-<i>`` and the ``.incomplete`` files of interrupted atomic writes)."""
+
+_IGNORED_KEYS = ("run_dir", "verify")  # a moved folder or an extra check is the same run
+
+
+def is_run_output(name: str) -> bool:
+    """Whether ``name`` (an entry of a run folder) is something :func:`train` writes."""
+    base = name.removesuffix(".incomplete")
+    return base in RUN_OUTPUTS or base.startswith("report_") or base.startswith("backup-worker-")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDirPlan:
+    """What :func:`check_run_dir` found in a run folder.
+
+    Attributes:
+        resume: An unfinished run of the same config is there (its backup is used).
+        remove: Names that ``--overwrite`` removes before the run writes anything.
+    """
+
+    resume: bool = False
+    remove: tuple[str, ...] = ()
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out or {prefix: {}}
+    return {prefix: data}
+
+
+def config_differences(saved: dict[str, Any], cfg: FitConfig) -> list[str]:
+    """Dotted keys in which a run folder's saved fit config and ``cfg`` differ.
+
+    ``run_dir`` and ``verify`` do not count. A saved config that no longer resolves
+    (another tfgenre version) is compared as written.
+    """
+    try:
+        saved = config.to_dict(config.from_dict(FitConfig, saved))
+    except ConfigError:
+        pass
+    old, new = _flatten(saved), _flatten(config.to_dict(cfg))
+    keys = sorted(set(old) | set(new))
+    return [
+        k
+        for k in keys
+        if k.split(".")[0] not in _IGNORED_KEYS and old.get(k, "<unset>") != new.get(k, "<unset>")
+    ]
+
+
+def _saved_fit_config(run_dir: str) -> dict[str, Any] | None:
+    path = io.join(run_dir, "config.yaml")
+    if not io.exists(path) or io.isdir(path):
+        return None
+    try:
+        data = yaml.safe_load(io.read_text(path))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("fit"), dict):
+        return data["fit"]
+    return None
+
+
+def _check_writable(path: str) -> None:
+    """Raises ConfigError unless the local ``path`` (or its nearest parent) is writable.
+
+    Remote paths are checked by their first write.
+    """
+    if io.is_remote(path):
+        return
+
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ConfigError(f"run_dir={path!r} cannot be created: {probe!r} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"run_dir={path!r} cannot be written: no write permission on {probe!r}")
+
+
+def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
+    """Decides what a run may do with ``cfg.run_dir``, before anything is written.
+
+    * no folder, or one holding nothing of a run: a new run;
+    * an unfinished run (no ``model.keras``) of the same config: it resumes;
+    * a finished run, or a run of another config: refused unless ``overwrite``, which
+      removes only what :func:`train` writes (:func:`is_run_output`);
+    * run outputs without a ``config.yaml`` of a fit (not written by tfgenre), or
+      ``overwrite`` with other files in the folder: refused, listing them.
+
+    Raises:
+        ConfigError: with the folder, what is in it and what to do.
+    """
+    path = cfg.run_dir
+    if io.exists(path) and not io.isdir(path):
+        raise ConfigError(f"run_dir={path!r} is a file, not a folder: give a folder for the run")
+    _check_writable(path)
+    if not io.exists(path):
+        return RunDirPlan()
+    names = io.listdir(path)
+    ours = [n for n in names if is_run_output(n)]
+    foreign = [n for n in names if not is_run_output(n)]
+    if not ours:
+        return RunDirPlan()
+    saved = _saved_fit_config(path)
+    if saved is None:
+        raise ConfigError(
+            f"run_dir={path!r} holds {', '.join(ours)} but no config.yaml of a tfgenre fit, "
+            "so tfgenre did not write them and will not replace them: choose another --run-dir"
+        )
+    finished = "model.keras" in names
+    what = "a finished run" if finished else "an unfinished run"
+    if overwrite:
+        if foreign:
+            raise ConfigError(
+                f"run_dir={path!r} holds files that fit did not write: {', '.join(foreign)}. "
+                "--overwrite removes only a run's own files; move those away or choose "
+                "another --run-dir"
+            )
+        return RunDirPlan(remove=tuple(ours))
+    differences = config_differences(saved, cfg)
+    if differences:
+        raise ConfigError(
+            f"run_dir={path!r} holds {what} of another config (differs in: "
+            f"{', '.join(differences)}); pass --overwrite to replace it, or choose another "
+            "--run-dir"
+        )
+    if finished:
+        raise ConfigError(
+            f"run_dir={path!r} already holds a finished run ({', '.join(ours)}); pass "
+            "--overwrite to train it again from scratch, or choose another --run-dir"
+        )
+    return RunDirPlan(resume=True)
+
+
+def clear_run_outputs(run_dir: str, names: tuple[str, ...]) -> None:
+    """Removes the run outputs ``names`` (from :func:`check_run_dir`) of ``run_dir``."""
+    for name in names:
+        target = io.join(run_dir, name)
+        if io.isdir(target):
+            io.rmtree(target)
+        else:
+            io.remove(target)
+    if names:
+        logger.info("--overwrite: removed the previous run in %s (%s)", run_dir, ", ".join(names))
+
+
 # ----------------------------------------------------------------------------- the run
 
 
@@ -483,22 +654,83 @@ class FitResult:
     seconds: float
 
 
+def resolve_eval_split(cfg: FitConfig, sizes: dict[str, int], source: str) -> str:
+    """The split the finished run is evaluated on, decided before training.
+
+    ``cfg.eval_split`` when it holds examples, else ``cfg.val_split`` (with a warning).
+
+    Args:
+        cfg: The fit config.
+        sizes: Examples per split of the data.
+        source: The records folder or features CSV, for messages.
+
+    Raises:
+        ConfigError: when neither split holds examples.
+    """
+    if sizes.get(cfg.eval_split, 0) > 0:
+        return cfg.eval_split
+    have = ", ".join(f"{k} ({n})" for k, n in sizes.items() if n > 0) or "none"
+    if sizes.get(cfg.val_split, 0) > 0:
+        logger.warning(
+            "split %r is empty in %s (have: %s): the run is evaluated on %r instead (report_%s/)",
+            cfg.eval_split,
+            source,
+            have,
+            cfg.val_split,
+            cfg.val_split,
+        )
+        return cfg.val_split
+    raise ConfigError(
+        f"split {cfg.eval_split!r} is empty in {source} (have: {have}) and there is no "
+        f"{cfg.val_split!r} split to evaluate on instead: give the data a test split "
+        "(e.g. --splits train=0.8,test=0.2), or pass --no-evaluate"
+    )
+
+
+def check_names(cfg: FitConfig) -> None:
+    """Checks the model and schedule names and the model's view before any work.
+
+    Raises:
+        ConfigError: naming the value and the known choices.
+    """
+    from tfgenre.models.registry import get_entry
+    from tfgenre.schedules import SCHEDULES
+
+    entry = get_entry(cfg.model)
+    if cfg.view not in entry.views:
+        raise ConfigError(
+            f"model {cfg.model!r} takes view {' or '.join(map(repr, entry.views))}, "
+            f"not view={cfg.view!r}"
+        )
+    if cfg.schedule.name not in SCHEDULES:
+        raise ConfigError(
+            f"schedule.name={cfg.schedule.name!r} is unknown (known: {', '.join(SCHEDULES)})"
+        )
+
+
 def train(
     cfg: FitConfig,
     *,
     evaluate: bool = True,
     extra_callbacks: list[Any] | None = None,
     confusion_images: bool = True,
+    overwrite: bool = False,
 ) -> FitResult:
     """Runs one training job and (by default) evaluates it; see the module docstring.
 
+    Everything that can be checked is checked before the run folder is touched: the
+    names in the config, the run folder (:func:`check_run_dir`), the data and the split
+    to evaluate (:func:`resolve_eval_split`).
+
     Args:
         cfg: The resolved fit config.
-        evaluate: Evaluate ``cfg.eval_split`` at the end and write ``report/``.
+        evaluate: Evaluate ``cfg.eval_split`` (``cfg.val_split`` when that is empty) at
+            the end and write ``report/`` (``report_<split>/``).
         extra_callbacks: More Keras callbacks (e.g. Optuna's pruning callback); they run
             after the standard ones.
         confusion_images: Log the validation confusion-matrix image every epoch (a
             search turns it off: it costs more than an epoch of a small model).
+        overwrite: Replace a finished run, or a run of another config, in ``run_dir``.
 
     Raises:
         ConfigError: on a bad config (unknown model, option, view...).
@@ -515,6 +747,7 @@ def train(
         raise ConfigError("run_dir='' must name the run folder")
     if not cfg.records and not cfg.features_csv:
         raise ConfigError("give records (a records folder) or features_csv")
+    check_names(cfg)
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.seed)
     with contextlib.suppress(Exception):
@@ -524,9 +757,16 @@ def train(
     if cfg.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
     try:
-        data = _features_from_csv(cfg, on_tpu) if cfg.features_csv else _from_records(cfg, on_tpu)
-        io.makedirs(cfg.run_dir)
         chief = is_chief(strategy) if strategy is not None else True
+        # Only the chief decides about the folder; the other workers keep their backups.
+        plan = check_run_dir(cfg, overwrite=overwrite) if chief else RunDirPlan()
+        data = _features_from_csv(cfg, on_tpu) if cfg.features_csv else _from_records(cfg, on_tpu)
+        eval_split = None
+        if evaluate:
+            source = cfg.features_csv or cfg.records
+            eval_split = resolve_eval_split(cfg, data.info["num_examples"], source)
+        clear_run_outputs(cfg.run_dir, plan.remove)
+        io.makedirs(cfg.run_dir)
         if chief:
             io.write_text_atomic(
                 io.join(cfg.run_dir, "config.yaml"),
@@ -602,14 +842,33 @@ def train(
         if chief:
             final.save(io.join(cfg.run_dir, "model.keras"))
         metrics = None
-        if evaluate and chief:
+        if eval_split is not None and chief:
             from tfgenre.evaluate import evaluate_run
 
-            metrics = evaluate_run(cfg.run_dir, split=cfg.eval_split, model=final)
+            note = None
+            if eval_split != cfg.eval_split:
+                note = f"split {cfg.eval_split!r} is empty: evaluated on {eval_split!r}"
+            metrics = evaluate_run(cfg.run_dir, split=eval_split, model=final, note=note)
         return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start)
     finally:
         if cfg.mixed_precision:
             keras.mixed_precision.set_global_policy("float32")
+
+
+@contextlib.contextmanager
+def unknown_length_ok(skip_corrupt: bool) -> Iterator[None]:
+    """Silences Keras' "Your input ran out of data" warning under ``skip_corrupt``.
+
+    A dataset that skips unreadable records has no known length, so Keras learns an
+    epoch's length by reaching its end and warns about it; nothing is lost, and the
+    skipped records are counted and reported by the run.
+    """
+    if not skip_corrupt:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> dict[str, list]:
@@ -617,7 +876,8 @@ def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> di
     import tensorflow as tf
 
     try:
-        return model.fit(data.train, shuffle=False, **kwargs).history
+        with unknown_length_ok(cfg.skip_corrupt):
+            return model.fit(data.train, shuffle=False, **kwargs).history
     except tf.errors.DataLossError as err:
         from tfgenre.data import find_corrupt_shards
         from tfgenre.records.manifest import Manifest

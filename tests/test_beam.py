@@ -1,11 +1,17 @@
 """The Beam runner of the writer: same units, same per-track function, identical records.
 
-Needs apache_beam (``pip install 'tfgenre[beam]'``); the pipeline tests skip without it.
+Needs apache_beam (``pip install 'tfgenre[beam]'``). requirements.txt pins it, so the
+test environment (``make test``, CI) runs these tests; elsewhere the pipeline tests skip.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +99,41 @@ def test_beam_options_need_beam_runner(tmp_path, capsys):
             "--beam-options=--direct_num_workers=2"]  # fmt: skip
     assert write_records.main(args) == 2
     assert "--runner beam" in capsys.readouterr().err
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip()
+    return pins
+
+
+def test_the_test_environment_has_beam_with_a_protobuf_it_accepts():
+    """requirements.txt pins apache-beam and a protobuf 6 that both Beam and TF take."""
+    pins = _pins()
+    assert "apache-beam" in pins, "apache-beam must be in requirements.txt (CI runs Beam)"
+    assert pins["protobuf"].split(".")[0] == "6", pins["protobuf"]
+    protobuf = tuple(int(x) for x in pins["protobuf"].split(".")[:3])
+    assert (6, 31, 1) <= protobuf < (7,), "TensorFlow 2.21 takes >= 6.31.1, Beam < 7"
+    if ROOT.joinpath(".venv").exists() and Path(sys.prefix).resolve() == (
+        ROOT / ".venv"
+    ).resolve():
+        assert metadata.version("apache-beam") == pins["apache-beam"]
+        assert metadata.version("protobuf") == pins["protobuf"]
+
+
+def test_setup_py_shim_for_beam_setup_file():
+    """The README's Beam example passes --setup_file=./setup.py; it must exist and work."""
+    readme = (ROOT / "README.md").read_text()
+    assert "--setup_file=./setup.py" in readme
+    proc = subprocess.run(
+        [sys.executable, "setup.py", "--name"], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "tfgenre"

@@ -57,3 +57,16 @@ def test_round_trip_and_hash_stable():
 def test_override_syntax_errors():
     with pytest.raises(ConfigError, match="key=value"):
         config.apply_overrides({}, ["novalue"])
+
+
+def test_scalar_on_a_section_points_to_its_keys_and_values_name_the_choices():
+    from tfgenre.training import FitConfig, resolve_fit_config
+
+    with pytest.raises(ConfigError, match=r"optimizer is a section .*optimizer\.learning_rate.*"
+                       r"did you mean optimizer\.name=adamm\?"):
+        resolve_fit_config(None, ["optimizer=adamm"], {})
+    with pytest.raises(ConfigError, match=r"augment is a section \(augment\.time_masks"):
+        config.from_dict(FitConfig, {"augment": 3})
+    with pytest.raises(ConfigError, match=r"optimizer.name='adamm' is unknown \(known: adam, "
+                       r"sgd, rmsprop, adamw\); did you mean 'adam'\?"):
+        resolve_fit_config(None, ["optimizer.name=adamm"], {})

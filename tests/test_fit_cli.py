@@ -243,3 +243,12 @@ def test_empty_or_infinite_cells_are_named(tmp_path):
         bad = write_table(tmp_path / "bad.csv", cell=(5, "rms_mean", text))
         with pytest.raises(ConfigError, match=f"line 6, column 'rms_mean': the value is {what}"):
             load_feature_table(str(bad))
+
+
+def test_bad_names_are_refused_before_the_run_folder_is_made(table, tmp_path):
+    for kw, message in (({"schedule": {"name": "cosin"}}, "schedule.name='cosin' is unknown"),
+                        ({"model": "mel_cnn"}, "model 'mel_cnn' takes view 'mel'"),
+                        ({"model": "nope"}, "unknown model 'nope'")):
+        with pytest.raises(ConfigError, match=message):
+            train(_csv_fit(table, tmp_path / "run", **kw))
+        assert not (tmp_path / "run").exists()

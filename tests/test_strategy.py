@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -142,3 +144,59 @@ def test_mirrored_on_two_logical_cpus() -> None:
     assert out["info"]["name"] == "mirrored" and out["info"]["num_replicas"] == 2
     assert out["steps"] == 1 and out["loss"] > 0
     assert out["late"] == "TfgenreError"
+
+
+# ----------------------------------------------------------------- a quiet start, one device line
+
+_NATIVE_NOISE = (
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    "I0000 00:00:1796185507.267162    5450 port.cc:153] oneDNN custom operations are on.\n"
+    "I0000 00:00:1796185507.267642    5450 cudart_stub.cc:31] Could not find cuda drivers\n"
+    "I0000 00:00:1796185507.336980    5450 cpu_feature_guard.cc:227] This TensorFlow binary\n"
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild.\n"
+    "W0000 00:00:1796185512.457287    5450 some_op.cc:52] a warning\n"
+    "E0000 00:00:1796185512.457287    5450 cuda_platform.cc:52] failed call to cuInit\n"
+    "<string>:6: UserWarning: a Python warning\n"
+)
+
+
+def test_filter_native_log_follows_the_level() -> None:
+    from tfgenre.tflog import filter_native_log
+
+    assert filter_native_log(_NATIVE_NOISE, 0) == _NATIVE_NOISE
+    level2 = filter_native_log(_NATIVE_NOISE, 2)
+    assert level2.splitlines() == [_NATIVE_NOISE.splitlines()[6], _NATIVE_NOISE.splitlines()[7]]
+    assert filter_native_log(_NATIVE_NOISE, 3) == "<string>:6: UserWarning: a Python warning\n"
+    assert "a warning" in filter_native_log(_NATIVE_NOISE, 1)
+
+
+def test_fit_starts_quietly_and_names_the_device(tmp_path: Path) -> None:
+    """A fresh `fit` without TF_CPP_MIN_LOG_LEVEL: no cuInit/CUDA/oneDNN lines, one device line.
+
+    The Makefile exports TF_CPP_MIN_LOG_LEVEL, which hid the noise under `make`; a user's
+    shell does not, so the variable is removed here.
+    """
+    rng = np.random.default_rng(0)
+    rows = ["filename,f0,f1,f2,label"]
+    for li, label in enumerate("abc"):
+        for i in range(8):
+            x = rng.normal(size=3) * 0.1 + 3.0 * (np.arange(3) == li)
+            rows.append(f"{label}.{i:05d}.wav," + ",".join(f"{v:.3f}" for v in x) + f",{label}")
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfgenre.fit", "--features-csv", "t.csv", "--splits",
+         "train=0.5,validation=0.25,test=0.25", "--model", "features_mlp", "--run-dir", "run",
+         "--epochs", "1", "--batch-size", "8"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    noise = [
+        line for line in proc.stderr.splitlines()
+        if any(w in line.lower() for w in ("cuinit", "cuda", "onednn", "absl::initializelog"))
+    ]  # fmt: skip
+    assert noise == [], noise
+    device = [line for line in proc.stderr.splitlines() if "device: " in line]
+    assert len(device) == 1, proc.stderr
+    assert re.search(r"device: (CPU \(no GPU found\)|\d+ GPUs? \(.+\)|TPU \(\d+ cores\))$",
+                     device[0]), device

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from tfgenre import tflog as _tflog
+
+# Before anything imports TensorFlow: its native start-up log stays quiet unless the
+# user sets TF_CPP_MIN_LOG_LEVEL (see tfgenre.tflog).
+_tflog.install()
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -39,8 +39,10 @@ def add_config_flags(
 
 
 def setup_logging(level: str = "INFO") -> None:
-    """Configures root logging once, with a compact format, and quiets TensorFlow."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Configures root logging once, with a compact format, and quiets Python-side loggers.
+
+    TensorFlow's native log is quieted when the package is imported (``tfgenre.tflog``).
+    """
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

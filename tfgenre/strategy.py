@@ -33,8 +33,10 @@ __all__ = [
     "TPUNotFoundError",
     "choose_strategy_name",
     "configure_logical_cpus",
+    "describe_devices",
     "describe_strategy",
     "is_chief",
+    "log_device",
     "resolve_strategy",
     "task_info",
 ]
@@ -254,8 +256,51 @@ def resolve_strategy(name: str = "auto", *, tpu: str | None = None) -> tf.distri
     else:
         resolver = resolver or _tpu_resolver(tpu)
         strategy = tf.distribute.TPUStrategy(resolver)
+    log_device(strategy)
     logger.info("distribution strategy: %s", describe_strategy(strategy))
     return strategy
+
+
+def describe_devices(strategy: tf.distribute.Strategy | None = None) -> str:
+    """One line saying what TensorFlow computes on, e.g. ``device: 1 GPU (NVIDIA H200)``.
+
+    Args:
+        strategy: The strategy in use; a TPU strategy is described by its TPU cores.
+
+    Returns:
+        ``device: CPU (no GPU found)``, ``device: N GPU(s) (names)`` or ``device: TPU
+        (N cores)``.
+    """
+    if strategy is not None and describe_strategy(strategy)["name"] == "tpu":
+        cores = len(tf.config.list_logical_devices("TPU")) or strategy.num_replicas_in_sync
+        return f"device: TPU ({cores} cores)"
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "device: CPU (no GPU found)"
+    names = []
+    for gpu in gpus:
+        try:
+            details = tf.config.experimental.get_device_details(gpu)
+        except (ValueError, RuntimeError, tf.errors.OpError):
+            details = {}
+        names.append(str(details.get("device_name") or gpu.name))
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    shown = ", ".join(f"{n} x {name}" if n > 1 else name for name, n in counts.items())
+    return f"device: {len(gpus)} GPU{'s' if len(gpus) > 1 else ''} ({shown})"
+
+
+_DEVICE_LOGGED: list[str] = []
+
+
+def log_device(strategy: tf.distribute.Strategy | None = None) -> str:
+    """Logs :func:`describe_devices` once per process (at INFO); returns the line."""
+    line = describe_devices(strategy)
+    if line not in _DEVICE_LOGGED:
+        _DEVICE_LOGGED.append(line)
+        logger.info("%s", line)
+    return line
 
 
 _KIND_BY_CLASS = {

@@ -223,7 +223,8 @@ def _bad_inputs(root: Path) -> dict[str, str]:
 def test_bad_inputs_are_skipped_listed_and_counted(gtzan, tmp_path, short):
     expected = _bad_inputs(gtzan)
     out = tmp_path / "rec"
-    cfg = _cfg(gtzan, out, max_skip_fraction=0.5, audio={**FAST, "short_tracks": short})
+    audio = {**FAST, "short_tracks": short, "min_seconds": 0.1}
+    cfg = _cfg(gtzan, out, max_skip_fraction=0.5, audio=audio)
     m = write_records(cfg).manifest
     skipped = {Path(s["path"]).stem: s["reason"] for s in m["skipped"]}
     if short == "drop":
@@ -249,7 +250,9 @@ def test_too_many_skips_fail_with_summary_but_keep_output(gtzan, tmp_path):
     with pytest.raises(RecordsError, match=r"skipped .*max_skip_fraction=0.05.*decode failed"):
         write_records(_cfg(gtzan, out, max_skip_fraction=0.05))
     m = Manifest.load(str(out))
-    assert m.data["counts"]["skipped"] == 5 and m.data["counts"]["written"] == 14
+    # The five bad files, and the 0.2-s clip: shorter than audio.min_seconds (capped at
+    # the 0.5-s window).
+    assert m.data["counts"]["skipped"] == 6 and m.data["counts"]["written"] == 13
     assert (
         main(
             [

@@ -1,14 +1,20 @@
 """Decode any audio file to mono float32 at a sample rate, and cut it into windows.
 
-Decoding uses soundfile/libsndfile (wav, au, flac, ogg and mp3) and resampling uses
-soxr through librosa. tensorflow-io is deliberately not used: its compiled ops do not
-load on TensorFlow >= 2.18.
+Decoding uses soundfile/libsndfile (wav, au, aiff, flac, ogg/opus, mp3, caf, w64, rf64;
+see :data:`tfgenre.sources.base.AUDIO_EXTENSIONS`) and resampling uses soxr through
+librosa. tensorflow-io is deliberately not used: its compiled ops do not load on
+TensorFlow >= 2.18.
+
+A file whose header declares more audio than the file holds (a cut-off download or
+copy) is not decoded as a shorter track: :func:`decode` raises
+:class:`TruncatedAudioError`.
 """
 
 from __future__ import annotations
 
 import io as _io
 import logging
+import re
 
 import numpy as np
 
@@ -18,6 +24,61 @@ from tfgenre.errors import AudioDecodeError, ConfigError
 logger = logging.getLogger(__name__)
 
 SHORT_POLICIES: tuple[str, ...] = ("pad", "drop")
+
+# libsndfile's log lines for a data chunk whose declared size exceeds what the file
+# holds: ``data : 1323000 (should be 31027)`` (wav), ``Data Size : ...`` (au),
+# ``SSND : ...`` (aiff).
+_DATA_SIZE_LINE = re.compile(
+    r"^\s*(?:data|Data Size|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
+)
+# ... and its notes where a frame count in the header disagrees with the data present
+# (aiff's COMM chunk, w64/rf64's ds64 chunk).
+_FRAME_COUNT_LINES = (
+    re.compile(r"Frame count read from 'COMM' chunk \((\d+)\) not equal"),
+    re.compile(r"Calculated frame count \d+ does not match value from '\w+' chunk of (\d+)"),
+)
+
+
+class TruncatedAudioError(AudioDecodeError):
+    """The file's header declares more audio than the file holds.
+
+    Attributes:
+        declared_seconds: The duration the header declares.
+        found_seconds: The duration the file holds.
+    """
+
+    def __init__(self, path: str, declared_seconds: float, found_seconds: float) -> None:
+        super().__init__(
+            f"{path}: truncated: the header declares {declared_seconds:.2f} s, "
+            f"the file holds {found_seconds:.2f} s"
+        )
+        self.declared_seconds = declared_seconds
+        self.found_seconds = found_seconds
+
+
+def declared_frames(frames: int, log: str) -> int | None:
+    """The frame count a file's header declares, when libsndfile found less data.
+
+    Args:
+        frames: The frames libsndfile reports (it trims the count to the data present).
+        log: libsndfile's log of opening the file (``SoundFile.extra_info``).
+
+    Returns:
+        The declared frame count when it exceeds ``frames``, else None (not truncated,
+        or a format that declares no length).
+    """
+    for pattern in _FRAME_COUNT_LINES:
+        match = pattern.search(log)
+        if match and int(match.group(1)) > frames:
+            return int(match.group(1))
+    match = _DATA_SIZE_LINE.search(log)
+    if match:
+        declared_bytes, present_bytes = int(match.group(1)), int(match.group(2))
+        if frames > 0 and declared_bytes > present_bytes:
+            declared = int(declared_bytes * frames / max(present_bytes, 1))
+            if declared > frames:
+                return declared
+    return None
 
 
 def decode(
@@ -39,7 +100,8 @@ def decode(
         float32 array of shape ``(n_samples,)`` in [-1, 1].
 
     Raises:
-        AudioDecodeError: when the file is missing, empty, truncated or not audio.
+        TruncatedAudioError: when the header declares more audio than the file holds.
+        AudioDecodeError: when the file is missing, empty or not audio.
     """
     import soundfile as sf
 
@@ -50,9 +112,14 @@ def decode(
         with sf.SoundFile(source) as f:
             file_rate = int(f.samplerate)
             frames = f.frames
+            declared = declared_frames(frames, f.extra_info)
+            if declared is not None:
+                raise TruncatedAudioError(path, declared / file_rate, frames / file_rate)
             if max_seconds is not None and max_seconds > 0:
                 frames = min(frames, int(round(max_seconds * file_rate)))
             data = f.read(frames=frames, dtype="float32", always_2d=True)
+            if 0 < data.shape[0] < frames:  # the data ended before the frames it declared
+                raise TruncatedAudioError(path, frames / file_rate, data.shape[0] / file_rate)
     except FileNotFoundError as err:
         raise AudioDecodeError(f"{path}: file not found") from err
     except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:

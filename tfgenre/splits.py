@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -25,7 +26,8 @@ def parse_fractions(text: str) -> dict[str, float]:
     """Parses ``train=0.8,validation=0.1,test=0.1`` (zeros allowed).
 
     Raises:
-        ConfigError: on an unknown split name, a negative value, or a sum that is not 1.
+        ConfigError: on an unknown split name, a value that is not a finite number >= 0,
+            or a sum that is not 1.
     """
     out: dict[str, float] = {}
     for part in text.split(","):
@@ -44,12 +46,18 @@ def parse_fractions(text: str) -> dict[str, float]:
 
 
 def check_fractions(fractions: Mapping[str, float]) -> None:
-    """Raises ConfigError unless names are known, values >= 0 and the sum is 1."""
+    """Raises ConfigError unless names are known, values finite and >= 0, and the sum is 1."""
     if not fractions:
         raise ConfigError("splits={} must name at least one split")
     for name, value in fractions.items():
         if name not in SPLIT_NAMES:
             raise ConfigError(f"unknown split {name!r} (known: {', '.join(SPLIT_NAMES)})")
+        try:
+            finite = math.isfinite(value)
+        except TypeError as err:
+            raise ConfigError(f"splits.{name}={value!r} must be a number") from err
+        if not finite:
+            raise ConfigError(f"splits.{name}={value} must be a finite number (not NaN or inf)")
         if value < 0:
             raise ConfigError(f"splits.{name}={value} must be >= 0")
     total = sum(fractions.values())

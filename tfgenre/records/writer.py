@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -33,7 +35,7 @@ from tfgenre import audio, config, io, splits
 from tfgenre.errors import AudioDecodeError, ConfigError, RecordsError
 from tfgenre.records import example, manifest, naming
 from tfgenre.sources.base import Skip, Track, get_source
-from tfgenre.views.base import ViewSpec, check_view_names
+from tfgenre.views.base import VIEW_NAMES, ViewSpec, check_view_names
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 
@@ -55,6 +57,9 @@ class AudioConfig:
         short_tracks: ``pad`` or ``drop`` tracks shorter than one window.
         max_seconds: Decode at most this many seconds from the start (None: all).
         silence_threshold: Tracks whose peak amplitude is below this are skipped.
+        min_seconds: Tracks shorter than this, or than one window where the window is
+            shorter, are skipped (reason ``too short``) rather than padded into an
+            example that is mostly silence.
     """
 
     sample_rate: int = 22050
@@ -63,6 +68,7 @@ class AudioConfig:
     short_tracks: str = "pad"
     max_seconds: float | None = None
     silence_threshold: float = 1e-5
+    min_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         config.require(self.sample_rate > 0, f"audio.sample_rate={self.sample_rate} must be > 0")
@@ -83,6 +89,17 @@ class AudioConfig:
             config.require(
                 self.max_seconds > 0, f"audio.max_seconds={self.max_seconds} must be > 0"
             )
+        config.require(
+            math.isfinite(self.min_seconds) and self.min_seconds >= 0,
+            f"audio.min_seconds={self.min_seconds} must be a finite number >= 0",
+        )
+
+    @property
+    def min_samples(self) -> int:
+        """Tracks with fewer samples are skipped: ``min_seconds``, capped at one window."""
+        n = int(math.ceil(self.min_seconds * self.sample_rate - 1e-9))
+        window = self.window_samples
+        return min(n, window) if window else n
 
     @property
     def window_samples(self) -> int | None:
@@ -322,6 +339,8 @@ def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> 
     a = cfg.audio
     try:
         y = audio.decode(track.path, a.sample_rate, max_seconds=a.max_seconds)
+    except audio.TruncatedAudioError as err:
+        return TrackResult(track, skip_reason=str(err).removeprefix(track.path + ": "))
     except AudioDecodeError as err:
         return TrackResult(
             track, skip_reason=f"decode failed: {str(err).removeprefix(track.path + ': ')}"
@@ -329,6 +348,12 @@ def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> 
     if audio.is_silent(y, a.silence_threshold):
         return TrackResult(
             track, skip_reason=f"silent: peak amplitude below {a.silence_threshold:g}"
+        )
+    if len(y) < a.min_samples:
+        return TrackResult(
+            track,
+            skip_reason=f"too short: {len(y) / a.sample_rate:.2f} s < "
+            f"{a.min_samples / a.sample_rate:g} s (audio.min_seconds={a.min_seconds:g})",
         )
     window = a.window_samples
     short = window is not None and len(y) < window
@@ -535,6 +560,53 @@ def units_balance(sizes: Iterable[int], workers: int, slack: float = 1.1) -> boo
     return total == 0 or max(loads) <= slack * total / len(loads)
 
 
+# librosa modules whose numba functions compile (and write the on-disk cache) when they
+# are imported: guvectorize/vectorize with explicit signatures (pitch's _pi_wrapper,
+# util's localmax, beat's helpers, ...). The rest compile on first call.
+_LIBROSA_NUMBA_MODULES: tuple[str, ...] = (
+    "librosa.core.audio",
+    "librosa.core.constantq",
+    "librosa.core.notation",
+    "librosa.core.pitch",
+    "librosa.core.spectrum",
+    "librosa.util.matching",
+    "librosa.util.utils",
+    "librosa.beat",
+    "librosa.decompose",
+    "librosa.effects",
+    "librosa.feature",
+    "librosa.feature.utils",
+    "librosa.filters",
+    "librosa.onset",
+    "librosa.sequence",
+)
+
+
+def warm_compiled_code(cfg: WriterConfig) -> None:
+    """Compiles, in this process, every cached numba function the workers will run.
+
+    numba's on-disk cache (``NUMBA_CACHE_DIR`` or ``__pycache__``) is not safe to write
+    from several processes at once: two pool workers compiling the same function on a
+    cold cache can leave an index that points at the wrong machine code, and every later
+    process that loads it crashes (``librosa.estimate_tuning`` segfaulted after a
+    2-worker write). So the parent imports librosa's eagerly compiled modules and runs
+    each configured view once on a short signal, with the dtypes the workers use, before
+    any worker starts work: the workers then only read the cache.
+    """
+    import importlib
+
+    started = time.perf_counter()
+    for module in _LIBROSA_NUMBA_MODULES:
+        importlib.import_module(module)
+    a = cfg.audio
+    n = a.window_samples or a.sample_rate
+    y = (0.1 * np.random.default_rng(0).standard_normal((1, n))).astype(np.float32)
+    with _one_blas_thread():
+        for view in make_views(cfg).values():
+            view.compute(y, a.sample_rate)
+    logger.debug("compiled code warmed in %.1f s", time.perf_counter() - started)
+
+
 def start_pool(workers: int) -> Any:
     """A pool of ``workers`` spawned processes ready for :func:`run_units_local`."""
     ctx = multiprocessing.get_context("spawn")
@@ -561,12 +633,143 @@ def _pooled_results(pool: Any, jobs: list[tuple[Track, WriterConfig]], in_flight
 
 # ----------------------------------------------------------------------------- output folder
 
+_STATE_FILE_RE = re.compile(r"^(config|[a-z_]+-\d{5}-of-\d{5})\.json(\.incomplete)?$")
+_OWN_TOP_FILES = (manifest.MANIFEST_NAME, FEATURES_CSV)
+
+
+def check_output_path(output: str) -> None:
+    """Checks that ``output`` is, or can be created as, a writable folder.
+
+    Runs before any work starts, so a bad path fails at once with a message instead of a
+    traceback after the audio was decoded. ``gs://`` paths are not checked here.
+
+    Raises:
+        ConfigError: naming the path and the problem (a file, not a folder; under a
+            file; no permission to write).
+    """
+    if io.is_remote(output):
+        return
+    path = os.path.abspath(output)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"output {output!r} is a file, not a folder; name a records folder")
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise ConfigError(
+            f"output {output!r} cannot be created: {existing!r} is a file, not a folder"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the folder" if existing == path else f"its parent {existing!r}"
+        raise ConfigError(f"output {output!r} cannot be written: no write permission on {what}")
+
+
+def _listed_shards(output: str) -> set[str]:
+    """Shard files (``view/name``) that the manifest or a state file of ``output`` lists."""
+    listed: set[str] = set()
+    documents = []
+    manifest_path = io.join(output, manifest.MANIFEST_NAME)
+    if io.exists(manifest_path):
+        documents.append((manifest_path, "manifest"))
+    state_dir = io.join(output, STATE_DIR)
+    if io.isdir(state_dir):
+        documents.extend(
+            (io.join(state_dir, n), "state") for n in io.listdir(state_dir) if n.endswith(".json")
+        )
+    for path, kind in documents:
+        try:
+            data = json.loads(io.read_text(path))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        if kind == "manifest":
+            splits_info = data.get("splits") or {}
+            shards = [s for info in splits_info.values() for s in info.get("shards", [])]
+        else:
+            shards = data.get("shards", [])
+        listed.update(str(s["file"]) for s in shards if isinstance(s, dict) and "file" in s)
+    return listed
+
+
+def survey_output(output: str) -> tuple[list[str], list[str]]:
+    """Sorts what is in a records folder into what tfgenre wrote and everything else.
+
+    tfgenre's are: ``.state/`` files (``config.json`` and unit states), the manifest,
+    ``features.csv``, and in the view folders the shard files that the manifest or a
+    state file lists, or that carry tfgenre's shard names (a unit cut off before its
+    state was written). Only call this for a folder that holds tfgenre records (a
+    ``.state/config.json`` or manifest). Hidden entries other than ``.state`` are
+    neither: they are left alone.
+
+    Returns:
+        (tfgenre's files, other entries), as paths relative to ``output``, sorted.
+    """
+    listed = _listed_shards(output)
+    owned: list[str] = []
+    foreign: list[str] = []
+    for name in sorted(io.listdir(output)):
+        name = name.rstrip("/")
+        path = io.join(output, name)
+        if name == STATE_DIR:
+            for sub in sorted(io.listdir(path)):
+                sub = sub.rstrip("/")
+                (owned if _STATE_FILE_RE.match(sub) else foreign).append(f"{name}/{sub}")
+        elif name.startswith("."):
+            continue
+        elif name in VIEW_NAMES and io.isdir(path):
+            for sub in sorted(io.listdir(path)):
+                sub = sub.rstrip("/")
+                rel = f"{name}/{sub}"
+                if rel in listed or _is_shard_name(sub):
+                    owned.append(rel)
+                elif not sub.startswith("."):
+                    foreign.append(rel)
+        elif name in _OWN_TOP_FILES or name in {n + ".incomplete" for n in _OWN_TOP_FILES}:
+            owned.append(name)
+        else:
+            foreign.append(name + ("/" if io.isdir(path) else ""))
+    return owned, foreign
+
+
+def _is_shard_name(name: str) -> bool:
+    try:
+        naming.parse_shard_name(name.removesuffix(".incomplete"))
+    except ConfigError:
+        return False
+    return True
+
+
+def _remove_owned(output: str, owned: list[str]) -> None:
+    """Deletes tfgenre's files, then the folders they leave empty (local only)."""
+    for rel in owned:
+        io.remove(io.join(output, rel))
+    if io.is_remote(output):
+        return
+    for name in (STATE_DIR, *VIEW_NAMES):
+        folder = os.path.join(output, name)
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+
+
+def _listing(names: list[str], limit: int = 8) -> str:
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
 
 def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> None:
     """Creates the output folder, or checks it holds records of this same config.
 
+    tfgenre never deletes what it did not write: ``overwrite`` removes only the files
+    :func:`survey_output` proves are tfgenre's, and refuses when anything else is there.
+
     Raises:
-        RecordsError: when it holds records of another config and ``overwrite`` is False.
+        RecordsError: when the folder holds anything but tfgenre records, or records of
+            another config and ``overwrite`` is False; the message lists what is in
+            the way.
     """
     state_config = io.join(cfg.output, STATE_DIR, "config.json")
     manifest_path = io.join(cfg.output, manifest.MANIFEST_NAME)
@@ -575,27 +778,38 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
         if io.exists(path):
             try:
                 previous = json.loads(io.read_text(path)).get("config_hash")
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, AttributeError):
                 previous = "unreadable"
             break
     if previous is None and io.exists(cfg.output) and io.isdir(cfg.output):
-        others = [n for n in io.listdir(cfg.output) if not n.startswith(".")]
-        if others and not overwrite:
+        others = sorted(n.rstrip("/") for n in io.listdir(cfg.output) if not n.startswith("."))
+        if others:
             raise RecordsError(
                 f"output {cfg.output!r} is not empty and holds no tfgenre records "
-                f"({', '.join(others[:5])}); choose an empty folder or pass --overwrite"
+                f"({_listing(others)}); choose an empty or new folder (tfgenre does not "
+                "write into or delete files it did not write)"
             )
-    if previous is not None and previous != content_hash and not overwrite:
-        raise RecordsError(
-            f"output {cfg.output!r} holds records of another configuration "
-            f"(config_hash {previous[:12]} != {content_hash[:12]}); "
-            "pass --overwrite to replace them"
-        )
-    if overwrite:  # start from scratch: nothing of an earlier run is reused
-        for name in ("raw", "mel", "features", STATE_DIR):
-            io.rmtree(io.join(cfg.output, name))
-        for name in (manifest.MANIFEST_NAME, FEATURES_CSV):
-            io.remove(io.join(cfg.output, name))
+    if previous is not None:
+        owned, foreign = survey_output(cfg.output)
+        changed = previous != content_hash
+        if foreign and (overwrite or changed):
+            what = "records of another configuration" if changed else "records"
+            raise RecordsError(
+                f"output {cfg.output!r} holds {what} and also files tfgenre did not "
+                f"write: {_listing(foreign)}. tfgenre deletes only its own files; move "
+                "those out or choose another folder"
+            )
+        if changed and not overwrite:
+            raise RecordsError(
+                f"output {cfg.output!r} holds records of another configuration "
+                f"(config_hash {previous[:12]} != {content_hash[:12]}); "
+                "pass --overwrite to replace them"
+            )
+        if overwrite:  # start from scratch: nothing of an earlier run is reused
+            logger.info(
+                "--overwrite: removing %d files tfgenre wrote in %s", len(owned), cfg.output
+            )
+            _remove_owned(cfg.output, owned)
     io.makedirs(io.join(cfg.output, STATE_DIR))
     io.write_text_atomic(
         state_config,
@@ -633,6 +847,7 @@ def write_records(
     """
     if not cfg.output:
         raise ConfigError("output='' must name the records folder")
+    check_output_path(cfg.output)
     start = time.perf_counter()
     tracks, source_skips, labels, policy = plan(cfg)
     content = cfg.content_dict()
@@ -647,8 +862,11 @@ def write_records(
         len(pending),
         len(units) - len(pending),
     )
-    if pending:
-        (runner or run_units_local)(pending, cfg, labels)
+    if pending and runner is not None:
+        warm_compiled_code(cfg)  # the runner's workers must find the numba cache warm
+        runner(pending, cfg, labels)
+    elif pending:
+        run_units_local(pending, cfg, labels, progress=progress)
     states = {}
     for u in units:
         path = _state_path(cfg.output, u)
@@ -749,6 +967,7 @@ def run_units_local(
             for u in units:
                 results[u.key] = write_unit(u, cfg, labels, counted(_computed(u.tracks, cfg)))
         else:
+            warm_compiled_code(cfg)  # before any worker compiles (see the function)
             if pool is None:
                 pool = own_pool = start_pool(workers)
             else:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import tfgenre.io as tfio
 from tfgenre.errors import SourceError
-from tfgenre.sources.base import Skip, Track, is_hidden, register_source
+from tfgenre.sources.base import Skip, Track, is_hidden, register_source, unsupported_reason
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,
@@ -181,6 +181,8 @@ class CsvSource(ListedSource):
         for track, relative in tracks:
             if is_hidden(os.path.basename(track.path)):
                 self._skipped.append(Skip(track.path, "hidden file (OS metadata, not audio)"))
+            elif (reason := unsupported_reason(track.path)) is not None:
+                self._skipped.append(Skip(track.path, reason))
             elif tfio.exists(track.path):
                 kept.append(track)
             elif relative and tfio.exists(

@@ -22,7 +22,13 @@ from typing import Any
 
 import tfgenre.io as tfio
 from tfgenre.errors import SourceError
-from tfgenre.sources.base import Skip, Track, iter_audio_files, register_source
+from tfgenre.sources.base import (
+    Skip,
+    Track,
+    iter_audio_files,
+    register_source,
+    unsupported_audio_skips,
+)
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,
@@ -248,6 +254,7 @@ class FmaSource(ListedSource):
         for dirpath, reldir, dirnames, filenames in walk(root, self._skipped):
             if reldir:
                 dirnames[:] = []
+            self._skipped.extend(unsupported_audio_skips(dirpath, filenames))
             for filename in iter_audio_files(filenames):
                 path = tfio.join(dirpath, filename)
                 track_id = strip_audio_extension(filename)

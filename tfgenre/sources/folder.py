@@ -26,6 +26,7 @@ from tfgenre.sources.base import (
     is_hidden,
     iter_audio_files,
     register_source,
+    unsupported_audio_skips,
 )
 
 logger = logging.getLogger(__name__)
@@ -263,6 +264,7 @@ class FolderSource(ListedSource):
         root = require_folder(root, self.name)
         found: list[Track] = []
         for dirpath, reldir, _, filenames in walk(root, self._skipped):
+            self._skipped.extend(unsupported_audio_skips(dirpath, filenames))
             for filename in iter_audio_files(filenames):
                 path = tfio.join(dirpath, filename)
                 if not reldir:

@@ -19,7 +19,13 @@ from collections.abc import Mapping
 
 import tfgenre.io as tfio
 from tfgenre.errors import SourceError
-from tfgenre.sources.base import Skip, Track, iter_audio_files, register_source
+from tfgenre.sources.base import (
+    Skip,
+    Track,
+    iter_audio_files,
+    register_source,
+    unsupported_audio_skips,
+)
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,
@@ -72,6 +78,7 @@ def list_genre_folders(root: str, source: str) -> tuple[list[Track], list[Skip]]
     skipped: list[Skip] = []
     found: list[Track] = []
     for dirpath, reldir, dirnames, filenames in walk(root, skipped):
+        skipped.extend(unsupported_audio_skips(dirpath, filenames))
         if not reldir:
             for filename in iter_audio_files(filenames):
                 skipped.append(

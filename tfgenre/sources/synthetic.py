@@ -901,7 +901,8 @@ def _clip_paths(root: str, parameters: dict[str, Any]) -> list[str]:
     ]
 
 
-def _read_parameters(root: str) -> dict[str, Any] | None:
+def _read_marker(root: str) -> dict[str, Any] | None:
+    """The content of ``<root>/synthetic.json``, or None when it is missing or unreadable."""
     path = tfio.join(root, METADATA_FILE)
     if not tfio.exists(path):
         return None
@@ -911,6 +912,85 @@ def _read_parameters(root: str) -> dict[str, Any] | None:
         logger.warning("ignoring unreadable %s: %s", path, err)
         return None
     return data if isinstance(data, dict) else None
+
+
+def _read_parameters(root: str) -> dict[str, Any] | None:
+    """The parameters the marker records (without its ``complete`` flag), or None."""
+    marker = _read_marker(root)
+    if marker is None:
+        return None
+    return {k: v for k, v in marker.items() if k != "complete"}
+
+
+def _marker_files(root: str, parameters: dict[str, Any] | None) -> set[str]:
+    """What a dataset with these parameters may hold, relative to ``root``."""
+    if parameters is None or parameters.get("generator") != "tfgenre.sources.synthetic":
+        return set()
+    try:
+        clips = _clip_paths(root, parameters)
+        genres = [str(g) for g in parameters["genres"]]
+    except (KeyError, TypeError, ValueError):
+        return set()
+    allowed = {METADATA_FILE, METADATA_FILE + ".incomplete", *genres}
+    for path in clips:
+        rel = os.path.relpath(path, root) if not tfio.is_remote(root) else path[len(root) + 1 :]
+        rel = rel.replace(os.sep, "/")
+        allowed.update((rel, rel + ".incomplete"))
+    return allowed
+
+
+def _entries(root: str) -> list[str]:
+    """Every non-hidden file and folder under ``root``, relative, ``/``-separated."""
+    out: list[str] = []
+
+    def visit(folder: str, rel: str) -> None:
+        for name in sorted(tfio.listdir(folder)):
+            name = name.rstrip("/")
+            if name.startswith("."):
+                continue
+            sub = f"{rel}/{name}" if rel else name
+            out.append(sub)
+            path = tfio.join(folder, name)
+            if tfio.isdir(path):
+                visit(path, sub)
+
+    visit(root, "")
+    return out
+
+
+def check_root_is_ours(root: str) -> None:
+    """Refuses a root that holds anything but a synthetic dataset this module wrote.
+
+    The root may be missing or empty. Otherwise its ``synthetic.json`` marker must be
+    there, and every file and folder in it must be one the marker lists (its clips and
+    genre folders): a real dataset, or anything else a user put there, is never written
+    over or deleted. Hidden files (``.DS_Store``) are ignored: nothing here writes them.
+
+    Raises:
+        SourceError: when the root is a file, or holds anything the marker does not
+            list (the message names it).
+    """
+    if not tfio.exists(root):
+        return
+    if not tfio.isdir(root):
+        raise SourceError(f"synthetic source: root={root!r} is a file, not a folder")
+    found = _entries(root)
+    if not found:
+        return
+    allowed = _marker_files(root, _read_parameters(root))
+    foreign = [name for name in found if name not in allowed]
+    if foreign:
+        more = f", ... ({len(foreign) - 8} more)" if len(foreign) > 8 else ""
+        why = (
+            f"holds files that are not part of the synthetic dataset its {METADATA_FILE} lists"
+            if allowed
+            else f"is not empty and holds no synthetic dataset ({METADATA_FILE} is missing)"
+        )
+        raise SourceError(
+            f"synthetic source: root={root!r} {why}: {', '.join(foreign[:8])}{more}. "
+            "Generated clips are written only into an empty folder or one holding a "
+            "generated set; choose another --input (nothing was written)"
+        )
 
 
 def _remove_old(root: str, old: dict[str, Any], keep: set[str]) -> None:
@@ -958,10 +1038,12 @@ def synthesize_dataset(
 ) -> list[str]:
     """Writes a synthetic labelled dataset in the GTZAN layout, unless it is already there.
 
-    The clips go to ``<root>/<genre>/<genre>.000NN.wav`` (16-bit PCM), then
-    ``<root>/synthetic.json`` records the parameters. When that file already holds the
-    same parameters and every clip exists, nothing is written; clips left by a call with
-    other parameters are deleted first. Each file is written atomically.
+    ``<root>/synthetic.json`` (the marker) records the parameters first, then the clips
+    go to ``<root>/<genre>/<genre>.000NN.wav`` (16-bit PCM), then the marker is marked
+    complete. When it already holds the same parameters and every clip exists, nothing
+    is written; clips left by a call with other parameters are deleted first. Each file
+    is written atomically. The root must be missing, empty or hold only a set written
+    here (:func:`check_root_is_ours`): nothing else is ever written over.
 
     Args:
         root: Output folder (created when missing; local or ``gs://``).
@@ -977,18 +1059,24 @@ def synthesize_dataset(
 
     Raises:
         ConfigError: for invalid parameters.
+        SourceError: when the root holds anything but a synthetic set written here.
     """
     _validate(num_genres, clips_per_genre, clip_seconds, sample_rate, seed)
     root = os.fspath(root)
     parameters = _parameters(num_genres, clips_per_genre, clip_seconds, sample_rate, seed)
     paths = _clip_paths(root, parameters)
+    marker = _read_marker(root)
+    complete = marker is not None and marker.get("complete", True) is True
     old = _read_parameters(root)
-    if old == parameters and all(tfio.exists(p) for p in paths):
+    if complete and old == parameters and all(tfio.exists(p) for p in paths):
         logger.info("synthetic dataset in %s is up to date (%d clips)", root, len(paths))
         return paths
+    check_root_is_ours(root)
     if old is not None:
         _remove_old(root, old, set(paths))
-        tfio.remove(tfio.join(root, METADATA_FILE))
+    # The marker goes first (incomplete), so clips of an interrupted run are known ours.
+    tfio.makedirs(root)
+    _write_marker(root, parameters, complete=False)
 
     started = time.perf_counter()
     logger.info(
@@ -1007,11 +1095,14 @@ def synthesize_dataset(
             )
             _write_wav(paths[genre_index * clips_per_genre + clip_index], samples, sample_rate)
         logger.debug("synthesised genre %s", genre)
-    tfio.write_text_atomic(
-        tfio.join(root, METADATA_FILE), json.dumps(parameters, indent=2, sort_keys=True) + "\n"
-    )
+    _write_marker(root, parameters, complete=True)
     logger.info("synthesised %d clips in %.1f s", len(paths), time.perf_counter() - started)
     return paths
+
+
+def _write_marker(root: str, parameters: dict[str, Any], *, complete: bool) -> None:
+    text = json.dumps({**parameters, "complete": complete}, indent=2, sort_keys=True)
+    tfio.write_text_atomic(tfio.join(root, METADATA_FILE), text + "\n")
 
 
 @register_source("synthetic")
@@ -1055,11 +1146,17 @@ class SyntheticSource(ListedSource):
         if generate:
             synthesize_dataset(root, num_genres, clips_per_genre, clip_seconds, sample_rate, seed)
         else:
+            marker = _read_marker(root)
             existing = _read_parameters(root)
-            if existing is None:
+            if existing is None or marker is None:
                 raise SourceError(
                     f"synthetic source: root={root!r} holds no synthetic dataset "
                     f"({METADATA_FILE} is missing); pass generate=True to write one"
+                )
+            if marker.get("complete", True) is not True:
+                raise SourceError(
+                    f"synthetic source: the synthetic dataset in root={root!r} is incomplete "
+                    "(its generation was interrupted); pass generate=True to finish it"
                 )
             wanted = _parameters(num_genres, clips_per_genre, clip_seconds, sample_rate, seed)
             if existing != wanted:

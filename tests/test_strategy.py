@@ -200,3 +200,18 @@ def test_fit_starts_quietly_and_names_the_device(tmp_path: Path) -> None:
     assert len(device) == 1, proc.stderr
     assert re.search(r"device: (CPU \(no GPU found\)|\d+ GPUs? \(.+\)|TPU \(\d+ cores\))$",
                      device[0]), device
+
+
+def test_describe_devices_names_the_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfgenre import strategy as strategy_module
+
+    gpus: list = []
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: list(gpus) if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda device: {"device_name": "NVIDIA H200"})
+    assert strategy_module.describe_devices() == "device: CPU (no GPU found)"
+    gpus.append(tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"))
+    assert strategy_module.describe_devices() == "device: 1 GPU (NVIDIA H200)"
+    gpus.append(tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU"))
+    assert strategy_module.describe_devices() == "device: 2 GPUs (2 x NVIDIA H200)"

@@ -12,7 +12,12 @@ Formats (default output paths inside the run folder):
   labels, sample rate, window and hop.
 * ``tflite`` (``export/model.tflite``): the same signature converted with TFLite
   builtin ops only (so the stock ``tf.lite.Interpreter`` and LiteRT run it), with
-  ``model.tflite.json`` beside it. ``--quantize`` applies dynamic-range quantisation.
+  ``model.tflite.json`` beside it. ``--quantize`` writes ``export/model_quant.tflite``
+  instead (the float ``model.tflite`` is left alone): dynamic-range quantisation of the
+  network's weights to int8, the in-graph front end (framing, STFT, log-mel) stays
+  float32. Its top-1 agreement with the float model on the run's validation split is
+  measured and written to ``model_quant.tflite.agreement.json`` (and its metadata); below
+  95 % the export is refused (exit 1) and no quantised file is written.
 * ``keras`` (``export/model.keras``): a copy of the run's Keras model (its input is
   the stored view, not audio), with ``model.keras.json`` beside it.
 
@@ -41,6 +46,8 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tfgenre import cli, io
 from tfgenre.errors import ConfigError, TfgenreError
 
@@ -52,6 +59,15 @@ DEFAULT_NAMES: dict[str, str] = {
     "tflite": "model.tflite",
     "keras": "model.keras",
 }
+#: Default file name of a quantised TFLite model (beside the float ``model.tflite``).
+QUANTIZED_NAME = "model_quant.tflite"
+#: Least top-1 agreement with the float model a quantised model must keep.
+MIN_AGREEMENT = 0.95
+#: Suffix of the agreement report written beside a quantised model.
+AGREEMENT_SUFFIX = ".agreement.json"
+#: At most this many tracks (waveform models) or examples are used for the agreement.
+MAX_CHECK_TRACKS = 100
+MAX_CHECK_EXAMPLES = 2000
 METADATA_FILE = "tfgenre.json"
 SIGNATURE = "serving_default"
 
@@ -73,6 +89,27 @@ class ExportResult:
     metadata_path: str
     num_bytes: int
     input_name: str
+    agreement: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckInputs:
+    """Validation inputs of a run in the form its serving signature takes them.
+
+    Attributes:
+        split: The split they come from.
+        source: Where they were read from (records view, audio files, features CSV).
+        input_name: The signature input (``waveform`` or ``features``).
+        output_name: The signature output compared (``segment_probabilities`` for
+            waveforms: one row per window; ``probabilities`` for feature batches).
+        inputs: One array per signature call (a waveform, or a batch of feature rows).
+    """
+
+    split: str
+    source: str
+    input_name: str
+    output_name: str
+    inputs: tuple[np.ndarray, ...]
 
 
 def metadata(info: dict[str, Any], fmt: str) -> dict[str, Any]:
@@ -235,7 +272,9 @@ def export_run(
         output: Where to write (default: ``<run_dir>/export/<default name>``). Local
             paths only; an existing artefact there is replaced.
         model_path: Another ``.keras`` file of the run (e.g. ``checkpoints/best.keras``).
-        quantize: TFLite only: dynamic-range quantisation of the weights.
+        quantize: TFLite only: dynamic-range quantisation of the network's weights,
+            checked against the float model on the validation split (default output
+            ``export/model_quant.tflite``).
         saved_model: TFLite only: convert this SavedModel, exported from the same run
             and model just before, instead of tracing a new one.
 
@@ -245,7 +284,9 @@ def export_run(
     Raises:
         ConfigError: for an unknown format, a folder that is not a run, or a remote
             output path.
-        TfgenreError: when the TFLite conversion fails.
+        TfgenreError: when the TFLite conversion fails, or a quantised model agrees
+            with the float model on less than :data:`MIN_AGREEMENT` of the validation
+            split (nothing is written then).
     """
     from tfgenre.inference import MODEL_FILE, load_keras_model
     from tfgenre.training import load_run_info
@@ -256,12 +297,14 @@ def export_run(
     source = model_path or io.join(run_dir, MODEL_FILE)
     if not io.exists(source):
         raise ConfigError(f"{source!r} does not exist (did the fit finish?)")
-    output = output or io.join(run_dir, "export", DEFAULT_NAMES[fmt])
-    if io.is_remote(output):
-        raise ConfigError(f"output={output!r}: export writes local paths; copy it up afterwards")
     if quantize and fmt != "tflite":
         raise ConfigError(f"quantize=True works with format='tflite', not {fmt!r}")
+    name = QUANTIZED_NAME if quantize else DEFAULT_NAMES[fmt]
+    output = output or io.join(run_dir, "export", name)
+    if io.is_remote(output):
+        raise ConfigError(f"output={output!r}: export writes local paths; copy it up afterwards")
     meta = metadata(info, fmt)
+    agreement: dict[str, Any] | None = None
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -284,8 +327,13 @@ def export_run(
                 _write_json(os.path.join(saved, "assets.extra", METADATA_FILE), meta)
             else:
                 staged = os.path.join(tmp, "model.tflite")
+                flatbuffer = convert_tflite(saved, quantize=quantize)
+                if quantize:
+                    # Raises (and nothing is written) below MIN_AGREEMENT.
+                    agreement = check_agreement(run_dir, info, saved, flatbuffer)
+                    meta["quantization"] = agreement
                 with open(staged, "wb") as f:
-                    f.write(convert_tflite(saved, quantize=quantize))
+                    f.write(flatbuffer)
                 meta["quantized"] = bool(quantize)
         _replace(staged, output)
     finally:
@@ -295,8 +343,173 @@ def export_run(
     else:
         meta_path = output + ".json"
         _write_json(meta_path, meta)
-    result = ExportResult(fmt, output, meta_path, _tree_size(output), input_name)
+    if agreement is not None:
+        _write_json(output + AGREEMENT_SUFFIX, agreement)
+    result = ExportResult(fmt, output, meta_path, _tree_size(output), input_name, agreement)
     logger.info("exported %s: %s (%.1f MB)", fmt, output, result.num_bytes / 1e6)
+    return result
+
+
+def _pick_split(preferred: Sequence[str], have: Sequence[str]) -> str:
+    """The first of ``preferred`` that the data has (validation first)."""
+    for split in preferred:
+        if split in have:
+            return split
+    raise TfgenreError(f"none of the splits {list(preferred)} is in the data (it has {list(have)})")
+
+
+def _validation_audio(
+    manifest: Any, track_ids: Sequence[str], sample_rate: int
+) -> tuple[str, list[np.ndarray]]:
+    """Decodes the tracks ``track_ids`` of a records folder from its source audio.
+
+    Raises:
+        TfgenreError: when the source cannot be listed or a track is not in it.
+    """
+    from tfgenre import audio
+    from tfgenre.sources.base import get_source
+
+    cfg = manifest.data.get("config") or {}
+    name, root = cfg.get("source"), cfg.get("input")
+    try:
+        tracks = get_source(str(name), str(root), **dict(cfg.get("source_options") or {})).tracks()
+        paths = {t.track_id: t.path for t in tracks}
+        missing = [t for t in track_ids if t not in paths]
+        if missing:
+            raise TfgenreError(f"{len(missing)} track(s) are not in it, e.g. {missing[0]!r}")
+        return str(root), [audio.decode(paths[t], sample_rate) for t in track_ids]
+    except (TfgenreError, OSError) as err:
+        raise TfgenreError(
+            f"cannot measure the quantised model against the float model: the audio of the "
+            f"records' validation tracks (source {name!r} at {root!r}) is not readable: {err}"
+        ) from err
+
+
+def validation_inputs(run_dir: str, info: dict[str, Any]) -> CheckInputs:
+    """The run's validation examples as inputs of its serving signature.
+
+    Feature models get the validation rows (of the records' features view or of the
+    run's features CSV), raw models the stored validation windows (a window is a
+    waveform the signature takes as it is), mel models the validation tracks' audio,
+    decoded from the records' source at the model's rate. A run without a validation
+    split uses its evaluation split, then its training split.
+
+    Raises:
+        TfgenreError: when none of these can be read.
+    """
+    from tfgenre.training import load_run_config
+
+    cfg = load_run_config(run_dir)
+    order = list(dict.fromkeys([cfg.val_split, "validation", cfg.eval_split, "test", "train"]))
+    view = info.get("view")
+    if cfg.features_csv:
+        from tfgenre.data import load_feature_table
+
+        table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        split = _pick_split(order, list(table.splits))
+        x = table.splits[split][0][:MAX_CHECK_EXAMPLES].astype(np.float32)
+        batches = tuple(x[i : i + 256] for i in range(0, len(x), 256))
+        return CheckInputs(split, cfg.features_csv, "features", "probabilities", batches)
+    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.reader import payload_scale, to_numpy_arrays
+
+    manifest = Manifest.load(str(info.get("records") or cfg.records))
+    split = _pick_split(order, manifest.splits)
+    arrays = to_numpy_arrays(manifest, str(view), split)
+    where = f"{manifest.root} ({view} view)"
+    if view == "features":
+        x = arrays["data"][:MAX_CHECK_EXAMPLES].astype(np.float32)
+        batches = tuple(x[i : i + 256] for i in range(0, len(x), 256))
+        return CheckInputs(split, where, "features", "probabilities", batches)
+    if view == "raw":
+        scale = payload_scale(manifest.view("raw"))
+        x = arrays["data"][:MAX_CHECK_EXAMPLES].astype(np.float32) / np.float32(scale)
+        windows = tuple(w.reshape(-1) for w in x)
+        return CheckInputs(split, where, "waveform", "segment_probabilities", windows)
+    from tfgenre.serving import FrontendSpec
+
+    spec = FrontendSpec.from_run_info(info)
+    track_ids = sorted(set(arrays["track_id"].tolist()))[:MAX_CHECK_TRACKS]
+    root, waves = _validation_audio(manifest, track_ids, spec.sample_rate)
+    return CheckInputs(split, f"{root} (audio)", "waveform", "segment_probabilities", tuple(waves))
+
+
+def _tflite_signature(flatbuffer: bytes) -> Any:
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    return interpreter.get_signature_runner(SIGNATURE)
+
+
+def check_agreement(
+    run_dir: str,
+    info: dict[str, Any],
+    saved_model_dir: str,
+    flatbuffer: bytes,
+    *,
+    minimum: float | None = None,
+) -> dict[str, Any]:
+    """Top-1 agreement of a quantised TFLite model with the float model it came from.
+
+    The float reference is the serving signature of the SavedModel that was converted
+    (the same graph in float32); both run on :func:`validation_inputs`, and every
+    window (waveform models) or row (feature models) counts once.
+
+    Returns:
+        The figure and how it was measured (written beside the model).
+
+    Raises:
+        TfgenreError: below ``minimum`` (default :data:`MIN_AGREEMENT`), with the
+            figure; or when there is nothing to measure on.
+    """
+    import tensorflow as tf
+
+    minimum = MIN_AGREEMENT if minimum is None else minimum
+    check = validation_inputs(run_dir, info)
+    if not check.inputs:
+        raise TfgenreError(
+            f"the {check.split!r} split of {check.source} is empty: nothing to measure the "
+            "quantised model on"
+        )
+    reference = tf.saved_model.load(saved_model_dir).signatures[SIGNATURE]
+    quantized = _tflite_signature(flatbuffer)
+    agree = total = 0
+    for x in check.inputs:
+        want = reference(**{check.input_name: tf.constant(x)})[check.output_name].numpy()
+        got = np.asarray(quantized(**{check.input_name: x})[check.output_name])
+        agree += int(np.sum(want.argmax(axis=-1) == got.argmax(axis=-1)))
+        total += int(want.shape[0])
+    figure = agree / total
+    result = {
+        "top1_agreement": round(figure, 6),
+        "agreeing": agree,
+        "examples": total,
+        "unit": "window" if check.input_name == "waveform" else "row",
+        "split": check.split,
+        "data": check.source,
+        "reference": "the float32 model (same serving graph, not quantised)",
+        "method": "dynamic range: int8 weights of the network"
+        + ("; framing, STFT and log-mel in float32" if check.input_name == "waveform" else ""),
+        "minimum": minimum,
+    }
+    logger.info(
+        "quantised model: top-1 agreement with the float model %.1f %% (%d of %d %ss of %r)",
+        100 * figure,
+        agree,
+        total,
+        result["unit"],
+        check.split,
+    )
+    if figure < minimum:
+        raise TfgenreError(
+            f"the quantised model agrees with the float model on {100 * figure:.1f} % of "
+            f"{total} {result['unit']}s of the {check.split!r} split (at least "
+            f"{100 * minimum:.0f} % is needed): not written; export without --quantize"
+        )
     return result
 
 
@@ -340,7 +553,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="output path (one format only; default: RUN/export/...)")
     p.add_argument("--model", help="a .keras file of the run to export instead of model.keras")
-    p.add_argument("--quantize", action="store_true", help="TFLite dynamic-range quantisation")
+    p.add_argument(
+        "--quantize",
+        action="store_true",
+        help="TFLite: int8 weights (dynamic range) to RUN/export/model_quant.tflite, refused "
+        "below 95 %% top-1 agreement with the float model on the validation split",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -370,6 +588,13 @@ def _main(args: argparse.Namespace) -> int:
             f"{fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
             f"{result.input_name!r})\n"
         )
+        if result.agreement is not None:
+            sys.stdout.write(
+                f"{'':<10} top-1 agreement with the float model: "
+                f"{100 * result.agreement['top1_agreement']:.1f} % "
+                f"({result.agreement['examples']} {result.agreement['split']} "
+                f"{result.agreement['unit']}s), see {result.path}{AGREEMENT_SUFFIX}\n"
+            )
     return 0
 
 

@@ -177,11 +177,15 @@ def log_mel(
         pad_end=False,
     )  # (batch, frames, 1 + n_fft // 2) complex64
     power = tf.square(tf.math.real(stft)) + tf.square(tf.math.imag(stft))
-    mel = tf.matmul(power, tf.constant(basis.T))  # (batch, frames, n_mels)
+    # The filterbank is the left operand: (n_mels, bins) @ (batch, bins, frames). TFLite's
+    # dynamic-range quantisation quantises the constant right operand of a matmul (a
+    # FULLY_CONNECTED weight) to int8 and the power spectrum with it, which spans ~20
+    # orders of magnitude and does not survive 8 bits; as the left operand the
+    # filterbank stays float32 and the front end is not quantised.
+    mel = tf.matmul(tf.constant(basis), power, transpose_b=True)  # (batch, n_mels, frames)
     db = (10.0 / np.log(10.0)) * tf.math.log(tf.maximum(mel, amin))
     peak = tf.reduce_max(db, axis=[1, 2], keepdims=True)
-    db = tf.maximum(db, peak - top_db)
-    return tf.transpose(db, [0, 2, 1])
+    return tf.maximum(db, peak - top_db)
 
 
 def view_from_windows(windows: Any, spec: FrontendSpec) -> Any:

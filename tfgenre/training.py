@@ -11,6 +11,11 @@ plain arguments). A run directory holds::
     history.csv        one row per epoch
     model.keras        the final model (the best validation model when there is one)
     report/            metrics.json, report.md, confusion matrices, training curves
+
+A folder holding a finished run, or a run of another config, is refused unless
+``overwrite`` (see :func:`check_run_dir`); an unfinished run of the same config resumes.
+When the evaluation split is empty the run is evaluated on the validation split
+(``report_<split>/``), decided before training.
 """
 
 from __future__ import annotations

@@ -294,3 +294,22 @@ def test_evaluate_stage_runs_in_a_fresh_process(tmp_path):
     assert metrics["split"] == "validation"
     assert metrics["track"]["num_examples"] == 9  # 25 % of 36 tracks
     assert (run / "report" / "metrics.json").exists()  # fit's own test report
+
+
+def test_a_finished_run_in_the_fit_run_dir_is_refused_before_write_records(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("fit:\n  view: mel\n  model: mel_cnn\n  epochs: 3\n")
+    (run / "model.keras").write_bytes(b"a finished model")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "write_records:\n"
+        f"  source: synthetic\n  input: {tmp_path / 'audio'}\n  output: {tmp_path / 'records'}\n"
+        f"  source_options: {SYNTH}\n"
+        f"fit:\n  view: mel\n  model: mel_cnn\n  run_dir: {run}\n  epochs: 1\n"
+    )
+    assert main([str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "stage fit" in err and str(run) in err and "--overwrite" in err
+    assert not (tmp_path / "audio").exists() and not (tmp_path / "records").exists()
+    assert (run / "model.keras").read_bytes() == b"a finished model"

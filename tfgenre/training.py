@@ -566,7 +566,6 @@ def _check_writable(path: str) -> None:
     """
     if io.is_remote(path):
         return
-
     probe = os.path.abspath(path)
     while not os.path.exists(probe):
         parent = os.path.dirname(probe)

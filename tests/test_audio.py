@@ -16,9 +16,22 @@ def test_decode_resamples_and_downmixes(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "fmt,ext", [("WAV", ".wav"), ("AU", ".au"), ("FLAC", ".flac"), ("OGG", ".ogg"), ("MP3", ".mp3")]
+    "fmt,ext",
+    [
+        ("WAV", ".wav"),
+        ("AU", ".au"),
+        ("FLAC", ".flac"),
+        ("OGG", ".ogg"),
+        ("MP3", ".mp3"),
+        ("AIFF", ".aiff"),
+        ("AIFF", ".aif"),
+        ("CAF", ".caf"),
+    ],
 )
 def test_decode_every_format(tmp_path, fmt, ext):
+    from tfgenre.sources.base import AUDIO_EXTENSIONS
+
+    assert ext in AUDIO_EXTENSIONS  # the sources list what decode reads
     path = tmp_path / f"x{ext}"
     subtype = {"OGG": "VORBIS", "MP3": "MPEG_LAYER_III", "AU": "PCM_16"}.get(fmt)
     sf.write(path, tone(1.0, 22050, 330.0), 22050, format=fmt, subtype=subtype)
@@ -46,6 +59,23 @@ def test_decode_bad_files(tmp_path, content, match):
     path.write_bytes(content)
     with pytest.raises(AudioDecodeError, match=match):
         audio.decode(str(path))
+
+
+@pytest.mark.parametrize(
+    "fmt,ext", [("WAV", ".wav"), ("AU", ".au"), ("AIFF", ".aiff"), ("RF64", ".rf64")]
+)
+def test_decode_refuses_truncated_files(tmp_path, fmt, ext):
+    # libsndfile trims a too-large declared length to the data present, so a cut-off
+    # 30-s file would otherwise decode as a 0.7-s track.
+    whole = tmp_path / f"whole{ext}"
+    sf.write(whole, tone(30.0, 22050, 330.0), 22050, format=fmt, subtype="PCM_16")
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(data[: len(data) * 7 // 300])
+    with pytest.raises(audio.TruncatedAudioError, match=r"declares 30.0\d s") as err:
+        audio.decode(str(cut), 22050, max_seconds=0.1)
+    assert 0.6 < err.value.found_seconds < 0.8
+    assert len(audio.decode(str(whole), 22050, max_seconds=0.5)) == 11025  # intact
 
 
 def test_decode_missing_file(tmp_path):

@@ -101,8 +101,9 @@ def test_synthetic_regenerates_only_its_own_set(tmp_path):
     (root / "ambient" / "mine.wav").write_bytes(b"user data")
     (root / "notes.txt").write_text("keep me")
     before = _tree(root)
-    with pytest.raises(ConfigError, match=r"ambient/mine.wav, notes.txt"):
-        synthetic.synthesize_dataset(str(root), **small)
+    for seed in (0, 1):  # neither regenerated nor reused (mine.wav would be listed)
+        with pytest.raises(ConfigError, match=r"ambient/mine.wav, notes.txt"):
+            synthetic.synthesize_dataset(str(root), **{**small, "seed": seed})
     assert _tree(root) == before
     # An interrupted generation (marker written first, incomplete) is finished later.
     os.remove(root / "ambient" / "mine.wav")

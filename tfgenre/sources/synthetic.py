@@ -1068,10 +1068,10 @@ def synthesize_dataset(
     marker = _read_marker(root)
     complete = marker is not None and marker.get("complete", True) is True
     old = _read_parameters(root)
+    check_root_is_ours(root)  # reused or rewritten only when it is all ours
     if complete and old == parameters and all(tfio.exists(p) for p in paths):
         logger.info("synthetic dataset in %s is up to date (%d clips)", root, len(paths))
         return paths
-    check_root_is_ours(root)
     if old is not None:
         _remove_old(root, old, set(paths))
     # The marker goes first (incomplete), so clips of an interrupted run are known ours.

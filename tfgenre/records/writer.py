@@ -582,7 +582,7 @@ _LIBROSA_NUMBA_MODULES: tuple[str, ...] = (
 )
 
 
-def warm_compiled_code(cfg: WriterConfig) -> None:
+def warm_compiled_code(cfg: WriterConfig | None = None) -> None:
     """Compiles, in this process, every cached numba function the workers will run.
 
     numba's on-disk cache (``NUMBA_CACHE_DIR`` or ``__pycache__``) is not safe to write
@@ -592,9 +592,15 @@ def warm_compiled_code(cfg: WriterConfig) -> None:
     2-worker write). So the parent imports librosa's eagerly compiled modules and runs
     each configured view once on a short signal, with the dtypes the workers use, before
     any worker starts work: the workers then only read the cache.
+
+    Args:
+        cfg: The writer config whose views to run (None: every view, default options;
+            numba compiles per dtype, not per length or rate, so that covers any config
+            with default view options).
     """
     import importlib
 
+    cfg = cfg if cfg is not None else WriterConfig()
     started = time.perf_counter()
     for module in _LIBROSA_NUMBA_MODULES:
         importlib.import_module(module)
@@ -607,8 +613,13 @@ def warm_compiled_code(cfg: WriterConfig) -> None:
     logger.debug("compiled code warmed in %.1f s", time.perf_counter() - started)
 
 
-def start_pool(workers: int) -> Any:
-    """A pool of ``workers`` spawned processes ready for :func:`run_units_local`."""
+def start_pool(workers: int, cfg: WriterConfig | None = None) -> Any:
+    """A pool of ``workers`` spawned processes ready for :func:`run_units_local`.
+
+    The numba code the workers run is compiled and cached here first
+    (:func:`warm_compiled_code` of ``cfg``), so that workers never write the cache at once.
+    """
+    warm_compiled_code(cfg)
     ctx = multiprocessing.get_context("spawn")
     return ctx.Pool(workers, initializer=_worker_init)
 
@@ -967,10 +978,10 @@ def run_units_local(
             for u in units:
                 results[u.key] = write_unit(u, cfg, labels, counted(_computed(u.tracks, cfg)))
         else:
-            warm_compiled_code(cfg)  # before any worker compiles (see the function)
             if pool is None:
-                pool = own_pool = start_pool(workers)
+                pool = own_pool = start_pool(workers, cfg)  # warms the numba cache first
             else:
+                warm_compiled_code(cfg)  # before any worker compiles (see the function)
                 workers = getattr(pool, "_processes", workers)
             sizes = {u.key: len(u.tracks) for u in units}
             if units_balance(sizes.values(), workers):

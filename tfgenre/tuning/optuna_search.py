@@ -11,8 +11,16 @@ Storage defaults to ``sqlite:///<run_dir>/study.db``. Any other Optuna storage U
 or a path ending in ``.log``/``.journal``) lets several processes or machines share
 one study: start the same command on each. Rerunning with the same study name resumes
 the study; ``trials`` counts every finished trial (complete, pruned or failed), so a
-resumed study runs only what is missing. RDB storages keep a heartbeat: a trial whose
-process died is marked failed (and retried once) when the study runs again.
+resumed study runs only what is missing.
+
+A trial whose process died (kill -9, out of memory, a lost machine) is marked failed
+and run again once when the study resumes: every trial records its process (host,
+pid, start time), so a resume on the same machine fails the RUNNING trials whose
+process is gone at once; RDB storages also keep a heartbeat, which fails a trial of
+another machine once its heartbeat is older than the grace period. A resumed study's
+sampler is seeded from ``seed`` and the number of trials already in the study, so it
+does not propose the points of the first run again (the grid sampler skips the points
+already run by itself).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -83,10 +92,127 @@ def make_storage(url: str) -> Any:
             engine_kwargs=engine_kwargs,
             heartbeat_interval=60,
             grace_period=180,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=1
-            ),
+            heartbeat_stale_trial_callback=retry_trial,
         )
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot, Linux), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def this_process() -> dict[str, Any]:
+    """The ``worker`` attribute of a trial: host, pid and start time of this process."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
+
+
+def process_alive(worker: Mapping[str, Any]) -> bool:
+    """Whether the process of a ``worker`` attribute (on this host) still runs.
+
+    A pid that now belongs to another process (a different start time) counts as gone.
+    """
+    pid = worker.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # unknown: leave the trial alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    started = worker.get("started")
+    return started is None or _start_ticks(pid) in (None, started)
+
+
+def retry_trial(study: Any, trial: Any) -> None:
+    """Queues the point of a trial whose process died, once (not the retry of a retry)."""
+    import optuna
+
+    if "failed_trial" in trial.system_attrs or not trial.params:
+        return
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={"retry_of": trial.number},
+            system_attrs={"failed_trial": trial.number},
+        )
+    )
+
+
+def fail_dead_trials(study: Any) -> list[int]:
+    """Marks failed (and queues again once) the RUNNING trials whose process is gone.
+
+    Two checks: Optuna's heartbeat (RDB storages; a trial of any machine whose heartbeat
+    is older than the grace period), and the ``worker`` attribute every trial records
+    (a trial started on this host by a process that no longer runs, e.g. after kill -9).
+    RUNNING trials of live processes (other workers of a shared study) are left alone.
+
+    Returns:
+        The numbers of the trials failed by the second check.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    with warnings.catch_warnings():  # flagged experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    host = socket.gethostname()
+    failed: list[int] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker") or {}
+        if worker.get("host") != host or worker.get("pid") == os.getpid():
+            continue
+        if process_alive(worker):
+            continue
+        message = (
+            f"its process (pid {worker.get('pid')} on {host}) ended before the trial did "
+            "(killed?); failed on resume"
+        )
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, "error", message)
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            continue  # another process got there first
+        failed.append(trial.number)
+        retry_trial(study, study._storage.get_trial(trial._trial_id))
+    if failed:
+        logger.warning(
+            "trial(s) %s were RUNNING but their process is gone: marked failed, their points "
+            "queued again",
+            ", ".join(map(str, failed)),
+        )
+    others = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    if others:
+        logger.info("trial(s) %s are running in other processes", ", ".join(map(str, others)))
+    return failed
+
+
+def resume_seed(seed: int, existing_trials: int) -> int:
+    """The sampler seed of a run that finds ``existing_trials`` in its study.
+
+    ``seed`` itself for a new study (reproducible); for a resumed one a seed derived
+    from both, so the resumed sampler does not replay the first run's proposals.
+    """
+    if existing_trials <= 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, existing_trials]).generate_state(1)[0])
+
+
+def _count_trials(storage: Any, study_name: str) -> int:
+    """Trials the study ``study_name`` holds in ``storage`` (0 when it does not exist)."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
 
 
 def make_sampler(
@@ -253,6 +379,16 @@ def run_optuna(
     space, objectives = runner.space, runner.objectives
     multi = len(objectives) > 1
     storage = make_storage(storage_url)
+    existing = _count_trials(storage, study_name)
+    sampler_seed = resume_seed(seed, existing)
+    if existing:
+        logger.info(
+            "study %r holds %d trial(s): sampler seed %d (from seed %d)",
+            study_name,
+            existing,
+            sampler_seed,
+            seed,
+        )
     study = create_study(
         storage,
         study_name,
@@ -260,17 +396,20 @@ def run_optuna(
         sampler=make_sampler(
             sampler,
             sampler_options or {},
-            seed=seed,
+            seed=sampler_seed,
             space=space,
             num_objectives=len(objectives),
         ),
         pruner=make_pruner(pruner, pruner_options or {}, epochs=epochs, multi=multi),
         space=space,
     )
+    if existing:
+        fail_dead_trials(study)
     for point in enqueue:
         study.enqueue_trial(space.check_labels(point), skip_if_exists=True)
 
     def objective(trial: Any) -> float | list[float]:
+        trial.set_user_attr("worker", this_process())
         labels = space.sample(trial)
         trial.set_user_attr("run_dir", runner.trial_dir(trial.number))
         # Reports every epoch's value (learning curves), and prunes unless the pruner is none.

@@ -1,0 +1,136 @@
+"""``python -m tfgenre.tune`` as a user runs it: one process per command.
+
+A study is run, resumed with more trials while a trial is killed with SIGKILL, resumed
+again, and run once more with nothing left to do. Each command is a fresh process, so
+model loading (the best trial's evaluation), the sampler's seed and the trials left
+RUNNING by the killed process are what a user sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from test_tune import write_features_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tfgenre.tune", *args]
+
+
+def _tune(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(*args), cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "trials.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _kill_during_trial(args: list[str], storage: str, number: int) -> None:
+    """Starts the tune command and kills it (SIGKILL) while trial ``number`` runs."""
+    import optuna
+
+    proc = subprocess.Popen(_command(*args), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                study = optuna.load_study(study_name="study", storage=storage)
+                running = [t for t in study.get_trials(deepcopy=False)
+                           if t.number == number and t.state.name == "RUNNING"]
+            except Exception:  # no study yet (KeyError), or the database is busy
+                running = []
+            if running:
+                time.sleep(2.0)  # well inside the trial's fit (thousands of epochs)
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the tune process ended before it could be killed"
+        assert running, f"trial {number} did not start"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _setup(tmp_path: Path) -> tuple[Path, str, list[str]]:
+    features = write_features_csv(tmp_path / "features.csv")
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"params": {
+        "optimizer.learning_rate": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True},
+        "model_options.dropout": [0.0, 0.1],
+    }}))
+    run_dir = tmp_path / "study"
+    base = ["--space", str(space), "--features-csv", str(features), "--splits",
+            "train=0.6,validation=0.2,test=0.2", "--model", "features_mlp", "--batch-size",
+            "16", "--run-dir", str(run_dir), "--set", "tune.plots=false"]
+    return run_dir, f"sqlite:///{run_dir / 'study.db'}", base
+
+
+def test_tune_resumes_and_reruns_in_fresh_processes(tmp_path):
+    """Run, resume with more trials, run again with nothing left: three processes."""
+    optuna = pytest.importorskip("optuna")
+    from tfgenre.training import resolve_fit_config
+
+    run_dir, storage, base = _setup(tmp_path)
+    first = _tune(*base, "--trials", "2", "--epochs", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert [r["state"] for r in _rows(run_dir)] == ["COMPLETE", "COMPLETE"]
+
+    resumed = _tune(*base, "--trials", "4", "--epochs", "1")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [r["state"] for r in _rows(run_dir)] == ["COMPLETE"] * 4
+    study = optuna.load_study(study_name="study", storage=storage)
+    lr = [t.params["optimizer.learning_rate"]
+          for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
+    # The resumed sampler does not replay the first run's proposals (it was reseeded
+    # with the same seed and proposed trials 0 and 1 again).
+    assert len(set(lr)) == 4, lr
+
+    # Once more with nothing left to do: the best trial is evaluated in a fresh process
+    # (this crashed with "Could not locate class" before every load registered
+    # tfgenre's Keras objects).
+    again = _tune(*base, "--trials", "4", "--epochs", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Traceback" not in again.stderr
+    assert "already holds 4 finished trial(s)" in again.stderr + again.stdout
+    assert "best config" in again.stdout and "test: accuracy" in again.stdout
+    assert len(_rows(run_dir)) == 4
+    cfg = resolve_fit_config(str(run_dir / "best_config.yaml"), [], {})
+    assert cfg.features_csv == str(tmp_path / "features.csv") and cfg.epochs == 1
+
+
+def test_trial_of_a_killed_process_fails_on_resume(tmp_path, capsys):
+    """kill -9 during a trial: the resume fails that trial at once (its process is gone,
+    the heartbeat's grace period has not passed yet) and runs its point again once."""
+    optuna = pytest.importorskip("optuna")
+    from tfgenre import tune
+
+    run_dir, storage, base = _setup(tmp_path)
+    _kill_during_trial([*base, "--trials", "2", "--epochs", "5000", "--set",
+                        "fit.early_stopping_patience=0", "--pruner", "none"], storage, 0)
+    assert tune.main([*base, "--trials", "3", "--epochs", "1", "--set",
+                      "tune.evaluate_best=false"]) == 0
+    study = optuna.load_study(study_name="study", storage=storage)
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    states = [t.state.name for t in trials]
+    assert states == ["FAIL", "COMPLETE", "COMPLETE"], states
+    assert "killed" in trials[0].user_attrs["error"]
+    assert trials[1].params == trials[0].params and trials[1].user_attrs["retry_of"] == 0
+    assert trials[2].params["optimizer.learning_rate"] != trials[0].params[
+        "optimizer.learning_rate"]
+    rows = _rows(run_dir)
+    assert [r["state"] for r in rows] == states and "killed" in rows[0]["error"]
+    assert not rows[1]["error"]  # the retry does not inherit the killed trial's error

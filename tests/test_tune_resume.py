@@ -38,31 +38,37 @@ def _rows(run_dir: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _kill_during_trial(args: list[str], storage: str, number: int) -> None:
-    """Starts the tune command and kills it (SIGKILL) while trial ``number`` runs."""
-    import optuna
-
+def _kill_when(args: list[str], ready) -> None:
+    """Starts the tune command and kills it (SIGKILL) once ``ready()`` is true."""
     proc = subprocess.Popen(_command(*args), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                study = optuna.load_study(study_name="study", storage=storage)
-                running = [t for t in study.get_trials(deepcopy=False)
-                           if t.number == number and t.state.name == "RUNNING"]
-            except Exception:  # no study yet (KeyError), or the database is busy
-                running = []
-            if running:
-                time.sleep(2.0)  # well inside the trial's fit (thousands of epochs)
-                break
+        started = False
+        while time.monotonic() < deadline and proc.poll() is None and not started:
             time.sleep(0.5)
+            started = ready()
         assert proc.poll() is None, "the tune process ended before it could be killed"
-        assert running, f"trial {number} did not start"
+        assert started, "the trial did not start"
+        time.sleep(2.0)  # well inside the trial's fit (thousands of epochs)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _running(storage: str, number: int):
+    def ready() -> bool:
+        import optuna
+
+        try:
+            study = optuna.load_study(study_name="study", storage=storage)
+            return any(t.number == number and t.state.name == "RUNNING"
+                       for t in study.get_trials(deepcopy=False))
+        except Exception:  # no study yet (KeyError), or the database is busy
+            return False
+
+    return ready
 
 
 def _setup(tmp_path: Path) -> tuple[Path, str, list[str]]:
@@ -119,8 +125,8 @@ def test_trial_of_a_killed_process_fails_on_resume(tmp_path, capsys):
     from tfgenre import tune
 
     run_dir, storage, base = _setup(tmp_path)
-    _kill_during_trial([*base, "--trials", "2", "--epochs", "5000", "--set",
-                        "fit.early_stopping_patience=0", "--pruner", "none"], storage, 0)
+    _kill_when([*base, "--trials", "2", "--epochs", "5000", "--set",
+                "fit.early_stopping_patience=0", "--pruner", "none"], _running(storage, 0))
     assert tune.main([*base, "--trials", "3", "--epochs", "1", "--set",
                       "tune.evaluate_best=false"]) == 0
     study = optuna.load_study(study_name="study", storage=storage)
@@ -134,3 +140,32 @@ def test_trial_of_a_killed_process_fails_on_resume(tmp_path, capsys):
     rows = _rows(run_dir)
     assert [r["state"] for r in rows] == states and "killed" in rows[0]["error"]
     assert not rows[1]["error"]  # the retry does not inherit the killed trial's error
+
+
+def test_keras_tuner_search_killed_in_its_first_trial_resumes(tmp_path, capsys):
+    """keras-tuner writes its tuner file when the first trial ends: a search killed
+    before started afresh, gave trial 0 (and its folder, holding the killed fit) to
+    another point, and that trial failed with a traceback."""
+    from tfgenre import tune
+
+    run_dir, _, base = _setup(tmp_path)
+    base = [*base, "--backend", "keras-tuner", "--sampler", "bayesian"]
+    killed_config = run_dir / "trials" / "00000" / "config.yaml"
+    _kill_when([*base, "--trials", "2", "--epochs", "5000", "--set",
+                "fit.early_stopping_patience=0"], killed_config.exists)
+    killed = yaml.safe_load(killed_config.read_text())["fit"]
+    capsys.readouterr()
+    args = [*base, "--trials", "2", "--epochs", "1", "--set", "tune.evaluate_best=false"]
+    assert tune.main(args) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    rows = _rows(run_dir)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"], rows
+    # trial 0 ran again with the killed trial's point (its epochs are this run's)
+    rerun = yaml.safe_load(killed_config.read_text())["fit"]
+    assert rerun["optimizer"]["learning_rate"] == killed["optimizer"]["learning_rate"]
+    assert rerun["epochs"] == 1 and (run_dir / "trials" / "00000" / "model.keras").exists()
+    # and once more: nothing left to do
+    assert tune.main(args) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err and len(_rows(run_dir)) == 2

@@ -10,8 +10,11 @@ not start from another run's weights), which costs the epochs of the lower rungs
 more. keras-tuner optimises one objective.
 
 State lives in ``<run_dir>/keras_tuner/<study_name>``; rerunning with the same study
-name resumes it. At the end the trials are copied into an in-memory Optuna study so
-that both backends share the trials CSV, the best config, the plots and HParams.
+name resumes it. A trial that was running when its process died (kill -9) runs again
+with its number and point: its unfinished fit resumes when the config is the same, and
+is replaced otherwise (e.g. other ``--epochs``). At the end the trials are copied into
+an in-memory Optuna study so that both backends share the trials CSV, the best config,
+the plots and HParams.
 """
 
 from __future__ import annotations
@@ -58,6 +61,25 @@ def _make_tuner_class() -> type:
             self._start = time.monotonic()
             super().__init__(oracle, directory=directory, project_name=project_name)
             self.oracle.max_trials = trials  # also after a reload: the total to reach
+            # A reload queues the trials that were running (their process died) again.
+            self.interrupted = set(getattr(self.oracle, "_retry_queue", ()))
+            if self.interrupted:
+                logger.warning(
+                    "trial(s) %s were running when the last search stopped (killed?): "
+                    "they run again",
+                    ", ".join(sorted(self.interrupted)),
+                )
+
+        def _populate_initial_space(self) -> None:
+            # keras-tuner reloads a project only when its tuner file exists, which is
+            # written when the first trial ends: a search killed during its first trial
+            # would start afresh and give trial 0 (and its folder) to another point.
+            oracle_file = self.oracle._get_oracle_fname()
+            if io.exists(oracle_file):
+                logger.info("reloading the oracle from %s", oracle_file)
+                self.oracle.reload()
+                return
+            super()._populate_initial_space()
 
         def pre_create_trial(self) -> None:
             if self.timeout_seconds is not None and (
@@ -72,7 +94,12 @@ def _make_tuner_class() -> type:
             number = int(trial.trial_id)
             epochs = values.get("tuner/epochs")
             try:
-                result = self.runner.run(labels, number, epochs=epochs)
+                result = self.runner.run(
+                    labels,
+                    number,
+                    epochs=epochs,
+                    replace_unfinished=trial.trial_id in self.interrupted,
+                )
             except Exception as err:
                 message = f"{type(err).__name__}: {err}"[:2000]
                 logger.warning("trial %s failed: %s", trial.trial_id, message)
@@ -210,6 +237,10 @@ def run_keras_tuner(
         after_trial=hook,
     )
     stop_reason = None
+    from keras_tuner.src import config as kt_config
+
+    debug = kt_config.DEBUG
+    kt_config.DEBUG = False  # True prints the traceback of every failed trial
     try:
         tuner.search()
     except RuntimeError as err:
@@ -219,6 +250,8 @@ def run_keras_tuner(
             f"search {study_name!r} stopped after {max_consecutive_failures} failed trials in "
             f"a row; the last error: {str(err).splitlines()[-1] if str(err) else err}"
         )
+    finally:
+        kt_config.DEBUG = debug
     return to_optuna_study(tuner, runner), stop_reason
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tfgenre import config, io
-from tfgenre.errors import TfgenreError
+from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.tuning.objectives import (
     Objective,
     count_params,
@@ -135,6 +135,7 @@ class TrialRunner:
         *,
         epochs: int | None = None,
         callbacks: Iterable[Any] = (),
+        replace_unfinished: bool = False,
     ) -> TrialResult:
         """Trains one point and measures the objectives.
 
@@ -146,6 +147,10 @@ class TrialRunner:
             number: The trial number (names the folder).
             epochs: Override of the epochs (Hyperband's budget).
             callbacks: More Keras callbacks (e.g. a pruning callback).
+            replace_unfinished: The trial runs again after its process died (a
+                keras-tuner trial keeps its number): an unfinished run of it in its
+                folder resumes when the config is the same, and is replaced otherwise
+                (only the run's own files; a finished run is never replaced).
 
         Raises:
             TrialFailed: when the loss or an objective is not finite.
@@ -157,6 +162,9 @@ class TrialRunner:
 
         trial_dir = self.trial_dir(number)
         cfg = self.fit_config(labels, trial_dir, epochs)
+        overwrite = replace_unfinished and _unfinished_of_another_config(cfg)
+        if overwrite:
+            logger.info("trial %d: replacing the unfinished run its killed process left", number)
         start = time.perf_counter()
         model = None
         try:
@@ -165,6 +173,7 @@ class TrialRunner:
                 evaluate=False,
                 extra_callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
                 confusion_images=False,
+                overwrite=overwrite,
             )
             history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
             losses = history.get("loss", [])
@@ -249,3 +258,16 @@ class TrialRunner:
         if removed:
             logger.debug("removed the model files of %d trial(s)", len(removed))
         return removed
+
+
+def _unfinished_of_another_config(cfg: Any) -> bool:
+    """Whether ``cfg.run_dir`` holds an unfinished fit that ``cfg`` cannot resume."""
+    from tfgenre.training import check_run_dir
+
+    if io.exists(io.join(cfg.run_dir, "model.keras")):
+        return False  # finished: never replaced here
+    try:
+        check_run_dir(cfg)
+    except ConfigError:
+        return True
+    return False

@@ -164,7 +164,7 @@ def test_keras_tuner_search_killed_in_its_first_trial_resumes(tmp_path, capsys):
     # trial 0 ran again with the killed trial's point (its epochs are this run's)
     rerun = yaml.safe_load(killed_config.read_text())["fit"]
     assert rerun["optimizer"]["learning_rate"] == killed["optimizer"]["learning_rate"]
-    assert rerun["epochs"] == 1 and (run_dir / "trials" / "00000" / "model.keras").exists()
+    assert rerun["epochs"] == 1 and rows[0]["epochs"] == "1"
     # and once more: nothing left to do
     assert tune.main(args) == 0
     captured = capsys.readouterr()

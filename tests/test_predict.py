@@ -143,14 +143,16 @@ def test_folder_with_bad_files_reports_and_exits_1(runs, tmp_path, capsys):
     (folder / "empty.ogg").write_bytes(b"")
     (folder / "notes.txt").write_text("ignored: not audio by name")
     (folder / ".hidden.wav").write_bytes(b"ignored: hidden")
-    missing = tmp_path / "missing.wav"
-    code = main([str(folder), str(missing), "--model", str(runs.raw), "--format", "csv",
+    (folder / "sub" / "phone.m4a").write_bytes(b"not decoded by libsndfile")
+    code = main([str(folder), "--model", str(runs.raw), "--format", "csv",
                  "--top-k", "2", "--segments", "--log-level", "ERROR"])
     out = capsys.readouterr()
     assert code == 1
     assert "3 of 5 file(s) could not be decoded" in out.err
-    for name in ("broken.mp3", "empty.ogg", "missing.wav"):
+    for name in ("broken.mp3", "empty.ogg"):
         assert name in out.err
+    assert "phone.m4a: unsupported format" in out.err
+    assert "notes.txt" not in out.err
     rows = list(csv.DictReader(io.StringIO(out.out)))
     tracks = [r for r in rows if r["level"] == "track"]
     assert [Path(r["path"]).name for r in tracks] == ["a.wav", "b.wav"]
@@ -193,8 +195,8 @@ def test_model_path_forms(runs, tmp_path):
     if best.exists():
         assert resolve_model_path(str(best))[1] == str(runs.mel)
     assert resolve_model_path(str(runs.mel / "model.keras"))[1] == str(runs.mel)
-    files = list_audio_files([str(runs.audio)])
-    assert len(files) == 12 and files == sorted(files)
+    files, unsupported = list_audio_files([str(runs.audio)])
+    assert len(files) == 12 and files == sorted(files) and unsupported == []
 
 
 _PREDICT_AND_SAY_IF_TF_STARTED = (

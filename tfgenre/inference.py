@@ -423,35 +423,49 @@ def _batch_function(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray]
     return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
 
-def list_audio_files(paths: Sequence[str]) -> list[str]:
+def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Files named in ``paths``, with folders expanded (recursively, sorted) to their audio.
 
     Files given by name are kept whatever their extension (a bad one fails to decode and
     is reported); inside folders only :data:`~tfgenre.sources.base.AUDIO_EXTENSIONS`
-    files that are not hidden count.
+    files that are not hidden count, and audio in a format that is not decoded
+    (``.m4a``, ``.aac``, ``.wma`` ...) is returned as skipped with its reason.
+
+    Returns:
+        (files to predict, ``(path, reason)`` of the files skipped up front).
 
     Raises:
         ConfigError: when a folder holds no audio file.
     """
-    from tfgenre.sources.base import iter_audio_files
+    from tfgenre.sources.base import (
+        AUDIO_EXTENSIONS,
+        iter_audio_files,
+        unsupported_audio_skips,
+    )
 
     out: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for path in paths:
         if not io.isdir(path):
             out.append(path)
             continue
         found: list[str] = []
+        unsupported: list[tuple[str, str]] = []
         stack = [path]
         while stack:
             folder = stack.pop()
             names = io.listdir(folder)
             found.extend(io.join(folder, n) for n in iter_audio_files(names))
+            unsupported.extend((s.path, s.reason) for s in unsupported_audio_skips(folder, names))
             stack.extend(
                 io.join(folder, n)
                 for n in names
                 if not n.startswith(".") and io.isdir(io.join(folder, n))
             )
-        if not found:
-            raise ConfigError(f"folder {path!r} holds no audio files (wav, au, flac, ogg, mp3)")
+        if not found and not unsupported:
+            raise ConfigError(
+                f"folder {path!r} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})"
+            )
         out.extend(sorted(found))
-    return out
+        skipped.extend(sorted(unsupported))
+    return out, skipped

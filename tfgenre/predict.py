@@ -156,7 +156,9 @@ def _main(args: argparse.Namespace) -> int:
     from tfgenre.inference import Predictor, list_audio_files
 
     check_arguments(args)
-    files = list_audio_files(args.paths)
+    files, unsupported = list_audio_files(args.paths)
+    for path, reason in unsupported:
+        sys.stderr.write(f"skipped: {path}: {reason}\n")
     predictor = Predictor.load(args.model, hop_seconds=args.hop_seconds, batch_size=args.batch_size)
     results, failed = [], []
     show = sys.stderr.isatty() and len(files) > 1
@@ -186,9 +188,11 @@ def _main(args: argparse.Namespace) -> int:
         io.write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
-    if failed:
+    if failed or unsupported:
+        total = len(files) + len(unsupported)
         sys.stderr.write(
-            f"error: {len(failed)} of {len(files)} file(s) could not be decoded and were skipped\n"
+            f"error: {len(failed) + len(unsupported)} of {total} file(s) could not be decoded "
+            "and were skipped\n"
         )
         return 1
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfgenre import cli
+from tfgenre import cli, io
 from tfgenre.errors import ConfigError
 
 
@@ -43,12 +43,12 @@ def test_os_errors_become_one_line_and_exit_1(error, expected, capsys):
 
 def test_check_output_folder(tmp_path):
     (tmp_path / "file").write_text("x")
-    cli.check_output_folder(str(tmp_path / "new" / "deeper"), "--out")
-    cli.check_output_folder(str(tmp_path), "--out")
+    io.check_output_folder(str(tmp_path / "new" / "deeper"), "--out")
+    io.check_output_folder(str(tmp_path), "--out")
     with pytest.raises(ConfigError, match="is a file"):
-        cli.check_output_folder(str(tmp_path / "file"), "--out")
+        io.check_output_folder(str(tmp_path / "file"), "--out")
     with pytest.raises(ConfigError, match="is under the file"):
-        cli.check_output_folder(str(tmp_path / "file" / "sub"), "--out")
+        io.check_output_folder(str(tmp_path / "file" / "sub"), "--out")
 
 
 def _command(module: str, *argv: object) -> subprocess.CompletedProcess:

@@ -529,7 +529,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _run_and_print(cfg: BaselinesConfig) -> None:
-    cli.check_output_folder(cfg.out, "out")
+    io.check_output_folder(cfg.out, "out")
     summary, per_fold = run_baselines(cfg)
     sys.stdout.write(markdown_table(summary, describe(cfg)))
     if cfg.out:

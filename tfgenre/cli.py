@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -78,25 +77,6 @@ def describe_os_error(err: OSError) -> str:
     if not paths:
         return f"{what.rstrip(':')}: {reason}"
     return f"{what} {' -> '.join(paths)}: {reason}"
-
-
-def check_output_folder(path: str, flag: str) -> None:
-    """Checks that a local output folder can be made where ``path`` points.
-
-    Raises:
-        ConfigError: when ``path`` or one of its parents is a file.
-    """
-    if not path or "://" in path:
-        return
-    probe = os.path.abspath(path)
-    while probe and not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return
-        probe = parent
-    if not os.path.isdir(probe):
-        where = "is a file" if probe == os.path.abspath(path) else f"is under the file {probe!r}"
-        raise ConfigError(f"{flag} {path!r} {where}; it must be a folder")
 
 
 def _tf_file_error(err: BaseException) -> str | None:

@@ -334,7 +334,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> ExploreCo
 def _explore_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``explore:`` section, data from ``fit:`` or ``write_records:``."""
     cfg = stage_config(section, pipeline)
-    cli.check_output_folder(cfg.out, "explore.out")
+    io.check_output_folder(cfg.out, "explore.out")
     result = run_explore(cfg)
     sys.stdout.write(f"[explore] wrote {len(result['images'])} images; open {result['index']}\n")
 
@@ -374,7 +374,7 @@ def _main(args: argparse.Namespace) -> int:
         cli.print_config(settings)
         return 0
     cfg = config.from_dict(ExploreConfig, settings)
-    cli.check_output_folder(cfg.out, "--out")
+    io.check_output_folder(cfg.out, "--out")
     result = run_explore(cfg)
     sys.stdout.write(f"wrote {len(result['images'])} images; open {result['index']}\n")
     return 0

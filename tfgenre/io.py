@@ -10,6 +10,40 @@ import os
 from typing import Any
 
 
+def check_output_folder(path: str, name: str) -> None:
+    """Checks, before any work, that a local output folder exists or can be created.
+
+    ``gs://`` paths are not checked (their first write tells). Used by every command
+    that writes a folder, so a bad path is one line instead of a traceback after the
+    work.
+
+    Args:
+        path: The folder.
+        name: How the user named it (a flag or config key), for the message.
+
+    Raises:
+        ConfigError: when ``path`` is a file, lies under a file, or cannot be written.
+    """
+    from tfgenre.errors import ConfigError
+
+    if not path or is_remote(path):
+        return
+    target = os.path.abspath(path)
+    probe = target
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        if probe == target:
+            raise ConfigError(f"{name} {path!r} is a file, not a folder; name a folder")
+        raise ConfigError(f"{name} {path!r} cannot be created: it is under the file {probe!r}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "the folder" if probe == target else f"its parent {probe!r}"
+        raise ConfigError(f"{name} {path!r} cannot be written: no write permission on {what}")
+
+
 def is_remote(path: str) -> bool:
     """True for URLs such as ``gs://bucket/x`` that need tf.io.gfile."""
     return "://" in str(path)

@@ -147,7 +147,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         folder = os.path.dirname(os.path.abspath(args.output))
         if os.path.isdir(args.output):
             raise ConfigError(f"--output {args.output!r} is a folder; give a file name")
-        cli.check_output_folder(folder, "the folder of --output")
+        io.check_output_folder(folder, "the folder of --output")
         if not os.path.isdir(folder):
             raise ConfigError(f"--output {args.output!r}: the folder {folder!r} does not exist")
 

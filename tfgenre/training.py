@@ -26,7 +26,6 @@ import difflib
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -559,25 +558,6 @@ def _saved_fit_config(run_dir: str) -> dict[str, Any] | None:
     return None
 
 
-def _check_writable(path: str) -> None:
-    """Raises ConfigError unless the local ``path`` (or its nearest parent) is writable.
-
-    Remote paths are checked by their first write.
-    """
-    if io.is_remote(path):
-        return
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    if not os.path.isdir(probe):
-        raise ConfigError(f"run_dir={path!r} cannot be created: {probe!r} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"run_dir={path!r} cannot be written: no write permission on {probe!r}")
-
-
 def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
     """Decides what a run may do with ``cfg.run_dir``, before anything is written.
 
@@ -592,9 +572,7 @@ def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
         ConfigError: with the folder, what is in it and what to do.
     """
     path = cfg.run_dir
-    if io.exists(path) and not io.isdir(path):
-        raise ConfigError(f"run_dir={path!r} is a file, not a folder: give a folder for the run")
-    _check_writable(path)
+    io.check_output_folder(path, "run_dir")
     if not io.exists(path):
         return RunDirPlan()
     names = io.listdir(path)

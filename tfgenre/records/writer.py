@@ -648,36 +648,6 @@ _STATE_FILE_RE = re.compile(r"^(config|[a-z_]+-\d{5}-of-\d{5})\.json(\.incomplet
 _OWN_TOP_FILES = (manifest.MANIFEST_NAME, FEATURES_CSV)
 
 
-def check_output_path(output: str) -> None:
-    """Checks that ``output`` is, or can be created as, a writable folder.
-
-    Runs before any work starts, so a bad path fails at once with a message instead of a
-    traceback after the audio was decoded. ``gs://`` paths are not checked here.
-
-    Raises:
-        ConfigError: naming the path and the problem (a file, not a folder; under a
-            file; no permission to write).
-    """
-    if io.is_remote(output):
-        return
-    path = os.path.abspath(output)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(f"output {output!r} is a file, not a folder; name a records folder")
-    existing = path
-    while not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
-    if not os.path.isdir(existing):
-        raise ConfigError(
-            f"output {output!r} cannot be created: {existing!r} is a file, not a folder"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "the folder" if existing == path else f"its parent {existing!r}"
-        raise ConfigError(f"output {output!r} cannot be written: no write permission on {what}")
-
-
 def _listed_shards(output: str) -> set[str]:
     """Shard files (``view/name``) that the manifest or a state file of ``output`` lists."""
     listed: set[str] = set()
@@ -858,7 +828,7 @@ def write_records(
     """
     if not cfg.output:
         raise ConfigError("output='' must name the records folder")
-    check_output_path(cfg.output)
+    io.check_output_folder(cfg.output, "output")
     start = time.perf_counter()
     tracks, source_skips, labels, policy = plan(cfg)
     content = cfg.content_dict()

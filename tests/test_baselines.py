@@ -163,3 +163,14 @@ def test_baselines_and_explore_on_records(tmp_path):
     assert explore.main(["--records", str(tmp_path / "records"), "--out",
                          str(tmp_path / "explore")]) == 0
     assert (tmp_path / "explore" / "pca_2d.png").exists()
+
+
+def test_knn_on_a_table_smaller_than_its_neighbourhood(tmp_path):
+    # 2 classes x 2 tracks, 2 folds: each fold trains on 2 rows, fewer than knn's 5
+    # neighbours; scikit-learn raised a ValueError that ended the whole job.
+    table = write_features_csv(tmp_path / "tiny.csv", classes=2, tracks=2)
+    cfg = config.from_dict(BaselinesConfig, {"features_csv": str(table), "folds": 2,
+                                             "models": ["knn", "logistic_regression"]})
+    summary, per_fold = run_baselines(cfg)
+    assert [r["model"] for r in summary] == ["knn", "logistic_regression"]
+    assert len(per_fold) == 4 and all(0.0 <= r["accuracy"] <= 1.0 for r in per_fold)

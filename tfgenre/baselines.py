@@ -376,6 +376,7 @@ def _run_model(
             jobs=cfg.jobs,
             options=cfg.model_options.get(name),
         )
+        _fit_neighbours_to(model, len(train))
         model.fit(rows.x[train], rows.y[train])
         s = score(
             model,
@@ -403,6 +404,20 @@ def _run_model(
         }
     )
     logger.info("%s: accuracy %.4f, macro-F1 %.4f (%.1f s)", name, acc.mean(), f1.mean(), seconds)
+
+
+def _fit_neighbours_to(model: Any, num_train: int) -> None:
+    """Caps kNN's ``n_neighbors`` at the number of training rows (tiny tables, many folds)."""
+    params = model.get_params()
+    wanted = params.get("model__n_neighbors")
+    if wanted is not None and wanted > num_train:
+        logger.warning(
+            "knn: n_neighbors=%d is more than the %d training rows of a fold; using %d",
+            wanted,
+            num_train,
+            num_train,
+        )
+        model.set_params(model__n_neighbors=num_train)
 
 
 def _pm(mean: float, std: float | None) -> str:

@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -100,20 +99,19 @@ def evaluate_run(
     info = load_run_info(run_dir)
     history = io.join(run_dir, "history.csv")
     out = report_dir(run_dir, split)
+    # Context that is not a metric level goes into metrics.json and report.md too.
+    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
+    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
+    if note:
+        extra["note"] = note
+    metrics = {**metrics, **extra}
     write_report(
         metrics,
         out,
         history_csv=history if io.exists(history) else None,
         title=f"tfgenre report: {info.get('model')} on {info.get('view')} ({split})",
+        predictions=(probs, labels, track_ids),
     )
-    # Context that is not a metric level goes into metrics.json after the report.
-    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
-    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
-    if note:
-        extra["note"] = note
-    path = io.join(out, "metrics.json")
-    io.write_text_atomic(path, json.dumps({**json.loads(io.read_text(path)), **extra}, indent=2))
-    metrics = {**metrics, **extra}
     cli.logger.info(
         "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
         split,
@@ -137,10 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _main(args: argparse.Namespace) -> int:
     metrics = evaluate_run(args.run_dir, args.split)
+    from tfgenre.stats import format_interval
+
     for level in ("segment", "track", "track_vote"):
         m = metrics[level]
         sys.stdout.write(
-            f"{level:>10}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"{level:>10}: accuracy {format_interval(m['accuracy'], m.get('accuracy_ci'))}  "
+            f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
             f"(n={m['num_examples']})\n"
         )
     sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/report.md\n")

@@ -14,7 +14,13 @@ the SVM, the mean decision value) of its segments and the scores are at track le
 The table reports accuracy and macro-F1 as mean ± std (population std) over the
 folds, in Markdown and CSV.
 
+With ``--split fault_filtered`` the GTZAN table is split by the fault-filtered lists
+shipped with tfgenre (train -> test; rows in no list are excluded and counted). A GTZAN
+table split any other way gets a one-line warning: random splits leak artists.
+
 Examples:
+    python -m tfgenre.baselines --features-csv features_30_sec.csv \
+        --split fault_filtered --out runs/baselines_ff
     python -m tfgenre.baselines --features-csv features_30_sec.csv \
         --splits train=0.7,test=0.3 --seed 0 --out runs/baselines
     python -m tfgenre.baselines --records records/gtzan --folds 10 --out runs/baselines
@@ -26,6 +32,7 @@ import argparse
 import csv
 import dataclasses
 import io as std_io
+import json
 import logging
 import sys
 import time
@@ -36,6 +43,7 @@ import numpy as np
 
 from tfgenre import cli, config, io
 from tfgenre.errors import ConfigError
+from tfgenre.protocols import UNKNOWN_PROTOCOL, Protocol, get_named_split, warn_if_leaky
 from tfgenre.run import data_source, stage
 
 logger = logging.getLogger(__name__)
@@ -53,6 +61,7 @@ FIT_DATA_KEYS: tuple[str, ...] = (
     "records",
     "features_csv",
     "splits",
+    "named_split",
     "seed",
     "train_split",
     "eval_split",
@@ -67,6 +76,7 @@ class BaselinesConfig:
         records: Records folder with a ``features`` view (or use ``features_csv``).
         features_csv: A features CSV (the GTZAN table or tfgenre's ``features.csv``).
         splits: Split fractions for a CSV without a split column (as in ``fit``).
+        named_split: A named split for a features CSV (``fault_filtered``), as in fit.
         seed: Split, fold and model seed.
         folds: Stratified k-fold over all rows (0: the fit split).
         train_split: Split trained on (fit split mode).
@@ -82,6 +92,7 @@ class BaselinesConfig:
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
+    named_split: str = ""
     seed: int = 0
     folds: int = 0
     train_split: str = "train"
@@ -97,6 +108,18 @@ class BaselinesConfig:
             "give exactly one of records (a records folder) and features_csv",
         )
         config.require(self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 or >= 2")
+        if self.named_split:
+            get_named_split(self.named_split)
+            config.require(
+                bool(self.features_csv),
+                f"named_split={self.named_split!r} splits a features CSV; records keep the "
+                "split they were written with",
+            )
+            config.require(
+                not self.folds,
+                f"named_split={self.named_split!r} fixes train/validation/test; it does not "
+                f"go with folds={self.folds}",
+            )
         config.require(self.jobs != 0, f"jobs={self.jobs} must be >= 1 (or -1: all cores)")
         config.require(bool(self.models), "models=[] must name at least one model")
         for name in (*self.models, *self.model_options):
@@ -114,6 +137,8 @@ class FeatureRows:
         splits: Split of each row, ``(n,)`` object.
         feature_names: The ``d`` feature names.
         labels: Class names in index order.
+        protocol: How the rows were split (see :mod:`tfgenre.protocols`).
+        excluded: Tracks left out on purpose (in no list of the named split).
     """
 
     x: np.ndarray
@@ -122,6 +147,8 @@ class FeatureRows:
     splits: np.ndarray
     feature_names: tuple[str, ...]
     labels: tuple[str, ...]
+    protocol: Protocol = UNKNOWN_PROTOCOL
+    excluded: tuple[str, ...] = ()
 
     @property
     def segments(self) -> bool:
@@ -135,6 +162,7 @@ def load_feature_rows(
     features_csv: str = "",
     splits: Mapping[str, float] | None = None,
     seed: int = 0,
+    named_split: str = "",
 ) -> FeatureRows:
     """Reads the features of every split from a features CSV or a records folder.
 
@@ -143,12 +171,14 @@ def load_feature_rows(
         features_csv: A features CSV (used when ``records`` is empty).
         splits: Fractions for a CSV without a split column.
         seed: Split seed for such a CSV.
+        named_split: A named split for the CSV (``fault_filtered``).
 
     Raises:
         ConfigError: when neither source is given, or the CSV is malformed.
         RecordsError: when the records lack the ``features`` view.
     """
     xs, ys, ids, names_of_split = [], [], [], []
+    protocol, excluded = UNKNOWN_PROTOCOL, ()
     if records:
         from tfgenre.records.manifest import Manifest
         from tfgenre.records.reader import to_numpy_arrays
@@ -157,6 +187,7 @@ def load_feature_rows(
         entry = m.view("features")
         feature_names = tuple(entry.get("feature_names") or [])
         labels = tuple(m.labels)
+        protocol, excluded = m.protocol, tuple(m.excluded)
         for split in m.splits:
             arrays = to_numpy_arrays(m, "features", split)
             xs.append(arrays["data"].astype(np.float64))
@@ -168,8 +199,11 @@ def load_feature_rows(
     elif features_csv:
         from tfgenre.data import load_feature_table
 
-        table = load_feature_table(features_csv, dict(splits) if splits else None, seed=seed)
+        table = load_feature_table(
+            features_csv, dict(splits) if splits else None, seed=seed, named_split=named_split
+        )
         feature_names, labels = table.feature_names, table.labels
+        protocol, excluded = table.protocol, table.excluded
         for split, (x, y, t) in table.splits.items():
             xs.append(x.astype(np.float64))
             ys.append(y)
@@ -186,6 +220,8 @@ def load_feature_rows(
         np.concatenate(names_of_split),
         tuple(feature_names),
         tuple(labels),
+        protocol,
+        excluded,
     )
 
 
@@ -286,7 +322,11 @@ def score(
 
 
 def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train_index, test_index)`` pairs: the fit split, or stratified (grouped) k-fold.
+    """``(train_index, test_index)`` pairs: the fit split, or stratified, grouped k-fold.
+
+    The k folds are :func:`tfgenre.folds.assign_folds` of the rows' tracks (grouped by
+    artist when the data knows it, else by track): the same folds as ``fit --folds K``
+    with the same seed. Row order and the model do not change them.
 
     Raises:
         ConfigError: when a split is missing or a class has fewer tracks than folds.
@@ -299,21 +339,58 @@ def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, 
             if not len(index):
                 raise ConfigError(f"split {split!r} has no rows (splits: {have}); check splits")
         return [(train, test)]
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from tfgenre.folds import assign_folds, read_csv_groups, records_groups
 
-    tracks: dict[str, int] = {}
-    for t, y in zip(rows.track_ids.tolist(), rows.y.tolist()):
-        tracks.setdefault(t, y)
-    fewest = int(np.bincount(np.fromiter(tracks.values(), dtype=np.int64)).min())
-    if fewest < cfg.folds:
-        raise ConfigError(
-            f"folds={cfg.folds} is more than the {fewest} track(s) of the smallest class"
+    if cfg.records:
+        from tfgenre.records.manifest import Manifest
+
+        groups = records_groups(Manifest.load(cfg.records).data)
+    else:
+        groups = read_csv_groups(cfg.features_csv)
+    ids = [str(t) for t in rows.track_ids.tolist()]
+    assignment = assign_folds(
+        ((t, y, groups.get(t)) for t, y in zip(ids, rows.y.tolist())), cfg.folds, cfg.seed
+    )
+    fold_of_row = np.asarray([assignment.fold_of[t] for t in ids])
+    return [
+        (np.flatnonzero(fold_of_row != k), np.flatnonzero(fold_of_row == k))
+        for k in range(cfg.folds)
+    ]
+
+
+def load_rows(cfg: BaselinesConfig) -> FeatureRows:
+    """The rows of ``cfg``'s data; warns when GTZAN is split at random (one line)."""
+    rows = load_feature_rows(
+        records=cfg.records,
+        features_csv=cfg.features_csv,
+        splits=cfg.splits,
+        seed=cfg.seed,
+        named_split=cfg.named_split,
+    )
+    fix = "--split fault_filtered" if cfg.features_csv else "records written with " + (
+        "--set source_options.split=fault_filtered"
+    )
+    warn_if_leaky(protocol_of(cfg, rows), f"GTZAN ({cfg.records or cfg.features_csv})", fix)
+    if rows.excluded:
+        logger.info(
+            "%d track(s) in no list of the %s split are excluded",
+            len(rows.excluded),
+            rows.protocol.name,
         )
-    if rows.segments:
-        splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-        return list(splitter.split(rows.x, rows.y, groups=rows.track_ids))
-    splitter = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-    return list(splitter.split(rows.x, rows.y))
+    return rows
+
+
+def protocol_of(cfg: BaselinesConfig, rows: FeatureRows) -> Protocol:
+    """The protocol of the evaluation: the rows' split, or random k-fold with folds."""
+    if not cfg.folds:
+        return rows.protocol
+    gtzan = rows.protocol.dataset == "gtzan"
+    return Protocol(
+        "random",
+        grouping="track",
+        dataset=rows.protocol.dataset,
+        leaks_artists=True if gtzan else None,
+    )
 
 
 def run_baselines(
@@ -330,9 +407,7 @@ def run_baselines(
         macro-F1 over the folds; per model and fold the scores.
     """
     if rows is None:
-        rows = load_feature_rows(
-            records=cfg.records, features_csv=cfg.features_csv, splits=cfg.splits, seed=cfg.seed
-        )
+        rows = load_rows(cfg)
     folds = folds_of(rows, cfg)
     logger.info(
         "%d rows (%s), %d features, %d classes, %s",
@@ -435,23 +510,48 @@ def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def describe(cfg: BaselinesConfig) -> str:
-    """One line saying what was evaluated how."""
+def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
+    """One line saying what was evaluated how (with ``rows``: the protocol, exclusions)."""
     source = cfg.records or cfg.features_csv
     if cfg.folds:
-        return f"{source}: stratified {cfg.folds}-fold (seed {cfg.seed})"
-    return f"{source}: {cfg.train_split} -> {cfg.eval_split} (splits {cfg.splits}, seed {cfg.seed})"
+        text = f"{source}: stratified {cfg.folds}-fold (seed {cfg.seed})"
+    elif cfg.named_split:
+        text = f"{source}: {cfg.train_split} -> {cfg.eval_split} (split {cfg.named_split})"
+    else:
+        text = (
+            f"{source}: {cfg.train_split} -> {cfg.eval_split} "
+            f"(splits {cfg.splits}, seed {cfg.seed})"
+        )
+    if rows is not None:
+        protocol = protocol_of(cfg, rows)
+        text += f"; protocol {protocol.name} ({protocol.describe()})"
+        if rows.excluded:
+            text += f"; {len(rows.excluded)} track(s) in no list excluded"
+    return text
 
 
 def write_tables(
-    cfg: BaselinesConfig, summary: Sequence[Mapping[str, Any]], per_fold: Sequence[Mapping]
+    cfg: BaselinesConfig,
+    summary: Sequence[Mapping[str, Any]],
+    per_fold: Sequence[Mapping],
+    rows: FeatureRows | None = None,
 ) -> list[str]:
-    """Writes ``baselines.md``, ``baselines.csv`` and ``baselines_folds.csv`` into ``out``."""
+    """Writes ``baselines.md``, ``baselines.csv`` and ``baselines_folds.csv`` into ``out``.
+
+    With ``rows``, ``protocol.json`` too: the protocol and the excluded tracks.
+    """
     io.makedirs(cfg.out)
     paths = [io.join(cfg.out, n) for n in ("baselines.md", "baselines.csv", "baselines_folds.csv")]
-    io.write_text_atomic(paths[0], markdown_table(summary, describe(cfg)))
+    io.write_text_atomic(paths[0], markdown_table(summary, describe(cfg, rows)))
     io.write_text_atomic(paths[1], _csv_text(summary))
     io.write_text_atomic(paths[2], _csv_text(per_fold))
+    if rows is not None:
+        paths.append(io.join(cfg.out, "protocol.json"))
+        record = {
+            "protocol": protocol_of(cfg, rows).to_json(),
+            "excluded": {"count": len(rows.excluded), "tracks": list(rows.excluded)},
+        }
+        io.write_text_atomic(paths[-1], json.dumps(record, indent=2) + "\n")
     return paths
 
 
@@ -467,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records folder with a features view")
     p.add_argument("--features-csv", help="a features CSV")
     p.add_argument("--splits", help="fractions for a CSV without a split column")
+    p.add_argument(
+        "--split",
+        help="a named split for a features CSV: fault_filtered (the GTZAN fault-filtered "
+        "lists shipped with tfgenre; rows in no list are excluded)",
+    )
     p.add_argument("--folds", type=int, help="stratified k-fold over all rows (default: fit split)")
     p.add_argument("--seed", type=int)
     p.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)}")
@@ -514,6 +619,7 @@ def _main(args: argparse.Namespace) -> int:
         "records": args.records,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
+        "named_split": args.split,
         "folds": args.folds,
         "seed": args.seed,
         "models": args.models,
@@ -530,10 +636,11 @@ def _main(args: argparse.Namespace) -> int:
 
 def _run_and_print(cfg: BaselinesConfig) -> None:
     cli.check_output_folder(cfg.out, "out")
-    summary, per_fold = run_baselines(cfg)
-    sys.stdout.write(markdown_table(summary, describe(cfg)))
+    rows = load_rows(cfg)
+    summary, per_fold = run_baselines(cfg, rows)
+    sys.stdout.write(markdown_table(summary, describe(cfg, rows)))
     if cfg.out:
-        for path in write_tables(cfg, summary, per_fold):
+        for path in write_tables(cfg, summary, per_fold, rows):
             sys.stdout.write(f"wrote {path}\n")
 
 

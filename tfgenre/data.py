@@ -16,6 +16,17 @@ from typing import Any
 import numpy as np
 
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import (
+    CSV_COLUMN,
+    UNKNOWN_PROTOCOL,
+    Protocol,
+    get_named_split,
+    looks_like_gtzan,
+    matches_named_split,
+    named_split_assignment,
+    random_protocol,
+    warn_if_leaky,
+)
 from tfgenre.records.manifest import Manifest
 from tfgenre.records.reader import parse_batch
 
@@ -296,6 +307,8 @@ class FeatureTable:
         splits: ``{split: (x float32 (n, d), y int64 (n,), track_ids (n,))}``.
         policy: How the splits were made.
         window: What one row describes (``whole_track`` or a number of samples).
+        protocol: The evaluation protocol of the splits.
+        excluded: Tracks left out on purpose (in no list of the named split), sorted.
     """
 
     feature_names: tuple[str, ...]
@@ -303,12 +316,22 @@ class FeatureTable:
     splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     policy: dict[str, Any]
     window: str | int
+    protocol: Protocol = UNKNOWN_PROTOCOL
+    excluded: tuple[str, ...] = ()
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Train-split mean and std (std 0 -> 1), float64 ``(d,)``."""
         x = self.splits["train"][0].astype(np.float64)
         std = x.std(axis=0)
         return x.mean(axis=0), np.where(std > 0, std, 1.0)
+
+    def warn_if_leaky(self, path: str) -> str | None:
+        """Logs the one-line warning when this table is GTZAN split other than fault-filtered.
+
+        Returns:
+            The message, or None when there is nothing to warn about.
+        """
+        return warn_if_leaky(self.protocol, f"the GTZAN table {path}", "--split fault_filtered")
 
 
 NON_FEATURE_COLUMNS = ("filename", "length", "label", "track_id", "segment", "split")
@@ -359,16 +382,71 @@ def _numeric_features(path: str, table: Any, names: tuple[str, ...]) -> np.ndarr
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def _named_split_column(
+    path: str, track_ids: np.ndarray, named_split: str
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+    """The split of each row under a named split; ``""`` for rows in no list.
+
+    Track ids are matched on their last ``/`` part, so the GTZAN table's
+    ``blues.00000`` and tfgenre's ``blues/blues.00000`` (folder source) both match.
+
+    Returns:
+        (split per row ``(n,)``, excluded track ids sorted, policy).
+
+    Raises:
+        ConfigError: for an unknown name, or when no row is in the named split.
+    """
+    named = get_named_split(named_split)
+    assignment = named_split_assignment(named.name)
+    split_col = np.asarray(
+        [assignment.get(str(t).rsplit("/", 1)[-1], "") for t in track_ids], dtype=object
+    )
+    if not (split_col != "").any():
+        example = ", ".join(sorted(set(map(str, track_ids)))[:3]) or "no rows"
+        raise ConfigError(
+            f"features CSV {path!r} holds none of the {len(assignment)} clips of the named "
+            f"split {named.name!r} ({named.dataset}: track ids like blues.00000, from a "
+            f"filename like blues.00000.wav); its track ids look like {example}"
+        )
+    excluded = tuple(sorted({str(t) for t, s in zip(track_ids, split_col) if not s}))
+    excluded_rows = int((split_col == "").sum())
+    policy = {
+        "kind": "named",
+        "name": named.name,
+        "protocol": named.protocol.name,
+        "excluded_tracks": len(excluded),
+        "excluded_rows": excluded_rows,
+        "missing_tracks": len(set(assignment) - {str(t).rsplit("/", 1)[-1] for t in track_ids}),
+    }
+    if excluded:
+        logger.info(
+            "%s split of %s: %d track(s) (%d rows) are in no list and are excluded (e.g. %s)",
+            named.name,
+            path,
+            len(excluded),
+            excluded_rows,
+            ", ".join(excluded[:5]),
+        )
+    return split_col, excluded, policy
+
+
 def load_feature_table(
-    path: str, fractions: dict[str, float] | None = None, seed: int = 0
+    path: str,
+    fractions: dict[str, float] | None = None,
+    seed: int = 0,
+    *,
+    named_split: str = "",
 ) -> FeatureTable:
     """Reads the GTZAN feature table or tfgenre's own features.csv.
 
-    Uses the CSV's ``split`` column when there is one, else stratified, grouped
-    ``fractions`` (rows of one track, e.g. ``blues.00000.3.wav``, stay together).
+    With ``named_split`` (``fault_filtered``) the rows get the split of that shipped
+    list and rows of tracks in no list are excluded (see :attr:`FeatureTable.excluded`).
+    Otherwise uses the CSV's ``split`` column when there is one, else stratified,
+    grouped ``fractions`` (rows of one track, e.g. ``blues.00000.3.wav``, stay together).
 
     Raises:
-        ConfigError: when the file lacks a ``label`` column or feature columns.
+        ConfigError: when the file lacks a ``label`` column or feature columns, for an
+            unknown ``named_split``, or when no row is in the named split.
     """
     import pandas as pd
 
@@ -376,6 +454,8 @@ def load_feature_table(
     from tfgenre.sources.base import Track
     from tfgenre.splits import assign_splits
 
+    if named_split:
+        get_named_split(named_split)  # an unknown name fails before the file is read
     try:
         table = pd.read_csv(io.join(path) if io.is_remote(path) else path)
     except FileNotFoundError as err:
@@ -398,9 +478,19 @@ def load_feature_table(
         track_ids = np.asarray([str(i) for i in range(len(table))])
     labels = tuple(sorted(table["label"].astype(str).unique()))
     y = table["label"].astype(str).map({name: i for i, name in enumerate(labels)}).to_numpy()
-    if "split" in table.columns and table["split"].notna().all():
+    gtzan = looks_like_gtzan(set(track_ids.tolist()))
+    excluded: tuple[str, ...] = ()
+    if named_split:
+        split_col, excluded, policy = _named_split_column(path, track_ids, named_split)
+        protocol = get_named_split(named_split).protocol
+    elif "split" in table.columns and table["split"].notna().all():
         split_col = table["split"].astype(str).to_numpy()
-        policy: dict[str, Any] = {"kind": "csv_column"}
+        policy = {"kind": "csv_column"}
+        protocol = Protocol(
+            CSV_COLUMN, grouping="unknown", dataset="gtzan" if gtzan else None
+        )
+        if gtzan and matches_named_split(dict(zip(track_ids.tolist(), split_col.tolist()))):
+            protocol = get_named_split("fault_filtered").protocol
     else:
         fractions = fractions or {"train": 0.8, "validation": 0.1, "test": 0.1}
         unique = {}
@@ -410,6 +500,7 @@ def load_feature_table(
         assigned = {t.track_id: t.split for t in assign_splits(tracks, fractions, seed=seed)}
         split_col = np.asarray([assigned[t] for t in track_ids])
         policy = {"kind": "stratified_grouped", "fractions": dict(fractions), "seed": seed}
+        protocol = random_protocol(gtzan=gtzan, artist_groups=False)
     splits = {}
     for name in ("train", "validation", "test"):
         mask = split_col == name
@@ -425,7 +516,21 @@ def load_feature_table(
         and table["filename"].astype(str).str.match(r".*\.\d+\.\d+\.\w+$").all()
     ):
         window = int(table["length"].iloc[0]) if "length" in table.columns else "segment"
-    return FeatureTable(names, labels, splits, policy, window)
+    return FeatureTable(names, labels, splits, policy, window, protocol, excluded)
+
+
+def fit_feature_table(cfg: Any) -> FeatureTable:
+    """The features CSV of a fit-like config, split as the run was.
+
+    Reads ``features_csv``, ``splits`` and ``seed``, and ``named_split`` when the
+    config has it.
+    """
+    return load_feature_table(
+        cfg.features_csv,
+        dict(cfg.splits) if cfg.splits else None,
+        seed=cfg.seed,
+        named_split=getattr(cfg, "named_split", "") or "",
+    )
 
 
 def array_dataset(

@@ -19,6 +19,7 @@ import numpy as np
 
 from tfgenre import cli, io
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import Protocol
 
 
 def report_dir(run_dir: str, split: str) -> str:
@@ -46,9 +47,9 @@ def predict_split(
         model = load_model(path, compile=False)
     labels = list(info["labels"])
     if cfg.features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.data import fit_feature_table
 
-        table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        table = fit_feature_table(cfg)
         trained_on = list(info.get("feature_names") or table.feature_names)
         if list(table.feature_names) != trained_on:
             missing = [n for n in trained_on if n not in table.feature_names]
@@ -102,6 +103,8 @@ def evaluate_run(
     # Context that is not a metric level goes into metrics.json and report.md too.
     extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
     extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
+    # How the data was split (run.json; "unknown" for runs made before it was kept).
+    extra["protocol"] = Protocol.from_json(info.get("protocol")).to_json()
     if note:
         extra["note"] = note
     metrics = {**metrics, **extra}

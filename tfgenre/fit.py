@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records folder written by tfgenre.write_records")
     p.add_argument("--features-csv", help="a features CSV instead of records (view features)")
     p.add_argument("--splits", help="fractions for a features CSV without a split column")
+    p.add_argument(
+        "--split",
+        help="a named split for a features CSV: fault_filtered (the GTZAN fault-filtered "
+        "lists shipped with tfgenre; rows in no list are excluded)",
+    )
     p.add_argument("--view", help="raw | mel | features")
     p.add_argument("--model", help="registered model name (see --list-models)")
     p.add_argument("--run-dir", help="output folder of the run")
@@ -57,6 +62,7 @@ def data_flags(args: argparse.Namespace) -> dict[str, Any]:
         "records": args.records,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
+        "named_split": args.split,
         "view": "features" if args.features_csv and not args.view else args.view,
         "model": args.model,
         "epochs": args.epochs,

@@ -38,6 +38,7 @@ import yaml
 from tfgenre import config, io
 from tfgenre.data import AugmentConfig
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import warn_if_leaky
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ class FitConfig:
         records: Records folder (or use ``features_csv``).
         features_csv: A features CSV instead of records (features view only).
         splits: Split fractions for a features CSV without a split column.
+        named_split: A split shipped with tfgenre for a features CSV
+            (``fault_filtered``: the GTZAN fault-filtered lists; rows in no list are
+            excluded); overrides ``splits`` and the CSV's split column. Records carry
+            the split they were written with.
         view: raw, mel or features.
         model: Registered model name.
         model_options: The model's options.
@@ -158,6 +163,7 @@ class FitConfig:
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
+    named_split: str = ""
     view: str = "mel"
     model: str = "genre_resnet"
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -207,6 +213,16 @@ class FitConfig:
                 self.view == "features",
                 f"features_csv needs view='features', got view={self.view!r}",
             )
+        if self.named_split:
+            from tfgenre.protocols import get_named_split
+
+            get_named_split(self.named_split)
+            config.require(
+                not self.records,
+                f"named_split={self.named_split!r} splits a features CSV; records keep the "
+                "split they were written with (write_records --set "
+                "source_options.split=fault_filtered)",
+            )
 
 
 def resolve_fit_config(
@@ -238,7 +254,10 @@ def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     from tfgenre.data import array_dataset, load_feature_table
     from tfgenre.models.registry import InputSpec
 
-    table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+    table = load_feature_table(
+        cfg.features_csv, dict(cfg.splits), seed=cfg.seed, named_split=cfg.named_split
+    )
+    table.warn_if_leaky(cfg.features_csv)
     mean, std = table.stats()
     spec = InputSpec("features", (len(table.feature_names),), tuple(mean), tuple(std))
     x, y, _ = table.splits[cfg.train_split]
@@ -265,6 +284,8 @@ def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
         "feature_names": list(table.feature_names),
         "feature_window": table.window,
         "split_policy": table.policy,
+        "protocol": table.protocol.to_json(),
+        "excluded": {"count": len(table.excluded), "tracks": list(table.excluded)},
         "num_examples": {k: len(v[0]) for k, v in table.splits.items()},
     }
     return RunData(
@@ -322,7 +343,13 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
         else m.data.get("window_samples"),
         "num_examples": {s: int(m.split(s)["num_examples"]) for s in m.splits},
         "skipped_corrupt": corrupt,
+        "protocol": m.protocol.to_json(),
     }
+    warn_if_leaky(
+        m.protocol,
+        f"GTZAN records {cfg.records}",
+        "write_records --set source_options.split=fault_filtered",
+    )
     return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
 
 

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--records", help="records folder written by tfgenre.write_records")
     group.add_argument("--features-csv", help="a features CSV instead of records")
     group.add_argument("--splits", help="fractions for a features CSV, e.g. train=0.7,test=0.3")
+    group.add_argument(
+        "--split", help="a named split for a features CSV: fault_filtered (GTZAN's lists)"
+    )
     group.add_argument("--view", help="raw | mel | features")
     group.add_argument("--model", help="registered model name")
     group.add_argument("--epochs", type=int)

@@ -154,9 +154,9 @@ def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
     if not any(o.kind == "metric" and o.name.startswith("val_") for o in objectives):
         return
     if fit.features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.data import fit_feature_table
 
-        have = list(load_feature_table(fit.features_csv, dict(fit.splits), seed=fit.seed).splits)
+        have = list(fit_feature_table(fit).splits)
         where = fit.features_csv
     elif fit.records:
         from tfgenre.records.manifest import Manifest

@@ -36,7 +36,12 @@ def predict_split(
         (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
     """
     from tfgenre.models.saving import load_model
-    from tfgenre.training import load_run_config, load_run_info, unknown_length_ok
+    from tfgenre.training import (
+        load_run_config,
+        load_run_info,
+        record_selections,
+        unknown_length_ok,
+    )
 
     cfg = load_run_config(run_dir)
     info = load_run_info(run_dir)
@@ -47,9 +52,9 @@ def predict_split(
         model = load_model(path, compile=False)
     labels = list(info["labels"])
     if cfg.features_csv:
-        from tfgenre.data import fit_feature_table
+        from tfgenre.training import feature_table
 
-        table = fit_feature_table(cfg)
+        table = feature_table(cfg)
         trained_on = list(info.get("feature_names") or table.feature_names)
         if list(table.feature_names) != trained_on:
             missing = [n for n in trained_on if n not in table.feature_names]
@@ -70,11 +75,20 @@ def predict_split(
     from tfgenre.records.manifest import Manifest
 
     m = Manifest.load(cfg.records)
-    if split not in m.splits:
-        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {m.splits})")
-    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt)
+    selections, _ = record_selections(cfg, m)
+    if split not in (selections if cfg.fold is not None else m.splits):
+        have = list(selections) if cfg.fold is not None else m.splits
+        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {have})")
+    select = selections.get(split)
+    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt, select=select)
     ds = records_dataset(
-        m, cfg.view, split, batch_size=batch_size, training=False, skip_corrupt=cfg.skip_corrupt
+        m,
+        cfg.view,
+        split,
+        batch_size=batch_size,
+        training=False,
+        skip_corrupt=cfg.skip_corrupt,
+        select=select,
     )
     with unknown_length_ok(cfg.skip_corrupt):
         probs = model.predict(ds.map(lambda x, y: x), verbose=0)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import cli, config
+from tfgenre.errors import ConfigError
 from tfgenre.run import stage
 from tfgenre.splits import parse_fractions
 
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="skip corrupt records (counted and reported) instead of failing",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        help="grouped, stratified K-fold cross-validation over every track (runs in "
+        "RUN_DIR/folds/<k>, summary in RUN_DIR/folds_summary.md; same folds as baselines)",
     )
     p.add_argument("--no-evaluate", action="store_true", help="skip the final evaluation")
     p.add_argument(
@@ -80,6 +87,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "verify": args.verify,
         "skip_corrupt": args.skip_corrupt,
+        "folds": args.folds,
     }
 
 
@@ -97,9 +105,26 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         cli.print_config(config.to_dict(cfg))
         return 0
+    if cfg.folds:
+        if args.no_evaluate:
+            raise ConfigError("--no-evaluate does not go with --folds: each fold is evaluated")
+        _print_folds(cfg, overwrite=args.overwrite)
+        return 0
     result = train(cfg, evaluate=not args.no_evaluate, overwrite=args.overwrite)
     _print_result(result)
     return 0
+
+
+def _print_folds(cfg: Any, *, overwrite: bool) -> None:
+    from tfgenre.crossval import run_folds
+
+    result = run_folds(cfg, overwrite=overwrite)
+    sys.stdout.write(result.markdown)
+    done = ", ".join(f"{o.fold}: {o.status}" for o in result.folds)
+    sys.stdout.write(
+        f"folds ({done})\nsummary: {result.run_dir}/folds_summary.md, "
+        f"{result.run_dir}/folds_summary.json\n"
+    )
 
 
 def _print_result(result: Any) -> None:
@@ -130,6 +155,9 @@ def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
         if wr.get("output"):
             section["records"] = wr["output"]
     cfg = config.from_dict(FitConfig, section, prefix="fit.")
+    if cfg.folds:
+        _print_folds(cfg, overwrite=overwrite)
+        return
     _print_result(train(cfg, evaluate=True, overwrite=overwrite))
 
 

@@ -9,8 +9,9 @@ folder, with relative paths:
     write_records (synthetic source, 3 views, 2 workers; rerun = resume; --dry-run;
     whole-track features with --window-seconds 0; another config refused; --overwrite)
     -> fit (genre_resnet on mel; --list-models; features_mlp from the writer's
-    features.csv) -> evaluate (both runs) -> predict (table with --top-k/--segments on a
-    file and a folder, json, csv, an undecodable file, a features run) -> export
+    features.csv) -> evaluate (both runs) -> compare (the two runs) -> predict (table
+    with --top-k/--segments on a file and a folder, json, csv, an undecodable file, a
+    features run) -> export
     (savedmodel, tflite, tflite --quantize, keras; each artefact loaded and run in a new
     process) -> tune (a study; the same study resumed; once more with nothing to do;
     best_config.yaml through ``python -m tfgenre fit --config``) -> baselines ->
@@ -311,8 +312,8 @@ def test_fit_list_models(user: Session) -> None:
     # `tfgenre <name>` (the console script) dispatches to the same entry points.
     result = user.run("tfgenre", "--help")
     succeeded(result)
-    for name in ("write-records", "fit", "evaluate", "predict", "export", "tune", "baselines",
-                 "explore", "run"):
+    for name in ("write-records", "fit", "evaluate", "compare", "predict", "export", "tune",
+                 "baselines", "explore", "run"):
         assert name in result.stdout, result.stdout
 
 
@@ -394,6 +395,40 @@ def test_evaluate(user: Session, run_name: str) -> None:
     pngs = {p.name for p in (run / "report").glob("*.png")}
     assert any("confusion" in n for n in pngs) and any("curve" in n for n in pngs), pngs
     user.passed.add(f"evaluate_{run_name}")
+
+
+def test_compare(user: Session) -> None:
+    """``compare runs/mel runs/features --out DIR`` on the tracks both runs were scored on."""
+    user.require("evaluate_mel", "evaluate_features")
+    tracks = {}
+    for name in ("mel", "features"):
+        with user.path("runs", name, "report", "tracks.csv").open() as f:
+            tracks[name] = {r["track_id"]: r for r in csv.DictReader(f)}
+    result = user.run(
+        "tfgenre.compare", "runs/mel", "runs/features", "--out", "runs/compare",
+        "--resamples", "200",
+    )
+    if set(tracks["mel"]) != set(tracks["features"]):
+        assert result.returncode == 2, result.describe()
+        assert "not evaluated on the same test tracks" in result.stderr, result.describe()
+        pytest.fail("the mel and features runs were scored on different test tracks")
+    succeeded(result)
+    out = user.path("runs", "compare")
+    assert (out / "compare.md").read_text() in result.stdout
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (out / "compare.csv").open() as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"mel", "features"}
+    for name, row in rows.items():
+        right = np.mean([r["label"] == r["predicted"] for r in tracks[name].values()])
+        assert float(row["accuracy"]) == pytest.approx(right), name
+        assert float(row["accuracy_lo"]) <= right <= float(row["accuracy_hi"]), name
+        assert 0.0 <= float(row["mcnemar_p"]) <= 1.0
+    best = max(rows.values(), key=lambda r: float(r["accuracy"]))
+    assert best["best"] == "True" and float(best["diff_to_best"]) == 0.0
+    # The console script dispatches too; one run alone is refused with exit 2.
+    result = user.run("tfgenre", "compare", "runs/mel")
+    assert result.returncode == 2 and "at least two" in result.stderr, result.describe()
 
 
 # ----------------------------------------------------------------------------- predict

@@ -14,7 +14,8 @@ folder, with relative paths:
     features run) -> export
     (savedmodel, tflite, tflite --quantize, keras; each artefact loaded and run in a new
     process) -> tune (a study; the same study resumed; once more with nothing to do;
-    best_config.yaml through ``python -m tfgenre fit --config``) -> baselines ->
+    best_config.yaml through ``python -m tfgenre fit --config``) -> baselines (and
+    ``--split fault_filtered`` on a tiny GTZAN-named table, whose random split warns) ->
     explore -> ``python -m tfgenre.run pipelines/demo.yaml`` made tiny with --set.
 
 Each step asserts what a user relies on: exit code, the files promised, JSON/CSV/YAML
@@ -750,6 +751,64 @@ def test_baselines(user: Session) -> None:
     assert best >= 2 * CHANCE, f"best baseline accuracy {best}"
     with (out / "baselines_folds.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 6 * 3
+
+
+def _gtzan_named_table(path: Path) -> list[str]:
+    """A tiny GTZAN-named feature table: 4 clips per split of 2 genres, 2 clips in no list.
+
+    Returns the ids that are in no fault-filtered list.
+    """
+    from tfgenre.protocols import named_split_assignment
+
+    lists = named_split_assignment("fault_filtered")
+    ids = [
+        tid
+        for genre in ("blues", "reggae")
+        for split in ("train", "validation", "test")
+        for tid in sorted(t for t, s in lists.items() if s == split and t.startswith(genre))[:4]
+    ]
+    unlisted = [t for t in (f"reggae.{i:05d}" for i in range(100)) if t not in lists][:2]
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "length", "rms_mean", "tempo", "mfcc1_mean", "label"])
+        for tid in ids + unlisted:
+            genre = tid.split(".")[0]
+            x = rng.normal(0.0, 0.3, 3) + (3.0 if genre == "blues" else 0.0)
+            w.writerow([f"{tid}.wav", 661794, *np.round(x, 5), genre])
+    return unlisted
+
+
+def test_baselines_fault_filtered_split(user: Session) -> None:
+    unlisted = _gtzan_named_table(user.path("gtzan_table.csv"))
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--split", "fault_filtered",
+        "--models", "logistic_regression,knn", "--out", "runs/baselines_ff",
+    )
+    succeeded(result)
+    out = user.path("runs", "baselines_ff")
+    heading = (out / "baselines.md").read_text().splitlines()[0]
+    assert "protocol gtzan_fault_filtered" in heading and "2 track(s)" in heading, heading
+    record = read_json(out / "protocol.json")
+    assert record["protocol"]["name"] == "gtzan_fault_filtered"
+    assert record["excluded"] == {"count": 2, "tracks": unlisted}
+    assert "random GTZAN splits" not in result.stderr
+    with (out / "baselines.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert {r["model"] for r in table} == {"logistic_regression", "knn"}
+    # the same table split at random: one line that teaches the fault-filtered option
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--splits",
+        "train=0.5,test=0.5", "--models", "knn",
+    )
+    succeeded(result)
+    warnings = [line for line in result.stderr.splitlines() if "random GTZAN splits" in line]
+    assert len(warnings) == 1 and "--split fault_filtered" in warnings[0], result.stderr
+    # an unknown name is refused before any work, naming the known ones
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--split", "artist"
+    )
+    assert result.returncode == 2 and "known: fault_filtered" in result.stderr, result.describe()
 
 
 def test_explore(user: Session) -> None:

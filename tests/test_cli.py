@@ -367,6 +367,35 @@ def test_fit_features_csv(user: Session) -> None:
     user.passed.add("fit_features")
 
 
+def test_fit_folds(user: Session) -> None:
+    """README: fit --folds K: a run per fold on the same folds as baselines --folds K."""
+    user.require("write_records")
+    result = user.run(
+        "tfgenre.fit", "--features-csv", "records/features.csv", "--model", "features_mlp",
+        "--run-dir", "runs/folds", "--folds", "2", "--epochs", "4", "--batch-size", "16",
+        "--seed", "0",
+    )
+    succeeded(result)
+    assert "| mean ± std [95 % CI] |" in result.stdout, result.describe()
+    run = user.path("runs", "folds")
+    summary = read_json(run / "folds_summary.json")
+    assert summary["protocol"]["k"] == 2 and summary["protocol"]["grouped_by"] == "track"
+    assert (run / "folds_summary.md").is_file()
+    from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
+    from tfgenre.config import from_dict
+
+    csv_path = str(user.path("records", "features.csv"))
+    rows = load_feature_rows(features_csv=csv_path)
+    pairs = folds_of(rows, from_dict(BaselinesConfig, {"features_csv": csv_path, "folds": 2}))
+    for k, (_, test) in enumerate(pairs):
+        with (run / "folds" / str(k) / "report" / "tracks.csv").open() as f:
+            tested = {r["track_id"] for r in csv.DictReader(f)}
+        assert tested == set(rows.track_ids[test]), f"fold {k}: not the baselines' test fold"
+        assert summary["folds"][k]["test_tracks"] == len(tested)
+    accuracy = summary["overall"]["track_accuracy"]["mean"]
+    assert accuracy >= 2 * CHANCE, f"cross-validated track accuracy {accuracy}"
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 
@@ -695,6 +724,10 @@ def test_tune_study(user: Session) -> None:
     assert best["fit"]["model"] == "features_mlp" and best["fit"]["epochs"] == 1
     summary = read_json(study / "summary.json")
     assert summary["trials"].get("COMPLETE") == TUNE_TRIALS, summary["trials"]
+    evaluation = summary["best"]["evaluation"]  # the best trial, scored once on test
+    lo, hi = evaluation["accuracy_ci"]
+    assert lo <= evaluation["accuracy"] <= hi and evaluation["ci"]["resamples"] == 1000
+    assert "bootstrap over tracks" in result.stdout, result.describe()
     assert (study / "plots" / "index.html").is_file()
     assert any((study / "hparams").rglob("events.out.tfevents.*")), "no HParams events"
     user.passed.add("tune_study")

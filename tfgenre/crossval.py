@@ -7,7 +7,8 @@ from the seed): the same assignment as ``baselines --folds K``. Fold ``k`` is a 
 run in ``<run-dir>/folds/<k>/`` (its own ``config.yaml``, ``run.json``, ``model.keras``
 and ``report/``): test = fold ``k``, validation (early stopping, best checkpoint) = a
 grouped, stratified 20 % of the other folds' tracks, train = the rest. The test fold is
-evaluated once, at the end of its run, at segment and track level.
+evaluated once, at the end of its run, at segment and track level. Fold runs log no
+per-epoch confusion-matrix image to TensorBoard (their reports have the matrices).
 
 The run folder holds the cross-validation's ``config.yaml`` and, when every fold is
 done, ``folds_summary.json`` and ``folds_summary.md``: per fold and overall mean, std
@@ -176,7 +177,7 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
         else:
             status = "trained"
             logger.info("fold %d/%d: training in %s", k, cfg.folds, fcfg.run_dir)
-            result = train(fcfg, evaluate=True)
+            result = train(fcfg, evaluate=True, confusion_images=False)
             metrics = result.metrics or {}
             keras.backend.clear_session()
         outcomes.append(FoldOutcome(k, fcfg.run_dir, metrics, status, time.perf_counter() - start))

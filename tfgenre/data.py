@@ -204,7 +204,7 @@ def records_tracks(
         "label": tf.io.FixedLenFeature([], tf.int64),
     }
     ds = tf.data.Dataset.from_tensor_slices(paths).interleave(
-        _file_dataset(skip_corrupt), cycle_length=max(min(len(paths), 8), 1), deterministic=True
+        _file_dataset(skip_corrupt), cycle_length=max(min(len(paths), 8), 1)
     )
     ds = ds.batch(4096).map(lambda s: tf.io.parse_example(s, spec))
     out: dict[str, tuple[int, int]] = {}

@@ -225,3 +225,18 @@ def test_report_shows_published_anchors_for_the_fault_filtered_protocol(tmp_path
     for protocol in ({"name": "random"}, None, 3):
         write_report({**metrics, "protocol": protocol}, tmp_path / "other")
         assert "Published figures" not in (tmp_path / "other" / "report.md").read_text()
+
+
+def test_tune_best_trial_evaluation_carries_intervals() -> None:
+    from tfgenre.tuning.report import evaluation_summary, evaluation_text
+
+    metrics = evaluate_predictions(*make_predictions(), CLASSES)
+    got = evaluation_summary(metrics, "test")
+    assert got["accuracy_ci"] == metrics["track"]["accuracy_ci"] and got["tracks"] == 24
+    assert got["segment_accuracy_ci"] == metrics["segment"]["accuracy_ci"]
+    text = evaluation_text(got)
+    lo, hi = got["accuracy_ci"]
+    assert text.startswith(
+        f"test (24 tracks): track accuracy {got['accuracy']:.4f} [{lo:.4f}, {hi:.4f}]"
+    )
+    assert "95 % bootstrap over tracks, 1000 resamples, seed 0" in text

@@ -183,10 +183,9 @@ def _print_result(result: Any) -> None:
         sys.stdout.write(f"best trial {best['number']}: {values}\n  params: {best['params']}\n")
         evaluation = best.get("evaluation")
         if evaluation:
-            sys.stdout.write(
-                f"  {evaluation['split']}: accuracy {evaluation['accuracy']:.4f}, "
-                f"macro-F1 {evaluation['macro_f1']:.4f}\n"
-            )
+            from tfgenre.tuning.report import evaluation_text
+
+            sys.stdout.write(f"  {evaluation_text(evaluation)}\n")
         sys.stdout.write(f"best config: {best['config']}\n")
     if s.get("pareto"):
         sys.stdout.write(f"Pareto front: {len(s['pareto'])} trial(s), see pareto_front.csv\n")

@@ -344,9 +344,4 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     except TfgenreError as err:
         logger.warning("could not evaluate the best trial on %r: %s", split, err)
         return None
-    return {
-        "split": split,
-        "accuracy": metrics["track"]["accuracy"],
-        "macro_f1": metrics["track"]["macro_f1"],
-        "segment_accuracy": metrics["segment"]["accuracy"],
-    }
+    return report.evaluation_summary(metrics, split)

@@ -136,9 +136,13 @@ def _print_result(result: Any) -> None:
         split = result.metrics.get("split", "test")
         if result.metrics.get("note"):
             sys.stdout.write(f"note: {result.metrics['note']}\n")
+        from tfgenre.stats import format_interval
+
         sys.stdout.write(
-            f"{split} accuracy: segment {seg['accuracy']:.4f}, track {trk['accuracy']:.4f} "
-            f"(macro-F1 {trk['macro_f1']:.4f})\n"
+            f"{split} accuracy: segment {seg['accuracy']:.4f}, track "
+            f"{format_interval(trk['accuracy'], trk.get('accuracy_ci'))} (macro-F1 "
+            f"{format_interval(trk['macro_f1'], trk.get('macro_f1_ci'))}"
+            f"{'; 95 % bootstrap over tracks' if trk.get('accuracy_ci') else ''})\n"
             f"report: {report_dir(result.run_dir, split)}/report.md\n"
             f"tensorboard --logdir {result.run_dir}/tb\n"
         )

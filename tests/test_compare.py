@@ -67,6 +67,18 @@ def test_compare_two_runs(tmp_path: Path) -> None:
         assert r["macro_f1_lo"] <= r["macro_f1"] <= r["macro_f1_hi"]
 
 
+def test_macro_f1_averages_over_every_class_of_the_run(tmp_path: Path) -> None:
+    """A class in p_<class> but never true nor predicted still counts (as evaluate's)."""
+    from sklearn.metrics import f1_score
+
+    truth = ["blues", "jazz"] * 5
+    pred = ["blues", "jazz", "jazz", "jazz", "blues"] * 2
+    a = fake_run(tmp_path, "a", truth, pred)
+    rows = compare_runs([load_run_predictions(str(a))] * 2)
+    expected = f1_score(truth, pred, labels=list(CLASSES), average="macro", zero_division=0)
+    assert rows[0]["macro_f1"] == pytest.approx(expected)
+
+
 def test_a_run_against_itself_differs_by_zero(tmp_path: Path) -> None:
     a, _, _, _ = two_runs(tmp_path)
     run = load_run_predictions(str(a))

@@ -64,6 +64,7 @@ class RunPredictions:
         track_ids: Track ids, shape (n,), sorted.
         labels: True class names, aligned with ``track_ids``.
         predicted: Predicted class names (mean probability), aligned with ``track_ids``.
+        classes: The run's class names (its ``p_<class>`` columns; empty when absent).
     """
 
     run_dir: str
@@ -71,6 +72,7 @@ class RunPredictions:
     track_ids: tuple[str, ...]
     labels: tuple[str, ...]
     predicted: tuple[str, ...]
+    classes: tuple[str, ...] = ()
 
 
 def _report_dir(run_dir: str, split: str) -> str:
@@ -114,6 +116,7 @@ def load_run_predictions(
 
         evaluate_run(run_dir, split)
     rows = _read_tracks_csv(path)
+    classes = tuple(k[2:] for k in (rows[0] if rows else {}) if k.startswith("p_"))
     ids = [r["track_id"] for r in rows]
     if len(set(ids)) != len(ids):
         repeated = sorted({t for t in ids if ids.count(t) > 1})[:EXAMPLES]
@@ -125,6 +128,7 @@ def load_run_predictions(
         track_ids=tuple(r["track_id"] for r in rows),
         labels=tuple(r["label"] for r in rows),
         predicted=tuple(r["predicted"] for r in rows),
+        classes=classes,
     )
 
 
@@ -189,7 +193,8 @@ def compare_runs(
         raise ConfigError(f"compare needs at least two runs; got {len(runs)}")
     settings = settings or BootstrapSettings()
     check_same_tracks(runs)
-    classes = sorted({c for r in runs for c in (*r.labels, *r.predicted)})
+    # Macro-F1 averages over every class the runs know, as evaluate's does.
+    classes = sorted({c for r in runs for c in (*r.classes, *r.labels, *r.predicted)})
     index = {c: i for i, c in enumerate(classes)}
     y_true = np.array([index[c] for c in runs[0].labels], dtype=np.int64)
     preds = [np.array([index[c] for c in r.predicted], dtype=np.int64) for r in runs]

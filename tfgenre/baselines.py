@@ -347,6 +347,22 @@ def score(
     }
 
 
+def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
+    """``{track_id: group}`` of the data (records' manifest or a CSV group column)."""
+    from tfgenre.folds import read_csv_groups, records_groups
+
+    if cfg.records:
+        from tfgenre.records.manifest import Manifest
+
+        return records_groups(Manifest.load(cfg.records).data)
+    return read_csv_groups(cfg.features_csv)
+
+
+def fold_grouping(cfg: BaselinesConfig) -> str:
+    """``artist`` when the data knows the tracks' groups, else ``track``."""
+    return "artist" if _source_groups(cfg) else "track"
+
+
 def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(train_index, test_index)`` pairs: the fit split, or stratified, grouped k-fold.
 
@@ -365,14 +381,9 @@ def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, 
             if not len(index):
                 raise ConfigError(f"split {split!r} has no rows (splits: {have}); check splits")
         return [(train, test)]
-    from tfgenre.folds import assign_folds, read_csv_groups, records_groups
+    from tfgenre.folds import assign_folds
 
-    if cfg.records:
-        from tfgenre.records.manifest import Manifest
-
-        groups = records_groups(Manifest.load(cfg.records).data)
-    else:
-        groups = read_csv_groups(cfg.features_csv)
+    groups = _source_groups(cfg)
     ids = [str(t) for t in rows.track_ids.tolist()]
     assignment = assign_folds(
         ((t, y, groups.get(t)) for t, y in zip(ids, rows.y.tolist())), cfg.folds, cfg.seed
@@ -564,7 +575,10 @@ def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
     """One line saying what was evaluated how (with ``rows``: the protocol, exclusions)."""
     source = cfg.records or cfg.features_csv
     if cfg.folds:
-        text = f"{source}: stratified {cfg.folds}-fold (seed {cfg.seed})"
+        text = (
+            f"{source}: stratified {cfg.folds}-fold grouped by {fold_grouping(cfg)} "
+            f"(seed {cfg.seed}; the folds of fit --folds {cfg.folds})"
+        )
     elif cfg.named_split:
         text = f"{source}: {cfg.train_split} -> {cfg.eval_split} (split {cfg.named_split})"
     else:

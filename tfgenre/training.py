@@ -914,6 +914,11 @@ def train(
         raise ConfigError("run_dir='' must name the run folder")
     if not cfg.records and not cfg.features_csv:
         raise ConfigError("give records (a records folder) or features_csv")
+    if cfg.folds and cfg.fold is None:
+        raise ConfigError(
+            f"folds={cfg.folds} asks for a cross-validation, which is one run per fold: "
+            "run it with fit --folds (tfgenre.crossval.run_folds), or set folds=0"
+        )
     check_names(cfg)
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.seed)

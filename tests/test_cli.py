@@ -7,11 +7,12 @@ each command as ``python -m tfgenre.<cmd> ...`` in a fresh process, from a scrat
 folder, with relative paths:
 
     write_records (synthetic source, 3 views, 2 workers; rerun = resume; --dry-run;
-    whole-track features with --window-seconds 0; another config refused; --overwrite)
+    whole-track features with --window-seconds 0; another config refused; --overwrite;
+    the gtzan source with source_options.split=fault_filtered on 7 generated clips)
     -> fit (genre_resnet on mel; --list-models; features_mlp from the writer's
-    features.csv) -> evaluate (both runs) -> compare (the two runs) -> predict (table
-    with --top-k/--segments on a file and a folder, json, csv, an undecodable file, a
-    features run) -> export
+    features.csv; --split fault_filtered on a GTZAN-named table) -> evaluate (both
+    runs) -> compare (the two runs) -> predict (table with --top-k/--segments on a file
+    and a folder, json, csv, an undecodable file, a features run) -> export
     (savedmodel, tflite, tflite --quantize, keras; each artefact loaded and run in a new
     process) -> tune (a study; the same study resumed; once more with nothing to do;
     best_config.yaml through ``python -m tfgenre fit --config``) -> baselines (and
@@ -305,6 +306,40 @@ def test_write_records_whole_tracks_then_overwrite(user: Session) -> None:
 # ----------------------------------------------------------------------------- fit
 
 
+def test_write_records_gtzan_fault_filtered(user: Session) -> None:
+    """README: write_records --source gtzan --set source_options.split=fault_filtered."""
+    from tfgenre.protocols import named_split_assignment
+
+    lists = named_split_assignment("fault_filtered")
+    listed = ["blues.00000", "blues.00012", "blues.00029", "rock.00000", "rock.00010",
+              "rock.00038"]
+    assert {lists[t] for t in listed} == {"train", "validation", "test"}
+    unlisted = ["pop.00015"]
+    assert unlisted[0] not in lists
+    for k, tid in enumerate(listed + unlisted):
+        genre = tid.split(".")[0]
+        user.path("gtzan", genre).mkdir(parents=True, exist_ok=True)
+        t = np.arange(int(1.5 * 22050)) / 22050
+        sf.write(user.path("gtzan", genre, f"{tid}.wav"),
+                 0.3 * np.sin(2 * np.pi * (220 + 50 * k) * t), 22050)
+    result = user.run(
+        "tfgenre.write_records", "--source", "gtzan", "--input", "gtzan", "--views", "mel",
+        "--window-seconds", "1", "--workers", "1", "--no-progress", "--set", "mel.n_mels=16",
+        "--output", "records_ff", "--set", "source_options.split=fault_filtered",
+    )
+    succeeded(result)
+    manifest = read_json(user.path("records_ff", "manifest.json"))
+    assert manifest["protocol"]["name"] == "gtzan_fault_filtered"
+    assert manifest["protocol"]["leaks_artists"] is False
+    assert manifest["excluded"] == {"count": 1, "tracks": unlisted}
+    assert manifest["counts"]["skipped"] == 0
+    assert {s: v["num_tracks"] for s, v in manifest["splits"].items()} == {
+        s: sum(lists[t] == s for t in listed) for s in ("train", "validation", "test")
+    }
+    # (the warning of a random GTZAN split: tests/test_protocols.py, and baselines below)
+    assert "random GTZAN splits" not in result.stderr
+
+
 def test_fit_list_models(user: Session) -> None:
     result = user.run("tfgenre.fit", "--list-models")
     succeeded(result)
@@ -365,6 +400,26 @@ def test_fit_features_csv(user: Session) -> None:
     accuracy = metrics["segment"]["accuracy"]
     assert accuracy >= 2 * CHANCE, f"test accuracy {accuracy} is not clearly above chance"
     user.passed.add("fit_features")
+
+
+def test_fit_features_csv_fault_filtered(user: Session) -> None:
+    """README: fit --features-csv ... --model features_mlp --split fault_filtered."""
+    unlisted = _gtzan_named_table(user.path("gtzan_table.csv"))
+    result = user.run(
+        "tfgenre.fit", "--features-csv", "gtzan_table.csv", "--model", "features_mlp",
+        "--split", "fault_filtered", "--run-dir", "runs/features_ff", "--epochs", "2",
+        "--batch-size", "8", "--seed", "0",
+    )
+    succeeded(result)
+    run = user.path("runs", "features_ff")
+    info = read_json(run / "run.json")
+    assert info["protocol"]["name"] == "gtzan_fault_filtered"
+    assert info["excluded"] == {"count": len(unlisted), "tracks": unlisted}
+    assert info["num_examples"] == {"train": 8, "validation": 8, "test": 8}
+    metrics = read_json(run / "report" / "metrics.json")
+    assert metrics["protocol"]["name"] == "gtzan_fault_filtered"
+    assert "Protocol: `gtzan_fault_filtered`" in (run / "report" / "report.md").read_text()
+    assert "random GTZAN splits" not in result.stderr
 
 
 def test_fit_folds(user: Session) -> None:

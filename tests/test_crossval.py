@@ -192,39 +192,51 @@ def test_fit_folds_on_a_features_csv_then_resume(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_fit_folds_on_records(tmp_path):
-    """Records of every split pooled, filtered by track in tf.data; evaluate agrees."""
+def test_fit_folds_on_records_grouped_by_artist(tmp_path):
+    """Records (csv source with artists) of every split pooled, filtered by track in
+    tf.data; folds grouped by the manifest's artists, equal to baselines'; evaluate agrees."""
     from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
     from tfgenre.crossval import run_folds
     from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.sources.synthetic import synthesize_dataset
     from tfgenre.training import FitConfig
 
+    audio = tmp_path / "audio"
+    clips = synthesize_dataset(str(audio), num_genres=3, clips_per_genre=6, clip_seconds=4.0)
+    listing = tmp_path / "tracks.csv"
+    with listing.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "group"])
+        for clip in sorted(clips):
+            genre, number = Path(clip).stem.split(".")
+            w.writerow([clip, genre, f"{genre}-artist{int(number) % 3}"])
     records = tmp_path / "records"
     write_records(config.from_dict(WriterConfig, {
-        "source": "synthetic",
-        "input": str(tmp_path / "audio"),
+        "source": "csv",
+        "input": str(listing),
         "output": str(records),
-        "source_options": {"num_genres": 3, "clips_per_genre": 4, "clip_seconds": 4.0},
         "views": ["features"],
         "audio": {"window_seconds": 2.0},
         "splits": {"train": 0.5, "validation": 0.25, "test": 0.25},
         "shards": 2,
         "workers": 1,
     }))
+    manifest = json.loads((records / "manifest.json").read_text())
+    assert len(manifest["track_groups"]) == 18
     cfg = FitConfig(records=str(records), view="features", model="features_mlp",
                     run_dir=str(tmp_path / "cv"), folds=2, epochs=1, batch_size=8, seed=3)
     result = run_folds(cfg)
+    assert result.summary["protocol"]["grouped_by"] == "artist"
     rows = load_feature_rows(records=str(records))
     pairs = folds_of(rows, config.from_dict(
         BaselinesConfig, {"records": str(records), "folds": 2, "seed": 3}))
-    for outcome, (_, test) in zip(result.folds, pairs):
-        tracks_csv = Path(outcome.run_dir) / "report" / "tracks.csv"
-        if tracks_csv.is_file():  # the per-track predictions of the report
-            with tracks_csv.open() as f:
-                scored = {r["track_id"] for r in csv.DictReader(f)}
-            assert scored == set(rows.track_ids[test])
-        assert outcome.metrics["track"]["num_examples"] == len(set(rows.track_ids[test]))
+    groups = manifest["track_groups"]
+    for outcome, (train, test) in zip(result.folds, pairs):
+        with (Path(outcome.run_dir) / "report" / "tracks.csv").open() as f:
+            scored = {r["track_id"] for r in csv.DictReader(f)}
+        assert scored == set(rows.track_ids[test])
+        assert not {groups[t] for t in scored} & {groups[t] for t in rows.track_ids[train]}
         assert outcome.metrics["segment"]["num_examples"] == len(test)
         again = evaluate_run(outcome.run_dir, "test")
         assert again["segment"]["accuracy"] == pytest.approx(outcome.metrics["segment"]["accuracy"])

@@ -1129,6 +1129,14 @@ def assemble_manifest(
         padded.extend(st["padded"])
     for entry in split_json.values():
         entry["shards"].sort(key=lambda s: (s["view"], s["file"]))
+    # the artist of each written track, when the source knows it (fit/baselines --folds)
+    written_ids = {t["track_id"] for u in units for t in states[u.key]["tracks"]}
+    track_groups = {
+        t.track_id: t.group
+        for u in units
+        for t in u.tracks
+        if t.group and t.track_id in written_ids
+    }
     if "features" in views_json:
         train_rows = [
             r["values"] for u in units if u.split == "train" for r in states[u.key]["feature_rows"]
@@ -1165,6 +1173,7 @@ def assemble_manifest(
         "split_policy": policy,
         "protocol": protocol.to_json(),
         "excluded": {"count": len(excluded), "tracks": sorted(excluded)},
+        "track_groups": dict(sorted(track_groups.items())),
         "padded": sorted(padded),
         "skipped": sorted(skipped, key=lambda s: s["path"]),
         "counts": {

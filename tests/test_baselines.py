@@ -72,7 +72,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
     assert all(r["accuracy_std"] is not None and r["accuracy_std"] >= 0 for r in summary)
     table = baselines.markdown_table(summary, "t")
     assert "±" in table and "| svm |" in table
-    assert "95 % t-interval over 4 folds" in table
+    assert "95 % t-interval of the mean over 4 folds" in table
 
 
 def test_tables_carry_intervals(clips_csv):

@@ -504,11 +504,14 @@ def _run_model(
     f1 = np.array([s["macro_f1"] for s in scores])
     if cfg.folds:  # spread over folds: a t-interval of the mean
         acc_ci, f1_ci = t_interval(acc)["ci"], t_interval(f1)["ci"]
-        method = f"{100 * DEFAULT_LEVEL:.0f} % t-interval over {len(folds)} folds"
+        method = f"{100 * DEFAULT_LEVEL:.0f} % t-interval of the mean over {len(folds)} folds"
     else:  # one split: a bootstrap over its scored tracks
         acc_ci = [scores[0]["accuracy_lo"], scores[0]["accuracy_hi"]]
         f1_ci = [scores[0]["macro_f1_lo"], scores[0]["macro_f1_hi"]]
-        method = f"{100 * DEFAULT_LEVEL:.0f} % bootstrap over tracks ({DEFAULT_RESAMPLES})"
+        method = (
+            f"{100 * DEFAULT_LEVEL:.0f} % bootstrap over tracks ({DEFAULT_RESAMPLES} resamples, "
+            f"seed {DEFAULT_SEED})"
+        )
     summary.append(
         {
             "model": name,
@@ -556,7 +559,7 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], title: str = "") -> str
         lines += [
             "",
             ("Mean ± std (population) over folds; " if folds else "")
-            + f"interval: {', '.join(methods)} (seed {DEFAULT_SEED}).",
+            + f"interval: {', '.join(methods)}.",
         ]
     return "\n".join(lines) + "\n"
 

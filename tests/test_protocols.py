@@ -145,6 +145,7 @@ def test_random_split_of_a_gtzan_table_warns(tmp_path, caplog):
     table = load_feature_table(str(gtzan), {"train": 0.5, "test": 0.5})
     p = table.protocol
     assert (p.name, p.grouping, p.dataset, p.leaks_artists) == ("random", "track", "gtzan", True)
+    assert "inflate accuracy by about 20 points" in p.to_json()["description"]
     with caplog.at_level(logging.WARNING):
         message = table.warn_if_leaky(str(gtzan))
     assert LEAK in message and "--split fault_filtered" in message
@@ -250,10 +251,14 @@ def test_fit_records_the_protocol_in_run_and_metrics(tmp_path, caplog):
     assert info["excluded"] == {"count": len(excluded), "tracks": excluded}
     metrics = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
     assert metrics["protocol"]["name"] == "gtzan_fault_filtered"
+    assert metrics["excluded_tracks"] == len(excluded)
     assert result.metrics["protocol"]["leaks_artists"] is False
     assert "gtzan_fault_filtered" in (tmp_path / "run" / "report" / "report.md").read_text()
     with pytest.raises(ConfigError, match=r"records keep the split"):
         config.from_dict(FitConfig, {"records": "r", "named_split": "fault_filtered"})
+    with pytest.raises(ConfigError, match=r"does not go with folds=5"):
+        config.from_dict(FitConfig, {"features_csv": "t.csv", "view": "features",
+                                     "named_split": "fault_filtered", "folds": 5})
 
 
 # --------------------------------------------------------------------------- real data

@@ -119,6 +119,8 @@ def evaluate_run(
     extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
     # How the data was split (run.json; "unknown" for runs made before it was kept).
     extra["protocol"] = Protocol.from_json(info.get("protocol")).to_json()
+    # tracks left out on purpose (in no list of a named split), as run.json counts them
+    extra["excluded_tracks"] = int((info.get("excluded") or {}).get("count", 0))
     if note:
         extra["note"] = note
     metrics = {**metrics, **extra}

@@ -99,7 +99,11 @@ class Protocol:
         return cls(**{k: v for k, v in dict(data).items() if k in fields})
 
     def describe(self) -> str:
-        """A short description without the name, e.g. ``gtzan, grouped by artist``."""
+        """A short description without the name, e.g. ``gtzan, grouped by artist``.
+
+        For GTZAN split so that artists leak it ends with the one-line warning, so the
+        report's protocol line says it too.
+        """
         parts = [self.dataset] if self.dataset else []
         parts.append(
             f"grouped by {self.grouping}" if self.grouping != "unknown" else "grouping unknown"
@@ -108,7 +112,15 @@ class Protocol:
             parts.append("one artist can be in two splits")
         elif self.leaks_artists is False:
             parts.append("no artist in two splits")
-        return ", ".join(parts)
+        text = ", ".join(parts)
+        if self.dataset == "gtzan" and self.leaks_artists:
+            # the report's protocol line carries the warning the writer and fit log
+            text += (
+                "; random GTZAN splits inflate accuracy by about 20 points, use the "
+                "fault-filtered split (--split fault_filtered, or "
+                "source_options.split=fault_filtered)"
+            )
+        return text
 
 
 UNKNOWN_PROTOCOL = Protocol(UNKNOWN, grouping="unknown")

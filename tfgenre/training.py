@@ -253,6 +253,11 @@ class FitConfig:
                 "split they were written with (write_records --set "
                 "source_options.split=fault_filtered)",
             )
+            config.require(
+                not self.folds,
+                f"named_split={self.named_split!r} fixes train/validation/test; it does not "
+                f"go with folds={self.folds} (k-fold would put one artist in two folds)",
+            )
 
 
 def resolve_fit_config(

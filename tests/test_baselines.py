@@ -72,6 +72,35 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
     assert all(r["accuracy_std"] is not None and r["accuracy_std"] >= 0 for r in summary)
     table = baselines.markdown_table(summary, "t")
     assert "±" in table and "| svm |" in table
+    assert "95 % t-interval of the mean over 4 folds" in table
+
+
+def test_tables_carry_intervals(clips_csv):
+    """One split: a bootstrap over its tracks; folds: a t-interval of the fold means."""
+    from tfgenre.stats import t_interval
+
+    cfg = config.from_dict(BaselinesConfig, {"features_csv": str(clips_csv),
+                                             "splits": {"train": 0.5, "test": 0.5},
+                                             "models": ["naive_bayes"]})
+    (row,), (fold,) = run_baselines(cfg)
+    assert row["accuracy_lo"] <= row["accuracy_mean"] <= row["accuracy_hi"]
+    assert row["macro_f1_lo"] <= row["macro_f1_mean"] <= row["macro_f1_hi"]
+    assert row["accuracy_hi"] - row["accuracy_lo"] > 0.01 or row["accuracy_mean"] == 1.0
+    assert row["interval"].startswith("95 % bootstrap over tracks")
+    assert (fold["accuracy_lo"], fold["accuracy_hi"]) == (row["accuracy_lo"], row["accuracy_hi"])
+    table = baselines.markdown_table([row])
+    assert f"{row['accuracy_mean']:.4f} [{row['accuracy_lo']:.4f}, {row['accuracy_hi']:.4f}]" in (
+        table
+    )
+    assert "±" not in table.splitlines()[2]
+
+    cfg = config.replace(cfg, folds=3)
+    (row,), folds = run_baselines(cfg)
+    expected = t_interval([f["accuracy"] for f in folds])["ci"]
+    assert [row["accuracy_lo"], row["accuracy_hi"]] == pytest.approx(expected)
+    assert row["accuracy_lo"] <= row["accuracy_mean"] <= row["accuracy_hi"]
+    table = baselines.markdown_table([row])
+    assert f"± {row['accuracy_std']:.4f} [{row['accuracy_lo']:.4f}, " in table
 
 
 def test_segments_are_grouped_by_track_and_scored_per_track(segments_csv):

@@ -7,13 +7,16 @@ each command as ``python -m tfgenre.<cmd> ...`` in a fresh process, from a scrat
 folder, with relative paths:
 
     write_records (synthetic source, 3 views, 2 workers; rerun = resume; --dry-run;
-    whole-track features with --window-seconds 0; another config refused; --overwrite)
+    whole-track features with --window-seconds 0; another config refused; --overwrite;
+    the gtzan source with source_options.split=fault_filtered on 7 generated clips)
     -> fit (genre_resnet on mel; --list-models; features_mlp from the writer's
-    features.csv) -> evaluate (both runs) -> predict (table with --top-k/--segments on a
-    file and a folder, json, csv, an undecodable file, a features run) -> export
+    features.csv; --split fault_filtered on a GTZAN-named table) -> evaluate (both
+    runs) -> compare (the two runs) -> predict (table with --top-k/--segments on a file
+    and a folder, json, csv, an undecodable file, a features run) -> export
     (savedmodel, tflite, tflite --quantize, keras; each artefact loaded and run in a new
     process) -> tune (a study; the same study resumed; once more with nothing to do;
-    best_config.yaml through ``python -m tfgenre fit --config``) -> baselines ->
+    best_config.yaml through ``python -m tfgenre fit --config``) -> baselines (and
+    ``--split fault_filtered`` on a tiny GTZAN-named table, whose random split warns) ->
     explore -> ``python -m tfgenre.run pipelines/demo.yaml`` made tiny with --set.
 
 Each step asserts what a user relies on: exit code, the files promised, JSON/CSV/YAML
@@ -303,6 +306,40 @@ def test_write_records_whole_tracks_then_overwrite(user: Session) -> None:
 # ----------------------------------------------------------------------------- fit
 
 
+def test_write_records_gtzan_fault_filtered(user: Session) -> None:
+    """README: write_records --source gtzan --set source_options.split=fault_filtered."""
+    from tfgenre.protocols import named_split_assignment
+
+    lists = named_split_assignment("fault_filtered")
+    listed = ["blues.00000", "blues.00012", "blues.00029", "rock.00000", "rock.00010",
+              "rock.00038"]
+    assert {lists[t] for t in listed} == {"train", "validation", "test"}
+    unlisted = ["pop.00015"]
+    assert unlisted[0] not in lists
+    for k, tid in enumerate(listed + unlisted):
+        genre = tid.split(".")[0]
+        user.path("gtzan", genre).mkdir(parents=True, exist_ok=True)
+        t = np.arange(int(1.5 * 22050)) / 22050
+        sf.write(user.path("gtzan", genre, f"{tid}.wav"),
+                 0.3 * np.sin(2 * np.pi * (220 + 50 * k) * t), 22050)
+    result = user.run(
+        "tfgenre.write_records", "--source", "gtzan", "--input", "gtzan", "--views", "mel",
+        "--window-seconds", "1", "--workers", "1", "--no-progress", "--set", "mel.n_mels=16",
+        "--output", "records_ff", "--set", "source_options.split=fault_filtered",
+    )
+    succeeded(result)
+    manifest = read_json(user.path("records_ff", "manifest.json"))
+    assert manifest["protocol"]["name"] == "gtzan_fault_filtered"
+    assert manifest["protocol"]["leaks_artists"] is False
+    assert manifest["excluded"] == {"count": 1, "tracks": unlisted}
+    assert manifest["counts"]["skipped"] == 0
+    assert {s: v["num_tracks"] for s, v in manifest["splits"].items()} == {
+        s: sum(lists[t] == s for t in listed) for s in ("train", "validation", "test")
+    }
+    # (the warning of a random GTZAN split: tests/test_protocols.py, and baselines below)
+    assert "random GTZAN splits" not in result.stderr
+
+
 def test_fit_list_models(user: Session) -> None:
     result = user.run("tfgenre.fit", "--list-models")
     succeeded(result)
@@ -311,8 +348,8 @@ def test_fit_list_models(user: Session) -> None:
     # `tfgenre <name>` (the console script) dispatches to the same entry points.
     result = user.run("tfgenre", "--help")
     succeeded(result)
-    for name in ("write-records", "fit", "evaluate", "predict", "export", "tune", "baselines",
-                 "explore", "run"):
+    for name in ("write-records", "fit", "evaluate", "compare", "predict", "export", "tune",
+                 "baselines", "explore", "run"):
         assert name in result.stdout, result.stdout
 
 
@@ -365,6 +402,55 @@ def test_fit_features_csv(user: Session) -> None:
     user.passed.add("fit_features")
 
 
+def test_fit_features_csv_fault_filtered(user: Session) -> None:
+    """README: fit --features-csv ... --model features_mlp --split fault_filtered."""
+    unlisted = _gtzan_named_table(user.path("gtzan_table.csv"))
+    result = user.run(
+        "tfgenre.fit", "--features-csv", "gtzan_table.csv", "--model", "features_mlp",
+        "--split", "fault_filtered", "--run-dir", "runs/features_ff", "--epochs", "2",
+        "--batch-size", "8", "--seed", "0",
+    )
+    succeeded(result)
+    run = user.path("runs", "features_ff")
+    info = read_json(run / "run.json")
+    assert info["protocol"]["name"] == "gtzan_fault_filtered"
+    assert info["excluded"] == {"count": len(unlisted), "tracks": unlisted}
+    assert info["num_examples"] == {"train": 8, "validation": 8, "test": 8}
+    metrics = read_json(run / "report" / "metrics.json")
+    assert metrics["protocol"]["name"] == "gtzan_fault_filtered"
+    assert "Protocol: `gtzan_fault_filtered`" in (run / "report" / "report.md").read_text()
+    assert "random GTZAN splits" not in result.stderr
+
+
+def test_fit_folds(user: Session) -> None:
+    """README: fit --folds K: a run per fold on the same folds as baselines --folds K."""
+    user.require("write_records")
+    result = user.run(
+        "tfgenre.fit", "--features-csv", "records/features.csv", "--model", "features_mlp",
+        "--run-dir", "runs/folds", "--folds", "2", "--epochs", "4", "--batch-size", "16",
+        "--seed", "0",
+    )
+    succeeded(result)
+    assert "| mean ± std [95 % CI] |" in result.stdout, result.describe()
+    run = user.path("runs", "folds")
+    summary = read_json(run / "folds_summary.json")
+    assert summary["protocol"]["k"] == 2 and summary["protocol"]["grouped_by"] == "track"
+    assert (run / "folds_summary.md").is_file()
+    from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
+    from tfgenre.config import from_dict
+
+    csv_path = str(user.path("records", "features.csv"))
+    rows = load_feature_rows(features_csv=csv_path)
+    pairs = folds_of(rows, from_dict(BaselinesConfig, {"features_csv": csv_path, "folds": 2}))
+    for k, (_, test) in enumerate(pairs):
+        with (run / "folds" / str(k) / "report" / "tracks.csv").open() as f:
+            tested = {r["track_id"] for r in csv.DictReader(f)}
+        assert tested == set(rows.track_ids[test]), f"fold {k}: not the baselines' test fold"
+        assert summary["folds"][k]["test_tracks"] == len(tested)
+    accuracy = summary["overall"]["track_accuracy"]["mean"]
+    assert accuracy >= 2 * CHANCE, f"cross-validated track accuracy {accuracy}"
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 
@@ -394,6 +480,40 @@ def test_evaluate(user: Session, run_name: str) -> None:
     pngs = {p.name for p in (run / "report").glob("*.png")}
     assert any("confusion" in n for n in pngs) and any("curve" in n for n in pngs), pngs
     user.passed.add(f"evaluate_{run_name}")
+
+
+def test_compare(user: Session) -> None:
+    """``compare runs/mel runs/features --out DIR`` on the tracks both runs were scored on."""
+    user.require("evaluate_mel", "evaluate_features")
+    tracks = {}
+    for name in ("mel", "features"):
+        with user.path("runs", name, "report", "tracks.csv").open() as f:
+            tracks[name] = {r["track_id"]: r for r in csv.DictReader(f)}
+    result = user.run(
+        "tfgenre.compare", "runs/mel", "runs/features", "--out", "runs/compare",
+        "--resamples", "200",
+    )
+    if set(tracks["mel"]) != set(tracks["features"]):
+        assert result.returncode == 2, result.describe()
+        assert "not evaluated on the same test tracks" in result.stderr, result.describe()
+        pytest.fail("the mel and features runs were scored on different test tracks")
+    succeeded(result)
+    out = user.path("runs", "compare")
+    assert (out / "compare.md").read_text() in result.stdout
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (out / "compare.csv").open() as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"mel", "features"}
+    for name, row in rows.items():
+        right = np.mean([r["label"] == r["predicted"] for r in tracks[name].values()])
+        assert float(row["accuracy"]) == pytest.approx(right), name
+        assert float(row["accuracy_lo"]) <= right <= float(row["accuracy_hi"]), name
+        assert 0.0 <= float(row["mcnemar_p"]) <= 1.0
+    best = max(rows.values(), key=lambda r: float(r["accuracy"]))
+    assert best["best"] == "True" and float(best["diff_to_best"]) == 0.0
+    # The console script dispatches too; one run alone is refused with exit 2.
+    result = user.run("tfgenre", "compare", "runs/mel")
+    assert result.returncode == 2 and "at least two" in result.stderr, result.describe()
 
 
 # ----------------------------------------------------------------------------- predict
@@ -659,6 +779,10 @@ def test_tune_study(user: Session) -> None:
     assert best["fit"]["model"] == "features_mlp" and best["fit"]["epochs"] == 1
     summary = read_json(study / "summary.json")
     assert summary["trials"].get("COMPLETE") == TUNE_TRIALS, summary["trials"]
+    evaluation = summary["best"]["evaluation"]  # the best trial, scored once on test
+    lo, hi = evaluation["accuracy_ci"]
+    assert lo <= evaluation["accuracy"] <= hi and evaluation["ci"]["resamples"] == 1000
+    assert "bootstrap over tracks" in result.stdout, result.describe()
     assert (study / "plots" / "index.html").is_file()
     assert any((study / "hparams").rglob("events.out.tfevents.*")), "no HParams events"
     user.passed.add("tune_study")
@@ -715,6 +839,64 @@ def test_baselines(user: Session) -> None:
     assert best >= 2 * CHANCE, f"best baseline accuracy {best}"
     with (out / "baselines_folds.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 6 * 3
+
+
+def _gtzan_named_table(path: Path) -> list[str]:
+    """A tiny GTZAN-named feature table: 4 clips per split of 2 genres, 2 clips in no list.
+
+    Returns the ids that are in no fault-filtered list.
+    """
+    from tfgenre.protocols import named_split_assignment
+
+    lists = named_split_assignment("fault_filtered")
+    ids = [
+        tid
+        for genre in ("blues", "reggae")
+        for split in ("train", "validation", "test")
+        for tid in sorted(t for t, s in lists.items() if s == split and t.startswith(genre))[:4]
+    ]
+    unlisted = [t for t in (f"reggae.{i:05d}" for i in range(100)) if t not in lists][:2]
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "length", "rms_mean", "tempo", "mfcc1_mean", "label"])
+        for tid in ids + unlisted:
+            genre = tid.split(".")[0]
+            x = rng.normal(0.0, 0.3, 3) + (3.0 if genre == "blues" else 0.0)
+            w.writerow([f"{tid}.wav", 661794, *np.round(x, 5), genre])
+    return unlisted
+
+
+def test_baselines_fault_filtered_split(user: Session) -> None:
+    unlisted = _gtzan_named_table(user.path("gtzan_table.csv"))
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--split", "fault_filtered",
+        "--models", "logistic_regression,knn", "--out", "runs/baselines_ff",
+    )
+    succeeded(result)
+    out = user.path("runs", "baselines_ff")
+    heading = (out / "baselines.md").read_text().splitlines()[0]
+    assert "protocol gtzan_fault_filtered" in heading and "2 track(s)" in heading, heading
+    record = read_json(out / "protocol.json")
+    assert record["protocol"]["name"] == "gtzan_fault_filtered"
+    assert record["excluded"] == {"count": 2, "tracks": unlisted}
+    assert "random GTZAN splits" not in result.stderr
+    with (out / "baselines.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert {r["model"] for r in table} == {"logistic_regression", "knn"}
+    # the same table split at random: one line that teaches the fault-filtered option
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--splits",
+        "train=0.5,test=0.5", "--models", "knn",
+    )
+    succeeded(result)
+    warnings = [line for line in result.stderr.splitlines() if "random GTZAN splits" in line]
+    assert len(warnings) == 1 and "--split fault_filtered" in warnings[0], result.stderr
+    # an unknown name is refused before any work, naming the known ones
+    result = user.run(
+        "tfgenre.baselines", "--features-csv", "gtzan_table.csv", "--split", "artist"
+    )
+    assert result.returncode == 2 and "known: fault_filtered" in result.stderr, result.describe()
 
 
 def test_explore(user: Session) -> None:

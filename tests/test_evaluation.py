@@ -10,7 +10,13 @@ import pytest
 from sklearn import metrics as skm
 
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation import aggregate_tracks, evaluate_predictions, write_report
+from tfgenre.evaluation import (
+    aggregate_tracks,
+    evaluate_predictions,
+    read_track_predictions,
+    write_report,
+)
+from tfgenre.stats import BootstrapSettings
 
 CLASSES = ["blues", "jazz", "metal", "pop"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -167,3 +173,70 @@ def test_write_report_without_history_and_missing_history(tmp_path: Path) -> Non
     assert not (tmp_path / "a" / "training_curves.png").exists()
     with pytest.raises(ConfigError, match="does not exist"):
         write_report(metrics, tmp_path / "b", history_csv=str(tmp_path / "nope.csv"))
+
+
+def test_metrics_carry_bootstrap_intervals_over_tracks() -> None:
+    probs, labels, track_ids = make_predictions()
+    metrics = evaluate_predictions(probs, labels, track_ids, CLASSES)
+    for level in ("segment", "track", "track_vote"):
+        entry = metrics[level]
+        for key in ("accuracy", "macro_f1"):
+            lo, hi = entry[f"{key}_ci"]
+            assert 0.0 <= lo <= entry[key] <= hi <= 1.0, (level, key)
+            assert hi - lo > 0.05, (level, key)  # 24 tracks: far from certain
+        assert entry["ci"] == {
+            "method": "bootstrap over tracks", "resamples": 1000, "seed": 0, "level": 0.95,
+        }
+    other = evaluate_predictions(
+        probs, labels, track_ids, CLASSES, bootstrap=BootstrapSettings(resamples=50, seed=1)
+    )
+    assert other["track"]["ci"]["resamples"] == 50
+
+
+def test_report_shows_intervals_and_writes_track_predictions(tmp_path: Path) -> None:
+    probs, labels, track_ids = make_predictions()
+    metrics = evaluate_predictions(probs, labels, track_ids, CLASSES)
+    metrics = {**metrics, "split": "test", "model": "m"}
+    written = write_report(metrics, tmp_path, predictions=(probs, labels, track_ids))
+    report = (tmp_path / "report.md").read_text()
+    track = metrics["track"]
+    lo, hi = track["accuracy_ci"]
+    assert f"{track['accuracy']:.4f} [{lo:.4f}, {hi:.4f}]" in report
+    assert "1000 resamples, seed 0" in report
+    assert "Published figures" not in report  # no protocol: no anchors
+    rows = read_track_predictions(written["tracks"])
+    assert len(rows) == 24 and set(rows[0]) >= {"track_id", "label", "predicted", "p_jazz"}
+    correct = np.mean([r["label"] == r["predicted"] for r in rows])
+    assert correct == pytest.approx(track["accuracy"])
+    assert sum(int(r["num_segments"]) for r in rows) == len(labels)
+    assert json.loads((tmp_path / "metrics.json").read_text())["model"] == "m"
+
+
+def test_report_shows_published_anchors_for_the_fault_filtered_protocol(tmp_path: Path) -> None:
+    metrics = evaluate_predictions(*make_predictions(), CLASSES)
+    metrics = {**metrics, "split": "test", "protocol": {"name": "gtzan_fault_filtered"}}
+    write_report(metrics, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "## Published figures on `gtzan_fault_filtered`" in report
+    for text in ("MFCC + SVM", "53.4 %", "VGGish + SVM", "77.2 %", "78.6-79.3 %", "Kereliuk"):
+        assert text in report, text
+    assert "Protocol: `gtzan_fault_filtered`" in report
+    # Another protocol, or an unexpected value: no anchors, no error.
+    for protocol in ({"name": "random"}, None, 3):
+        write_report({**metrics, "protocol": protocol}, tmp_path / "other")
+        assert "Published figures" not in (tmp_path / "other" / "report.md").read_text()
+
+
+def test_tune_best_trial_evaluation_carries_intervals() -> None:
+    from tfgenre.tuning.report import evaluation_summary, evaluation_text
+
+    metrics = evaluate_predictions(*make_predictions(), CLASSES)
+    got = evaluation_summary(metrics, "test")
+    assert got["accuracy_ci"] == metrics["track"]["accuracy_ci"] and got["tracks"] == 24
+    assert got["segment_accuracy_ci"] == metrics["segment"]["accuracy_ci"]
+    text = evaluation_text(got)
+    lo, hi = got["accuracy_ci"]
+    assert text.startswith(
+        f"test (24 tracks): track accuracy {got['accuracy']:.4f} [{lo:.4f}, {hi:.4f}]"
+    )
+    assert "95 % bootstrap over tracks, 1000 resamples, seed 0" in text

@@ -235,6 +235,7 @@ def test_every_stage_section_is_checked_up_front(tmp_path, capsys):
         "write_records.overwrite=maybe": "write_records.overwrite",
         "fit.batch_size=0": "batch_size=0",
         "evaluate.splt=test": "stage evaluate",
+        "fit.folds=3": "runs 3 folds",
         "baselines.models=[svn]": "stage baselines",
         "explore.outt=x": "stage explore",
     }

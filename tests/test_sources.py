@@ -133,13 +133,63 @@ def test_gtzan_split_files(tmp_path):
         "rock.00000": "validation",
         "rock.00001": "test",
     }
-    skipped = reasons(source.skipped)
-    assert set(skipped) == {
-        "blues.00002.wav",
-        "jazz.00001.AU",
-        "rock.00002.wav",
+    # left out on purpose: excluded (counted in the manifest), not skipped as errors
+    assert source.excluded == ["blues.00002", "jazz.00001", "rock.00002"]
+    assert source.skipped == []
+    assert source.protocol.name == "split_files"
+    assert source.protocol.leaks_artists is None
+
+
+def make_listed_gtzan(root: Path) -> None:
+    """A GTZAN layout with clips of the fault-filtered lists and clips in none of them."""
+    # blues.00000/1 are validation, blues.00012 test, blues.00029 train;
+    # reggae.00086 and pop.00015 are in no list (repeats, mislabels)
+    for name in ("blues.00000", "blues.00001", "blues.00012", "blues.00029"):
+        write_wav(root / "blues" / f"{name}.wav")
+    write_wav(root / "reggae" / "reggae.00086.wav")
+    write_wav(root / "pop" / "pop.00015.wav")
+
+
+def test_gtzan_fault_filtered_named_split(tmp_path):
+    make_listed_gtzan(tmp_path / "genres")
+    source = get_source("gtzan", str(tmp_path), split="fault_filtered")
+    assert {t.track_id: t.split for t in source.tracks()} == {
+        "blues.00000": "validation",
+        "blues.00001": "validation",
+        "blues.00012": "test",
+        "blues.00029": "train",
     }
-    assert set(skipped.values()) == {"not in any split list"}
+    assert source.excluded == ["pop.00015", "reggae.00086"]
+    assert source.skipped == []
+    p = source.protocol
+    assert (p.name, p.grouping, p.dataset, p.leaks_artists) == (
+        "gtzan_fault_filtered",
+        "artist",
+        "gtzan",
+        False,
+    )
+    assert "Kereliuk" in p.citation
+    # the alias, and the user's own copy of the same lists, name the same protocol
+    assert get_source("gtzan", str(tmp_path), split="gtzan_fault_filtered").protocol == p
+    lists = tmp_path / "lists"
+    touch(lists / "t.txt", b"blues/blues.00029.wav\n")
+    touch(lists / "v.txt", b"blues/blues.00000.wav\nblues/blues.00001.wav\n")
+    touch(lists / "e.txt", b"blues/blues.00012.wav\n")
+    files = {"train": str(lists / "t.txt"), "valid": str(lists / "v.txt")}
+    files["test"] = str(lists / "e.txt")
+    assert get_source("gtzan", str(tmp_path), split_files=files).protocol == p
+
+
+def test_gtzan_named_split_errors(tmp_path):
+    make_listed_gtzan(tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown named split 'artist'.*known: fault_filtered"):
+        get_source("gtzan", str(tmp_path), split="artist")
+    with pytest.raises(ConfigError, match=r"not both"):
+        get_source("gtzan", str(tmp_path), split="fault_filtered", split_files={"train": "x"})
+    for name in ("blues.00000", "blues.00001", "blues.00012", "blues.00029"):
+        (tmp_path / "blues" / f"{name}.wav").unlink()
+    with pytest.raises(SourceError, match=r"none of the 2 tracks is named in split='fault_"):
+        get_source("gtzan", str(tmp_path), split="fault_filtered")
 
 
 def test_gtzan_track_in_two_split_lists_is_an_error(tmp_path):

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "write-records": "tfgenre.write_records",
     "fit": "tfgenre.fit",
     "evaluate": "tfgenre.evaluate",
+    "compare": "tfgenre.compare",
     "predict": "tfgenre.predict",
     "export": "tfgenre.export",
     "tune": "tfgenre.tune",

@@ -12,9 +12,16 @@ section, so the split is literally the same), or stratified k-fold over all rows
 folds. When rows are segments, a track is decided by the mean class probability (for
 the SVM, the mean decision value) of its segments and the scores are at track level.
 The table reports accuracy and macro-F1 as mean ± std (population std) over the
-folds, in Markdown and CSV.
+folds with a 95 % t-interval of the mean, or on one split with a 95 % percentile
+bootstrap interval over its scored tracks (1000 resamples, seed 0), in Markdown and CSV.
+
+With ``--split fault_filtered`` the GTZAN table is split by the fault-filtered lists
+shipped with tfgenre (train -> test; rows in no list are excluded and counted). A GTZAN
+table split any other way gets a one-line warning: random splits leak artists.
 
 Examples:
+    python -m tfgenre.baselines --features-csv features_30_sec.csv \
+        --split fault_filtered --out runs/baselines_ff
     python -m tfgenre.baselines --features-csv features_30_sec.csv \
         --splits train=0.7,test=0.3 --seed 0 --out runs/baselines
     python -m tfgenre.baselines --records records/gtzan --folds 10 --out runs/baselines
@@ -26,6 +33,7 @@ import argparse
 import csv
 import dataclasses
 import io as std_io
+import json
 import logging
 import sys
 import time
@@ -36,7 +44,16 @@ import numpy as np
 
 from tfgenre import cli, config, io
 from tfgenre.errors import ConfigError
+from tfgenre.protocols import UNKNOWN_PROTOCOL, Protocol, get_named_split, warn_if_leaky
 from tfgenre.run import data_source, stage
+from tfgenre.stats import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    BootstrapSettings,
+    bootstrap_metrics,
+    t_interval,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +70,7 @@ FIT_DATA_KEYS: tuple[str, ...] = (
     "records",
     "features_csv",
     "splits",
+    "named_split",
     "seed",
     "train_split",
     "eval_split",
@@ -67,6 +85,7 @@ class BaselinesConfig:
         records: Records folder with a ``features`` view (or use ``features_csv``).
         features_csv: A features CSV (the GTZAN table or tfgenre's ``features.csv``).
         splits: Split fractions for a CSV without a split column (as in ``fit``).
+        named_split: A named split for a features CSV (``fault_filtered``), as in fit.
         seed: Split, fold and model seed.
         folds: Stratified k-fold over all rows (0: the fit split).
         train_split: Split trained on (fit split mode).
@@ -82,6 +101,7 @@ class BaselinesConfig:
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
+    named_split: str = ""
     seed: int = 0
     folds: int = 0
     train_split: str = "train"
@@ -97,6 +117,18 @@ class BaselinesConfig:
             "give exactly one of records (a records folder) and features_csv",
         )
         config.require(self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 or >= 2")
+        if self.named_split:
+            get_named_split(self.named_split)
+            config.require(
+                bool(self.features_csv),
+                f"named_split={self.named_split!r} splits a features CSV; records keep the "
+                "split they were written with",
+            )
+            config.require(
+                not self.folds,
+                f"named_split={self.named_split!r} fixes train/validation/test; it does not "
+                f"go with folds={self.folds}",
+            )
         config.require(self.jobs != 0, f"jobs={self.jobs} must be >= 1 (or -1: all cores)")
         config.require(bool(self.models), "models=[] must name at least one model")
         for name in (*self.models, *self.model_options):
@@ -114,6 +146,8 @@ class FeatureRows:
         splits: Split of each row, ``(n,)`` object.
         feature_names: The ``d`` feature names.
         labels: Class names in index order.
+        protocol: How the rows were split (see :mod:`tfgenre.protocols`).
+        excluded: Tracks left out on purpose (in no list of the named split).
     """
 
     x: np.ndarray
@@ -122,6 +156,8 @@ class FeatureRows:
     splits: np.ndarray
     feature_names: tuple[str, ...]
     labels: tuple[str, ...]
+    protocol: Protocol = UNKNOWN_PROTOCOL
+    excluded: tuple[str, ...] = ()
 
     @property
     def segments(self) -> bool:
@@ -135,6 +171,7 @@ def load_feature_rows(
     features_csv: str = "",
     splits: Mapping[str, float] | None = None,
     seed: int = 0,
+    named_split: str = "",
 ) -> FeatureRows:
     """Reads the features of every split from a features CSV or a records folder.
 
@@ -143,12 +180,14 @@ def load_feature_rows(
         features_csv: A features CSV (used when ``records`` is empty).
         splits: Fractions for a CSV without a split column.
         seed: Split seed for such a CSV.
+        named_split: A named split for the CSV (``fault_filtered``).
 
     Raises:
         ConfigError: when neither source is given, or the CSV is malformed.
         RecordsError: when the records lack the ``features`` view.
     """
     xs, ys, ids, names_of_split = [], [], [], []
+    protocol, excluded = UNKNOWN_PROTOCOL, ()
     if records:
         from tfgenre.records.manifest import Manifest
         from tfgenre.records.reader import to_numpy_arrays
@@ -157,6 +196,7 @@ def load_feature_rows(
         entry = m.view("features")
         feature_names = tuple(entry.get("feature_names") or [])
         labels = tuple(m.labels)
+        protocol, excluded = m.protocol, tuple(m.excluded)
         for split in m.splits:
             arrays = to_numpy_arrays(m, "features", split)
             xs.append(arrays["data"].astype(np.float64))
@@ -168,8 +208,11 @@ def load_feature_rows(
     elif features_csv:
         from tfgenre.data import load_feature_table
 
-        table = load_feature_table(features_csv, dict(splits) if splits else None, seed=seed)
+        table = load_feature_table(
+            features_csv, dict(splits) if splits else None, seed=seed, named_split=named_split
+        )
         feature_names, labels = table.feature_names, table.labels
+        protocol, excluded = table.protocol, table.excluded
         for split, (x, y, t) in table.splits.items():
             xs.append(x.astype(np.float64))
             ys.append(y)
@@ -186,6 +229,8 @@ def load_feature_rows(
         np.concatenate(names_of_split),
         tuple(feature_names),
         tuple(labels),
+        protocol,
+        excluded,
     )
 
 
@@ -244,14 +289,26 @@ def score(
     num_classes: int,
     *,
     segments: bool,
+    bootstrap: BootstrapSettings | None = None,
 ) -> dict[str, float]:
     """Accuracy and macro-F1 of a fitted pipeline, at track level for segment rows.
 
     A track is decided by the mean of its segments' class probabilities, or of their
     decision values for a model without probabilities (the SVM).
 
+    Args:
+        model: A fitted pipeline.
+        x_test: Features, shape (n, d).
+        y_test: Class indices, shape (n,).
+        track_ids: Track of each row, shape (n,).
+        num_classes: Number of classes.
+        segments: Whether rows are segments (scored per track).
+        bootstrap: Resamples, seed and level of the intervals (default 1000, 0, 0.95).
+
     Returns:
-        ``{"accuracy", "macro_f1"}`` (plus ``segment_accuracy`` for segment rows).
+        ``{"accuracy", "accuracy_lo", "accuracy_hi", "macro_f1", "macro_f1_lo",
+        "macro_f1_hi"}``, the bounds a percentile bootstrap over the scored tracks
+        (plus ``segment_accuracy`` for segment rows).
     """
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -278,15 +335,40 @@ def score(
         truth = np.zeros(len(order), dtype=np.int64)
         truth[index] = y_test
         extra = {"segment_accuracy": float(accuracy_score(y_test, probs.argmax(axis=1)))}
+    ci = bootstrap_metrics(truth, pred, num_classes, settings=bootstrap)
     return {
         "accuracy": float(accuracy_score(truth, pred)),
+        "accuracy_lo": ci["accuracy_ci"][0],
+        "accuracy_hi": ci["accuracy_ci"][1],
         "macro_f1": float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1_lo": ci["macro_f1_ci"][0],
+        "macro_f1_hi": ci["macro_f1_ci"][1],
         **extra,
     }
 
 
+def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
+    """``{track_id: group}`` of the data (records' manifest or a CSV group column)."""
+    from tfgenre.folds import read_csv_groups, records_groups
+
+    if cfg.records:
+        from tfgenre.records.manifest import Manifest
+
+        return records_groups(Manifest.load(cfg.records).data)
+    return read_csv_groups(cfg.features_csv)
+
+
+def fold_grouping(cfg: BaselinesConfig) -> str:
+    """``artist`` when the data knows the tracks' groups, else ``track``."""
+    return "artist" if _source_groups(cfg) else "track"
+
+
 def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train_index, test_index)`` pairs: the fit split, or stratified (grouped) k-fold.
+    """``(train_index, test_index)`` pairs: the fit split, or stratified, grouped k-fold.
+
+    The k folds are :func:`tfgenre.folds.assign_folds` of the rows' tracks (grouped by
+    artist when the data knows it, else by track): the same folds as ``fit --folds K``
+    with the same seed. Row order and the model do not change them.
 
     Raises:
         ConfigError: when a split is missing or a class has fewer tracks than folds.
@@ -299,21 +381,53 @@ def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, 
             if not len(index):
                 raise ConfigError(f"split {split!r} has no rows (splits: {have}); check splits")
         return [(train, test)]
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from tfgenre.folds import assign_folds
 
-    tracks: dict[str, int] = {}
-    for t, y in zip(rows.track_ids.tolist(), rows.y.tolist()):
-        tracks.setdefault(t, y)
-    fewest = int(np.bincount(np.fromiter(tracks.values(), dtype=np.int64)).min())
-    if fewest < cfg.folds:
-        raise ConfigError(
-            f"folds={cfg.folds} is more than the {fewest} track(s) of the smallest class"
+    groups = _source_groups(cfg)
+    ids = [str(t) for t in rows.track_ids.tolist()]
+    assignment = assign_folds(
+        ((t, y, groups.get(t)) for t, y in zip(ids, rows.y.tolist())), cfg.folds, cfg.seed
+    )
+    fold_of_row = np.asarray([assignment.fold_of[t] for t in ids])
+    return [
+        (np.flatnonzero(fold_of_row != k), np.flatnonzero(fold_of_row == k))
+        for k in range(cfg.folds)
+    ]
+
+
+def load_rows(cfg: BaselinesConfig) -> FeatureRows:
+    """The rows of ``cfg``'s data; warns when GTZAN is split at random (one line)."""
+    rows = load_feature_rows(
+        records=cfg.records,
+        features_csv=cfg.features_csv,
+        splits=cfg.splits,
+        seed=cfg.seed,
+        named_split=cfg.named_split,
+    )
+    fix = "--split fault_filtered" if cfg.features_csv else "records written with " + (
+        "--set source_options.split=fault_filtered"
+    )
+    warn_if_leaky(protocol_of(cfg, rows), f"GTZAN ({cfg.records or cfg.features_csv})", fix)
+    if rows.excluded:
+        logger.info(
+            "%d track(s) in no list of the %s split are excluded",
+            len(rows.excluded),
+            rows.protocol.name,
         )
-    if rows.segments:
-        splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-        return list(splitter.split(rows.x, rows.y, groups=rows.track_ids))
-    splitter = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-    return list(splitter.split(rows.x, rows.y))
+    return rows
+
+
+def protocol_of(cfg: BaselinesConfig, rows: FeatureRows) -> Protocol:
+    """The protocol of the evaluation: the rows' split, or random k-fold with folds."""
+    if not cfg.folds:
+        return rows.protocol
+    gtzan = rows.protocol.dataset == "gtzan"
+    return Protocol(
+        "random",
+        grouping="track",
+        dataset=rows.protocol.dataset,
+        leaks_artists=True if gtzan else None,
+    )
 
 
 def run_baselines(
@@ -330,9 +444,7 @@ def run_baselines(
         macro-F1 over the folds; per model and fold the scores.
     """
     if rows is None:
-        rows = load_feature_rows(
-            records=cfg.records, features_csv=cfg.features_csv, splits=cfg.splits, seed=cfg.seed
-        )
+        rows = load_rows(cfg)
     folds = folds_of(rows, cfg)
     logger.info(
         "%d rows (%s), %d features, %d classes, %s",
@@ -391,6 +503,16 @@ def _run_model(
     seconds = time.perf_counter() - start
     acc = np.array([s["accuracy"] for s in scores])
     f1 = np.array([s["macro_f1"] for s in scores])
+    if cfg.folds:  # spread over folds: a t-interval of the mean
+        acc_ci, f1_ci = t_interval(acc)["ci"], t_interval(f1)["ci"]
+        method = f"{100 * DEFAULT_LEVEL:.0f} % t-interval of the mean over {len(folds)} folds"
+    else:  # one split: a bootstrap over its scored tracks
+        acc_ci = [scores[0]["accuracy_lo"], scores[0]["accuracy_hi"]]
+        f1_ci = [scores[0]["macro_f1_lo"], scores[0]["macro_f1_hi"]]
+        method = (
+            f"{100 * DEFAULT_LEVEL:.0f} % bootstrap over tracks ({DEFAULT_RESAMPLES} resamples, "
+            f"seed {DEFAULT_SEED})"
+        )
     summary.append(
         {
             "model": name,
@@ -398,8 +520,13 @@ def _run_model(
             "folds": len(folds) if cfg.folds else 0,
             "accuracy_mean": float(acc.mean()),
             "accuracy_std": float(acc.std()) if cfg.folds else None,
+            "accuracy_lo": float(acc_ci[0]),
+            "accuracy_hi": float(acc_ci[1]),
             "macro_f1_mean": float(f1.mean()),
             "macro_f1_std": float(f1.std()) if cfg.folds else None,
+            "macro_f1_lo": float(f1_ci[0]),
+            "macro_f1_hi": float(f1_ci[1]),
+            "interval": method,
             "seconds": round(seconds, 2),
         }
     )
@@ -420,23 +547,35 @@ def _fit_neighbours_to(model: Any, num_train: int) -> None:
         model.set_params(model__n_neighbors=num_train)
 
 
-def _pm(mean: float, std: float | None) -> str:
-    return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+def _pm(row: Mapping[str, Any], key: str) -> str:
+    """``mean ± std [lo, hi]`` over folds, ``value [lo, hi]`` on one split."""
+    mean, std = row[f"{key}_mean"], row.get(f"{key}_std")
+    text = f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+    if row.get(f"{key}_lo") is not None:
+        text += f" [{row[f'{key}_lo']:.4f}, {row[f'{key}_hi']:.4f}]"
+    return text
 
 
 def markdown_table(summary: Sequence[Mapping[str, Any]], title: str = "") -> str:
-    """The summary as a Markdown table (best accuracy first)."""
+    """The summary as a Markdown table (best accuracy first), intervals stated below."""
     lines = [f"### {title}", ""] if title else []
     lines += [
-        "| model | accuracy | macro-F1 | level | seconds |",
+        "| model | accuracy [95 % CI] | macro-F1 [95 % CI] | level | seconds |",
         "| --- | --- | --- | --- | --- |",
     ]
     for row in sorted(summary, key=lambda r: -r["accuracy_mean"]):
         lines.append(
-            f"| {row['model']} | {_pm(row['accuracy_mean'], row['accuracy_std'])} | "
-            f"{_pm(row['macro_f1_mean'], row['macro_f1_std'])} | {row['level']} | "
-            f"{row['seconds']:.1f} |"
+            f"| {row['model']} | {_pm(row, 'accuracy')} | {_pm(row, 'macro_f1')} | "
+            f"{row['level']} | {row['seconds']:.1f} |"
         )
+    methods = sorted({row["interval"] for row in summary if row.get("interval")})
+    if methods:
+        folds = any(row.get("accuracy_std") is not None for row in summary)
+        lines += [
+            "",
+            ("Mean ± std (population) over folds; " if folds else "")
+            + f"interval: {', '.join(methods)}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -450,23 +589,51 @@ def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def describe(cfg: BaselinesConfig) -> str:
-    """One line saying what was evaluated how."""
+def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
+    """One line saying what was evaluated how (with ``rows``: the protocol, exclusions)."""
     source = cfg.records or cfg.features_csv
     if cfg.folds:
-        return f"{source}: stratified {cfg.folds}-fold (seed {cfg.seed})"
-    return f"{source}: {cfg.train_split} -> {cfg.eval_split} (splits {cfg.splits}, seed {cfg.seed})"
+        text = (
+            f"{source}: stratified {cfg.folds}-fold grouped by {fold_grouping(cfg)} "
+            f"(seed {cfg.seed}; the folds of fit --folds {cfg.folds})"
+        )
+    elif cfg.named_split:
+        text = f"{source}: {cfg.train_split} -> {cfg.eval_split} (split {cfg.named_split})"
+    else:
+        text = (
+            f"{source}: {cfg.train_split} -> {cfg.eval_split} "
+            f"(splits {cfg.splits}, seed {cfg.seed})"
+        )
+    if rows is not None:
+        protocol = protocol_of(cfg, rows)
+        text += f"; protocol {protocol.name} ({protocol.describe()})"
+        if rows.excluded:
+            text += f"; {len(rows.excluded)} track(s) in no list excluded"
+    return text
 
 
 def write_tables(
-    cfg: BaselinesConfig, summary: Sequence[Mapping[str, Any]], per_fold: Sequence[Mapping]
+    cfg: BaselinesConfig,
+    summary: Sequence[Mapping[str, Any]],
+    per_fold: Sequence[Mapping],
+    rows: FeatureRows | None = None,
 ) -> list[str]:
-    """Writes ``baselines.md``, ``baselines.csv`` and ``baselines_folds.csv`` into ``out``."""
+    """Writes ``baselines.md``, ``baselines.csv`` and ``baselines_folds.csv`` into ``out``.
+
+    With ``rows``, ``protocol.json`` too: the protocol and the excluded tracks.
+    """
     io.makedirs(cfg.out)
     paths = [io.join(cfg.out, n) for n in ("baselines.md", "baselines.csv", "baselines_folds.csv")]
-    io.write_text_atomic(paths[0], markdown_table(summary, describe(cfg)))
+    io.write_text_atomic(paths[0], markdown_table(summary, describe(cfg, rows)))
     io.write_text_atomic(paths[1], _csv_text(summary))
     io.write_text_atomic(paths[2], _csv_text(per_fold))
+    if rows is not None:
+        paths.append(io.join(cfg.out, "protocol.json"))
+        record = {
+            "protocol": protocol_of(cfg, rows).to_json(),
+            "excluded": {"count": len(rows.excluded), "tracks": list(rows.excluded)},
+        }
+        io.write_text_atomic(paths[-1], json.dumps(record, indent=2) + "\n")
     return paths
 
 
@@ -482,6 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records folder with a features view")
     p.add_argument("--features-csv", help="a features CSV")
     p.add_argument("--splits", help="fractions for a CSV without a split column")
+    p.add_argument(
+        "--split",
+        help="a named split for a features CSV: fault_filtered (the GTZAN fault-filtered "
+        "lists shipped with tfgenre; rows in no list are excluded)",
+    )
     p.add_argument("--folds", type=int, help="stratified k-fold over all rows (default: fit split)")
     p.add_argument("--seed", type=int)
     p.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)}")
@@ -529,6 +701,7 @@ def _main(args: argparse.Namespace) -> int:
         "records": args.records,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
+        "named_split": args.split,
         "folds": args.folds,
         "seed": args.seed,
         "models": args.models,
@@ -545,10 +718,11 @@ def _main(args: argparse.Namespace) -> int:
 
 def _run_and_print(cfg: BaselinesConfig) -> None:
     io.check_output_folder(cfg.out, "out")
-    summary, per_fold = run_baselines(cfg)
-    sys.stdout.write(markdown_table(summary, describe(cfg)))
+    rows = load_rows(cfg)
+    summary, per_fold = run_baselines(cfg, rows)
+    sys.stdout.write(markdown_table(summary, describe(cfg, rows)))
     if cfg.out:
-        for path in write_tables(cfg, summary, per_fold):
+        for path in write_tables(cfg, summary, per_fold, rows):
             sys.stdout.write(f"wrote {path}\n")
 
 

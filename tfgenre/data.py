@@ -16,6 +16,17 @@ from typing import Any
 import numpy as np
 
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import (
+    CSV_COLUMN,
+    UNKNOWN_PROTOCOL,
+    Protocol,
+    get_named_split,
+    looks_like_gtzan,
+    matches_named_split,
+    named_split_assignment,
+    random_protocol,
+    warn_if_leaky,
+)
 from tfgenre.records.manifest import Manifest
 from tfgenre.records.reader import parse_batch
 
@@ -140,6 +151,71 @@ class SplitIndex:
     label: np.ndarray  # (n,) int64
 
 
+@dataclasses.dataclass(frozen=True)
+class TrackSelection:
+    """Chosen tracks read from the shards of several splits (a cross-validation fold).
+
+    Attributes:
+        splits: The record splits whose shards are read, in order.
+        track_ids: The tracks kept (every other example is filtered out in tf.data).
+        num_examples: Examples (segments) of the kept tracks.
+    """
+
+    splits: tuple[str, ...]
+    track_ids: frozenset[str]
+    num_examples: int
+
+
+def track_filter(track_ids: frozenset[str]) -> Any:
+    """A ``tf.data`` predicate on serialised Examples: is the track in ``track_ids``?
+
+    Uses a ``tf.lookup.StaticHashTable`` of the ids; only ``track_id`` is parsed.
+    """
+    tf = _tf()
+    keys = tf.constant(sorted(track_ids) or [""], tf.string)
+    values = tf.constant([1] * len(track_ids) or [0], tf.int64)
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), 0)
+    spec = {"track_id": tf.io.FixedLenFeature([], tf.string)}
+
+    def keep(serialized: Any) -> Any:
+        return table.lookup(tf.io.parse_single_example(serialized, spec)["track_id"]) > 0
+
+    return keep
+
+
+def records_tracks(
+    manifest: Manifest, view: str | None = None, skip_corrupt: bool = False
+) -> dict[str, tuple[int, int]]:
+    """``{track_id: (label index, segments)}`` of every split of the records.
+
+    Reads only ``track_id`` and ``label`` from the shards of ``view`` (by default the
+    view with the fewest bytes: every view holds the same tracks and segments).
+    """
+    tf = _tf()
+    if view is None:
+
+        def view_bytes(name: str) -> int:
+            return sum(sh.num_bytes for s in manifest.splits for sh in manifest.shards(name, s))
+
+        view = min(manifest.views, key=view_bytes)
+    paths = [p for s in manifest.splits for p in manifest.shard_paths(view, s)]
+    spec = {
+        "track_id": tf.io.FixedLenFeature([], tf.string),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+    }
+    ds = tf.data.Dataset.from_tensor_slices(paths).interleave(
+        _file_dataset(skip_corrupt), cycle_length=max(min(len(paths), 8), 1)
+    )
+    ds = ds.batch(4096).map(lambda s: tf.io.parse_example(s, spec))
+    out: dict[str, tuple[int, int]] = {}
+    for batch in ds.as_numpy_iterator():
+        for tid, label in zip(batch["track_id"], batch["label"]):
+            key = tid.decode()
+            _, n = out.get(key, (int(label), 0))
+            out[key] = (int(label), n + 1)
+    return out
+
+
 def _file_dataset(skip_corrupt: bool) -> Any:
     """The per-shard reader for interleave (skipping unreadable records on request)."""
     tf = _tf()
@@ -165,6 +241,7 @@ def records_dataset(
     drop_remainder: bool = False,
     skip_corrupt: bool = False,
     with_meta: bool = False,
+    select: TrackSelection | None = None,
 ) -> Any:
     """A batched dataset of ``(x, y_onehot)`` from records.
 
@@ -181,6 +258,8 @@ def records_dataset(
         drop_remainder: Drop the last partial batch (TPU needs static shapes).
         skip_corrupt: Skip unreadable records instead of failing.
         with_meta: Yield ``(x, y, meta)`` with ``track_id``/``segment`` (evaluation).
+        select: Read these tracks from the shards of its splits instead of ``split``
+            (``split`` then only names the selection in messages).
 
     Returns:
         ``tf.data.Dataset`` of ``x`` float32 ``(b, *shape)`` and ``y`` float32
@@ -188,7 +267,10 @@ def records_dataset(
     """
     tf = _tf()
     entry = manifest.view(view)
-    paths = manifest.shard_paths(view, split)
+    if select is not None:
+        paths = [p for s in select.splits for p in manifest.shard_paths(view, s)]
+    else:
+        paths = manifest.shard_paths(view, split)
     if not paths:
         raise RecordsError(f"split {split!r} of view {view!r} has no shards in {manifest.root}")
     num_classes = len(manifest.labels)
@@ -201,6 +283,8 @@ def records_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    if select is not None:
+        ds = ds.filter(track_filter(select.track_ids))
     if cache:
         ds = ds.cache()
     if training:
@@ -212,7 +296,7 @@ def records_dataset(
         deterministic=True,
     )
     if not skip_corrupt:  # a known length gives Keras its step count and progress bar
-        n = int(manifest.split(split)["num_examples"])
+        n = select.num_examples if select else int(manifest.split(split)["num_examples"])
         batches = n // batch_size if drop_remainder else -(-n // batch_size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     parse = parse_batch(entry)
@@ -237,7 +321,11 @@ def records_dataset(
 
 
 def split_index(
-    manifest: Manifest, view: str, split: str, skip_corrupt: bool = False
+    manifest: Manifest,
+    view: str,
+    split: str,
+    skip_corrupt: bool = False,
+    select: TrackSelection | None = None,
 ) -> SplitIndex:
     """Track ids, segments and labels in evaluation order (same as ``training=False``)."""
     ds = records_dataset(
@@ -248,6 +336,7 @@ def split_index(
         training=False,
         skip_corrupt=skip_corrupt,
         with_meta=True,
+        select=select,
     )
     ids, segs, labels = [], [], []
     for _, y, meta in ds.as_numpy_iterator():
@@ -296,6 +385,8 @@ class FeatureTable:
         splits: ``{split: (x float32 (n, d), y int64 (n,), track_ids (n,))}``.
         policy: How the splits were made.
         window: What one row describes (``whole_track`` or a number of samples).
+        protocol: The evaluation protocol of the splits.
+        excluded: Tracks left out on purpose (in no list of the named split), sorted.
     """
 
     feature_names: tuple[str, ...]
@@ -303,6 +394,8 @@ class FeatureTable:
     splits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     policy: dict[str, Any]
     window: str | int
+    protocol: Protocol = UNKNOWN_PROTOCOL
+    excluded: tuple[str, ...] = ()
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Train-split mean and std (std 0 -> 1), float64 ``(d,)``."""
@@ -310,8 +403,27 @@ class FeatureTable:
         std = x.std(axis=0)
         return x.mean(axis=0), np.where(std > 0, std, 1.0)
 
+    def warn_if_leaky(self, path: str) -> str | None:
+        """Logs the one-line warning when this table is GTZAN split other than fault-filtered.
 
-NON_FEATURE_COLUMNS = ("filename", "length", "label", "track_id", "segment", "split")
+        Returns:
+            The message, or None when there is nothing to warn about.
+        """
+        return warn_if_leaky(self.protocol, f"the GTZAN table {path}", "--split fault_filtered")
+
+
+#: Columns of a features CSV that name a track's group (artist), first found is used.
+GROUP_COLUMNS: tuple[str, ...] = ("group", "artist", "artist_id")
+
+NON_FEATURE_COLUMNS = (
+    "filename",
+    "length",
+    "label",
+    "track_id",
+    "segment",
+    "split",
+    *GROUP_COLUMNS,
+)
 
 
 def _check_feature_columns(path: str, names: tuple[str, ...]) -> None:
@@ -359,16 +471,139 @@ def _numeric_features(path: str, table: Any, names: tuple[str, ...]) -> np.ndarr
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def table_track_ids(table: Any) -> np.ndarray:
+    """The track of each row of a features table (a pandas DataFrame), ``(n,)`` str.
+
+    ``track_id`` when the table has it; else from ``filename`` (``blues.00000.wav`` and
+    ``blues.00000.3.wav`` both belong to ``blues.00000``); else the row number.
+    """
+    if "track_id" in table.columns:
+        return table["track_id"].astype(str).to_numpy()
+    if "filename" in table.columns:
+        # strip the extension, then a segment index that follows a track number
+        stems = table["filename"].astype(str).str.replace(r"\.\w+$", "", regex=True)
+        return stems.str.replace(r"^(.+\.\d+)\.\d+$", r"\1", regex=True).to_numpy()
+    return np.asarray([str(i) for i in range(len(table))])
+
+
+def csv_track_groups(path: str) -> dict[str, str]:
+    """``{track_id: group}`` from a features CSV's group column (:data:`GROUP_COLUMNS`).
+
+    Empty when the CSV has no group column; rows with an empty group are left out.
+
+    Raises:
+        ConfigError: when the file does not exist.
+    """
+    import pandas as pd
+
+    from tfgenre import io
+
+    try:
+        header = pd.read_csv(io.join(path) if io.is_remote(path) else path, nrows=0)
+    except FileNotFoundError as err:
+        raise ConfigError(f"features CSV {path!r} does not exist") from err
+    column = next((c for c in GROUP_COLUMNS if c in header.columns), None)
+    if column is None:
+        return {}
+    wanted = [c for c in ("track_id", "filename", column) if c in header.columns]
+    table = pd.read_csv(path, usecols=wanted, dtype=str, keep_default_na=True)
+    ids = table_track_ids(table)
+    return {str(t): str(g) for t, g in zip(ids, table[column]) if isinstance(g, str) and g.strip()}
+
+
+def refold_table(
+    table: FeatureTable, split_of: dict[str, str], policy: dict[str, Any]
+) -> FeatureTable:
+    """``table`` with its rows (all splits pooled) split again by track.
+
+    Args:
+        table: The table as read.
+        split_of: ``{track_id: split}`` for every track of the table.
+        policy: The new split policy.
+
+    Raises:
+        ConfigError: when a track of the table has no split in ``split_of``.
+    """
+    x = np.concatenate([v[0] for v in table.splits.values()])
+    y = np.concatenate([v[1] for v in table.splits.values()])
+    ids = np.concatenate([v[2] for v in table.splits.values()])
+    missing = sorted({str(t) for t in ids} - set(split_of))
+    if missing:
+        raise ConfigError(f"track {missing[0]!r} (and {len(missing) - 1} more) have no fold split")
+    split_col = np.asarray([split_of[str(t)] for t in ids])
+    splits = {}
+    for name in ("train", "validation", "test"):
+        mask = split_col == name
+        if mask.any():
+            splits[name] = (x[mask], y[mask], ids[mask])
+    return dataclasses.replace(table, splits=splits, policy=policy)
+
+
+def _named_split_column(
+    path: str, track_ids: np.ndarray, named_split: str
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+    """The split of each row under a named split; ``""`` for rows in no list.
+
+    Track ids are matched on their last ``/`` part, so the GTZAN table's
+    ``blues.00000`` and tfgenre's ``blues/blues.00000`` (folder source) both match.
+
+    Returns:
+        (split per row ``(n,)``, excluded track ids sorted, policy).
+
+    Raises:
+        ConfigError: for an unknown name, or when no row is in the named split.
+    """
+    named = get_named_split(named_split)
+    assignment = named_split_assignment(named.name)
+    split_col = np.asarray(
+        [assignment.get(str(t).rsplit("/", 1)[-1], "") for t in track_ids], dtype=object
+    )
+    if not (split_col != "").any():
+        example = ", ".join(sorted(set(map(str, track_ids)))[:3]) or "no rows"
+        raise ConfigError(
+            f"features CSV {path!r} holds none of the {len(assignment)} clips of the named "
+            f"split {named.name!r} ({named.dataset}: track ids like blues.00000, from a "
+            f"filename like blues.00000.wav); its track ids look like {example}"
+        )
+    excluded = tuple(sorted({str(t) for t, s in zip(track_ids, split_col) if not s}))
+    excluded_rows = int((split_col == "").sum())
+    policy = {
+        "kind": "named",
+        "name": named.name,
+        "protocol": named.protocol.name,
+        "excluded_tracks": len(excluded),
+        "excluded_rows": excluded_rows,
+        "missing_tracks": len(set(assignment) - {str(t).rsplit("/", 1)[-1] for t in track_ids}),
+    }
+    if excluded:
+        logger.info(
+            "%s split of %s: %d track(s) (%d rows) are in no list and are excluded (e.g. %s)",
+            named.name,
+            path,
+            len(excluded),
+            excluded_rows,
+            ", ".join(excluded[:5]),
+        )
+    return split_col, excluded, policy
+
+
 def load_feature_table(
-    path: str, fractions: dict[str, float] | None = None, seed: int = 0
+    path: str,
+    fractions: dict[str, float] | None = None,
+    seed: int = 0,
+    *,
+    named_split: str = "",
 ) -> FeatureTable:
     """Reads the GTZAN feature table or tfgenre's own features.csv.
 
-    Uses the CSV's ``split`` column when there is one, else stratified, grouped
-    ``fractions`` (rows of one track, e.g. ``blues.00000.3.wav``, stay together).
+    With ``named_split`` (``fault_filtered``) the rows get the split of that shipped
+    list and rows of tracks in no list are excluded (see :attr:`FeatureTable.excluded`).
+    Otherwise uses the CSV's ``split`` column when there is one, else stratified,
+    grouped ``fractions`` (rows of one track, e.g. ``blues.00000.3.wav``, stay together).
 
     Raises:
-        ConfigError: when the file lacks a ``label`` column or feature columns.
+        ConfigError: when the file lacks a ``label`` column or feature columns, for an
+            unknown ``named_split``, or when no row is in the named split.
     """
     import pandas as pd
 
@@ -376,6 +611,8 @@ def load_feature_table(
     from tfgenre.sources.base import Track
     from tfgenre.splits import assign_splits
 
+    if named_split:
+        get_named_split(named_split)  # an unknown name fails before the file is read
     try:
         table = pd.read_csv(io.join(path) if io.is_remote(path) else path)
     except FileNotFoundError as err:
@@ -387,20 +624,22 @@ def load_feature_table(
         raise ConfigError(f"features CSV {path!r} has no feature columns")
     _check_feature_columns(path, names)
     values = _numeric_features(path, table, names)
-    if "track_id" in table.columns:
-        track_ids = table["track_id"].astype(str).to_numpy()
-    elif "filename" in table.columns:
-        # blues.00000.wav and blues.00000.3.wav both belong to track blues.00000
-        # (strip the extension, then a segment index that follows a track number)
-        stems = table["filename"].astype(str).str.replace(r"\.\w+$", "", regex=True)
-        track_ids = stems.str.replace(r"^(.+\.\d+)\.\d+$", r"\1", regex=True).to_numpy()
-    else:
-        track_ids = np.asarray([str(i) for i in range(len(table))])
+    track_ids = table_track_ids(table)
     labels = tuple(sorted(table["label"].astype(str).unique()))
     y = table["label"].astype(str).map({name: i for i, name in enumerate(labels)}).to_numpy()
-    if "split" in table.columns and table["split"].notna().all():
+    gtzan = looks_like_gtzan(set(track_ids.tolist()))
+    excluded: tuple[str, ...] = ()
+    if named_split:
+        split_col, excluded, policy = _named_split_column(path, track_ids, named_split)
+        protocol = get_named_split(named_split).protocol
+    elif "split" in table.columns and table["split"].notna().all():
         split_col = table["split"].astype(str).to_numpy()
-        policy: dict[str, Any] = {"kind": "csv_column"}
+        policy = {"kind": "csv_column"}
+        protocol = Protocol(
+            CSV_COLUMN, grouping="unknown", dataset="gtzan" if gtzan else None
+        )
+        if gtzan and matches_named_split(dict(zip(track_ids.tolist(), split_col.tolist()))):
+            protocol = get_named_split("fault_filtered").protocol
     else:
         fractions = fractions or {"train": 0.8, "validation": 0.1, "test": 0.1}
         unique = {}
@@ -410,6 +649,7 @@ def load_feature_table(
         assigned = {t.track_id: t.split for t in assign_splits(tracks, fractions, seed=seed)}
         split_col = np.asarray([assigned[t] for t in track_ids])
         policy = {"kind": "stratified_grouped", "fractions": dict(fractions), "seed": seed}
+        protocol = random_protocol(gtzan=gtzan, artist_groups=False)
     splits = {}
     for name in ("train", "validation", "test"):
         mask = split_col == name
@@ -425,7 +665,21 @@ def load_feature_table(
         and table["filename"].astype(str).str.match(r".*\.\d+\.\d+\.\w+$").all()
     ):
         window = int(table["length"].iloc[0]) if "length" in table.columns else "segment"
-    return FeatureTable(names, labels, splits, policy, window)
+    return FeatureTable(names, labels, splits, policy, window, protocol, excluded)
+
+
+def fit_feature_table(cfg: Any) -> FeatureTable:
+    """The features CSV of a fit-like config, split as the run was.
+
+    Reads ``features_csv``, ``splits`` and ``seed``, and ``named_split`` when the
+    config has it.
+    """
+    return load_feature_table(
+        cfg.features_csv,
+        dict(cfg.splits) if cfg.splits else None,
+        seed=cfg.seed,
+        named_split=getattr(cfg, "named_split", "") or "",
+    )
 
 
 def array_dataset(

@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from tfgenre import cli, io
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import Protocol
 
 
 def report_dir(run_dir: str, split: str) -> str:
@@ -36,7 +36,12 @@ def predict_split(
         (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
     """
     from tfgenre.models.saving import load_model
-    from tfgenre.training import load_run_config, load_run_info, unknown_length_ok
+    from tfgenre.training import (
+        load_run_config,
+        load_run_info,
+        record_selections,
+        unknown_length_ok,
+    )
 
     cfg = load_run_config(run_dir)
     info = load_run_info(run_dir)
@@ -47,9 +52,9 @@ def predict_split(
         model = load_model(path, compile=False)
     labels = list(info["labels"])
     if cfg.features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.training import feature_table
 
-        table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        table = feature_table(cfg)
         trained_on = list(info.get("feature_names") or table.feature_names)
         if list(table.feature_names) != trained_on:
             missing = [n for n in trained_on if n not in table.feature_names]
@@ -70,11 +75,20 @@ def predict_split(
     from tfgenre.records.manifest import Manifest
 
     m = Manifest.load(cfg.records)
-    if split not in m.splits:
-        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {m.splits})")
-    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt)
+    selections, _ = record_selections(cfg, m)
+    if split not in (selections if cfg.fold is not None else m.splits):
+        have = list(selections) if cfg.fold is not None else m.splits
+        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {have})")
+    select = selections.get(split)
+    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt, select=select)
     ds = records_dataset(
-        m, cfg.view, split, batch_size=batch_size, training=False, skip_corrupt=cfg.skip_corrupt
+        m,
+        cfg.view,
+        split,
+        batch_size=batch_size,
+        training=False,
+        skip_corrupt=cfg.skip_corrupt,
+        select=select,
     )
     with unknown_length_ok(cfg.skip_corrupt):
         probs = model.predict(ds.map(lambda x, y: x), verbose=0)
@@ -100,20 +114,23 @@ def evaluate_run(
     info = load_run_info(run_dir)
     history = io.join(run_dir, "history.csv")
     out = report_dir(run_dir, split)
+    # Context that is not a metric level goes into metrics.json and report.md too.
+    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
+    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
+    # How the data was split (run.json; "unknown" for runs made before it was kept).
+    extra["protocol"] = Protocol.from_json(info.get("protocol")).to_json()
+    # tracks left out on purpose (in no list of a named split), as run.json counts them
+    extra["excluded_tracks"] = int((info.get("excluded") or {}).get("count", 0))
+    if note:
+        extra["note"] = note
+    metrics = {**metrics, **extra}
     write_report(
         metrics,
         out,
         history_csv=history if io.exists(history) else None,
         title=f"tfgenre report: {info.get('model')} on {info.get('view')} ({split})",
+        predictions=(probs, labels, track_ids),
     )
-    # Context that is not a metric level goes into metrics.json after the report.
-    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
-    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
-    if note:
-        extra["note"] = note
-    path = io.join(out, "metrics.json")
-    io.write_text_atomic(path, json.dumps({**json.loads(io.read_text(path)), **extra}, indent=2))
-    metrics = {**metrics, **extra}
     cli.logger.info(
         "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
         split,
@@ -137,10 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _main(args: argparse.Namespace) -> int:
     metrics = evaluate_run(args.run_dir, args.split)
+    from tfgenre.stats import format_interval
+
     for level in ("segment", "track", "track_vote"):
         m = metrics[level]
         sys.stdout.write(
-            f"{level:>10}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"{level:>10}: accuracy {format_interval(m['accuracy'], m.get('accuracy_ci'))}  "
+            f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
             f"(n={m['num_examples']})\n"
         )
     sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/report.md\n")

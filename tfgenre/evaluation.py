@@ -28,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn import metrics as skm
 
 from tfgenre.errors import ConfigError
+from tfgenre.stats import BootstrapSettings, bootstrap_metrics, format_interval
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,14 @@ __all__ = [
     "evaluate_predictions",
     "figure_to_png",
     "read_history",
+    "read_track_predictions",
+    "track_prediction_rows",
     "training_curves_figure",
     "write_report",
 ]
+
+#: The per-track predictions file written beside metrics.json.
+TRACKS_CSV = "tracks.csv"
 
 #: The levels :func:`evaluate_predictions` reports, in report order.
 LEVELS: tuple[str, ...] = ("segment", "track", "track_vote")
@@ -174,21 +180,27 @@ def evaluate_predictions(
     labels: np.ndarray,
     track_ids: np.ndarray | Sequence[Any],
     class_names: Sequence[str],
+    *,
+    bootstrap: BootstrapSettings | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Scores segment predictions at segment level and at track level.
+    """Scores segment predictions at segment level and at track level, with intervals.
 
     Args:
         probs: Segment class probabilities (or logits), shape (n_segments, n_classes).
         labels: True class indices, shape (n_segments,).
         track_ids: Track id of each segment, shape (n_segments,).
         class_names: The n_classes class names, in index order.
+        bootstrap: Resamples, seed and level of the intervals (default 1000, 0, 0.95).
 
     Returns:
         ``{"segment": m, "track": m, "track_vote": m}`` where each ``m`` is the dict of
-        :func:`classification_metrics`. ``track`` decides a track by the argmax of its
-        segments' mean probability, ``track_vote`` by majority vote of the segments'
-        argmax (ties broken by mean probability). Only plain ints, floats, strs, lists
-        and dicts: JSON-safe.
+        :func:`classification_metrics` plus ``accuracy_ci`` and ``macro_f1_ci``
+        (``[lo, hi]``, percentile bootstrap over tracks: at segment level a resampled
+        track brings all its segments) and ``ci`` (``{"method", "resamples", "seed",
+        "level"}``). ``track`` decides a track by the argmax of its segments' mean
+        probability, ``track_vote`` by majority vote of the segments' argmax (ties
+        broken by mean probability). Only plain ints, floats, strs, lists and dicts:
+        JSON-safe.
 
     Raises:
         ConfigError: On inconsistent shapes, labels out of range, or a track whose
@@ -212,11 +224,70 @@ def evaluate_predictions(
             f"labels must be in [0, {n_classes}); got min={labels.min()} max={labels.max()}"
         )
     tracks = aggregate_tracks(probs, labels, track_ids)
-    return {
-        "segment": classification_metrics(labels, probs.argmax(axis=1), class_names),
-        "track": classification_metrics(tracks["labels"], tracks["pred_mean"], class_names),
-        "track_vote": classification_metrics(tracks["labels"], tracks["pred_vote"], class_names),
-    }
+    settings = bootstrap or BootstrapSettings()
+    out: dict[str, dict[str, Any]] = {}
+    for level, y_true, y_pred, groups in (
+        ("segment", labels, probs.argmax(axis=1), track_ids),
+        ("track", tracks["labels"], tracks["pred_mean"], None),
+        ("track_vote", tracks["labels"], tracks["pred_vote"], None),
+    ):
+        out[level] = classification_metrics(y_true, y_pred, class_names)
+        if len(y_true):
+            out[level].update(
+                bootstrap_metrics(y_true, y_pred, n_classes, groups=groups, settings=settings)
+            )
+    return out
+
+
+def track_prediction_rows(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    track_ids: np.ndarray | Sequence[Any],
+    class_names: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One row per track: what :func:`evaluate_predictions` scored at track level.
+
+    Args:
+        probs: Segment class probabilities, shape (n_segments, n_classes).
+        labels: True class indices, shape (n_segments,).
+        track_ids: Track id of each segment, shape (n_segments,).
+        class_names: The n_classes class names.
+
+    Returns:
+        Rows ``{"track_id", "label", "predicted", "predicted_vote", "num_segments",
+        "p_<class>"...}`` (labels as class names, ``p_`` the mean probability), in order
+        of first appearance.
+    """
+    tracks = aggregate_tracks(probs, labels, track_ids)
+    names = [str(n) for n in class_names]
+    rows = []
+    for i, track in enumerate(tracks["track_ids"]):
+        row: dict[str, Any] = {
+            "track_id": track.decode() if isinstance(track, bytes) else str(track),
+            "label": names[tracks["labels"][i]],
+            "predicted": names[tracks["pred_mean"][i]],
+            "predicted_vote": names[tracks["pred_vote"][i]],
+            "num_segments": int(tracks["num_segments"][i]),
+        }
+        row.update(
+            {f"p_{name}": f"{tracks['mean_probs'][i, j]:.6g}" for j, name in enumerate(names)}
+        )
+        rows.append(row)
+    return rows
+
+
+def read_track_predictions(path: str) -> list[dict[str, str]]:
+    """Reads a ``tracks.csv`` written by :func:`write_report` (rows of strings).
+
+    Raises:
+        ConfigError: If the file lacks the ``track_id``, ``label`` or ``predicted`` column.
+    """
+    with tf.io.gfile.GFile(path, "r") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"track_id", "label", "predicted"} - set(reader.fieldnames or [])
+        if missing:
+            raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+        return list(reader)
 
 
 # ----------------------------------------------------------------------------- plots
@@ -363,10 +434,62 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> lis
     return lines
 
 
-def _report_markdown(metrics: dict[str, dict[str, Any]], title: str, images: dict[str, str]) -> str:
-    levels = [level for level in LEVELS if level in metrics] + [
-        level for level in metrics if level not in LEVELS
+def _levels(metrics: dict[str, Any]) -> list[str]:
+    """The metric levels of ``metrics`` (dicts with an accuracy), in report order."""
+    found = [k for k, v in metrics.items() if isinstance(v, dict) and "accuracy" in v]
+    return [level for level in LEVELS if level in found] + [
+        level for level in found if level not in LEVELS
     ]
+
+
+def _with_ci(entry: dict[str, Any], key: str) -> str:
+    return format_interval(entry[key], entry.get(f"{key}_ci"))
+
+
+def _protocol_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]:
+    """The protocol line, the interval method, and published anchors when they match."""
+    from tfgenre.anchors import anchors_for, protocol_name
+
+    lines: list[str] = []
+    name = protocol_name(metrics)
+    protocol = metrics.get("protocol")
+    if name:
+        text = f"Protocol: `{name}`"
+        if isinstance(protocol, dict) and protocol.get("description"):
+            text += f" ({protocol['description']})"
+        lines += [text + ".", ""]
+    ci = next((metrics[lv]["ci"] for lv in levels if "ci" in metrics[lv]), None)
+    if ci:
+        lines += [
+            f"Intervals: {100 * ci['level']:.0f} % percentile {ci['method']} "
+            f"({ci['resamples']} resamples, seed {ci['seed']}); a segment-level resample "
+            "draws whole tracks.",
+            "",
+        ]
+    entry = anchors_for(metrics)
+    if entry and entry["anchors"] and "track" in metrics:
+        own = metrics["track"]
+        split = metrics.get("split", "test")
+        run = f"this run ({metrics['model']})" if metrics.get("model") else "this run"
+        lines += [f"## Published figures on `{name}`", ""]
+        if entry.get("description"):
+            lines += [entry["description"], ""]
+        rows = [[run, f"track accuracy, {split}", _with_ci(own, "accuracy"), "this report"]]
+        rows += [
+            [a.name, f"{a.level} {a.metric}, {a.split}", a.text(), a.citation]
+            for a in entry["anchors"]
+        ]
+        lines += _markdown_table(["system", "figure", "value", "source"], rows)
+        if split != "test":
+            lines += ["", f"The published figures are on test; this report is on {split}."]
+        if entry.get("split_citation"):
+            lines += ["", f"Split: {entry['split_citation']}"]
+        lines += [""]
+    return lines
+
+
+def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]) -> str:
+    levels = _levels(metrics)
     first = metrics[levels[0]]
     class_names = list(first["per_class"])
     lines = [f"# {title}", ""]
@@ -375,12 +498,19 @@ def _report_markdown(metrics: dict[str, dict[str, Any]], title: str, images: dic
         "track": "a track's segments by mean probability",
         "track_vote": "a track's segments by majority vote",
     }
+    lines += _protocol_lines(metrics, levels)
     lines += ["## Overall", ""]
+    others = [key for key in _SUMMARY_KEYS if key not in ("accuracy", "macro_f1")]
     lines += _markdown_table(
-        ["level", "examples", *_SUMMARY_KEYS],
+        ["level", "examples", "accuracy [95 % CI]", "macro_f1 [95 % CI]", *others],
         [
-            [f"{level} ({descriptions.get(level, level)})", metrics[level]["num_examples"]]
-            + [_fmt(metrics[level][key]) for key in _SUMMARY_KEYS]
+            [
+                f"{level} ({descriptions.get(level, level)})",
+                metrics[level]["num_examples"],
+                _with_ci(metrics[level], "accuracy"),
+                _with_ci(metrics[level], "macro_f1"),
+            ]
+            + [_fmt(metrics[level][key]) for key in others]
             for level in levels
         ],
     )
@@ -424,24 +554,30 @@ def _report_markdown(metrics: dict[str, dict[str, Any]], title: str, images: dic
 
 
 def write_report(
-    metrics: dict[str, dict[str, Any]],
+    metrics: dict[str, Any],
     out_dir: str | os.PathLike[str],
     *,
     history_csv: str | os.PathLike[str] | None = None,
     title: str = "tfgenre evaluation report",
+    predictions: tuple[np.ndarray, np.ndarray, np.ndarray | Sequence[Any]] | None = None,
 ) -> dict[str, str]:
     """Writes ``metrics.json``, ``report.md`` and the figures into ``out_dir``.
 
-    Files: ``metrics.json``; ``report.md`` (overall table per level, per-class table,
-    confusion matrices); ``confusion_matrix_segment.png`` and
-    ``confusion_matrix_track.png`` (normalised per row, counts annotated); and, when
-    ``history_csv`` is given, ``training_curves.png``.
+    Files: ``metrics.json``; ``report.md`` (protocol, overall table per level with
+    bootstrap intervals, published anchors of the protocol, per-class table, confusion
+    matrices); ``confusion_matrix_segment.png`` and ``confusion_matrix_track.png``
+    (normalised per row, counts annotated); when ``history_csv`` is given,
+    ``training_curves.png``; when ``predictions`` are given, ``tracks.csv`` (one row
+    per track, see :func:`track_prediction_rows`), which ``tfgenre.compare`` reads.
 
     Args:
-        metrics: Output of :func:`evaluate_predictions`.
+        metrics: Output of :func:`evaluate_predictions`, optionally with context keys
+            that are not levels (``split``, ``model``, ``protocol``: ``{"name": ...}``).
         out_dir: Folder to write into (local or ``gs://``); created if missing.
         history_csv: Optional Keras ``CSVLogger`` file of the training run.
         title: Report heading.
+        predictions: ``(probs (n, classes), labels (n,), track_ids (n,))`` that were
+            scored, for ``tracks.csv``.
 
     Returns:
         ``{artifact: path}`` of every file written.
@@ -458,6 +594,17 @@ def write_report(
     path = os.path.join(out, "metrics.json")
     _write_bytes(path, (json.dumps(metrics, indent=2) + "\n").encode("utf-8"))
     written["metrics"] = path
+
+    if predictions is not None:
+        rows = track_prediction_rows(*predictions, list(metrics[_levels(metrics)[0]]["per_class"]))
+        path = os.path.join(out, TRACKS_CSV)
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        _write_bytes(path, buffer.getvalue().encode("utf-8"))
+        written["tracks"] = path
 
     images: dict[str, str] = {}
     for level in ("segment", "track"):

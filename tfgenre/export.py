@@ -403,9 +403,9 @@ def validation_inputs(run_dir: str, info: dict[str, Any]) -> CheckInputs:
     order = list(dict.fromkeys([cfg.val_split, "validation", cfg.eval_split, "test", "train"]))
     view = info.get("view")
     if cfg.features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.data import fit_feature_table
 
-        table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+        table = fit_feature_table(cfg)
         split = _pick_split(order, list(table.splits))
         x = table.splits[split][0][:MAX_CHECK_EXAMPLES].astype(np.float32)
         batches = tuple(x[i : i + 256] for i in range(0, len(x), 256))

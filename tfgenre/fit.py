@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import cli, config
+from tfgenre.errors import ConfigError
 from tfgenre.run import stage
 from tfgenre.splits import parse_fractions
 
@@ -24,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records folder written by tfgenre.write_records")
     p.add_argument("--features-csv", help="a features CSV instead of records (view features)")
     p.add_argument("--splits", help="fractions for a features CSV without a split column")
+    p.add_argument(
+        "--split",
+        help="a named split for a features CSV: fault_filtered (the GTZAN fault-filtered "
+        "lists shipped with tfgenre; rows in no list are excluded)",
+    )
     p.add_argument("--view", help="raw | mel | features")
     p.add_argument("--model", help="registered model name (see --list-models)")
     p.add_argument("--run-dir", help="output folder of the run")
@@ -39,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="skip corrupt records (counted and reported) instead of failing",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        help="grouped, stratified K-fold cross-validation over every track (runs in "
+        "RUN_DIR/folds/<k>, summary in RUN_DIR/folds_summary.md; same folds as baselines)",
     )
     p.add_argument("--no-evaluate", action="store_true", help="skip the final evaluation")
     p.add_argument(
@@ -57,6 +69,7 @@ def data_flags(args: argparse.Namespace) -> dict[str, Any]:
         "records": args.records,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
+        "named_split": args.split,
         "view": "features" if args.features_csv and not args.view else args.view,
         "model": args.model,
         "epochs": args.epochs,
@@ -74,6 +87,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "verify": args.verify,
         "skip_corrupt": args.skip_corrupt,
+        "folds": args.folds,
     }
 
 
@@ -91,9 +105,26 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         cli.print_config(config.to_dict(cfg))
         return 0
+    if cfg.folds:
+        if args.no_evaluate:
+            raise ConfigError("--no-evaluate does not go with --folds: each fold is evaluated")
+        _print_folds(cfg, overwrite=args.overwrite)
+        return 0
     result = train(cfg, evaluate=not args.no_evaluate, overwrite=args.overwrite)
     _print_result(result)
     return 0
+
+
+def _print_folds(cfg: Any, *, overwrite: bool) -> None:
+    from tfgenre.crossval import run_folds
+
+    result = run_folds(cfg, overwrite=overwrite)
+    sys.stdout.write(result.markdown)
+    done = ", ".join(f"{o.fold}: {o.status}" for o in result.folds)
+    sys.stdout.write(
+        f"folds ({done})\nsummary: {result.run_dir}/folds_summary.md, "
+        f"{result.run_dir}/folds_summary.json\n"
+    )
 
 
 def _print_result(result: Any) -> None:
@@ -105,9 +136,13 @@ def _print_result(result: Any) -> None:
         split = result.metrics.get("split", "test")
         if result.metrics.get("note"):
             sys.stdout.write(f"note: {result.metrics['note']}\n")
+        from tfgenre.stats import format_interval
+
         sys.stdout.write(
-            f"{split} accuracy: segment {seg['accuracy']:.4f}, track {trk['accuracy']:.4f} "
-            f"(macro-F1 {trk['macro_f1']:.4f})\n"
+            f"{split} accuracy: segment {seg['accuracy']:.4f}, track "
+            f"{format_interval(trk['accuracy'], trk.get('accuracy_ci'))} (macro-F1 "
+            f"{format_interval(trk['macro_f1'], trk.get('macro_f1_ci'))}"
+            f"{'; 95 % bootstrap over tracks' if trk.get('accuracy_ci') else ''})\n"
             f"report: {report_dir(result.run_dir, split)}/report.md\n"
             f"tensorboard --logdir {result.run_dir}/tb\n"
         )
@@ -124,6 +159,9 @@ def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
         if wr.get("output"):
             section["records"] = wr["output"]
     cfg = config.from_dict(FitConfig, section, prefix="fit.")
+    if cfg.folds:
+        _print_folds(cfg, overwrite=overwrite)
+        return
     _print_result(train(cfg, evaluate=True, overwrite=overwrite))
 
 

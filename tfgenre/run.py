@@ -161,6 +161,12 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
         return cfg
     fit = pipeline.get("fit") or {}
     run_dir = fit.get("run_dir") if isinstance(fit, dict) else None
+    if isinstance(fit, dict) and fit.get("folds"):
+        raise ConfigError(
+            f"evaluate: the fit: stage runs {fit['folds']} folds, each evaluated on its own "
+            f"test fold (summary in {run_dir}/folds_summary.md); drop evaluate: or set "
+            "evaluate.run_dir to one fold's run (e.g. <run_dir>/folds/0)"
+        )
     if not run_dir:
         raise ConfigError(
             "evaluate.run_dir='' and the pipeline's fit: section names no run_dir: "
@@ -178,6 +184,7 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
 @stage("evaluate", check=_evaluate_config)
 def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     from tfgenre.evaluate import evaluate_run, report_dir
+    from tfgenre.stats import format_interval
 
     cfg = _evaluate_config(section, pipeline)
     metrics = evaluate_run(cfg.run_dir, cfg.split)
@@ -185,7 +192,8 @@ def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     for level in ("segment", "track", "track_vote"):
         m = metrics[level]
         lines.append(
-            f"{level:>10}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"{level:>10}: accuracy {format_interval(m['accuracy'], m.get('accuracy_ci'))}  "
+            f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
             f"(n={m['num_examples']})"
         )
     lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/report.md")

@@ -37,6 +37,7 @@ import yaml
 from tfgenre import config, io
 from tfgenre.data import AugmentConfig
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import warn_if_leaky
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ class FitConfig:
         records: Records folder (or use ``features_csv``).
         features_csv: A features CSV instead of records (features view only).
         splits: Split fractions for a features CSV without a split column.
+        named_split: A split shipped with tfgenre for a features CSV
+            (``fault_filtered``: the GTZAN fault-filtered lists; rows in no list are
+            excluded); overrides ``splits`` and the CSV's split column. Records carry
+            the split they were written with.
         view: raw, mel or features.
         model: Registered model name.
         model_options: The model's options.
@@ -150,6 +155,10 @@ class FitConfig:
         eval_split: Split evaluated at the end.
         train_split: Split trained on.
         val_split: Split validated on (falls back to none when absent).
+        folds: Grouped, stratified K-fold cross-validation over every track of the
+            data (0: off; see :mod:`tfgenre.crossval`).
+        fold: In one fold's run: its test fold (set by the cross-validation; the data's
+            tracks are split by :func:`tfgenre.folds.fold_splits`).
     """
 
     records: str = ""
@@ -157,6 +166,7 @@ class FitConfig:
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
+    named_split: str = ""
     view: str = "mel"
     model: str = "genre_resnet"
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -181,9 +191,35 @@ class FitConfig:
     eval_split: str = "test"
     train_split: str = "train"
     val_split: str = "validation"
+    folds: int = 0
+    fold: int | None = None
 
     def __post_init__(self) -> None:
         config.require(self.epochs > 0, f"epochs={self.epochs} must be > 0")
+        config.require(
+            self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 (off) or >= 2"
+        )
+        if self.folds:
+            wrong = [
+                f"{key}={getattr(self, key)!r}"
+                for key, name in (
+                    ("train_split", "train"),
+                    ("val_split", "validation"),
+                    ("eval_split", "test"),
+                )
+                if getattr(self, key) != name
+            ]
+            config.require(
+                not wrong,
+                f"folds={self.folds} makes the splits train/validation/test of each fold; "
+                f"{', '.join(wrong)} must be left at their defaults (validating or training "
+                "on the test fold would select on it)",
+            )
+        if self.fold is not None:
+            config.require(
+                self.folds >= 2 and 0 <= self.fold < self.folds,
+                f"fold={self.fold} needs folds >= 2 and must be in [0, folds={self.folds})",
+            )
         config.require(self.batch_size > 0, f"batch_size={self.batch_size} must be > 0")
         config.require(
             0.0 <= self.label_smoothing < 1.0,
@@ -205,6 +241,21 @@ class FitConfig:
             config.require(
                 self.view == "features",
                 f"features_csv needs view='features', got view={self.view!r}",
+            )
+        if self.named_split:
+            from tfgenre.protocols import get_named_split
+
+            get_named_split(self.named_split)
+            config.require(
+                not self.records,
+                f"named_split={self.named_split!r} splits a features CSV; records keep the "
+                "split they were written with (write_records --set "
+                "source_options.split=fault_filtered)",
+            )
+            config.require(
+                not self.folds,
+                f"named_split={self.named_split!r} fixes train/validation/test; it does not "
+                f"go with folds={self.folds} (k-fold would put one artist in two folds)",
             )
 
 
@@ -234,10 +285,11 @@ class RunData:
 
 
 def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
-    from tfgenre.data import array_dataset, load_feature_table
+    from tfgenre.data import array_dataset
     from tfgenre.models.registry import InputSpec
 
-    table = load_feature_table(cfg.features_csv, dict(cfg.splits), seed=cfg.seed)
+    table = feature_table(cfg)
+    table.warn_if_leaky(cfg.features_csv)
     mean, std = table.stats()
     spec = InputSpec("features", (len(table.feature_names),), tuple(mean), tuple(std))
     x, y, _ = table.splits[cfg.train_split]
@@ -264,6 +316,8 @@ def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
         "feature_names": list(table.feature_names),
         "feature_window": table.window,
         "split_policy": table.policy,
+        "protocol": table.protocol.to_json(),
+        "excluded": {"count": len(table.excluded), "tracks": list(table.excluded)},
         "num_examples": {k: len(v[0]) for k, v in table.splits.items()},
     }
     return RunData(
@@ -271,7 +325,30 @@ def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     )
 
 
+def feature_table(cfg: FitConfig) -> Any:
+    """The run's features table: the CSV as split by ``cfg`` (its fold when one is set)."""
+    from tfgenre.data import fit_feature_table
+
+    table = fit_feature_table(cfg)
+    if cfg.fold is not None:
+        from tfgenre.folds import table_fold
+
+        table = table_fold(table, cfg.features_csv, cfg.folds, cfg.fold, cfg.seed)
+    return table
+
+
+def record_selections(cfg: FitConfig, manifest: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fold's ``{split: TrackSelection}`` and protocol info (empty without a fold)."""
+    if cfg.fold is None:
+        return {}, {}
+    from tfgenre.folds import records_fold
+
+    return records_fold(manifest, cfg.folds, cfg.fold, cfg.seed, skip_corrupt=cfg.skip_corrupt)
+
+
 def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    if cfg.fold is not None:
+        return _fold_from_records(cfg, drop_remainder)
     from tfgenre.data import records_dataset
     from tfgenre.models.registry import InputSpec
     from tfgenre.records.manifest import Manifest
@@ -320,6 +397,93 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
         if m.data.get("window_samples") is None
         else m.data.get("window_samples"),
         "num_examples": {s: int(m.split(s)["num_examples"]) for s in m.splits},
+        "skipped_corrupt": corrupt,
+        "protocol": m.protocol.to_json(),
+    }
+    warn_if_leaky(
+        m.protocol,
+        f"GTZAN records {cfg.records}",
+        "write_records --set source_options.split=fault_filtered",
+    )
+    return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
+
+
+def _fold_from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    """One fold of a cross-validation on records: every split's shards, filtered by track.
+
+    The tracks of the fold's train/validation/test come from
+    :func:`tfgenre.folds.records_fold`; a features view is normalised with the mean and
+    std of the fold's training examples.
+    """
+    from tfgenre.data import records_dataset
+    from tfgenre.models.registry import InputSpec
+    from tfgenre.records.manifest import Manifest
+
+    m = Manifest.load(cfg.records)
+    entry = m.view(cfg.view)
+    m.check_files(cfg.view, m.splits, verify=cfg.verify)
+    corrupt = report_corrupt(m, cfg.view, m.splits) if cfg.skip_corrupt else {}
+    selections, fold_info = record_selections(cfg, m)
+    if cfg.train_split not in selections:
+        raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
+    shape = tuple(int(s) for s in entry["shape"])
+    common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
+    mean = std = None
+    if cfg.view == "features":
+        plain = records_dataset(
+            m,
+            cfg.view,
+            cfg.train_split,
+            training=False,
+            select=selections[cfg.train_split],
+            **common,
+        )
+        rows = np.concatenate([x for x, _ in plain.as_numpy_iterator()]).astype(np.float64)
+        sd = rows.std(axis=0)
+        mean, std = tuple(rows.mean(axis=0)), tuple(np.where(sd > 0, sd, 1.0))
+    spec = InputSpec(cfg.view, shape, mean, std)
+    train = records_dataset(
+        m,
+        cfg.view,
+        cfg.train_split,
+        training=True,
+        seed=cfg.seed,
+        cache=cfg.cache,
+        shuffle_buffer=cfg.shuffle_buffer,
+        augment=cfg.augment,
+        drop_remainder=drop_remainder,
+        select=selections[cfg.train_split],
+        **common,
+    )
+    val = None
+    if cfg.val_split in selections:
+        val = records_dataset(
+            m,
+            cfg.view,
+            cfg.val_split,
+            training=False,
+            cache=cfg.cache,
+            select=selections[cfg.val_split],
+            **common,
+        )
+    n_train = selections[cfg.train_split].num_examples
+    steps = n_train // cfg.batch_size if drop_remainder else math.ceil(n_train / cfg.batch_size)
+    train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
+    view_entry = dict(entry)
+    if mean is not None:
+        view_entry.update(mean=list(mean), std=list(std), stats_split=f"fold {cfg.fold} train")
+    info = {
+        "source": "records",
+        "records": cfg.records,
+        "sample_rate": m.sample_rate,
+        "window_samples": m.data.get("window_samples"),
+        "hop_samples": m.data.get("hop_samples"),
+        "view_entry": view_entry,
+        "feature_window": "whole_track"
+        if m.data.get("window_samples") is None
+        else m.data.get("window_samples"),
+        "num_examples": {s: sel.num_examples for s, sel in selections.items()},
+        "split_policy": {k: v for k, v in fold_info.items() if k != "label_counts"},
         "skipped_corrupt": corrupt,
     }
     return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
@@ -491,9 +655,13 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "history.csv",
     "model.keras",
     "report",
+    "folds",
+    "folds_summary.json",
+    "folds_summary.md",
 )
-"""What :func:`train` writes into a run folder (plus ``report_<split>``,
-``backup-worker-<i>`` and the ``.incomplete`` files of interrupted atomic writes)."""
+"""What :func:`train` (and a cross-validation, :mod:`tfgenre.crossval`: ``folds/`` and
+the summaries) writes into a run folder (plus ``report_<split>``, ``backup-worker-<i>``
+and the ``.incomplete`` files of interrupted atomic writes)."""
 
 _IGNORED_KEYS = ("run_dir", "verify")  # a moved folder or an extra check is the same run
 
@@ -586,7 +754,7 @@ def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
             f"run_dir={path!r} holds {', '.join(ours)} but no config.yaml of a tfgenre fit, "
             "so tfgenre did not write them and will not replace them: choose another --run-dir"
         )
-    finished = "model.keras" in names
+    finished = "model.keras" in names or "folds_summary.json" in names
     what = "a finished run" if finished else "an unfinished run"
     if overwrite:
         if foreign:
@@ -729,6 +897,11 @@ def train(
         raise ConfigError("run_dir='' must name the run folder")
     if not cfg.records and not cfg.features_csv:
         raise ConfigError("give records (a records folder) or features_csv")
+    if cfg.folds and cfg.fold is None:
+        raise ConfigError(
+            f"folds={cfg.folds} asks for a cross-validation, which is one run per fold: "
+            "run it with fit --folds (tfgenre.crossval.run_folds), or set folds=0"
+        )
     check_names(cfg)
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.seed)

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--records", help="records folder written by tfgenre.write_records")
     group.add_argument("--features-csv", help="a features CSV instead of records")
     group.add_argument("--splits", help="fractions for a features CSV, e.g. train=0.7,test=0.3")
+    group.add_argument(
+        "--split", help="a named split for a features CSV: fault_filtered (GTZAN's lists)"
+    )
     group.add_argument("--view", help="raw | mel | features")
     group.add_argument("--model", help="registered model name")
     group.add_argument("--epochs", type=int)
@@ -180,10 +183,9 @@ def _print_result(result: Any) -> None:
         sys.stdout.write(f"best trial {best['number']}: {values}\n  params: {best['params']}\n")
         evaluation = best.get("evaluation")
         if evaluation:
-            sys.stdout.write(
-                f"  {evaluation['split']}: accuracy {evaluation['accuracy']:.4f}, "
-                f"macro-F1 {evaluation['macro_f1']:.4f}\n"
-            )
+            from tfgenre.tuning.report import evaluation_text
+
+            sys.stdout.write(f"  {evaluation_text(evaluation)}\n")
         sys.stdout.write(f"best config: {best['config']}\n")
     if s.get("pareto"):
         sys.stdout.write(f"Pareto front: {len(s['pareto'])} trial(s), see pareto_front.csv\n")

@@ -3,7 +3,9 @@
 It holds the format version, package versions, the resolved config and its hash, the
 label names, audio settings, per view its dtype/shape (and feature names and train
 mean/std), per split its tracks, examples, bytes and shards (with counts and sha256),
-the split policy and every skipped input with its reason.
+the split policy, the evaluation protocol (``protocol``, see :mod:`tfgenre.protocols`),
+the tracks left out on purpose (``excluded``: in no list of a named split) and every
+skipped input with its reason.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import RecordsError
+from tfgenre.protocols import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,16 @@ class Manifest:
     def sample_rate(self) -> int:
         """Sample rate of the decoded audio in Hz."""
         return int(self.data["sample_rate"])
+
+    @property
+    def protocol(self) -> Protocol:
+        """The evaluation protocol (``unknown`` for records written before it was kept)."""
+        return Protocol.from_json(self.data.get("protocol"))
+
+    @property
+    def excluded(self) -> list[str]:
+        """Track ids left out on purpose (in no list of a named split); [] when none."""
+        return list((self.data.get("excluded") or {}).get("tracks") or [])
 
     @property
     def views(self) -> list[str]:

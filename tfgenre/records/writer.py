@@ -26,13 +26,20 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tfgenre import audio, config, io, splits
 from tfgenre.errors import AudioDecodeError, ConfigError, RecordsError
+from tfgenre.protocols import (
+    SOURCE,
+    UNKNOWN_PROTOCOL,
+    Protocol,
+    random_protocol,
+    warn_if_leaky,
+)
 from tfgenre.records import example, manifest, naming
 from tfgenre.sources.base import Skip, Track, get_source
 from tfgenre.views.base import VIEW_NAMES, ViewSpec, check_view_names
@@ -242,11 +249,34 @@ def view_specs(cfg: WriterConfig, segment_samples: int | None) -> dict[str, View
 # ----------------------------------------------------------------------------- planning
 
 
-def plan(cfg: WriterConfig) -> tuple[list[Track], list[Skip], list[str], dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What :func:`plan` decided before any work starts.
+
+    Attributes:
+        tracks: The tracks to write, with their splits, sorted by id.
+        skipped: Inputs the source could not use (they count against max_skip_fraction).
+        labels: Label names in index order.
+        policy: How the splits were made (``split_policy`` in the manifest).
+        protocol: The evaluation protocol (``protocol`` in the manifest).
+        excluded: Track ids left out on purpose (in no list of a named split or of
+            split_files); counted in the manifest, not skipped.
+    """
+
+    tracks: list[Track]
+    skipped: list[Skip]
+    labels: list[str]
+    policy: dict[str, Any]
+    protocol: Protocol
+    excluded: tuple[str, ...] = ()
+
+
+def plan(cfg: WriterConfig) -> Plan:
     """Lists, labels and splits the tracks; checks everything that can fail up front.
 
     Returns:
-        (tracks with splits, skipped inputs, label names, split policy).
+        The tracks with splits, skipped and excluded inputs, label names, split policy
+        and protocol. Logs the one-line warning when GTZAN is split at random.
 
     Raises:
         ConfigError: on a bad source layout, unknown labels or mixed source splits.
@@ -255,6 +285,7 @@ def plan(cfg: WriterConfig) -> tuple[list[Track], list[Skip], list[str], dict[st
     source = get_source(cfg.source, cfg.input, **dict(cfg.source_options))
     tracks = list(source.tracks())
     skipped = list(source.skipped)
+    excluded = tuple(getattr(source, "excluded", ()) or ())
     if not tracks:
         raise ConfigError(f"source {cfg.source!r} found no usable audio in {cfg.input!r}")
     seen: dict[str, str] = {}
@@ -294,7 +325,39 @@ def plan(cfg: WriterConfig) -> tuple[list[Track], list[Skip], list[str], dict[st
     policy["segmented_after_split"] = True
     if cfg.limit_per_split:
         policy["limit_per_split"] = cfg.limit_per_split
-    return sorted(tracks, key=lambda t: t.track_id), skipped, labels, policy
+    protocol = records_protocol(cfg, source, tracks, policy)
+    warn_if_leaky(protocol, "GTZAN (gtzan source)", "--set source_options.split=fault_filtered")
+    return Plan(
+        sorted(tracks, key=lambda t: t.track_id), skipped, labels, policy, protocol, excluded
+    )
+
+
+def records_protocol(
+    cfg: WriterConfig, source: Any, tracks: list[Track], policy: Mapping[str, Any]
+) -> Protocol:
+    """The protocol of the planned split.
+
+    The source's own protocol when it has one and its split is used (the gtzan source
+    with ``split``/``split_files``); else ``random`` for fractions drawn here, grouped by
+    artist when every track has a group; else ``source``.
+    """
+    artist_groups = bool(tracks) and all(t.group for t in tracks)
+    gtzan = cfg.source == "gtzan"
+    if policy["kind"] == "source":
+        own = getattr(source, "protocol", None)
+        if own is not None:
+            return own
+        return Protocol(
+            SOURCE,
+            grouping="artist" if artist_groups else "unknown",
+            dataset=cfg.source if cfg.source in ("gtzan", "fma") else None,
+            leaks_artists=bool(policy["shared_groups"]) if artist_groups else None,
+        )
+    return random_protocol(
+        gtzan=gtzan,
+        artist_groups=artist_groups,
+        dataset=cfg.source if cfg.source in ("gtzan", "fma") else None,
+    )
 
 
 def make_units(tracks: list[Track], shards: int) -> list[Unit]:
@@ -830,7 +893,13 @@ def write_records(
         raise ConfigError("output='' must name the records folder")
     io.check_output_folder(cfg.output, "output")
     start = time.perf_counter()
-    tracks, source_skips, labels, policy = plan(cfg)
+    planned = plan(cfg)
+    tracks, source_skips, labels, policy = (
+        planned.tracks,
+        planned.skipped,
+        planned.labels,
+        planned.policy,
+    )
     content = cfg.content_dict()
     content_hash = config.config_hash(content)
     prepare_output(cfg, content_hash, overwrite)
@@ -854,7 +923,17 @@ def write_records(
         if not io.exists(path):
             raise RecordsError(f"unit {u.key} finished without its state file {path}")
         states[u.key] = json.loads(io.read_text(path))
-    data = assemble_manifest(cfg, units, states, labels, policy, source_skips, content_hash)
+    data = assemble_manifest(
+        cfg,
+        units,
+        states,
+        labels,
+        policy,
+        source_skips,
+        content_hash,
+        protocol=planned.protocol,
+        excluded=planned.excluded,
+    )
     if "features" in cfg.views:
         write_features_csv(cfg, units, states, data["views"]["features"]["feature_names"])
     io.write_text_atomic(
@@ -983,8 +1062,16 @@ def assemble_manifest(
     policy: dict[str, Any],
     source_skips: list[Skip],
     content_hash: str,
+    *,
+    protocol: Protocol = UNKNOWN_PROTOCOL,
+    excluded: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Builds manifest.json's content from the units' state files."""
+    """Builds manifest.json's content from the units' state files.
+
+    ``protocol`` goes in as ``protocol``; ``excluded`` (track ids in no split list) as
+    ``excluded: {count, tracks}``. Excluded tracks are not inputs: they do not count
+    towards ``skip_fraction``.
+    """
     specs = view_specs(cfg, cfg.audio.window_samples)
     views_json = {name: spec.to_json() for name, spec in specs.items()}
     split_json: dict[str, Any] = {}
@@ -1012,6 +1099,14 @@ def assemble_manifest(
         padded.extend(st["padded"])
     for entry in split_json.values():
         entry["shards"].sort(key=lambda s: (s["view"], s["file"]))
+    # the artist of each written track, when the source knows it (fit/baselines --folds)
+    written_ids = {t["track_id"] for u in units for t in states[u.key]["tracks"]}
+    track_groups = {
+        t.track_id: t.group
+        for u in units
+        for t in u.tracks
+        if t.group and t.track_id in written_ids
+    }
     if "features" in views_json:
         train_rows = [
             r["values"] for u in units if u.split == "train" for r in states[u.key]["feature_rows"]
@@ -1046,6 +1141,9 @@ def assemble_manifest(
         "views": views_json,
         "splits": split_json,
         "split_policy": policy,
+        "protocol": protocol.to_json(),
+        "excluded": {"count": len(excluded), "tracks": sorted(excluded)},
+        "track_groups": dict(sorted(track_groups.items())),
         "padded": sorted(padded),
         "skipped": sorted(skipped, key=lambda s: s["path"]),
         "counts": {

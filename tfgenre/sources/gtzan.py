@@ -6,10 +6,13 @@ The root may also be the folder that holds ``genres/``, ``genres_original/`` or
 (``blues.00000``), the label is the genre folder, and the group is None: GTZAN has no
 artist ids.
 
-``split_files`` takes fault-filtered split lists (one track per line, written as
-``blues/blues.00000.wav``, ``blues.00000.wav`` or ``blues.00000``); tracks in no list
-are then skipped. The collection's known-corrupt ``jazz.00054.wav`` is listed like any
-other file: the decoder skips it later.
+``split="fault_filtered"`` gives every track the split of the fault-filtered lists shipped
+with tfgenre (Kereliuk, Sturm and Larsen 2015; see :mod:`tfgenre.protocols`).
+``split_files`` takes the user's own lists (one track per line, written as
+``blues/blues.00000.wav``, ``blues.00000.wav`` or ``blues.00000``). Either way, tracks in
+no list are *excluded*: listed in :attr:`GtzanSource.excluded` (and counted in the
+manifest), not skipped as errors. The collection's known-corrupt ``jazz.00054.wav`` is
+listed like any other file: the decoder skips it later.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import logging
 from collections.abc import Mapping
 
 import tfgenre.io as tfio
-from tfgenre.errors import SourceError
+from tfgenre import protocols
+from tfgenre.errors import ConfigError, SourceError
 from tfgenre.sources.base import (
     Skip,
     Track,
@@ -124,11 +128,7 @@ def read_split_lists(split_files: Mapping[str, str]) -> dict[str, str]:
                 f"gtzan source: split file {path!r} for split {split_name!r} cannot be "
                 f"read ({getattr(err, 'strerror', None) or err})"
             ) from err
-        for line in text.splitlines():
-            entry = line.strip()
-            if not entry or entry.startswith("#"):
-                continue
-            track_id = strip_audio_extension(entry.replace("\\", "/").rsplit("/", 1)[-1])
+        for track_id in protocols.parse_split_list(text):
             previous = assigned.get(track_id)
             if previous is not None and previous[0] != split:
                 raise SourceError(
@@ -147,53 +147,104 @@ class GtzanSource(ListedSource):
     Args:
         root: The folder holding the genre folders, or the one holding ``genres/``,
             ``genres_original/`` or ``Data/genres_original/``.
-        split_files: Optional split name -> split list file (fault-filtered splits).
-            When given, tracks in no list are skipped with reason
-            ``"not in any split list"``, and a track in two lists is an error.
+        split: A named split shipped with tfgenre (``fault_filtered``), or None.
+        split_files: Optional split name -> split list file (the user's own lists).
+            Give ``split`` or ``split_files``, not both. With either, tracks in no list
+            are excluded (see :attr:`excluded`) and a track in two lists is an error.
 
     Raises:
+        ConfigError: for an unknown ``split`` name (naming the known ones), or both
+            ``split`` and ``split_files``.
         SourceError: for a missing or unreadable root, no audio, duplicate track ids,
             or bad split lists.
     """
 
     name = "gtzan"
 
-    def __init__(self, root: str, *, split_files: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        split: str | None = None,
+        split_files: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
+        if split is not None and split_files is not None:
+            raise ConfigError(
+                f"gtzan source: give split={split!r} (a named split) or split_files, not both"
+            )
+        named = protocols.get_named_split(split) if split is not None else None
         genres_root = resolve_genres_root(require_folder(root, self.name))
         tracks, self._skipped = list_genre_folders(genres_root, self.name)
         require_tracks(tracks, self.name, genres_root, GTZAN_LAYOUT)
-        if split_files is not None:
-            tracks = self._apply_split_lists(tracks, split_files)
+        self._excluded: list[str] = []
+        self._protocol: protocols.Protocol | None = None
+        if named is not None:
+            assignment = protocols.named_split_assignment(named.name)
+            tracks = self._apply_assignment(tracks, assignment, f"split={split!r}")
+            self._protocol = named.protocol
+        elif split_files is not None:
+            if not isinstance(split_files, Mapping) or not split_files:
+                raise SourceError(
+                    f"gtzan source: split_files={split_files!r} must be a non-empty mapping "
+                    "of split name to list file"
+                )
+            assignment = read_split_lists(split_files)
+            tracks = self._apply_assignment(
+                tracks, assignment, f"split_files={dict(split_files)!r}"
+            )
+            self._protocol = self._split_files_protocol(tracks)
         self._tracks = tracks
         self._log_summary(genres_root)
-
-    def _apply_split_lists(
-        self, tracks: list[Track], split_files: Mapping[str, str]
-    ) -> list[Track]:
-        if not isinstance(split_files, Mapping) or not split_files:
-            raise SourceError(
-                f"gtzan source: split_files={split_files!r} must be a non-empty mapping "
-                "of split name to list file"
+        if self._excluded:
+            logger.info(
+                "gtzan: %d tracks are in no split list and are excluded (e.g. %s)",
+                len(self._excluded),
+                ", ".join(self._excluded[:5]),
             )
-        splits = read_split_lists(split_files)
+
+    @property
+    def excluded(self) -> list[str]:
+        """Track ids left out on purpose: in no list of ``split``/``split_files``."""
+        return list(self._excluded)
+
+    @property
+    def protocol(self) -> protocols.Protocol | None:
+        """The protocol of the source's own split (None: the source gives no split)."""
+        return self._protocol
+
+    @staticmethod
+    def _split_files_protocol(tracks: list[Track]) -> protocols.Protocol:
+        """``gtzan_fault_filtered`` when the user's lists agree with it, else split_files."""
+        if protocols.matches_named_split({t.track_id: str(t.split) for t in tracks}):
+            return protocols.get_named_split("fault_filtered").protocol
+        return protocols.Protocol(
+            protocols.SPLIT_FILES, grouping="unknown", dataset="gtzan", leaks_artists=None
+        )
+
+    def _apply_assignment(
+        self, tracks: list[Track], splits: Mapping[str, str], what: str
+    ) -> list[Track]:
         kept: list[Track] = []
         for track in tracks:
             split = splits.get(track.track_id)
             if split is None:
-                self._skipped.append(Skip(track.path, "not in any split list"))
+                self._excluded.append(track.track_id)
             else:
                 kept.append(Track(track.track_id, track.path, track.label, track.group, split))
         unknown = sorted(set(splits) - {t.track_id for t in tracks})
         if unknown:
-            logger.warning(
+            # a subset of the shipped lists is normal (a sample of GTZAN); the user's
+            # own lists naming absent clips more likely point at the wrong folder
+            logger.log(
+                logging.INFO if what.startswith("split=") else logging.WARNING,
                 "gtzan: %d tracks in the split lists are not in the dataset (e.g. %s)",
                 len(unknown),
                 ", ".join(unknown[:5]),
             )
         if not kept:
             raise SourceError(
-                f"gtzan source: none of the {len(tracks)} tracks is named in split_files="
-                f"{dict(split_files)!r} (entries look like blues/blues.00000.wav)"
+                f"gtzan source: none of the {len(tracks)} tracks is named in {what} "
+                "(entries look like blues/blues.00000.wav)"
             )
         return kept

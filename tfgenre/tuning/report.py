@@ -172,6 +172,52 @@ def _same_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: row.get(k, "") for k in keys} for row in rows]
 
 
+def evaluation_summary(metrics: dict[str, Any], split: str) -> dict[str, Any]:
+    """The best trial's evaluation as kept in ``summary.json``: track level, with intervals.
+
+    Args:
+        metrics: What ``tfgenre.evaluate.evaluate_run`` returned for the trial.
+        split: The split it was scored on.
+
+    Returns:
+        ``{"split", "accuracy", "accuracy_ci", "macro_f1", "macro_f1_ci", "ci",
+        "segment_accuracy", "segment_accuracy_ci", "tracks"}`` (the ``_ci`` entries are
+        ``[lo, hi]`` of a bootstrap over tracks, absent from older metrics).
+    """
+    track, segment = metrics["track"], metrics["segment"]
+    out = {
+        "split": split,
+        "accuracy": track["accuracy"],
+        "accuracy_ci": track.get("accuracy_ci"),
+        "macro_f1": track["macro_f1"],
+        "macro_f1_ci": track.get("macro_f1_ci"),
+        "ci": track.get("ci"),
+        "segment_accuracy": segment["accuracy"],
+        "segment_accuracy_ci": segment.get("accuracy_ci"),
+        "tracks": track.get("num_examples"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def evaluation_text(evaluation: dict[str, Any]) -> str:
+    """One line: ``test (40 tracks): accuracy 0.62 [0.55, 0.69], macro-F1 ... (95 % ...)``."""
+    from tfgenre.stats import format_interval
+
+    tracks = f" ({evaluation['tracks']} tracks)" if evaluation.get("tracks") else ""
+    text = (
+        f"{evaluation['split']}{tracks}: track accuracy "
+        f"{format_interval(evaluation['accuracy'], evaluation.get('accuracy_ci'))}, macro-F1 "
+        f"{format_interval(evaluation['macro_f1'], evaluation.get('macro_f1_ci'))}"
+    )
+    ci = evaluation.get("ci")
+    if ci:
+        text += (
+            f" ({100 * ci['level']:.0f} % {ci['method']}, {ci['resamples']} resamples, "
+            f"seed {ci['seed']})"
+        )
+    return text
+
+
 # ----------------------------------------------------------------------------- HParams
 
 

@@ -154,9 +154,9 @@ def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
     if not any(o.kind == "metric" and o.name.startswith("val_") for o in objectives):
         return
     if fit.features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.data import fit_feature_table
 
-        have = list(load_feature_table(fit.features_csv, dict(fit.splits), seed=fit.seed).splits)
+        have = list(fit_feature_table(fit).splits)
         where = fit.features_csv
     elif fit.records:
         from tfgenre.records.manifest import Manifest
@@ -344,9 +344,4 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     except TfgenreError as err:
         logger.warning("could not evaluate the best trial on %r: %s", split, err)
         return None
-    return {
-        "split": split,
-        "accuracy": metrics["track"]["accuracy"],
-        "macro_f1": metrics["track"]["macro_f1"],
-        "segment_accuracy": metrics["segment"]["accuracy"],
-    }
+    return report.evaluation_summary(metrics, split)

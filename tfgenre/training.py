@@ -347,73 +347,13 @@ def record_selections(cfg: FitConfig, manifest: Any) -> tuple[dict[str, Any], di
 
 
 def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
-    if cfg.fold is not None:
-        return _fold_from_records(cfg, drop_remainder)
-    from tfgenre.data import records_dataset
-    from tfgenre.models.registry import InputSpec
-    from tfgenre.records.manifest import Manifest
+    """The run's data from records: its splits, or one fold of a cross-validation.
 
-    m = Manifest.load(cfg.records)
-    entry = m.view(cfg.view)
-    splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in m.splits]
-    if cfg.train_split not in m.splits:
-        raise RecordsError(
-            f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {m.splits})"
-        )
-    m.check_files(cfg.view, splits_used, verify=cfg.verify)
-    corrupt = report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
-    shape = tuple(int(s) for s in entry["shape"])
-    mean = tuple(entry["mean"]) if cfg.view == "features" else None
-    std = tuple(entry["std"]) if cfg.view == "features" else None
-    spec = InputSpec(cfg.view, shape, mean, std)
-    common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
-    train = records_dataset(
-        m,
-        cfg.view,
-        cfg.train_split,
-        training=True,
-        seed=cfg.seed,
-        cache=cfg.cache,
-        shuffle_buffer=cfg.shuffle_buffer,
-        augment=cfg.augment,
-        drop_remainder=drop_remainder,
-        **common,
-    )
-    val = None
-    if cfg.val_split in m.splits:
-        val = records_dataset(m, cfg.view, cfg.val_split, training=False, cache=cfg.cache, **common)
-    n_train = int(m.split(cfg.train_split)["num_examples"])
-    steps = n_train // cfg.batch_size if drop_remainder else math.ceil(n_train / cfg.batch_size)
-    counts = m.split(cfg.train_split).get("label_counts") or {}
-    train_counts = np.array([counts.get(lab, 0) for lab in m.labels], dtype=np.int64)
-    info = {
-        "source": "records",
-        "records": cfg.records,
-        "sample_rate": m.sample_rate,
-        "window_samples": m.data.get("window_samples"),
-        "hop_samples": m.data.get("hop_samples"),
-        "view_entry": entry,
-        "feature_window": "whole_track"
-        if m.data.get("window_samples") is None
-        else m.data.get("window_samples"),
-        "num_examples": {s: int(m.split(s)["num_examples"]) for s in m.splits},
-        "skipped_corrupt": corrupt,
-        "protocol": m.protocol.to_json(),
-    }
-    warn_if_leaky(
-        m.protocol,
-        f"GTZAN records {cfg.records}",
-        "write_records --set source_options.split=fault_filtered",
-    )
-    return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
-
-
-def _fold_from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
-    """One fold of a cross-validation on records: every split's shards, filtered by track.
-
-    The tracks of the fold's train/validation/test come from
-    :func:`tfgenre.folds.records_fold`; a features view is normalised with the mean and
-    std of the fold's training examples.
+    Without a fold, train/validation are the records' splits and a features view is
+    normalised with the writer's train mean/std. With a fold (``cfg.fold``), every
+    split's shards are read and filtered by the fold's tracks
+    (:func:`tfgenre.folds.records_fold`), and a features view is normalised with the
+    mean and std of the fold's training examples.
     """
     from tfgenre.data import records_dataset
     from tfgenre.models.registry import InputSpec
@@ -421,27 +361,34 @@ def _fold_from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
 
     m = Manifest.load(cfg.records)
     entry = m.view(cfg.view)
-    m.check_files(cfg.view, m.splits, verify=cfg.verify)
-    corrupt = report_corrupt(m, cfg.view, m.splits) if cfg.skip_corrupt else {}
+    folded = cfg.fold is not None
+    if folded:
+        splits_used = list(m.splits)
+    else:
+        splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in m.splits]
+        if cfg.train_split not in m.splits:
+            raise RecordsError(
+                f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {m.splits})"
+            )
+    m.check_files(cfg.view, splits_used, verify=cfg.verify)
+    corrupt = report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
     selections, fold_info = record_selections(cfg, m)
-    if cfg.train_split not in selections:
+    if folded and cfg.train_split not in selections:
         raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
-    shape = tuple(int(s) for s in entry["shape"])
     common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
-    mean = std = None
-    if cfg.view == "features":
+    view_entry = dict(entry)
+    mean = tuple(entry["mean"]) if cfg.view == "features" else None
+    std = tuple(entry["std"]) if cfg.view == "features" else None
+    if folded and cfg.view == "features":
         plain = records_dataset(
-            m,
-            cfg.view,
-            cfg.train_split,
-            training=False,
-            select=selections[cfg.train_split],
+            m, cfg.view, cfg.train_split, training=False, select=selections[cfg.train_split],
             **common,
         )
         rows = np.concatenate([x for x, _ in plain.as_numpy_iterator()]).astype(np.float64)
         sd = rows.std(axis=0)
         mean, std = tuple(rows.mean(axis=0)), tuple(np.where(sd > 0, sd, 1.0))
-    spec = InputSpec(cfg.view, shape, mean, std)
+        view_entry.update(mean=list(mean), std=list(std), stats_split=f"fold {cfg.fold} train")
+    spec = InputSpec(cfg.view, tuple(int(s) for s in entry["shape"]), mean, std)
     train = records_dataset(
         m,
         cfg.view,
@@ -452,26 +399,30 @@ def _fold_from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
         shuffle_buffer=cfg.shuffle_buffer,
         augment=cfg.augment,
         drop_remainder=drop_remainder,
-        select=selections[cfg.train_split],
+        select=selections.get(cfg.train_split),
         **common,
     )
     val = None
-    if cfg.val_split in selections:
+    if cfg.val_split in (selections if folded else m.splits):
         val = records_dataset(
             m,
             cfg.view,
             cfg.val_split,
             training=False,
             cache=cfg.cache,
-            select=selections[cfg.val_split],
+            select=selections.get(cfg.val_split),
             **common,
         )
-    n_train = selections[cfg.train_split].num_examples
+    if folded:
+        n_train = selections[cfg.train_split].num_examples
+        train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
+        num_examples = {s: sel.num_examples for s, sel in selections.items()}
+    else:
+        n_train = int(m.split(cfg.train_split)["num_examples"])
+        counts = m.split(cfg.train_split).get("label_counts") or {}
+        train_counts = np.array([counts.get(lab, 0) for lab in m.labels], dtype=np.int64)
+        num_examples = {s: int(m.split(s)["num_examples"]) for s in m.splits}
     steps = n_train // cfg.batch_size if drop_remainder else math.ceil(n_train / cfg.batch_size)
-    train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
-    view_entry = dict(entry)
-    if mean is not None:
-        view_entry.update(mean=list(mean), std=list(std), stats_split=f"fold {cfg.fold} train")
     info = {
         "source": "records",
         "records": cfg.records,
@@ -482,10 +433,18 @@ def _fold_from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
         "feature_window": "whole_track"
         if m.data.get("window_samples") is None
         else m.data.get("window_samples"),
-        "num_examples": {s: sel.num_examples for s, sel in selections.items()},
-        "split_policy": {k: v for k, v in fold_info.items() if k != "label_counts"},
+        "num_examples": num_examples,
         "skipped_corrupt": corrupt,
     }
+    if folded:
+        info["split_policy"] = {k: v for k, v in fold_info.items() if k != "label_counts"}
+    else:
+        info["protocol"] = m.protocol.to_json()
+        warn_if_leaky(
+            m.protocol,
+            f"GTZAN records {cfg.records}",
+            "write_records --set source_options.split=fault_filtered",
+        )
     return RunData(m.labels, spec, train, val, max(steps, 1), train_counts, info)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
-from tfgenre.run import stage
+from tfgenre.run import data_source, stage
 from tfgenre.splits import parse_fractions
 
 
@@ -148,17 +148,43 @@ def _print_result(result: Any) -> None:
         )
 
 
-@stage("fit")
-def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.training import FitConfig, train
+def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any, bool]:
+    """The ``fit:`` section as a FitConfig, and its ``overwrite`` flag.
+
+    ``records`` comes from ``write_records:``'s output when the section names no data.
+    """
+    from tfgenre.training import FitConfig
 
     section = dict(section)
-    overwrite = bool(section.pop("overwrite", False))
-    if not section.get("records") and not section.get("features_csv"):
-        wr = pipeline.get("write_records") or {}
-        if wr.get("output"):
-            section["records"] = wr["output"]
-    cfg = config.from_dict(FitConfig, section, prefix="fit.")
+    overwrite = section.pop("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise ConfigError(f"fit.overwrite={overwrite!r} must be true or false")
+    return config.from_dict(FitConfig, data_source(section, pipeline), prefix="fit."), overwrite
+
+
+def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
+    """The up-front check of the ``fit:`` stage: its config, names and run folder.
+
+    Checks the model and schedule names and what is in ``run_dir`` (a finished run is
+    refused unless ``overwrite: true``), which need nothing an earlier stage writes.
+    """
+    from tfgenre.training import check_names, check_run_dir
+
+    cfg, overwrite = stage_config(section, pipeline)
+    if not cfg.run_dir:
+        raise ConfigError("fit.run_dir='' must name the run folder")
+    if not cfg.records and not cfg.features_csv:
+        raise ConfigError("fit: give records (or a write_records: stage) or features_csv")
+    check_names(cfg)
+    check_run_dir(cfg, overwrite=overwrite)
+    return cfg
+
+
+@stage("fit", check=_check_stage)
+def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    from tfgenre.training import train
+
+    cfg, overwrite = stage_config(section, pipeline)
     if cfg.folds:
         _print_folds(cfg, overwrite=overwrite)
         return

@@ -100,29 +100,6 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.manifest)}\n")
 
 
-@check("fit")
-def _fit_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
-    """The fit stage's config, as ``tfgenre.fit``'s stage builds it, and its run folder.
-
-    Checks the model and schedule names and what is in ``run_dir`` (a finished run is
-    refused unless ``overwrite: true``), which need nothing an earlier stage writes.
-    """
-    from tfgenre.training import FitConfig, check_names, check_run_dir
-
-    section = dict(section)
-    overwrite = section.pop("overwrite", False)
-    if not isinstance(overwrite, bool):
-        raise ConfigError(f"fit.overwrite={overwrite!r} must be true or false")
-    cfg = config.from_dict(FitConfig, data_source(section, pipeline), prefix="fit.")
-    if not cfg.run_dir:
-        raise ConfigError("fit.run_dir='' must name the run folder")
-    if not cfg.records and not cfg.features_csv:
-        raise ConfigError("fit: give records (or a write_records: stage) or features_csv")
-    check_names(cfg)
-    check_run_dir(cfg, overwrite=overwrite)
-    return cfg
-
-
 @check("tune")
 def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The tune settings and the fit config of the space's default point."""

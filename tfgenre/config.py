@@ -28,10 +28,15 @@ T = TypeVar("T")
 STAGES: tuple[str, ...] = ("write_records", "fit", "evaluate", "tune", "baselines", "explore")
 
 
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'adam'?"`` for the closest of ``known``, or ``""``."""
+    close = difflib.get_close_matches(str(value), list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigError:
     known = sorted(known)
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, known)
     return ConfigError(f"unknown key {where}{key!r} (known: {', '.join(known)}){hint}")
 
 

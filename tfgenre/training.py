@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import json
 import logging
 import math
@@ -68,10 +67,9 @@ class OptimizerConfig:
 
     def __post_init__(self) -> None:
         if self.name not in OPTIMIZERS:
-            close = difflib.get_close_matches(str(self.name), OPTIMIZERS, n=1)
             raise ConfigError(
                 f"optimizer.name={self.name!r} is unknown (known: {', '.join(OPTIMIZERS)})"
-                + (f"; did you mean {close[0]!r}?" if close else "")
+                + config.did_you_mean(self.name, OPTIMIZERS)
             )
         config.require(
             self.learning_rate > 0, f"optimizer.learning_rate={self.learning_rate} must be > 0"

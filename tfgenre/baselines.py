@@ -349,13 +349,14 @@ def score(
 
 def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
     """``{track_id: group}`` of the data (records' manifest or a CSV group column)."""
-    from tfgenre.folds import read_csv_groups, records_groups
+    from tfgenre.data import csv_track_groups
+    from tfgenre.folds import records_groups
 
     if cfg.records:
         from tfgenre.records.manifest import Manifest
 
         return records_groups(Manifest.load(cfg.records).data)
-    return read_csv_groups(cfg.features_csv)
+    return csv_track_groups(cfg.features_csv)
 
 
 def fold_grouping(cfg: BaselinesConfig) -> str:

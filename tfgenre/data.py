@@ -496,10 +496,9 @@ def csv_track_groups(path: str) -> dict[str, str]:
     """
     import pandas as pd
 
-    from tfgenre import io
 
     try:
-        header = pd.read_csv(io.join(path) if io.is_remote(path) else path, nrows=0)
+        header = pd.read_csv(path, nrows=0)
     except FileNotFoundError as err:
         raise ConfigError(f"features CSV {path!r} does not exist") from err
     column = next((c for c in GROUP_COLUMNS if c in header.columns), None)

@@ -175,17 +175,6 @@ def fold_splits(
     return out
 
 
-def read_csv_groups(path: str) -> dict[str, str]:
-    """``{track_id: group}`` from a features CSV's ``group`` (or ``artist``) column.
-
-    Track ids are derived as :func:`tfgenre.data.load_feature_table` does. Empty when
-    the CSV has no such column.
-    """
-    from tfgenre.data import csv_track_groups
-
-    return csv_track_groups(path)
-
-
 def records_groups(manifest_data: Mapping[str, Any]) -> dict[str, str]:
     """``{track_id: group}`` stored in a records manifest (``track_groups``), or empty."""
     return {str(t): str(g) for t, g in (manifest_data.get("track_groups") or {}).items() if g}
@@ -207,9 +196,10 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
     Returns:
         The table with splits train/validation/test of the fold (:func:`fold_splits`).
     """
-    from tfgenre.data import refold_table
+    from tfgenre.data import csv_track_groups, refold_table
+    from tfgenre.protocols import looks_like_gtzan, random_protocol
 
-    groups = read_csv_groups(features_csv)
+    groups = csv_track_groups(features_csv)
     rows = [
         (str(t), int(label), groups.get(str(t)))
         for _, y, ids in table.splits.values()
@@ -218,15 +208,12 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
     assignment = assign_folds(rows, k, seed)
     policy = {**assignment.protocol(), "fold": fold, "validation": VALIDATION_FRACTION}
     folded = refold_table(table, fold_splits(assignment, fold), policy)
-    if hasattr(folded, "protocol"):  # random folds: GTZAN without artists leaks them
-        from tfgenre.protocols import looks_like_gtzan, random_protocol
-
-        protocol = random_protocol(
-            gtzan=looks_like_gtzan(assignment.fold_of),
-            artist_groups=assignment.grouped_by == "artist",
-        )
-        folded = dataclasses.replace(folded, protocol=protocol)
-    return folded
+    # random folds: GTZAN without artists leaks them
+    protocol = random_protocol(
+        gtzan=looks_like_gtzan(assignment.fold_of),
+        artist_groups=assignment.grouped_by == "artist",
+    )
+    return dataclasses.replace(folded, protocol=protocol)
 
 
 def records_fold(

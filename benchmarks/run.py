@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from tfgenre.views.registry import VIEW_NAMES
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
@@ -96,7 +98,7 @@ def prepare_clips(
     return Clips(tuple(paths), labels, names, "synthetic", "synthetic", audio_root, opts)
 
 
-ALL_VIEWS = ("raw", "mel", "features")
+ALL_VIEWS = VIEW_NAMES
 
 
 def replicate(clips: Clips, copies: int, folder: str) -> Clips:

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import keras
 
 from tfgenre.errors import ConfigError
+from tfgenre.views.registry import VIEW_NAMES as VIEWS
 
-VIEWS: tuple[str, ...] = ("raw", "mel", "features")
 _RANKS: dict[str, int] = {"raw": 1, "mel": 3, "features": 1}
 
 Builder = Callable[..., keras.Model]

@@ -42,7 +42,7 @@ from tfgenre.protocols import (
 )
 from tfgenre.records import example, manifest, naming
 from tfgenre.sources.base import Skip, Track, get_source
-from tfgenre.views.base import VIEW_NAMES, ViewSpec, check_view_names
+from tfgenre.views import VIEW_NAMES, ViewSpec, check_view_names
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from tfgenre.views.base import VIEW_NAMES, View, ViewSpec, check_view_names
+from tfgenre.views.base import View, ViewSpec
+from tfgenre.views.registry import VIEW_NAMES, check_view_names, from_spec, view_class
 
-__all__ = ["VIEW_NAMES", "View", "ViewSpec", "check_view_names"]
+__all__ = ["VIEW_NAMES", "View", "ViewSpec", "check_view_names", "from_spec", "view_class"]

@@ -480,6 +480,28 @@ class FeaturesView:
         if self.max_chunk_samples <= 0:
             raise ConfigError(f"features.max_chunk_samples={self.max_chunk_samples} must be > 0")
 
+    @classmethod
+    def from_spec(cls, spec: ViewSpec) -> FeaturesView:
+        """The features view, after checking ``spec`` was computed with today's settings.
+
+        Raises:
+            ConfigError: when a stored setting (n_fft, hop_length, ...) differs from the
+                constants this version computes with, or a feature name is unknown.
+        """
+        current = cls().spec(0, int(spec.params.get("sample_rate") or 22050)).params
+        differ = [
+            f"{k}={spec.params[k]!r} (this version: {current[k]!r})"
+            for k in current
+            if k in spec.params and k != "sample_rate" and spec.params[k] != current[k]
+        ]
+        unknown = sorted(set(spec.feature_names or ()) - set(FEATURE_NAMES))
+        if differ or unknown:
+            raise ConfigError(
+                "the features were computed differently from what this tfgenre computes: "
+                + "; ".join(differ + ([f"unknown features {unknown[:5]}"] if unknown else []))
+            )
+        return cls()
+
     def spec(self, segment_samples: int, sample_rate: int) -> ViewSpec:
         """Payload ``(57,)`` float32 with the column names of the Kaggle table.
 

@@ -49,6 +49,21 @@ class MelView:
         if self.fmax is not None and self.fmax <= self.fmin:
             raise ConfigError(f"mel.fmax={self.fmax} must be > mel.fmin={self.fmin}")
 
+    @classmethod
+    def from_spec(cls, spec: ViewSpec) -> MelView:
+        """The mel view that wrote ``spec``: every field comes from ``spec.params``.
+
+        Raises:
+            ConfigError: when ``spec.params`` lacks one of the view's fields.
+        """
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
+        missing = [f for f in fields if f not in spec.params]
+        if missing:
+            raise ConfigError(
+                f"mel spec lacks {', '.join(missing)}. Received: params={dict(spec.params)!r}"
+            )
+        return cls(**{f: spec.params[f] for f in fields})
+
     def spec(self, segment_samples: int, sample_rate: int) -> ViewSpec:
         """Payload ``(n_mels, frames, 1)`` float16, or ``(size, size, 1)`` when resized."""
         if self.fmax is not None and self.fmax > sample_rate / 2:

@@ -36,6 +36,16 @@ class RawView:
         if self.downsample < 1:
             raise ConfigError(f"raw.downsample={self.downsample} must be >= 1")
 
+    @classmethod
+    def from_spec(cls, spec: ViewSpec) -> RawView:
+        """The raw view that wrote ``spec`` (dtype, max_samples, downsample)."""
+        p = spec.params
+        return cls(
+            dtype=spec.dtype,
+            max_samples=None if p.get("max_samples") is None else int(p["max_samples"]),
+            downsample=int(p.get("downsample") or 1),
+        )
+
     def _length(self, segment_samples: int) -> int:
         n = -(-segment_samples // self.downsample) if self.downsample > 1 else segment_samples
         return min(n, self.max_samples) if self.max_samples else n

@@ -50,10 +50,12 @@ def test_registry_knows_every_source_and_suggests_names(tmp_path):
         get_source("gtzn", str(tmp_path))
 
 
-def test_unknown_option_is_a_type_error(tmp_path):
+def test_unknown_option_names_the_known_ones(tmp_path):
     write_wav(tmp_path / "rock" / "rock.00000.wav")
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match=r"source_options.no_such_option for source 'gtzan'"):
         get_source("gtzan", str(tmp_path), no_such_option=1)
+    with pytest.raises(ConfigError, match=r"known: .*clip_seconds.*did you mean 'clip_seconds'"):
+        get_source("synthetic", str(tmp_path / "s"), seconds=3)
 
 
 # --------------------------------------------------------------------------- gtzan

@@ -211,7 +211,7 @@ def test_truncated_and_too_short_tracks_are_skipped(tmp_path):
 
 
 def test_aiff_is_decoded_and_undecodable_formats_are_listed(tmp_path):
-    from tfgenre.sources.base import get_source
+    from tfgenre.sources.registry import get_source
 
     root = tmp_path / "genres"
     make_gtzan(str(root), genres=("blues", "rock"), per_genre=2, seconds=1.2)

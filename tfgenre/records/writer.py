@@ -41,7 +41,8 @@ from tfgenre.protocols import (
     warn_if_leaky,
 )
 from tfgenre.records import example, manifest, naming
-from tfgenre.sources.base import Skip, Track, get_source
+from tfgenre.sources.base import Skip, Track
+from tfgenre.sources.registry import get_source
 from tfgenre.views import VIEW_NAMES, ViewSpec, check_view_names
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView

@@ -10,6 +10,7 @@ records and reports every input it cannot use as a :class:`Skip` with its reason
 
 from __future__ import annotations
 
-from tfgenre.sources.base import Skip, Source, Track, get_source, known_sources
+from tfgenre.sources.base import Skip, Source, Track
+from tfgenre.sources.registry import get_source, known_sources
 
 __all__ = ["Skip", "Source", "Track", "get_source", "known_sources"]

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
-
-from tfgenre.errors import ConfigError
+from collections.abc import Iterator
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -120,46 +117,17 @@ class Source(Protocol):
         """Inputs found while listing that cannot be used (with reasons)."""
 
 
-_SOURCES: dict[str, Callable[..., Source]] = {}
+def strip_audio_extension(name: str) -> str:
+    """``name`` without a trailing audio extension (``blues.00000.wav`` -> ``blues.00000``).
 
-
-def register_source(name: str) -> Callable[[Callable[..., Source]], Callable[..., Source]]:
-    """Class decorator that registers a source under ``name``."""
-
-    def wrap(cls: Callable[..., Source]) -> Callable[..., Source]:
-        if name in _SOURCES:
-            raise ConfigError(f"source {name!r} is registered twice")
-        _SOURCES[name] = cls
-        return cls
-
-    return wrap
-
-
-def known_sources() -> list[str]:
-    """Names of the registered sources, sorted."""
-    _import_all()
-    return sorted(_SOURCES)
-
-
-def get_source(name: str, root: str, **options: Any) -> Source:
-    """Builds the source ``name`` over ``root``.
-
-    Raises:
-        ConfigError: when the name is unknown (the message lists the known ones).
+    Only the extensions in :data:`AUDIO_EXTENSIONS` are removed, so dotted ids such as
+    ``blues.00000`` are kept whole.
     """
-    _import_all()
-    if name not in _SOURCES:
-        close = difflib.get_close_matches(name, list(_SOURCES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown source {name!r} (known: {', '.join(sorted(_SOURCES))}){hint}"
-        )
-    return _SOURCES[name](root, **options)
-
-
-def _import_all() -> None:
-    # Importing the modules runs their @register_source decorators.
-    from tfgenre.sources import csv, fma, folder, gtzan, synthetic  # noqa: F401
+    lower = name.lower()
+    for ext in AUDIO_EXTENSIONS:
+        if lower.endswith(ext):
+            return name[: -len(ext)]
+    return name
 
 
 def is_hidden(name: str) -> bool:

@@ -26,12 +26,17 @@ from collections.abc import Iterable
 
 import tfgenre.io as tfio
 from tfgenre.errors import SourceError
-from tfgenre.sources.base import Skip, Track, is_hidden, register_source, unsupported_reason
+from tfgenre.sources.base import (
+    Skip,
+    Track,
+    is_hidden,
+    strip_audio_extension,
+    unsupported_reason,
+)
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,
     require_tracks,
-    strip_audio_extension,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,7 +71,6 @@ def _is_absolute(path: str) -> bool:
     return tfio.is_remote(path) or os.path.isabs(path)
 
 
-@register_source("csv")
 class CsvSource(ListedSource):
     """Tracks listed in a CSV file.
 

@@ -26,7 +26,7 @@ from tfgenre.sources.base import (
     Skip,
     Track,
     iter_audio_files,
-    register_source,
+    strip_audio_extension,
     unsupported_audio_skips,
 )
 from tfgenre.sources.folder import (
@@ -34,7 +34,6 @@ from tfgenre.sources.folder import (
     normalize_split,
     require_folder,
     require_tracks,
-    strip_audio_extension,
     walk,
 )
 
@@ -152,7 +151,6 @@ def _artist_group(value: Any) -> str | None:
     return str(value).strip()
 
 
-@register_source("fma")
 class FmaSource(ListedSource):
     """The Free Music Archive dataset with its ``tracks.csv`` metadata.
 

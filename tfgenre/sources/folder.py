@@ -25,7 +25,7 @@ from tfgenre.sources.base import (
     Track,
     is_hidden,
     iter_audio_files,
-    register_source,
+    strip_audio_extension,
     unsupported_audio_skips,
 )
 
@@ -172,19 +172,6 @@ def _walk_remote(
         yield from _walk_remote(tfio.join(top, name), sub, skipped)
 
 
-def strip_audio_extension(name: str) -> str:
-    """``name`` without a trailing audio extension (``blues.00000.wav`` -> ``blues.00000``).
-
-    Only the extensions in :data:`AUDIO_EXTENSIONS` are removed, so dotted ids such as
-    ``blues.00000`` are kept whole.
-    """
-    lower = name.lower()
-    for ext in AUDIO_EXTENSIONS:
-        if lower.endswith(ext):
-            return name[: -len(ext)]
-    return name
-
-
 def sorted_unique(tracks: Iterable[Track], source: str) -> list[Track]:
     """Sorts ``tracks`` by id, checking that no id appears twice.
 
@@ -241,7 +228,6 @@ def normalize_split(value: str, where: str) -> str:
     return split
 
 
-@register_source("folder")
 class FolderSource(ListedSource):
     """Any ``<root>/<label>/**/<file>`` tree of audio files.
 

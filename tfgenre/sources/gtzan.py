@@ -27,7 +27,7 @@ from tfgenre.sources.base import (
     Skip,
     Track,
     iter_audio_files,
-    register_source,
+    strip_audio_extension,
     unsupported_audio_skips,
 )
 from tfgenre.sources.folder import (
@@ -36,7 +36,6 @@ from tfgenre.sources.folder import (
     require_folder,
     require_tracks,
     sorted_unique,
-    strip_audio_extension,
     walk,
 )
 
@@ -140,7 +139,6 @@ def read_split_lists(split_files: Mapping[str, str]) -> dict[str, str]:
     return {track_id: split for track_id, (split, _) in assigned.items()}
 
 
-@register_source("gtzan")
 class GtzanSource(ListedSource):
     """The GTZAN genre collection (or anything laid out like it).
 

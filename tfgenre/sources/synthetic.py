@@ -34,7 +34,6 @@ import numpy as np
 
 import tfgenre.io as tfio
 from tfgenre.errors import ConfigError, SourceError
-from tfgenre.sources.base import register_source
 from tfgenre.sources.folder import ListedSource, require_tracks
 from tfgenre.sources.gtzan import GTZAN_LAYOUT, list_genre_folders
 
@@ -1105,7 +1104,6 @@ def _write_marker(root: str, parameters: dict[str, Any], *, complete: bool) -> N
     tfio.write_text_atomic(tfio.join(root, METADATA_FILE), text + "\n")
 
 
-@register_source("synthetic")
 class SyntheticSource(ListedSource):
     """A synthetic dataset in the GTZAN layout, written on first use.
 

@@ -19,7 +19,8 @@ from synth import make_gtzan, tone
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.manifest import Manifest
 from tfgenre.records.reader import iterate_numpy
-from tfgenre.records.writer import WriterConfig, write_records
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
 from tfgenre.write_records import main
 
 FAST = {"window_seconds": 0.5}
@@ -111,10 +112,10 @@ def test_records_match_manifest(gtzan, tmp_path):
 def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     first = write_records(_cfg(gtzan, a))
-    assert first.units_run == first.units_total
+    assert first.units_written == first.units_total
     digest = _digest_tree(a)
     again = write_records(_cfg(gtzan, a))
-    assert again.units_run == 0 and _digest_tree(a) == digest
+    assert again.units_written == 0 and _digest_tree(a) == digest
     write_records(_cfg(gtzan, b, workers=2))
     assert _digest_tree(b) == digest
     write_records(_cfg(gtzan, a), overwrite=True)
@@ -122,7 +123,7 @@ def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
 
 
 def test_units_balance_picks_whole_units_only_when_they_keep_workers_busy():
-    from tfgenre.records.writer import units_balance
+    from tfgenre.records.executors import units_balance
 
     assert units_balance([3, 3, 2, 2, 1, 1], 2)  # 6 and 6
     assert units_balance([1, 2, 2, 0, 2, 0, 0, 1, 1, 0, 2, 1], 2)
@@ -137,7 +138,7 @@ def test_more_workers_than_shards_share_the_tracks(gtzan, tmp_path):
     one, three = tmp_path / "one", tmp_path / "three"
     write_records(_cfg(gtzan, one, shards=1, views=("mel",)))
     result = write_records(_cfg(gtzan, three, shards=1, views=("mel",), workers=3))
-    assert result.units_run == 3  # one unit per split
+    assert result.units_written == 3  # one unit per split
     assert _digest_tree(three) == _digest_tree(one)
 
 

@@ -26,7 +26,14 @@ STATE_DIR = ".state"
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
-    """One (split, shard) of work."""
+    """One (split, shard) of work: the tracks of one split's shard.
+
+    Attributes:
+        split: The split.
+        index: The shard's index in the split, from 0.
+        num_shards: The split's number of shards.
+        tracks: The shard's tracks, sorted by id.
+    """
 
     split: str
     index: int

@@ -120,9 +120,7 @@ class LocalExecutor:
             stays open.
     """
 
-    def __init__(
-        self, workers: int = 0, *, progress: bool | None = None, pool: Any = None
-    ) -> None:
+    def __init__(self, workers: int = 0, *, progress: bool | None = None, pool: Any = None) -> None:
         self.workers = workers
         self.progress = progress
         self.pool = pool

@@ -117,7 +117,7 @@ def one_blas_thread() -> Any:
     """A context with BLAS on one thread (threadpoolctl; a no-op without it).
 
     Float sums in BLAS depend on its thread count, so without this the features and mel
-    payloads would differ in the last bit between a 1-worker run (BLAS on every core),
+    payloads would differ in the last bit between a 1-worker write (BLAS on every core),
     pool workers and Beam workers on machines with other core counts. One thread also
     makes the views faster when several processes share the cores (features ~25%).
     """

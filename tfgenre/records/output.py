@@ -165,7 +165,7 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
                 f"(config_hash {previous[:12]} != {content_hash[:12]}); "
                 "pass --overwrite to replace them"
             )
-        if overwrite:  # start from scratch: nothing of an earlier run is reused
+        if overwrite:  # start from scratch: nothing of an earlier write is reused
             logger.info(
                 "--overwrite: removing %d files tfgenre wrote in %s", len(owned), cfg.output
             )

@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -135,7 +134,7 @@ def replicate(clips: Clips, copies: int, folder: str) -> Clips:
 def writer_config(clips: Clips, output: str, views: tuple[str, ...], workers: int) -> Any:
     """A WriterConfig for the benchmark clips (one train split, 3-s windows)."""
     from tfgenre import config
-    from tfgenre.records.writer import WriterConfig
+    from tfgenre.records.writer_config import WriterConfig
 
     return config.from_dict(
         WriterConfig,
@@ -207,21 +206,17 @@ def warm_views() -> None:
 class WarmPool:
     """A spawn pool of writer workers, started and warmed before any timing.
 
-    Used as ``write_records(..., runner=pool.run)``: the local runner with this pool
-    instead of a new one, so the pool's start-up is not in the measurement.
+    Used as ``write_records(..., executor=pool.executor)``: the local executor with this
+    pool instead of a new one, so the pool's start-up is not in the measurement.
     """
 
     def __init__(self, workers: int) -> None:
-        from tfgenre.records import writer
+        from tfgenre.records.executors import LocalExecutor, start_pool
 
         self.workers = workers
-        self.pool = writer.start_pool(workers)
+        self.pool = start_pool(workers)
         self.pool.map(_warm_worker, range(workers), chunksize=1)
-
-    def run(self, units: list[Any], cfg: Any, labels: list[str]) -> dict[str, Any]:
-        from tfgenre.records import writer
-
-        return writer.run_units_local(units, cfg, labels, progress=False, pool=self.pool)
+        self.executor = LocalExecutor(workers, progress=False, pool=self.pool)
 
     def close(self) -> None:
         self.pool.close()
@@ -229,14 +224,14 @@ class WarmPool:
 
 
 def time_tfgenre_writer(
-    clips: Clips, output: str, views: tuple[str, ...], runner: Callable | None = None
+    clips: Clips, output: str, views: tuple[str, ...], executor: Any = None
 ) -> dict[str, Any]:
-    """Runs the tfgenre writer (in-process, or through ``runner``) and times it."""
+    """Runs the tfgenre writer (in-process, or through ``executor``) and times it."""
     from tfgenre.records.writer import write_records
 
     cfg = writer_config(clips, output, views, workers=1)
     start = time.perf_counter()
-    result = write_records(cfg, overwrite=True, progress=False, runner=runner)
+    result = write_records(cfg, overwrite=True, progress=False, executor=executor)
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
@@ -298,7 +293,7 @@ def bench_writer(
                         run = time_tfgenre_writer(listed, folder, views)
                 else:
                     assert pool is not None
-                    run = time_tfgenre_writer(listed, folder, views, pool.run)
+                    run = time_tfgenre_writer(listed, folder, views, pool.executor)
                 if key not in best or run["clips_per_s"] > best[key]["clips_per_s"]:
                     best[key] = run
     finally:
@@ -614,7 +609,7 @@ def run(
     sizes = dict(sizes or {})
     from benchmarks import features_bench
     from tfgenre.models.registry import known_models
-    from tfgenre.records.writer import resolve_workers
+    from tfgenre.records.executors import resolve_workers
 
     t0 = time.perf_counter()
     tmp = None

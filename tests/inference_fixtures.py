@@ -49,7 +49,8 @@ def tiny_runs(tmp_path_factory) -> TinyRuns:
     runs = _paths(root)
     if (root / "done").exists():
         return runs
-    from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.records.writer import write_records
+    from tfgenre.records.writer_config import WriterConfig
     from tfgenre.training import FitConfig, train
 
     source = {"num_genres": 3, "clips_per_genre": 4, "clip_seconds": 3.0, "seed": 0}

@@ -165,7 +165,8 @@ def test_baselines_on_the_gtzan_feature_table(real_data):
 def test_baselines_and_explore_on_records(tmp_path):
     """Records written from the synthetic source: segments, scored per track."""
     from tfgenre import explore
-    from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.records.writer import write_records
+    from tfgenre.records.writer_config import WriterConfig
 
     cfg = config.from_dict(WriterConfig, {
         "source": "synthetic",

@@ -32,7 +32,7 @@ def test_parse_beam_options():
 
 
 def _cfg(root, output: str):
-    from tfgenre.records.writer import WriterConfig
+    from tfgenre.records.writer_config import WriterConfig
 
     return config.from_dict(
         WriterConfig,
@@ -52,13 +52,13 @@ def _cfg(root, output: str):
 
 def test_beam_direct_runner_multiprocess_writes_identical_records(tmp_path):
     pytest.importorskip("apache_beam")
-    from tfgenre.records.beam import make_runner
+    from tfgenre.records.beam import BeamExecutor
     from tfgenre.records.writer import write_records
 
     local = write_records(_cfg(tmp_path, str(tmp_path / "local")), progress=False)
-    runner = make_runner("--direct_num_workers=2 --direct_running_mode=multi_processing")
-    beam = write_records(_cfg(tmp_path, str(tmp_path / "beam")), progress=False, runner=runner)
-    assert beam.units_run == beam.units_total == local.units_total
+    executor = BeamExecutor("--direct_num_workers=2 --direct_running_mode=multi_processing")
+    beam = write_records(_cfg(tmp_path, str(tmp_path / "beam")), progress=False, executor=executor)
+    assert beam.units_written == beam.units_total == local.units_total
     assert json.dumps(beam.manifest["splits"], sort_keys=True) == json.dumps(
         local.manifest["splits"], sort_keys=True
     )

@@ -130,7 +130,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
 
 def test_machine_scaling_probe_runs_in_a_pool(tiny):
     # The reference for writer_scaling: the same pure computation by 1 and by 2 processes.
-    from tfgenre.records.writer import start_pool
+    from tfgenre.records.executors import start_pool
 
     clips = tiny[0]
     pool = start_pool(2)

@@ -4,7 +4,7 @@ import pytest
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
-from tfgenre.records.writer import WriterConfig
+from tfgenre.records.writer_config import WriterConfig
 
 
 def test_layering_yaml_flags_and_set(tmp_path):

@@ -198,7 +198,8 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
     from tfgenre.crossval import run_folds
     from tfgenre.evaluate import evaluate_run
-    from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.records.writer import write_records
+    from tfgenre.records.writer_config import WriterConfig
     from tfgenre.sources.synthetic import synthesize_dataset
     from tfgenre.training import FitConfig
 

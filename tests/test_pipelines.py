@@ -55,7 +55,7 @@ def test_expected_pipelines_exist():
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.stem)
 def test_pipeline_resolves(path):
     """Every section builds its config (no unknown keys, valid values)."""
-    from tfgenre.records.writer import WriterConfig
+    from tfgenre.records.writer_config import WriterConfig
     from tfgenre.training import FitConfig
 
     data = config.read_yaml(str(path))

@@ -25,7 +25,8 @@ from tfgenre.protocols import (
     named_split_assignment,
 )
 from tfgenre.records.manifest import Manifest
-from tfgenre.records.writer import WriterConfig, write_records
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
 
 FEATURES = ["chroma_stft_mean", "rms_mean", "tempo"]
 # clips of the fault-filtered lists (split) and clips in none of them

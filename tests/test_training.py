@@ -13,7 +13,8 @@ import pytest
 
 from tfgenre import config
 from tfgenre.errors import RecordsError
-from tfgenre.records.writer import WriterConfig, write_records
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
 from tfgenre.training import FitConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]

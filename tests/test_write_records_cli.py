@@ -15,7 +15,8 @@ from synth import make_gtzan, tone
 from tfgenre import config
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.manifest import Manifest
-from tfgenre.records.writer import AudioConfig, WriterConfig, write_records
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import AudioConfig, WriterConfig
 from tfgenre.splits import check_fractions, parse_fractions
 from tfgenre.write_records import main
 
@@ -290,7 +291,8 @@ def test_output_in_a_read_only_folder_fails_before_work(gtzan, tmp_path, capsys)
 _WARM = """
 import sys
 from tfgenre import config
-from tfgenre.records.writer import WriterConfig, warm_compiled_code
+from tfgenre.records.executors import warm_compiled_code
+from tfgenre.records.writer_config import WriterConfig
 cfg = config.from_dict(WriterConfig, dict(
     source="gtzan", input=sys.argv[1], output=sys.argv[2], views=("mel", "features"),
     audio={"window_seconds": 0.5}))
@@ -300,7 +302,8 @@ warm_compiled_code(cfg)
 _WORKER = """
 import sys
 from tfgenre import config
-from tfgenre.records.writer import WriterConfig, compute_track
+from tfgenre.records.compute import compute_track
+from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.base import Track
 cfg = config.from_dict(WriterConfig, dict(
     source="gtzan", input=sys.argv[1], output=sys.argv[2], views=("mel", "features"),

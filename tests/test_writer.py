@@ -19,7 +19,8 @@ from synth import make_gtzan, tone
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.manifest import Manifest
 from tfgenre.records.reader import iterate_numpy
-from tfgenre.records.writer import WriterConfig, write_records
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
 from tfgenre.write_records import main
 
 FAST = {"window_seconds": 0.5}
@@ -111,10 +112,10 @@ def test_records_match_manifest(gtzan, tmp_path):
 def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     first = write_records(_cfg(gtzan, a))
-    assert first.units_run == first.units_total
+    assert first.units_written == first.units_total
     digest = _digest_tree(a)
     again = write_records(_cfg(gtzan, a))
-    assert again.units_run == 0 and _digest_tree(a) == digest
+    assert again.units_written == 0 and _digest_tree(a) == digest
     write_records(_cfg(gtzan, b, workers=2))
     assert _digest_tree(b) == digest
     write_records(_cfg(gtzan, a), overwrite=True)
@@ -122,7 +123,7 @@ def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
 
 
 def test_units_balance_picks_whole_units_only_when_they_keep_workers_busy():
-    from tfgenre.records.writer import units_balance
+    from tfgenre.records.executors import units_balance
 
     assert units_balance([3, 3, 2, 2, 1, 1], 2)  # 6 and 6
     assert units_balance([1, 2, 2, 0, 2, 0, 0, 1, 1, 0, 2, 1], 2)
@@ -137,8 +138,74 @@ def test_more_workers_than_shards_share_the_tracks(gtzan, tmp_path):
     one, three = tmp_path / "one", tmp_path / "three"
     write_records(_cfg(gtzan, one, shards=1, views=("mel",)))
     result = write_records(_cfg(gtzan, three, shards=1, views=("mel",), workers=3))
-    assert result.units_run == 3  # one unit per split
+    assert result.units_written == 3  # one unit per split
     assert _digest_tree(three) == _digest_tree(one)
+
+
+class _InlinePool:
+    """A stand-in for a started pool: runs jobs here and counts what was asked of it."""
+
+    def __init__(self) -> None:
+        self.whole_units = 0
+        self.outstanding = 0
+        self.most_outstanding = 0
+
+    def imap_unordered(self, fn, jobs):
+        self.whole_units += 1
+        return map(fn, jobs)
+
+    def apply_async(self, fn, args):
+        self.outstanding += 1
+        self.most_outstanding = max(self.most_outstanding, self.outstanding)
+        pool, value = self, fn(*args)
+
+        class Done:
+            def get(self):
+                pool.outstanding -= 1
+                return value
+
+        return Done()
+
+
+@pytest.mark.parametrize(("workers", "whole_units"), [(1, True), (3, False)])
+def test_local_executor_with_a_pool_takes_its_worker_count(gtzan, tmp_path, workers, whole_units):
+    # The pool's size comes from the caller (no private pool attributes): with one
+    # worker the units (6, 3, 3) balance and go whole; with three they do not, and at
+    # most 4 x 3 tracks are in flight. Either way, the bytes of the in-process write.
+    from tfgenre.records.executors import LocalExecutor
+
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    write_records(_cfg(gtzan, ref, shards=1, views=("mel",)))
+    pool = _InlinePool()
+    executor = LocalExecutor(workers, progress=False, pool=pool)
+    result = write_records(_cfg(gtzan, out, shards=1, views=("mel",)), executor=executor)
+    assert result.units_written == 3
+    assert (pool.whole_units == 1) is whole_units
+    assert pool.most_outstanding == (0 if whole_units else 4 * workers)
+    assert _digest_tree(out) == _digest_tree(ref)
+
+
+def test_check_skips_names_the_fraction_and_the_reasons():
+    from tfgenre.records.writer import check_skips
+
+    counts = {"inputs": 4, "skipped": 1, "skip_fraction": 0.25}
+    skipped = [{"path": "a.wav", "reason": "decode failed: bad header"}]
+    check_skips(counts, skipped, 0.25)  # at the limit: fine
+    with pytest.raises(
+        RecordsError,
+        match=r"1 of 4 .*25.0% > max_skip_fraction=0.2\);.*"
+        r"reasons: decode failed: 1",
+    ):
+        check_skips(counts, skipped, 0.2)
+
+
+def test_read_states_refuses_a_unit_without_its_state_file(tmp_path):
+    from tfgenre.records.plan import Unit, pending_units, read_states
+
+    unit = Unit("train", 0, 1, ())
+    assert pending_units(str(tmp_path), [unit]) == [unit]
+    with pytest.raises(RecordsError, match="unit train-00000-of-00001 finished without"):
+        read_states(str(tmp_path), [unit])
 
 
 def test_resume_after_kill_is_byte_identical(gtzan, tmp_path):

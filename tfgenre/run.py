@@ -81,7 +81,7 @@ def data_source(section: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, 
 
 
 def _writer_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any, bool]:
-    from tfgenre.records.writer import WriterConfig
+    from tfgenre.records.writer_config import WriterConfig
 
     section = dict(section)
     overwrite = section.pop("overwrite", False)

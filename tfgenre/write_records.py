@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from tfgenre import cli, config
-from tfgenre.records.writer import WriterConfig, resolve_workers, write_records
+from tfgenre.records.executors import resolve_workers
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
 from tfgenre.splits import parse_fractions
 
 
@@ -116,22 +118,22 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if not cfg.input or not cfg.output:
         raise config.ConfigError("--input and --output are required (or set them in --config)")
-    runner = None
+    executor = None
     if args.runner == "beam":
-        from tfgenre.records.beam import make_runner
+        from tfgenre.records.beam import BeamExecutor
 
-        runner = make_runner(args.beam_options)
+        executor = BeamExecutor(args.beam_options)
     elif args.beam_options:
         raise config.ConfigError("--beam-options needs --runner beam")
     result = write_records(
         cfg,
         overwrite=args.overwrite,
         progress=False if args.no_progress else None,
-        runner=runner,
+        executor=executor,
     )
     sys.stdout.write(
         f"wrote {cfg.output} in {result.seconds:.1f} s "
-        f"({result.units_run} of {result.units_total} shards written this run, "
+        f"({result.units_written} of {result.units_total} shards written this run, "
         f"{resolve_workers(cfg.workers)} workers)\n"
     )
     sys.stdout.write(summarize(result.manifest) + "\n")

@@ -1,9 +1,9 @@
 r"""The records writer as an Apache Beam pipeline (optional extra ``tfgenre[beam]``).
 
-The pipeline runs the same (split, shard) units and the same per-track function as the
-local runner (:func:`tfgenre.records.writer.run_unit`), so the shards it writes are
-byte-identical to the local runner's; :func:`tfgenre.records.writer.write_records`
-plans the units before and assembles the manifest after, as for the local runner.
+:class:`BeamExecutor` writes the same (split, shard) units with the same function as
+the local executor (:func:`tfgenre.records.shards.write_unit`), so the shards it writes
+are byte-identical to the local executor's; :func:`tfgenre.records.writer.write_records`
+plans the units before and assembles the manifest after, as for the local executor.
 
 Locally, Beam's DirectRunner in multi-process mode::
 
@@ -22,7 +22,7 @@ On a cluster, the output (and the input) must be on storage every worker can rea
 - Spark: ``--beam-options="--runner=SparkRunner --spark_master_url=spark://host:7077
   --environment_type=DOCKER --environment_config=<image with tfgenre>"``.
 
-A rerun skips the units whose state file exists, as with the local runner.
+A rerun skips the units whose state file exists, as with the local executor.
 """
 
 from __future__ import annotations
@@ -30,15 +30,17 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
+from tfgenre.records.executors import init_worker, warm_compiled_code
+from tfgenre.records.plan import Unit, state_path
+from tfgenre.records.shards import write_unit
+from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)
-
-Runner = Callable[[list[Any], Any, list[str]], dict[str, dict[str, Any]]]
 
 
 def parse_beam_options(options: str | Sequence[str] | None) -> list[str]:
@@ -65,47 +67,45 @@ def _require_beam() -> Any:
     return beam
 
 
-def _write_unit_dofn(beam: Any, cfg: Any, labels: list[str]) -> Any:
+def _write_unit_dofn(beam: Any, cfg: WriterConfig, labels: list[str]) -> Any:
     """A DoFn that writes one unit and yields its key (the state file is the real output)."""
 
     class WriteUnit(beam.DoFn):
         def setup(self) -> None:
-            from tfgenre.records import writer
+            init_worker()
 
-            writer._worker_init()
-
-        def process(self, unit: Any) -> Any:
-            from tfgenre.records import writer
-
-            writer.run_unit(unit, cfg, labels)
+        def process(self, unit: Unit) -> Any:
+            write_unit(unit, cfg, labels)
             yield unit.key
 
     return WriteUnit()
 
 
-def make_runner(beam_options: str | Sequence[str] | None = None) -> Runner:
-    """A ``runner`` for :func:`tfgenre.records.writer.write_records` that uses Beam.
+class BeamExecutor:
+    """An executor for :func:`tfgenre.records.writer.write_records` that uses Beam.
 
     Args:
         beam_options: Beam pipeline flags, e.g.
             ``"--direct_num_workers=2 --direct_running_mode=multi_processing"``.
 
-    Returns:
-        ``runner(units, cfg, labels) -> {unit key: state}``.
-
     Raises:
         ConfigError: when apache_beam is not installed or an option is not a flag.
     """
-    args = parse_beam_options(beam_options)
-    beam = _require_beam()
 
-    def runner(units: list[Any], cfg: Any, labels: list[str]) -> dict[str, dict[str, Any]]:
+    def __init__(self, beam_options: str | Sequence[str] | None = None) -> None:
+        self.args = parse_beam_options(beam_options)
+        self.beam = _require_beam()
+
+    def execute(
+        self, units: list[Unit], cfg: WriterConfig, labels: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Writes ``units`` in one Beam pipeline; returns the state of each, by unit key."""
         from apache_beam.options.pipeline_options import PipelineOptions
 
-        from tfgenre.records import writer
-
-        logger.info("beam: %d units, options %s", len(units), args or "(defaults)")
-        with beam.Pipeline(options=PipelineOptions(args)) as pipeline:
+        beam = self.beam
+        warm_compiled_code(cfg)  # the workers must find the numba cache warm
+        logger.info("beam: %d units, options %s", len(units), self.args or "(defaults)")
+        with beam.Pipeline(options=PipelineOptions(self.args)) as pipeline:
             _ = (
                 pipeline
                 | "Units" >> beam.Create(list(units))
@@ -114,9 +114,7 @@ def make_runner(beam_options: str | Sequence[str] | None = None) -> Runner:
             )
         states = {}
         for unit in units:
-            path = writer._state_path(cfg.output, unit)
+            path = state_path(cfg.output, unit)
             if io.exists(path):
                 states[unit.key] = json.loads(io.read_text(path))
         return states
-
-    return runner

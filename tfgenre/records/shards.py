@@ -1,0 +1,166 @@
+"""Shard writing: one unit's tracks -> one shard file per view, and the unit's state file.
+
+Each shard is written as ``<view>/<split>.tfrecord-<k>-of-<n>.incomplete`` and renamed
+when complete; the unit's state file (written last, atomically, see
+:func:`tfgenre.records.plan.state_path`) lists its tracks, skips, padded tracks, feature
+rows and shard files with their example counts, sizes and sha256, and is what marks the
+unit done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tfgenre import io
+from tfgenre.errors import RecordsError
+from tfgenre.records import example, naming
+from tfgenre.records.compute import TrackResult, computed_tracks
+from tfgenre.records.plan import Unit, state_path
+from tfgenre.records.writer_config import WriterConfig
+from tfgenre.sources.base import Track
+
+logger = logging.getLogger(__name__)
+
+
+def write_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, Any]:
+    """Computes and writes one unit in this process; returns its state.
+
+    The function a pool worker or a Beam worker runs for a whole unit.
+    """
+    return write_shards(unit, cfg, labels, computed_tracks(unit.tracks, cfg))
+
+
+def write_shards(
+    unit: Unit, cfg: WriterConfig, labels: list[str], results: Iterable[TrackResult]
+) -> dict[str, Any]:
+    """Writes one unit's shards (all views) and its state file; returns the state.
+
+    Shards are written as ``*.incomplete`` and renamed only when complete; the state
+    file (written last, atomically) is what marks the unit done.
+
+    Args:
+        unit: The unit.
+        cfg: Writer config.
+        labels: Label names (their index is the stored label).
+        results: The :class:`TrackResult` of each of ``unit.tracks``, in that order
+            (consumed one at a time, so a generator keeps one track in memory).
+
+    Returns:
+        The unit's state (as written to its state file).
+
+    Raises:
+        RecordsError: when ``results`` are not those of ``unit.tracks`` in order.
+    """
+    import tensorflow as tf
+
+    label_index = {name: i for i, name in enumerate(labels)}
+    files = {v: naming.shard_name(v, unit.split, unit.index, unit.num_shards) for v in cfg.views}
+    for rel in files.values():
+        io.makedirs(io.join(cfg.output, rel.split("/")[0]))
+    writers = {
+        v: tf.io.TFRecordWriter(io.join(cfg.output, rel) + ".incomplete")
+        for v, rel in files.items()
+    }
+    state: dict[str, Any] = {
+        "unit": unit.key,
+        "split": unit.split,
+        "tracks": [],
+        "skipped": [],
+        "padded": [],
+        "feature_rows": [],
+        "shards": [],
+    }
+    examples = 0
+    try:
+        for track, result in zip(unit.tracks, results, strict=True):
+            if result.track.track_id != track.track_id:
+                raise RecordsError(
+                    f"unit {unit.key}: got the result of {result.track.track_id!r} "
+                    f"where {track.track_id!r} was expected"
+                )
+            examples += _write_track(track, result, cfg, label_index, writers, state)
+    finally:
+        for w in writers.values():
+            w.close()
+    for view, rel in files.items():
+        state["shards"].append(_finish_shard(cfg.output, view, rel, examples))
+    io.write_text_atomic(state_path(cfg.output, unit), json.dumps(state, sort_keys=True))
+    return state
+
+
+def _write_track(
+    track: Track,
+    result: TrackResult,
+    cfg: WriterConfig,
+    label_index: Mapping[str, int],
+    writers: Mapping[str, Any],
+    state: dict[str, Any],
+) -> int:
+    """Writes one track's examples to every view's shard and notes it in ``state``.
+
+    Returns:
+        The number of segments written per view (0 for a skipped track).
+    """
+    if result.skip_reason:
+        logger.warning("skipped %s: %s", track.path, result.skip_reason)
+        state["skipped"].append({"path": track.path, "reason": result.skip_reason})
+        return 0
+    assert result.payloads is not None
+    n_seg = next(iter(result.payloads.values())).shape[0]
+    for name, arr in result.payloads.items():
+        for s in range(n_seg):
+            writers[name].write(
+                example.serialize(track.track_id, s, label_index[track.label], arr[s])
+            )
+    state["tracks"].append(
+        {
+            "track_id": track.track_id,
+            "label": track.label,
+            "segments": n_seg,
+            "num_samples": result.num_samples,
+        }
+    )
+    if result.padded:
+        state["padded"].append(track.track_id)
+    if "features" in result.payloads:
+        state["feature_rows"].extend(_feature_rows(track, result, cfg))
+    return n_seg
+
+
+def _feature_rows(track: Track, result: TrackResult, cfg: WriterConfig) -> list[dict[str, Any]]:
+    """The rows of ``features.csv`` for one track's segments (as kept in the state)."""
+    assert result.payloads is not None
+    features = result.payloads["features"]
+    base = os.path.basename(track.path)
+    stem, ext = os.path.splitext(base)
+    rows = []
+    for s in range(features.shape[0]):
+        filename = base if cfg.audio.window_samples is None else f"{stem}.{s}{ext}"
+        rows.append(
+            {
+                "filename": filename,
+                "length": result.segment_samples,
+                "values": [float(x) for x in features[s]],
+                "label": track.label,
+                "track_id": track.track_id,
+                "segment": s,
+            }
+        )
+    return rows
+
+
+def _finish_shard(output: str, view: str, rel: str, examples: int) -> dict[str, Any]:
+    """Renames a complete shard into place; returns its entry in the unit's state."""
+    path = io.join(output, rel)
+    io.rename(path + ".incomplete", path)
+    return {
+        "view": view,
+        "file": rel,
+        "examples": examples,
+        "num_bytes": io.size(path),
+        "sha256": io.sha256(path),
+    }

@@ -199,7 +199,7 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     from tfgenre.crossval import run_folds
     from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import WriterConfig, write_records
-    from tfgenre.sources.synthetic import synthesize_dataset
+    from tfgenre.synthesis import synthesize_dataset
     from tfgenre.training import FitConfig
 
     audio = tmp_path / "audio"

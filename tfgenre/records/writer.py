@@ -41,7 +41,7 @@ from tfgenre.protocols import (
     warn_if_leaky,
 )
 from tfgenre.records import example, manifest, naming
-from tfgenre.sources.base import Skip, Track, get_source
+from tfgenre.sources.base import Skip, Track, get_source, prepare_source
 from tfgenre.views.base import VIEW_NAMES, ViewSpec, check_view_names
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
@@ -282,6 +282,7 @@ def plan(cfg: WriterConfig) -> Plan:
         ConfigError: on a bad source layout, unknown labels or mixed source splits.
         TfgenreError: when the disjointness check fails.
     """
+    prepare_source(cfg.source, cfg.input, **dict(cfg.source_options))  # synthetic: writes it
     source = get_source(cfg.source, cfg.input, **dict(cfg.source_options))
     tracks = list(source.tracks())
     skipped = list(source.skipped)

@@ -108,7 +108,12 @@ class Skip:
 
 
 class Source(Protocol):
-    """A dataset source: lists tracks, and inputs it had to skip while listing."""
+    """A dataset source: lists tracks, and inputs it had to skip while listing.
+
+    Building a source only lists. A source whose inputs are made rather than found
+    (synthetic) also defines ``prepare(root, **options)``, run by
+    :func:`prepare_source` before the source is built.
+    """
 
     name: str
 
@@ -155,6 +160,23 @@ def get_source(name: str, root: str, **options: Any) -> Source:
             f"unknown source {name!r} (known: {', '.join(sorted(_SOURCES))}){hint}"
         )
     return _SOURCES[name](root, **options)
+
+
+def prepare_source(name: str, root: str, **options: Any) -> None:
+    """Makes the inputs of source ``name`` ready to list: runs its ``prepare`` step.
+
+    Only sources that make their inputs have one (synthetic writes its dataset); for
+    the others, and for unknown names (which :func:`get_source` reports), nothing runs.
+
+    Args:
+        name: Source name.
+        root: The source's root.
+        **options: The source's options, as :func:`get_source` takes them.
+    """
+    _import_all()
+    prepare = getattr(_SOURCES.get(name), "prepare", None)
+    if prepare is not None:
+        prepare(root, **options)
 
 
 def _import_all() -> None:

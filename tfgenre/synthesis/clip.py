@@ -7,6 +7,7 @@ spectral tilt from its random generator, so equal generators give equal clips.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -53,7 +54,7 @@ def _parts(
     timbres = (style.bass_timbre, style.chord_timbre, style.lead_timbre)
     for make, timbre in zip(makers, timbres, strict=True):
         notes = make(style, rng, mode, degrees, num_bars)
-        notes.pitches = notes.pitches + key
+        notes = dataclasses.replace(notes, pitches=notes.pitches + key)
         times = step_times(notes.steps, style, step_s, offset_s)
         times = times + rng.normal(0.0, 0.004, len(times))
         parts.append(render_part(notes, jitter_timbre(timbre, rng), t=t, times=times, **common))

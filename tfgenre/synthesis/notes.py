@@ -14,7 +14,7 @@ import numpy as np
 from tfgenre.synthesis.styles import STEPS_PER_BAR, Style
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Notes:
     """Notes of one part.
 

@@ -274,6 +274,9 @@ class Plan:
 def plan(cfg: WriterConfig) -> Plan:
     """Lists, labels and splits the tracks; checks everything that can fail up front.
 
+    The source's inputs are prepared first (:func:`~tfgenre.sources.base.prepare_source`:
+    the synthetic source writes its set there, the one place it is written).
+
     Returns:
         The tracks with splits, skipped and excluded inputs, label names, split policy
         and protocol. Logs the one-line warning when GTZAN is split at random.
@@ -282,7 +285,7 @@ def plan(cfg: WriterConfig) -> Plan:
         ConfigError: on a bad source layout, unknown labels or mixed source splits.
         TfgenreError: when the disjointness check fails.
     """
-    prepare_source(cfg.source, cfg.input, **dict(cfg.source_options))  # synthetic: writes it
+    prepare_source(cfg.source, cfg.input, **dict(cfg.source_options))
     source = get_source(cfg.source, cfg.input, **dict(cfg.source_options))
     tracks = list(source.tracks())
     skipped = list(source.skipped)

@@ -81,7 +81,7 @@ def prepare_clips(
             f.write("path,label\n")
             f.writelines(f"{p},{names[i]}\n" for p, i in zip(paths, labels))
         return Clips(tuple(paths), labels, names, "real", "csv", listing, {})
-    from tfgenre.sources.synthetic import synthesize_dataset
+    from tfgenre.synthesis import synthesize_dataset
 
     audio_root = os.path.join(workdir, "audio")
     opts = {

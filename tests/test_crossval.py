@@ -200,7 +200,7 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import write_records
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.sources.synthetic import synthesize_dataset
+    from tfgenre.synthesis import synthesize_dataset
     from tfgenre.training import FitConfig
 
     audio = tmp_path / "audio"

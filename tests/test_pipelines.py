@@ -108,7 +108,7 @@ def test_gtzan_mel_cnn_clr(tmp_path, capsys):
 
 
 def test_gtzan_features_mlp(tmp_path):
-    from tfgenre.sources.synthetic import synthesize_dataset
+    from tfgenre.synthesis import synthesize_dataset
 
     synthesize_dataset(str(tmp_path / "audio"), 3, 6, 3.0, 22050, 0)
     table = tmp_path / "features_30_sec.csv"

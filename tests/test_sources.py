@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from tfgenre.errors import ConfigError, SourceError
-from tfgenre.sources import Skip, Track, get_source, known_sources, synthetic
+from tfgenre.sources import Skip, Track, get_source, known_sources, prepare_source
 from tfgenre.sources.fma import KNOWN_BAD_FMA_SMALL
 
 SR = 8000
@@ -486,48 +486,13 @@ def test_csv_file_errors(tmp_path):
 SMALL = {"num_genres": 3, "clips_per_genre": 2, "clip_seconds": 0.5, "sample_rate": SR}
 
 
-def read_bytes(paths: list[str]) -> list[bytes]:
-    return [Path(p).read_bytes() for p in paths]
-
-
-def test_synthesize_dataset_is_deterministic(tmp_path):
-    a = synthetic.synthesize_dataset(str(tmp_path / "a"), **SMALL, seed=3)
-    b = synthetic.synthesize_dataset(str(tmp_path / "b"), **SMALL, seed=3)
-    c = synthetic.synthesize_dataset(str(tmp_path / "c"), **SMALL, seed=4)
-    assert [os.path.relpath(p, tmp_path / "a") for p in a] == [
-        "ambient/ambient.00000.wav",
-        "ambient/ambient.00001.wav",
-        "techno/techno.00000.wav",
-        "techno/techno.00001.wav",
-        "rock/rock.00000.wav",
-        "rock/rock.00001.wav",
-    ]
-    assert read_bytes(a) == read_bytes(b)
-    assert all(x != y for x, y in zip(read_bytes(a), read_bytes(c), strict=True))
-    # Each clip depends on (seed, genre, index) only, not on the order clips are made.
-    clip = synthetic.synthesize_clip(2, np.random.default_rng([3, 2, 1]), 0.5, SR)
-    np.random.default_rng(0).random(10)  # unrelated draws in between change nothing
-    again = synthetic.synthesize_clip(2, np.random.default_rng([3, 2, 1]), 0.5, SR)
-    np.testing.assert_array_equal(clip, again)
-    written, rate = sf.read(a[5], dtype="float32")
-    assert rate == SR and sf.info(a[5]).subtype == "PCM_16"
-    np.testing.assert_allclose(written, clip, atol=1 / 32767 + 1e-6)
-
-
-def test_synthesize_dataset_reuses_and_replaces(tmp_path):
+def test_synthetic_source_lists_and_never_writes(tmp_path):
     root = tmp_path / "synth"
-    paths = synthetic.synthesize_dataset(str(root), **SMALL)
-    stamps = [os.stat(p).st_mtime_ns for p in paths]
-    assert synthetic.synthesize_dataset(str(root), **SMALL) == paths
-    assert [os.stat(p).st_mtime_ns for p in paths] == stamps
-    fewer = synthetic.synthesize_dataset(str(root), **{**SMALL, "num_genres": 2})
-    assert not (root / "rock").exists()
-    assert sorted(str(p) for p in root.rglob("*.wav")) == sorted(fewer)
-    assert not list(root.rglob("*.incomplete"))
-
-
-def test_synthetic_source_lists_like_gtzan(tmp_path):
-    root = tmp_path / "synth"
+    # Building the source only lists: without the prepare step there is nothing to list.
+    with pytest.raises(SourceError, match=r"holds no synthetic dataset.*SyntheticSource.prepare"):
+        get_source("synthetic", str(root), **SMALL, seed=1)
+    assert not root.exists()
+    prepare_source("synthetic", str(root), **SMALL, seed=1)
     source = get_source("synthetic", str(root), **SMALL, seed=1)
     tracks = source.tracks()
     assert ids(tracks) == [
@@ -541,59 +506,21 @@ def test_synthetic_source_lists_like_gtzan(tmp_path):
     assert all(t.group is None and t.split is None for t in tracks)
     assert source.skipped == []
     assert (root / "synthetic.json").exists()
+    # Other parameters are listed as they are (with a warning), never rewritten.
+    stamp = (root / "synthetic.json").stat().st_mtime_ns
+    assert get_source("synthetic", str(root), **SMALL, seed=2).tracks() == tracks
+    assert (root / "synthetic.json").stat().st_mtime_ns == stamp
     listed = get_source("synthetic", str(root), generate=False)
     assert listed.tracks() == tracks
-    with pytest.raises(SourceError, match=r"holds no synthetic dataset"):
+    prepare_source("synthetic", str(tmp_path / "none"), generate=False)  # writes nothing
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(SourceError, match=r"holds no synthetic dataset.*generate=True"):
         get_source("synthetic", str(tmp_path / "none"), generate=False)
     with pytest.raises(ConfigError, match=r"num_genres=0 must be an integer >= 1"):
         get_source("synthetic", str(root), num_genres=0)
-    with pytest.raises(ConfigError, match=r"clip_seconds=-1 must be > 0"):
-        synthetic.synthesize_dataset(str(root), clip_seconds=-1)
-
-
-def test_synthesize_clip_full_length_for_every_genre():
-    names = synthetic.genre_names(10)
-    assert names[:8] == list(synthetic.GENRE_NAMES) and names[8:] == ["genre8", "genre9"]
-    for genre in range(10):
-        clip = synthetic.synthesize_clip(genre, np.random.default_rng([0, genre, 0]), 10.0, 22050)
-        assert clip.dtype == np.float32 and clip.shape == (220500,)
-        assert np.isfinite(clip).all()
-        assert 0.55 < np.abs(clip).max() <= 0.95  # peak-normalised, never clipping
-
-
-def _clip_features(x: np.ndarray) -> np.ndarray:
-    """Log band energies (mean, std) and spectral flux (rhythm) of a clip."""
-    frames = x[: len(x) // 512 * 512].reshape(-1, 512) * np.hanning(512)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    edges = np.unique(np.geomspace(1, power.shape[1], 17).astype(int))
-    bands = np.log(np.add.reduceat(power, edges[:-1], axis=1) + 1e-9)
-    flux = np.maximum(np.diff(bands, axis=0), 0).sum(1)
-    return np.concatenate([bands.mean(0), bands.std(0), [flux.mean(), flux.std()]])
-
-
-def test_synthetic_genres_really_differ():
-    num_genres, clips, sr = 8, 4, 16000
-    features, labels, centroids = [], [], []
-    for genre in range(num_genres):
-        for i in range(clips):
-            x = synthetic.synthesize_clip(genre, np.random.default_rng([0, genre, i]), 3.0, sr)
-            features.append(_clip_features(x))
-            labels.append(genre)
-            spectrum = np.abs(np.fft.rfft(x)) ** 2
-            centroids.append((spectrum * np.fft.rfftfreq(len(x), 1 / sr)).sum() / spectrum.sum())
-    per_genre = np.array(centroids).reshape(num_genres, clips).mean(1)
-    assert per_genre.max() / per_genre.min() > 1.5
-    # Leave-one-out nearest class mean on simple spectral features: far above chance
-    # (1/8), though clips of a genre vary.
-    f = np.array(features)
-    f = (f - f.mean(0)) / (f.std(0) + 1e-9)
-    y = np.array(labels)
-    correct = 0
-    for k in range(len(f)):
-        others = np.arange(len(f)) != k
-        means = np.array([f[others & (y == g)].mean(0) for g in range(num_genres)])
-        correct += int(np.argmin(((means - f[k]) ** 2).sum(1)) == y[k])
-    assert correct / len(f) >= 0.35
+    with pytest.raises(ConfigError, match=r"num_genres=0 must be an integer >= 1"):
+        prepare_source("synthetic", str(root), num_genres=0)
+    prepare_source("gtzan", str(tmp_path / "other"))  # sources that list only: a no-op
 
 
 # --------------------------------------------------------------------------- real data

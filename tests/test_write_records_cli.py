@@ -88,23 +88,24 @@ def test_synthetic_refuses_a_folder_it_did_not_generate(tmp_path, capsys):
 
 
 def test_synthetic_regenerates_only_its_own_set(tmp_path):
-    from tfgenre.sources import synthetic
+    from tfgenre import synthesis
+    from tfgenre.synthesis.marker import read_parameters
 
     small = {"num_genres": 2, "clips_per_genre": 1, "clip_seconds": 0.3, "sample_rate": SR}
     root = tmp_path / "synth"
     root.mkdir()  # an empty folder is fine
-    paths = synthetic.synthesize_dataset(str(root), **small)
+    paths = synthesis.synthesize_dataset(str(root), **small)
     assert len(paths) == 2 and (root / "synthetic.json").exists()
     # Other parameters: the marker lists what is there, so the set is regenerated.
-    again = synthetic.synthesize_dataset(str(root), **{**small, "seed": 1})
-    assert again == paths and synthetic._read_parameters(str(root))["seed"] == 1
+    again = synthesis.synthesize_dataset(str(root), **{**small, "seed": 1})
+    assert again == paths and read_parameters(str(root))["seed"] == 1
     # A file the marker does not list stops it, and nothing is deleted or written.
     (root / "ambient" / "mine.wav").write_bytes(b"user data")
     (root / "notes.txt").write_text("keep me")
     before = _tree(root)
     for seed in (0, 1):  # neither regenerated nor reused (mine.wav would be listed)
         with pytest.raises(ConfigError, match=r"ambient/mine.wav, notes.txt"):
-            synthetic.synthesize_dataset(str(root), **{**small, "seed": seed})
+            synthesis.synthesize_dataset(str(root), **{**small, "seed": seed})
     assert _tree(root) == before
     # An interrupted generation (marker written first, incomplete) is finished later.
     os.remove(root / "ambient" / "mine.wav")
@@ -112,7 +113,7 @@ def test_synthetic_regenerates_only_its_own_set(tmp_path):
     marker = (root / "synthetic.json").read_text().replace('"complete": true', '"complete": false')
     (root / "synthetic.json").write_text(marker)
     os.remove(paths[1])
-    assert synthetic.synthesize_dataset(str(root), **{**small, "seed": 1}) == paths
+    assert synthesis.synthesize_dataset(str(root), **{**small, "seed": 1}) == paths
     assert Path(paths[1]).exists() and '"complete": true' in (root / "synthetic.json").read_text()
 
 

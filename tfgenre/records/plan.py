@@ -20,7 +20,7 @@ from tfgenre.protocols import SOURCE, Protocol, random_protocol, warn_if_leaky
 from tfgenre.records import naming
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.base import Skip, Track
-from tfgenre.sources.registry import get_source
+from tfgenre.sources.registry import get_source, prepare_source
 
 STATE_DIR = ".state"
 
@@ -72,6 +72,9 @@ class Plan:
 def plan(cfg: WriterConfig) -> Plan:
     """Lists, labels and splits the tracks; checks everything that can fail up front.
 
+    The source's inputs are prepared first (:func:`~tfgenre.sources.registry.prepare_source`:
+    the synthetic source writes its set there, the one place it is written).
+
     Returns:
         The tracks with splits, skipped and excluded inputs, label names, split policy
         and protocol. Logs the one-line warning when GTZAN is split at random.
@@ -80,6 +83,7 @@ def plan(cfg: WriterConfig) -> Plan:
         ConfigError: on a bad source layout, unknown labels or mixed source splits.
         TfgenreError: when the disjointness check fails.
     """
+    prepare_source(cfg.source, cfg.input, **dict(cfg.source_options))
     source = get_source(cfg.source, cfg.input, **dict(cfg.source_options))
     tracks = list(source.tracks())
     skipped = list(source.skipped)

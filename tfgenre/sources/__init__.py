@@ -2,6 +2,8 @@
 
 The sources are gtzan, fma, folder, csv and synthetic; each lists :class:`Track`
 records and reports every input it cannot use as a :class:`Skip` with its reason.
+Building a source only lists; :func:`prepare_source` first makes the inputs of a source
+that generates them (synthetic: the set :mod:`tfgenre.synthesis` writes).
 
 >>> from tfgenre.sources import get_source
 >>> source = get_source("gtzan", "/data/gtzan")  # doctest: +SKIP
@@ -11,6 +13,6 @@ records and reports every input it cannot use as a :class:`Skip` with its reason
 from __future__ import annotations
 
 from tfgenre.sources.base import Skip, Source, Track
-from tfgenre.sources.registry import get_source, known_sources
+from tfgenre.sources.registry import get_source, known_sources, prepare_source
 
-__all__ = ["Skip", "Source", "Track", "get_source", "known_sources"]
+__all__ = ["Skip", "Source", "Track", "get_source", "known_sources", "prepare_source"]

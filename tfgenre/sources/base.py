@@ -105,7 +105,12 @@ class Skip:
 
 
 class Source(Protocol):
-    """A dataset source: lists tracks, and inputs it had to skip while listing."""
+    """A dataset source: lists tracks, and inputs it had to skip while listing.
+
+    Building a source only lists. A source whose inputs are made rather than found
+    (synthetic) also defines ``prepare(root, **options)``, run by
+    :func:`~tfgenre.sources.registry.prepare_source` before the source is built.
+    """
 
     name: str
 

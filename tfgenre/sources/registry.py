@@ -59,6 +59,11 @@ def get_source(name: str, root: str, **options: Any) -> Source:
             message lists the known ones and the closest).
     """
     cls = source_class(name)
+    _check_options(name, options)
+    return cls(root, **options)
+
+
+def _check_options(name: str, options: dict[str, Any]) -> None:
     known = source_options(name)
     for key in options:
         if key not in known:
@@ -66,4 +71,21 @@ def get_source(name: str, root: str, **options: Any) -> Source:
                 f"unknown option source_options.{key} for source {name!r} "
                 f"(known: {', '.join(known)})" + config.did_you_mean(key, known)
             )
-    return cls(root, **options)
+
+
+def prepare_source(name: str, root: str, **options: Any) -> None:
+    """Makes the inputs of source ``name`` ready to list: runs its ``prepare`` step.
+
+    Only sources that make their inputs have one (synthetic writes its dataset); for the
+    others nothing runs. Options are checked as :func:`get_source` checks them.
+
+    Args:
+        name: Source name.
+        root: The source's root.
+        **options: The source's options, as :func:`get_source` takes them.
+    """
+    cls = source_class(name)
+    _check_options(name, options)
+    prepare = getattr(cls, "prepare", None)
+    if prepare is not None:
+        prepare(root, **options)

@@ -69,8 +69,8 @@ def test_pipeline_resolves(path):
         config.from_dict(FitConfig, section)
     available = known_stages()
     if "tune" in data and "tune" in available:
-        from tfgenre.tuning.space import load_space
-        from tfgenre.tuning.study import TuneConfig
+        from tfgenre.search.space import load_space
+        from tfgenre.search.study import TuneConfig
 
         space = load_space(data["tune"]["space"])
         config.from_dict(TuneConfig, config.merge(space.tune, data["tune"]))

@@ -12,7 +12,7 @@ import yaml
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.space import SearchSpace, load_space
+from tfgenre.search.space import SearchSpace, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "pipelines" / "search" / "gtzan_features_grid.yaml"
@@ -220,7 +220,7 @@ def test_keras_tuner_declares_the_same_space():
 def test_objectives_parse_and_measure():
     import keras
 
-    from tfgenre.tuning.objectives import measure_latency_ms, metric_value, parse_objectives
+    from tfgenre.search.objectives import measure_latency_ms, metric_value, parse_objectives
 
     objs = parse_objectives("val_accuracy,params,latency")
     assert [(o.name, o.direction) for o in objs] == [
@@ -244,7 +244,7 @@ def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, mo
     import keras
 
     from tfgenre.training import resolve_fit_config
-    from tfgenre.tuning.study import TuneConfig, run_study
+    from tfgenre.search.study import TuneConfig, run_study
 
     cleared = []
     original = keras.backend.clear_session
@@ -323,7 +323,7 @@ def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, mo
 
 
 def test_nsga2_returns_a_pareto_front(features_csv, tmp_path):
-    from tfgenre.tuning.study import TuneConfig, run_study
+    from tfgenre.search.study import TuneConfig, run_study
 
     space = SearchSpace.from_dict({
         "params": {
@@ -362,8 +362,8 @@ def test_nsga2_returns_a_pareto_front(features_csv, tmp_path):
 
 
 def test_study_resume_refuses_other_objectives(features_csv, tmp_path):
-    from tfgenre.tuning.objectives import parse_objectives
-    from tfgenre.tuning.optuna_search import create_study, make_storage
+    from tfgenre.search.objectives import parse_objectives
+    from tfgenre.search.optuna_backend import create_study, make_storage
 
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
     create_study(storage, "s", parse_objectives("val_accuracy"))
@@ -409,7 +409,7 @@ def test_keras_tuner_oracles_and_cli_errors(features_csv, tmp_path, capsys):
     import keras_tuner as kt
 
     from tfgenre import tune
-    from tfgenre.tuning.keras_tuner_search import make_oracle
+    from tfgenre.search.keras_tuner_backend import make_oracle
 
     hp = kt.HyperParameters()
     SearchSpace.from_dict(SPACE).declare_keras_tuner(hp)

@@ -104,8 +104,8 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
 def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The tune settings and the fit config of the space's default point."""
     from tfgenre.training import FitConfig
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig
+    from tfgenre.search.space import load_space
+    from tfgenre.search.study import TuneConfig
 
     space = load_space(section.get("space") or "")
     settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")

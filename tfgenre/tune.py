@@ -6,7 +6,7 @@ of a trial is layered: defaults, the ``fit:`` section of ``--config``, the space
 params. Tune settings: defaults, the space's ``tune:`` defaults, the ``tune:`` section
 of ``--config``, the flags below, then ``--set tune.key=value``.
 
-Outputs (see :mod:`tfgenre.tuning.report`): ``trials.csv``, ``best_config.yaml``
+Outputs (see :mod:`tfgenre.search.report`): ``trials.csv``, ``best_config.yaml``
 (``python -m tfgenre.fit --config`` takes it), ``plots/index.html``, ``hparams/`` for
 TensorBoard, ``summary.json``; several objectives add ``pareto_front.csv``.
 
@@ -108,8 +108,8 @@ def resolve(
     Raises:
         ConfigError: on any bad value, key or file.
     """
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig
+    from tfgenre.search.space import load_space
+    from tfgenre.search.study import TuneConfig
 
     fit_overrides, tune_overrides = _split_overrides(overrides)
     tune_section = config.load_section(config_path, "tune") if config_path else {}
@@ -153,7 +153,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _dry_run(fit_data: dict[str, Any], space: Any, settings: Any) -> None:
-    from tfgenre.tuning.trials import TrialRunner
+    from tfgenre.search.trials import TrialRunner
 
     runner = TrialRunner(fit_data, space, (), run_dir=settings.run_dir or "<run_dir>")
     example = runner.fit_config(space.default_labels(), runner.trial_dir(0))
@@ -168,7 +168,7 @@ def _dry_run(fit_data: dict[str, Any], space: Any, settings: Any) -> None:
 
 
 def _run(fit_data: dict[str, Any], space: Any, settings: Any) -> Any:
-    from tfgenre.tuning.study import run_study
+    from tfgenre.search.study import run_study
 
     return run_study(fit_data, space, settings)
 
@@ -183,7 +183,7 @@ def _print_result(result: Any) -> None:
         sys.stdout.write(f"best trial {best['number']}: {values}\n  params: {best['params']}\n")
         evaluation = best.get("evaluation")
         if evaluation:
-            from tfgenre.tuning.report import evaluation_text
+            from tfgenre.search.report import evaluation_text
 
             sys.stdout.write(f"  {evaluation_text(evaluation)}\n")
         sys.stdout.write(f"best config: {best['config']}\n")
@@ -197,8 +197,8 @@ def _print_result(result: Any) -> None:
 @stage("tune")
 def _tune_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``tune:`` section, trials based on the ``fit:`` section."""
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig, run_study
+    from tfgenre.search.space import load_space
+    from tfgenre.search.study import TuneConfig, run_study
 
     section = dict(section)
     space = load_space(section.get("space") or "")

@@ -7,7 +7,7 @@ Layout of a study folder::
     pareto_front.csv      several objectives: the Pareto-optimal trials
     pareto/NNNNN.yaml     several objectives: a fit config per Pareto-optimal trial
     hparams/              TensorBoard HParams: one run per trial (params, state, objectives)
-    plots/                see :mod:`tfgenre.tuning.plots`
+    plots/                see :mod:`tfgenre.search.plots`
     summary.json          counts by state, best values and params, where things are
     trials/NNNNN/         each trial's fit run folder
 
@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from tfgenre import io
-from tfgenre.tuning.objectives import Objective
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.objectives import Objective
+from tfgenre.search.space import SearchSpace
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ STATES: tuple[str, ...] = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 def best_trials(study: Any) -> list[Any]:
     """The best trial (one objective) or the Pareto front (several); [] when none."""
-    from tfgenre.tuning.optuna_search import best_trials as best
+    from tfgenre.search.optuna_backend import best_trials as best
 
     return best(study)
 

@@ -3,7 +3,7 @@
 :func:`run_study` is what ``python -m tfgenre.tune`` and the ``tune`` pipeline stage
 call. It checks the space against the fit config before the first trial, runs the
 Optuna or keras-tuner backend, and writes the trials CSV, the best config, the Pareto
-front, HParams, plots and ``summary.json`` (see :mod:`tfgenre.tuning.report`).
+front, HParams, plots and ``summary.json`` (see :mod:`tfgenre.search.report`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import yaml
 
 from tfgenre import config, io
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.tuning import report
-from tfgenre.tuning.objectives import Objective, parse_objectives
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import KEEP_MODELS, TrialRunner
+from tfgenre.search import report
+from tfgenre.search.objectives import Objective, parse_objectives
+from tfgenre.search.space import SearchSpace
+from tfgenre.search.trials import KEEP_MODELS, TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +90,16 @@ class TuneConfig:
             backend in BACKENDS,
             f"backend={self.backend!r} is unknown (known: optuna, keras-tuner)",
         )
-        from tfgenre.tuning import keras_tuner_search, optuna_search
+        from tfgenre.search import keras_tuner_backend, optuna_backend
 
-        samplers = optuna_search.SAMPLERS if backend == "optuna" else keras_tuner_search.SAMPLERS
+        samplers = optuna_backend.SAMPLERS if backend == "optuna" else keras_tuner_backend.SAMPLERS
         config.require(
             self.sampler in samplers,
             f"sampler={self.sampler!r} is unknown for {backend} (known: {', '.join(samplers)})",
         )
         config.require(
-            self.pruner in optuna_search.PRUNERS,
-            f"pruner={self.pruner!r} is unknown (known: {', '.join(optuna_search.PRUNERS)})",
+            self.pruner in optuna_backend.PRUNERS,
+            f"pruner={self.pruner!r} is unknown (known: {', '.join(optuna_backend.PRUNERS)})",
         )
         config.require(self.trials > 0, f"trials={self.trials} must be > 0")
         config.require(
@@ -254,7 +254,7 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
         after_trial=after_trial,
     )
     if settings.backend == "optuna":
-        from tfgenre.tuning.optuna_search import default_storage_url, run_optuna
+        from tfgenre.search.optuna_backend import default_storage_url, run_optuna
 
         storage = settings.storage or default_storage_url(settings.run_dir)
         study, stop_reason = run_optuna(
@@ -266,7 +266,7 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
             **common,
         )
     else:
-        from tfgenre.tuning.keras_tuner_search import run_keras_tuner
+        from tfgenre.search.keras_tuner_backend import run_keras_tuner
 
         if enqueue:
             raise ConfigError("enqueue is supported by the optuna backend only")
@@ -307,7 +307,7 @@ def write_outputs(
             best["best"]["evaluation"] = _evaluate_best(best["best"]["run_dir"])
     plots: dict[str, Any] = {}
     if settings.plots and study.get_trials(deepcopy=False):
-        from tfgenre.tuning.plots import write_plots
+        from tfgenre.search.plots import write_plots
 
         plots = write_plots(study, io.join(run_dir, "plots"), objectives)
     summary = report.summarize(

@@ -3,7 +3,7 @@
 The space file is declared up front on a ``kt.HyperParameters`` (conditionals become
 ``conditional_scope``), so the oracles know the whole space before the first trial.
 A small ``BaseTuner`` subclass runs every trial through
-:class:`~tfgenre.tuning.trials.TrialRunner`, i.e. tfgenre's own fit, exactly like the
+:class:`~tfgenre.search.trials.TrialRunner`, i.e. tfgenre's own fit, exactly like the
 Optuna backend; Hyperband's budget sets the trial's epochs. Hyperband trains a
 promoted configuration again from scratch for its larger budget (tfgenre's fit does
 not start from another run's weights), which costs the epochs of the lower rungs once
@@ -27,7 +27,7 @@ from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Optuna backend: samplers, pruners, storage and the study loop.
 
-Each trial samples a point of the :class:`~tfgenre.tuning.space.SearchSpace`, runs it
-through :class:`~tfgenre.tuning.trials.TrialRunner` (tfgenre's fit) with
+Each trial samples a point of the :class:`~tfgenre.search.space.SearchSpace`, runs it
+through :class:`~tfgenre.search.trials.TrialRunner` (tfgenre's fit) with
 optuna-integration's ``KerasPruningCallback`` on the first objective, and returns the
 objective values. A trial that raises (NaN loss, out of memory, any exception) is
 recorded as failed with its error and the study goes on.
@@ -36,9 +36,9 @@ from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.objectives import Objective
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.objectives import Objective
+from tfgenre.search.space import SearchSpace
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from typing import Any
 
 from tfgenre import config, io
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.tuning.objectives import (
+from tfgenre.search.objectives import (
     Objective,
     count_params,
     measure_latency_ms,
     metric_value,
 )
-from tfgenre.tuning.space import SearchSpace
+from tfgenre.search.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 

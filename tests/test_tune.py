@@ -243,8 +243,8 @@ def test_objectives_parse_and_measure():
 def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, monkeypatch):
     import keras
 
-    from tfgenre.training import resolve_fit_config
     from tfgenre.search.study import TuneConfig, run_study
+    from tfgenre.training import resolve_fit_config
 
     cleared = []
     original = keras.backend.clear_session

@@ -38,9 +38,13 @@ STATES: tuple[str, ...] = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 def best_trials(study: Any) -> list[Any]:
     """The best trial (one objective) or the Pareto front (several); [] when none."""
-    from tfgenre.search.optuna_backend import best_trials as best
+    from optuna.trial import TrialState
 
-    return best(study)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return []
+    if len(study.directions) > 1:
+        return sorted(study.best_trials, key=lambda t: t.number)
+    return [study.best_trial]
 
 
 def _fmt(value: Any) -> Any:

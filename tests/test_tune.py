@@ -441,3 +441,30 @@ def test_tune_and_baselines_are_pipeline_stages():
     from tfgenre.run import known_stages
 
     assert {"tune", "baselines"} <= set(known_stages())
+
+
+def test_load_settings_and_summary_text():
+    from tfgenre.search.report import summary_text
+    from tfgenre.search.study import load_settings, plan
+
+    section = {"space": str(GRID), "trials": 3, "run_dir": "study"}
+    space, settings = load_settings(section)
+    assert settings.sampler == "grid"  # the space's tune: default
+    assert settings.trials == 3 and settings.study == "study"
+    preview = plan({"features_csv": "x.csv", "view": "features"}, space, settings)
+    assert preview["grid_size"] == space.grid_size()
+    assert preview["first_trial_fit"]["run_dir"].endswith("00000")
+    summary = {
+        "study_name": "s",
+        "backend": "optuna",
+        "trials": {"COMPLETE": 2, "PRUNED": 1},
+        "best": {"number": 1, "values": {"val_accuracy": 0.5}, "params": {"a": 1},
+                 "config": "s/best_config.yaml"},
+        "outputs": {"trials_csv": "s/trials.csv", "plots": None},
+    }
+    assert summary_text(summary) == (
+        "study s (optuna): complete 2, pruned 1\n"
+        "best trial 1: val_accuracy=0.5000\n  params: {'a': 1}\n"
+        "best config: s/best_config.yaml\n"
+        "trials_csv: s/trials.csv\n"
+    )

@@ -305,3 +305,20 @@ def summarize(
         "grid_size": grid_size,
         **best,
     }
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """What ``python -m tfgenre.tune`` prints: counts, the best trial, the outputs."""
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in summary["trials"].items())
+    lines = [f"study {summary['study_name']} ({summary['backend']}): {counts}"]
+    best = summary.get("best")
+    if best:
+        values = ", ".join(f"{k}={v:.4f}" for k, v in best["values"].items())
+        lines.append(f"best trial {best['number']}: {values}\n  params: {best['params']}")
+        if best.get("evaluation"):
+            lines.append(f"  {evaluation_text(best['evaluation'])}")
+        lines.append(f"best config: {best['config']}")
+    if summary.get("pareto"):
+        lines.append(f"Pareto front: {len(summary['pareto'])} trial(s), see pareto_front.csv")
+    lines += [f"{key}: {path}" for key, path in summary["outputs"].items() if path]
+    return "".join(line + "\n" for line in lines)

@@ -21,7 +21,7 @@ from tfgenre import config, io
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.search import report
 from tfgenre.search.objectives import Objective, parse_objectives
-from tfgenre.search.space import SearchSpace
+from tfgenre.search.space import SearchSpace, load_space
 from tfgenre.search.trials import KEEP_MODELS, TrialRunner
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,32 @@ class StudyResult:
     study: Any
     summary: dict[str, Any]
     plots: dict[str, Any]
+
+
+def load_settings(section: Mapping[str, Any]) -> tuple[SearchSpace, TuneConfig]:
+    """The space a ``tune:`` mapping names, and the settings with the space's defaults first.
+
+    Raises:
+        ConfigError: on a missing or invalid space, or an invalid setting.
+    """
+    space = load_space(section.get("space") or "")
+    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
+    return space, settings
+
+
+def plan(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig) -> dict[str, Any]:
+    """What ``tune --dry-run`` prints: the settings, the space and the first trial's fit."""
+    runner = TrialRunner(base, space, (), run_dir=settings.run_dir or "<run_dir>")
+    example = runner.fit_config(space.default_labels(), runner.trial_dir(0))
+    out: dict[str, Any] = {
+        "tune": config.to_dict(settings),
+        "space": space.summary(),
+        "first_trial_fit": config.to_dict(example),
+    }
+    if settings.sampler == "grid":
+        out["grid_size"] = space.grid_size()
+    return out
+
 
 
 def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:

@@ -70,3 +70,32 @@ def test_scalar_on_a_section_points_to_its_keys_and_values_name_the_choices():
     with pytest.raises(ConfigError, match=r"optimizer.name='adamm' is unknown \(known: adam, "
                        r"sgd, rmsprop, adamw\); did you mean 'adam'\?"):
         resolve_fit_config(None, ["optimizer.name=adamm"], {})
+
+
+def test_set_path_is_the_one_dotted_setter():
+    data = {"opt": {"name": "sgd", "momentum": 0.9}, "units": (32, 32)}
+    assert config.set_path(data, "a.b", 1) == set()
+    assert data["a"] == {"b": 1}
+    assert config.set_path(data, "units.1", 64) == set()  # a tuple becomes a list
+    assert data["units"] == [32, 64]
+    assert config.set_path(data, ["new", "2"], "x") == {"new"}  # created, padded
+    assert data["new"] == [None, None, "x"]
+    config.set_path(data, "opt", {"name": "adam"}, merge_mappings=True)
+    assert data["opt"] == {"name": "adam", "momentum": 0.9}
+    config.set_path(data, "opt", {"name": "adam"})
+    assert data["opt"] == {"name": "adam"}
+    with pytest.raises(ConfigError, match=r"a\.b\.c: a\.b=1 is not a mapping or list"):
+        config.set_path(data, "a.b.c", 2)
+    with pytest.raises(ConfigError, match=r"units\.x: units is a list; 'x' must be an index"):
+        config.set_path(data, "units.x", 2)
+
+
+def test_overrides_and_flags_go_through_set_path():
+    data = {"model_options": {"units": [32, 32]}, "splits": {"train": 0.8}}
+    out = config.apply_overrides(data, ["model_options.units.0=64", "splits.test=0.2"])
+    assert out == {"model_options": {"units": [64, 32]}, "splits": {"train": 0.8, "test": 0.2}}
+    assert data["model_options"]["units"] == [32, 32]  # a copy was changed
+    flags = config.set_flags(out, {"optimizer.learning_rate": 0.1, "epochs": None})
+    assert flags["optimizer"] == {"learning_rate": 0.1} and "epochs" not in flags
+    with pytest.raises(ConfigError, match=r"splits\.train\.x: splits\.train=0\.8 is not a mapping"):
+        config.apply_overrides(data, ["splits.train.x=1"])

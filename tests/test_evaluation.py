@@ -228,7 +228,7 @@ def test_report_shows_published_anchors_for_the_fault_filtered_protocol(tmp_path
 
 
 def test_tune_best_trial_evaluation_carries_intervals() -> None:
-    from tfgenre.tuning.report import evaluation_summary, evaluation_text
+    from tfgenre.search.report import evaluation_summary, evaluation_text
 
     metrics = evaluate_predictions(*make_predictions(), CLASSES)
     got = evaluation_summary(metrics, "test")

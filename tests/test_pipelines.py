@@ -14,6 +14,7 @@ import pytest
 from inference_fixtures import write_feature_table
 
 from tfgenre import config
+from tfgenre.errors import ConfigError
 from tfgenre.run import apply_overrides, known_stages, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,8 +70,8 @@ def test_pipeline_resolves(path):
         config.from_dict(FitConfig, section)
     available = known_stages()
     if "tune" in data and "tune" in available:
-        from tfgenre.tuning.space import load_space
-        from tfgenre.tuning.study import TuneConfig
+        from tfgenre.search.space import load_space
+        from tfgenre.search.study import TuneConfig
 
         space = load_space(data["tune"]["space"])
         config.from_dict(TuneConfig, config.merge(space.tune, data["tune"]))
@@ -89,6 +90,11 @@ def test_list_sections_take_overrides_per_item():
     assert [f["epochs"] for f in out["fit"]] == [1, 2, 1]
     assert out["write_records"]["shards"] == 2
     assert [f["epochs"] for f in data["fit"]] == [20, 15, 50]  # the input is not changed
+    out = apply_overrides(data, ["fit.model_options={units: [8]}"])
+    out["fit"][0]["model_options"]["units"].append(9)  # every item got its own copy
+    assert out["fit"][1]["model_options"] == {"units": [8]}
+    with pytest.raises(ConfigError, match=r"--set 'fit\.3\.epochs=1': fit has 3 items"):
+        apply_overrides(data, ["fit.3.epochs=1"])
 
 
 def test_gtzan_mel_cnn_clr(tmp_path, capsys):

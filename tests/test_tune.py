@@ -12,7 +12,7 @@ import yaml
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.space import SearchSpace, load_space
+from tfgenre.search.space import SearchSpace, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "pipelines" / "search" / "gtzan_features_grid.yaml"
@@ -220,7 +220,7 @@ def test_keras_tuner_declares_the_same_space():
 def test_objectives_parse_and_measure():
     import keras
 
-    from tfgenre.tuning.objectives import measure_latency_ms, metric_value, parse_objectives
+    from tfgenre.search.objectives import measure_latency_ms, metric_value, parse_objectives
 
     objs = parse_objectives("val_accuracy,params,latency")
     assert [(o.name, o.direction) for o in objs] == [
@@ -243,8 +243,8 @@ def test_objectives_parse_and_measure():
 def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, monkeypatch):
     import keras
 
+    from tfgenre.search.study import TuneConfig, run_study
     from tfgenre.training import resolve_fit_config
-    from tfgenre.tuning.study import TuneConfig, run_study
 
     cleared = []
     original = keras.backend.clear_session
@@ -323,7 +323,7 @@ def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, mo
 
 
 def test_nsga2_returns_a_pareto_front(features_csv, tmp_path):
-    from tfgenre.tuning.study import TuneConfig, run_study
+    from tfgenre.search.study import TuneConfig, run_study
 
     space = SearchSpace.from_dict({
         "params": {
@@ -362,8 +362,8 @@ def test_nsga2_returns_a_pareto_front(features_csv, tmp_path):
 
 
 def test_study_resume_refuses_other_objectives(features_csv, tmp_path):
-    from tfgenre.tuning.objectives import parse_objectives
-    from tfgenre.tuning.optuna_search import create_study, make_storage
+    from tfgenre.search.objectives import parse_objectives
+    from tfgenre.search.optuna_backend import create_study, make_storage
 
     storage = make_storage(f"sqlite:///{tmp_path / 's.db'}")
     create_study(storage, "s", parse_objectives("val_accuracy"))
@@ -409,7 +409,7 @@ def test_keras_tuner_oracles_and_cli_errors(features_csv, tmp_path, capsys):
     import keras_tuner as kt
 
     from tfgenre import tune
-    from tfgenre.tuning.keras_tuner_search import make_oracle
+    from tfgenre.search.keras_tuner_backend import make_oracle
 
     hp = kt.HyperParameters()
     SearchSpace.from_dict(SPACE).declare_keras_tuner(hp)
@@ -441,3 +441,30 @@ def test_tune_and_baselines_are_pipeline_stages():
     from tfgenre.run import known_stages
 
     assert {"tune", "baselines"} <= set(known_stages())
+
+
+def test_load_settings_and_summary_text():
+    from tfgenre.search.report import summary_text
+    from tfgenre.search.study import load_settings, plan
+
+    section = {"space": str(GRID), "trials": 3, "run_dir": "study"}
+    space, settings = load_settings(section)
+    assert settings.sampler == "grid"  # the space's tune: default
+    assert settings.trials == 3 and settings.study == "study"
+    preview = plan({"features_csv": "x.csv", "view": "features"}, space, settings)
+    assert preview["grid_size"] == space.grid_size()
+    assert preview["first_trial_fit"]["run_dir"].endswith("00000")
+    summary = {
+        "study_name": "s",
+        "backend": "optuna",
+        "trials": {"COMPLETE": 2, "PRUNED": 1},
+        "best": {"number": 1, "values": {"val_accuracy": 0.5}, "params": {"a": 1},
+                 "config": "s/best_config.yaml"},
+        "outputs": {"trials_csv": "s/trials.csv", "plots": None},
+    }
+    assert summary_text(summary) == (
+        "study s (optuna): complete 2, pruned 1\n"
+        "best trial 1: val_accuracy=0.5000\n  params: {'a': 1}\n"
+        "best config: s/best_config.yaml\n"
+        "trials_csv: s/trials.csv\n"
+    )

@@ -16,7 +16,7 @@ import hashlib
 import json
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import yaml
@@ -173,19 +173,68 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
+def set_path(
+    data: dict[str, Any], path: str | Sequence[str], value: Any, *, merge_mappings: bool = False
+) -> set[str]:
+    """Sets ``value`` at the dotted ``path`` of ``data`` in place: the one dotted setter.
+
+    ``--set`` overrides, dedicated CLI flags, pipeline list stages and search-space
+    parameters all set values through this function. A numeric part indexes a list
+    (``model_options.units.0``). Missing mappings and lists on the way are created
+    (a list for a numeric next part, padded with None); tuples become lists.
+
+    Args:
+        data: The nested mapping to change.
+        path: ``"a.b.c"`` or its parts ``["a", "b", "c"]``.
+        value: The value to set.
+        merge_mappings: Merge a mapping ``value`` into a mapping already at ``path``
+            (a search space's named choices) instead of replacing it.
+
+    Returns:
+        The dotted paths of the lists that were created or extended (a caller that
+        sets list items one by one checks them for gaps).
+
+    Raises:
+        ConfigError: when the path runs through a scalar, or a list with a non-index.
+    """
+    parts = path.split(".") if isinstance(path, str) else list(path)
+    path = ".".join(parts)
+    node: Any = data
+    grown: set[str] = set()
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth])
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise ConfigError(f"{path}: {here} is a list; {part!r} must be an index")
+            key: Any = int(part)
+            if key >= len(node):
+                node.extend([None] * (key + 1 - len(node)))
+                grown.add(here)
+        elif isinstance(node, dict):
+            key = part
+        else:
+            raise ConfigError(f"{path}: {here}={node!r} is not a mapping or list")
+        current = node[key] if isinstance(node, list) else node.get(key)
+        if depth == len(parts) - 1:
+            if merge_mappings and isinstance(value, Mapping) and isinstance(current, Mapping):
+                value = merge(current, value)
+            node[key] = value
+            return grown
+        if current is None:
+            current = [] if parts[depth + 1].isdigit() else {}
+        elif isinstance(current, tuple):
+            current = list(current)
+        node[key] = current
+        node = current
+    return grown
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Returns a deep copy of ``data`` with each ``key.sub=value`` set."""
+    """Returns a deep copy of ``data`` with each ``key.sub=value`` set (:func:`set_path`)."""
     result = json.loads(json.dumps(dict(data), default=list))
     for text in overrides:
         parts, value = parse_override(text)
-        node = result
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
+        set_path(result, parts, value)
     return result
 
 
@@ -237,13 +286,8 @@ def load_section(path: str | None, stage: str) -> dict[str, Any]:
 def set_flags(data: dict[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
     """Sets dotted keys (``optimizer.learning_rate``) of ``data`` in place; None is skipped."""
     for key, value in flags.items():
-        if value is None:
-            continue
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        if value is not None:
+            set_path(data, key, value)
     return data
 
 

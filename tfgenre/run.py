@@ -103,9 +103,9 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
 @check("tune")
 def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The tune settings and the fit config of the space's default point."""
+    from tfgenre.search.space import load_space
+    from tfgenre.search.study import TuneConfig
     from tfgenre.training import FitConfig
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig
 
     space = load_space(section.get("space") or "")
     settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
@@ -279,26 +279,23 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     For a list-valued stage, ``fit.epochs=1`` sets the key in every item and
     ``fit.1.epochs=1`` in item 1 only.
     """
-    plain: list[str] = []
     data = config.apply_overrides(data, [])
     for text in overrides:
-        parts, _ = config.parse_override(text)
-        if not isinstance(data.get(parts[0]), list) or len(parts) < 2:
-            plain.append(text)
+        parts, value = config.parse_override(text)
+        items = data.get(parts[0])
+        if not isinstance(items, list) or len(parts) < 2:
+            config.set_path(data, parts, value)
             continue
-        data = config.apply_overrides(data, plain)
-        plain = []
-        items = data[parts[0]]
-        rest, raw = text.split("=", 1)[0].split(".")[1:], text.split("=", 1)[1]
-        indices = range(len(items))
+        indices, rest = range(len(items)), parts[1:]
         if rest[0].isdigit():
             index = int(rest[0])
             if index >= len(items) or len(rest) < 2:
                 raise ConfigError(f"--set {text!r}: {parts[0]} has {len(items)} items")
             indices, rest = range(index, index + 1), rest[1:]
         for i in indices:
-            items[i] = config.apply_overrides(items[i] or {}, [".".join(rest) + "=" + raw])
-    return config.apply_overrides(data, plain)
+            items[i] = items[i] or {}
+            config.set_path(items[i], rest, copy.deepcopy(value))
+    return data
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ of a trial is layered: defaults, the ``fit:`` section of ``--config``, the space
 params. Tune settings: defaults, the space's ``tune:`` defaults, the ``tune:`` section
 of ``--config``, the flags below, then ``--set tune.key=value``.
 
-Outputs (see :mod:`tfgenre.tuning.report`): ``trials.csv``, ``best_config.yaml``
+Outputs (see :mod:`tfgenre.search.report`): ``trials.csv``, ``best_config.yaml``
 (``python -m tfgenre.fit --config`` takes it), ``plots/index.html``, ``hparams/`` for
 TensorBoard, ``summary.json``; several objectives add ``pareto_front.csv``.
 
@@ -108,17 +108,14 @@ def resolve(
     Raises:
         ConfigError: on any bad value, key or file.
     """
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig
+    from tfgenre.search.study import load_settings
 
     fit_overrides, tune_overrides = _split_overrides(overrides)
     tune_section = config.load_section(config_path, "tune") if config_path else {}
     tune_data = config.apply_overrides(
         config.set_flags(dict(tune_section), {"space": space_path, **tune_flags}), tune_overrides
     )
-    space = load_space(tune_data.get("space") or "")
-    tune_data = config.merge(space.tune, tune_data)
-    settings = config.from_dict(TuneConfig, tune_data, prefix="tune.")
+    space, settings = load_settings(tune_data)
     fit_data = config.load_section(config_path, "fit") if config_path else {}
     fit_data = config.set_flags(config.merge(fit_data, space.fixed), fit_flags)
     fit_data = config.apply_overrides(fit_data, fit_overrides)
@@ -142,73 +139,32 @@ def _tune_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from tfgenre.search.report import summary_text
+    from tfgenre.search.study import plan, run_study
+
     fit_data, space, settings = resolve(
         args.config, args.space, data_flags(args), _tune_flags(args), args.overrides
     )
     if args.dry_run:
-        _dry_run(fit_data, space, settings)
+        cli.print_config(plan(fit_data, space, settings))
         return 0
-    _print_result(_run(fit_data, space, settings))
+    sys.stdout.write(summary_text(run_study(fit_data, space, settings).summary))
     return 0
-
-
-def _dry_run(fit_data: dict[str, Any], space: Any, settings: Any) -> None:
-    from tfgenre.tuning.trials import TrialRunner
-
-    runner = TrialRunner(fit_data, space, (), run_dir=settings.run_dir or "<run_dir>")
-    example = runner.fit_config(space.default_labels(), runner.trial_dir(0))
-    out: dict[str, Any] = {
-        "tune": config.to_dict(settings),
-        "space": space.summary(),
-        "first_trial_fit": config.to_dict(example),
-    }
-    if settings.sampler == "grid":
-        out["grid_size"] = space.grid_size()
-    cli.print_config(out)
-
-
-def _run(fit_data: dict[str, Any], space: Any, settings: Any) -> Any:
-    from tfgenre.tuning.study import run_study
-
-    return run_study(fit_data, space, settings)
-
-
-def _print_result(result: Any) -> None:
-    s = result.summary
-    counts = ", ".join(f"{k.lower()} {v}" for k, v in s["trials"].items())
-    sys.stdout.write(f"study {s['study_name']} ({s['backend']}): {counts}\n")
-    best = s.get("best")
-    if best:
-        values = ", ".join(f"{k}={v:.4f}" for k, v in best["values"].items())
-        sys.stdout.write(f"best trial {best['number']}: {values}\n  params: {best['params']}\n")
-        evaluation = best.get("evaluation")
-        if evaluation:
-            from tfgenre.tuning.report import evaluation_text
-
-            sys.stdout.write(f"  {evaluation_text(evaluation)}\n")
-        sys.stdout.write(f"best config: {best['config']}\n")
-    if s.get("pareto"):
-        sys.stdout.write(f"Pareto front: {len(s['pareto'])} trial(s), see pareto_front.csv\n")
-    for key, path in s["outputs"].items():
-        if path:
-            sys.stdout.write(f"{key}: {path}\n")
 
 
 @stage("tune")
 def _tune_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``tune:`` section, trials based on the ``fit:`` section."""
-    from tfgenre.tuning.space import load_space
-    from tfgenre.tuning.study import TuneConfig, run_study
+    from tfgenre.search.report import summary_text
+    from tfgenre.search.study import load_settings, run_study
 
-    section = dict(section)
-    space = load_space(section.get("space") or "")
-    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
+    space, settings = load_settings(section)
     fit_data = config.merge(dict(pipeline.get("fit") or {}), space.fixed)
     if not fit_data.get("records") and not fit_data.get("features_csv"):
         output = (pipeline.get("write_records") or {}).get("output")
         if output:
             fit_data["records"] = output
-    _print_result(run_study(fit_data, space, settings))
+    sys.stdout.write(summary_text(run_study(fit_data, space, settings).summary))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

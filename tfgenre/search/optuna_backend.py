@@ -1,7 +1,7 @@
 """The Optuna backend: samplers, pruners, storage and the study loop.
 
-Each trial samples a point of the :class:`~tfgenre.tuning.space.SearchSpace`, runs it
-through :class:`~tfgenre.tuning.trials.TrialRunner` (tfgenre's fit) with
+Each trial samples a point of the :class:`~tfgenre.search.space.SearchSpace`, runs it
+through :class:`~tfgenre.search.trials.TrialRunner` (tfgenre's fit) with
 optuna-integration's ``KerasPruningCallback`` on the first objective, and returns the
 objective values. A trial that raises (NaN loss, out of memory, any exception) is
 recorded as failed with its error and the study goes on.
@@ -13,11 +13,8 @@ one study: start the same command on each. Rerunning with the same study name re
 the study; ``trials`` counts every finished trial (complete, pruned or failed), so a
 resumed study runs only what is missing.
 
-A trial whose process died (kill -9, out of memory, a lost machine) is marked failed
-and run again once when the study resumes: every trial records its process (host,
-pid, start time), so a resume on the same machine fails the RUNNING trials whose
-process is gone at once; RDB storages also keep a heartbeat, which fails a trial of
-another machine once its heartbeat is older than the grace period. A resumed study's
+A trial whose process died is marked failed and run again once when the study
+resumes (see :mod:`tfgenre.search.dead_trials`). A resumed study's
 sampler is seeded from ``seed`` and the number of trials already in the study, so it
 does not propose the points of the first run again (the grid sampler skips the points
 already run by itself).
@@ -28,7 +25,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import socket
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -36,9 +32,10 @@ from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.objectives import Objective
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.dead_trials import fail_dead_trials, retry_trial, this_process
+from tfgenre.search.objectives import Objective
+from tfgenre.search.space import SearchSpace
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -94,103 +91,6 @@ def make_storage(url: str) -> Any:
             grace_period=180,
             heartbeat_stale_trial_callback=retry_trial,
         )
-
-
-def _start_ticks(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks after boot, Linux), None if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def this_process() -> dict[str, Any]:
-    """The ``worker`` attribute of a trial: host, pid and start time of this process."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
-
-
-def process_alive(worker: Mapping[str, Any]) -> bool:
-    """Whether the process of a ``worker`` attribute (on this host) still runs.
-
-    A pid that now belongs to another process (a different start time) counts as gone.
-    """
-    pid = worker.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return True  # unknown: leave the trial alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    started = worker.get("started")
-    return started is None or _start_ticks(pid) in (None, started)
-
-
-def retry_trial(study: Any, trial: Any) -> None:
-    """Queues the point of a trial whose process died, once (not the retry of a retry)."""
-    import optuna
-
-    if "failed_trial" in trial.system_attrs or not trial.params:
-        return
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.WAITING,
-            params=trial.params,
-            distributions=trial.distributions,
-            user_attrs={"retry_of": trial.number},
-            system_attrs={"failed_trial": trial.number},
-        )
-    )
-
-
-def fail_dead_trials(study: Any) -> list[int]:
-    """Marks failed (and queues again once) the RUNNING trials whose process is gone.
-
-    Two checks: Optuna's heartbeat (RDB storages; a trial of any machine whose heartbeat
-    is older than the grace period), and the ``worker`` attribute every trial records
-    (a trial started on this host by a process that no longer runs, e.g. after kill -9).
-    RUNNING trials of live processes (other workers of a shared study) are left alone.
-
-    Returns:
-        The numbers of the trials failed by the second check.
-    """
-    import optuna
-    from optuna.trial import TrialState
-
-    with warnings.catch_warnings():  # flagged experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-    host = socket.gethostname()
-    failed: list[int] = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = trial.user_attrs.get("worker") or {}
-        if worker.get("host") != host or worker.get("pid") == os.getpid():
-            continue
-        if process_alive(worker):
-            continue
-        message = (
-            f"its process (pid {worker.get('pid')} on {host}) ended before the trial did "
-            "(killed?); failed on resume"
-        )
-        try:
-            study._storage.set_trial_user_attr(trial._trial_id, "error", message)
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
-            continue  # another process got there first
-        failed.append(trial.number)
-        retry_trial(study, study._storage.get_trial(trial._trial_id))
-    if failed:
-        logger.warning(
-            "trial(s) %s were RUNNING but their process is gone: marked failed, their points "
-            "queued again",
-            ", ".join(map(str, failed)),
-        )
-    others = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
-    if others:
-        logger.info("trial(s) %s are running in other processes", ", ".join(map(str, others)))
-    return failed
 
 
 def resume_seed(seed: int, existing_trials: int) -> int:
@@ -323,17 +223,6 @@ def create_study(
     return study
 
 
-def best_trials(study: Any) -> list[Any]:
-    """The best trial (one objective) or the Pareto front (several), [] when none."""
-    from optuna.trial import TrialState
-
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return []
-    if len(study.directions) > 1:
-        return sorted(study.best_trials, key=lambda t: t.number)
-    return [study.best_trial]
-
-
 def run_optuna(
     runner: TrialRunner,
     *,
@@ -374,10 +263,74 @@ def run_optuna(
         consecutive failures (None when it did not).
     """
     import optuna
-    from optuna_integration import KerasPruningCallback
 
+    objective = _trial_objective(runner)
+    study = _open_study(
+        runner,
+        study_name,
+        storage_url,
+        sampler=sampler,
+        sampler_options=sampler_options or {},
+        pruner=pruner,
+        pruner_options=pruner_options or {},
+        seed=seed,
+        epochs=epochs,
+    )
+    for point in enqueue:
+        study.enqueue_trial(runner.space.check_labels(point), skip_if_exists=True)
+    remaining = _trials_to_run(study, study_name, trials, storage_url)
+    if remaining <= 0:
+        return study, None
+    stopper = _StopOnFailures(max_consecutive_failures, after_trial)
+    start = time.monotonic()
+    study.optimize(
+        objective,
+        n_trials=remaining,
+        timeout=timeout_seconds,
+        catch=(Exception,),
+        callbacks=[optuna.study.MaxTrialsCallback(trials, states=_finished_states()), stopper],
+        gc_after_trial=True,
+    )
+    logger.info("study %r ran for %.0f s", study_name, time.monotonic() - start)
+    if stopper.last_error is not None:
+        return study, (
+            f"study {study_name!r} stopped after {max_consecutive_failures} failed trials in "
+            f"a row; the last error: {stopper.last_error}"
+        )
+    return study, None
+
+
+def _trials_to_run(study: Any, study_name: str, trials: int, storage_url: str) -> int:
+    """How many more trials the study needs to hold ``trials`` finished ones (logged)."""
+    done = len(study.get_trials(deepcopy=False, states=_finished_states()))
+    remaining = trials - done
+    if remaining <= 0:
+        logger.info("study %r already holds %d finished trial(s) of %d", study_name, done, trials)
+    else:
+        logger.info(
+            "study %r: %d finished trial(s), running up to %d more (storage %s)",
+            study_name,
+            done,
+            remaining,
+            storage_url,
+        )
+    return remaining
+
+
+def _open_study(
+    runner: TrialRunner,
+    study_name: str,
+    storage_url: str,
+    *,
+    sampler: str,
+    sampler_options: Mapping[str, Any],
+    pruner: str,
+    pruner_options: Mapping[str, Any],
+    seed: int,
+    epochs: int,
+) -> Any:
+    """Creates the study, or resumes it: a reseeded sampler, dead trials failed and queued."""
     space, objectives = runner.space, runner.objectives
-    multi = len(objectives) > 1
     storage = make_storage(storage_url)
     existing = _count_trials(storage, study_name)
     sampler_seed = resume_seed(seed, existing)
@@ -394,25 +347,33 @@ def run_optuna(
         study_name,
         objectives,
         sampler=make_sampler(
-            sampler,
-            sampler_options or {},
-            seed=sampler_seed,
-            space=space,
-            num_objectives=len(objectives),
+            sampler, sampler_options, seed=sampler_seed, space=space, num_objectives=len(objectives)
         ),
-        pruner=make_pruner(pruner, pruner_options or {}, epochs=epochs, multi=multi),
+        pruner=make_pruner(pruner, pruner_options, epochs=epochs, multi=len(objectives) > 1),
         space=space,
     )
     if existing:
         fail_dead_trials(study)
-    for point in enqueue:
-        study.enqueue_trial(space.check_labels(point), skip_if_exists=True)
+    return study
+
+
+def _trial_objective(runner: TrialRunner) -> Callable[[Any], float | list[float]]:
+    """The function Optuna optimises: sample a point, fit it, return the objective values.
+
+    It records the trial's process, folder, seconds and epochs as user attributes, and
+    its error when the fit raised. One objective is reported every epoch (learning
+    curves) through optuna-integration's ``KerasPruningCallback``, which also prunes.
+    """
+    import optuna
+    from optuna_integration import KerasPruningCallback
+
+    space, objectives = runner.space, runner.objectives
+    multi = len(objectives) > 1
 
     def objective(trial: Any) -> float | list[float]:
         trial.set_user_attr("worker", this_process())
         labels = space.sample(trial)
         trial.set_user_attr("run_dir", runner.trial_dir(trial.number))
-        # Reports every epoch's value (learning curves), and prunes unless the pruner is none.
         callbacks = [] if multi else [KerasPruningCallback(trial, objectives[0].name)]
         try:
             result = runner.run(labels, trial.number, callbacks=callbacks)
@@ -425,51 +386,34 @@ def run_optuna(
         trial.set_user_attr("epochs", result.epochs)
         return list(result.values) if multi else result.values[0]
 
-    stopped_on_failures: list[str] = []
+    return objective
 
-    def on_trial_end(study: Any, frozen: Any) -> None:
-        if after_trial is not None:
-            after_trial(study, frozen)
+
+class _StopOnFailures:
+    """Study callback: ``after_trial``, then a stop after ``limit`` failed trials in a row.
+
+    Attributes:
+        last_error: The error of the last failed trial when the study was stopped.
+    """
+
+    def __init__(self, limit: int, after_trial: Callable[[Any, Any], None] | None) -> None:
+        self.limit = limit
+        self.after_trial = after_trial
+        self.last_error: str | None = None
+
+    def __call__(self, study: Any, frozen: Any) -> None:
+        from optuna.trial import TrialState
+
+        if self.after_trial is not None:
+            self.after_trial(study, frozen)
         finished = sorted(
             study.get_trials(deepcopy=False, states=_finished_states()), key=lambda t: t.number
         )
         streak = 0
         for t in reversed(finished):
-            if t.state != optuna.trial.TrialState.FAIL:
+            if t.state != TrialState.FAIL:
                 break
             streak += 1
-        if max_consecutive_failures and streak >= max_consecutive_failures:
-            stopped_on_failures.append(finished[-1].user_attrs.get("error", "unknown error"))
+        if self.limit and streak >= self.limit:
+            self.last_error = finished[-1].user_attrs.get("error", "unknown error")
             study.stop()
-
-    done = len(study.get_trials(deepcopy=False, states=_finished_states()))
-    remaining = trials - done
-    if remaining <= 0:
-        logger.info("study %r already holds %d finished trial(s) of %d", study_name, done, trials)
-        return study, None
-    logger.info(
-        "study %r: %d finished trial(s), running up to %d more (storage %s)",
-        study_name,
-        done,
-        remaining,
-        storage_url,
-    )
-    start = time.monotonic()
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=timeout_seconds,
-        catch=(Exception,),
-        callbacks=[
-            optuna.study.MaxTrialsCallback(trials, states=_finished_states()),
-            on_trial_end,
-        ],
-        gc_after_trial=True,
-    )
-    logger.info("study %r ran for %.0f s", study_name, time.monotonic() - start)
-    if stopped_on_failures:
-        return study, (
-            f"study {study_name!r} stopped after {max_consecutive_failures} failed trials in "
-            f"a row; the last error: {stopped_on_failures[-1]}"
-        )
-    return study, None

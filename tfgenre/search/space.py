@@ -43,16 +43,9 @@ from typing import Any, Protocol
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
+from tfgenre.search.param import Param, Scalar, parse_param
 
-KINDS: tuple[str, ...] = ("float", "int", "categorical")
-_PARAM_KEYS: dict[str, tuple[str, ...]] = {
-    "float": ("type", "low", "high", "log", "step", "when"),
-    "int": ("type", "low", "high", "log", "step", "when"),
-    "categorical": ("type", "choices", "when"),
-}
 _SPACE_KEYS: tuple[str, ...] = ("description", "tune", "fixed", "params")
-
-Scalar = bool | int | float | str
 
 
 class Suggester(Protocol):
@@ -67,195 +60,6 @@ class Suggester(Protocol):
     ) -> int: ...
 
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One hyperparameter.
-
-    Attributes:
-        name: The dotted config path it sets, e.g. ``optimizer.learning_rate``.
-        kind: ``float``, ``int`` or ``categorical``.
-        low: Lower bound (float/int), inclusive.
-        high: Upper bound (float/int), inclusive.
-        log: Sample on a log scale (float/int).
-        step: Grid step (float/int); None for a continuous float.
-        choices: The labels a sampler chooses from (categorical).
-        values: Label -> value for named choices; None when labels are the values.
-        when: Conditions ``{parent name: allowed labels}``; all must hold.
-    """
-
-    name: str
-    kind: str
-    low: float | int | None = None
-    high: float | int | None = None
-    log: bool = False
-    step: float | int | None = None
-    choices: tuple[Scalar, ...] = ()
-    values: dict[Scalar, Any] | None = None
-    when: dict[str, tuple[Scalar, ...]] = dataclasses.field(default_factory=dict)
-
-    def value_of(self, label: Any) -> Any:
-        """The config value for a sampled label (a deep copy for named choices)."""
-        if self.values is None:
-            return label
-        return copy.deepcopy(self.values[label])
-
-    def grid_values(self) -> list[Scalar]:
-        """Every value this parameter takes in a grid.
-
-        Raises:
-            ConfigError: for a float without ``step`` or a log-scaled int.
-        """
-        if self.kind == "categorical":
-            return list(self.choices)
-        if self.step is None:
-            if self.kind == "int" and not self.log:
-                return list(range(int(self.low), int(self.high) + 1))
-            raise ConfigError(
-                f"param {self.name!r}: a grid needs a step (or a categorical list) for "
-                f"type={self.kind}{' with log' if self.log else ''}"
-            )
-        if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step)))
-        n = int(math.floor((float(self.high) - float(self.low)) / float(self.step) + 1e-9)) + 1
-        return [round(float(self.low) + i * float(self.step), 12) for i in range(n)]
-
-    def default_label(self) -> Any:
-        """A valid label: the first choice, or ``low``."""
-        return self.choices[0] if self.kind == "categorical" else self.low
-
-
-# ----------------------------------------------------------------------------- parsing
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}={value!r} must be a number")
-    try:
-        # YAML 1.1 reads 1e-4 (no dot) as a string; accept it as a number.
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}={value!r} must be a number") from None
-
-
-def _parse_param(name: str, spec: Any, earlier: dict[str, Param]) -> Param:
-    where = f"params.{name}"
-    if not name or any(not part for part in name.split(".")):
-        raise ConfigError(f"param name {name!r} must be a dotted config path like a.b.c")
-    if isinstance(spec, list):
-        spec = {"type": "categorical", "choices": spec}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"{where}={spec!r} must be a mapping with a type (float, int, categorical) "
-            "or a list of choices"
-        )
-    kind = spec.get("type")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}.type={kind!r} is unknown (known: {', '.join(KINDS)})")
-    for key in spec:
-        if key not in _PARAM_KEYS[kind]:
-            raise config._unknown_key_error(key, _PARAM_KEYS[kind], f"{where}.")
-    when = _parse_when(name, spec.get("when") or {}, earlier)
-    if kind == "categorical":
-        return _parse_categorical(name, spec.get("choices"), when)
-    if "low" not in spec or "high" not in spec:
-        raise ConfigError(f"{where} needs low and high")
-    low, high = _number(spec["low"], f"{where}.low"), _number(spec["high"], f"{where}.high")
-    log = spec.get("log", False)
-    if not isinstance(log, bool):
-        raise ConfigError(f"{where}.log={log!r} must be true or false")
-    step = spec.get("step")
-    if step is not None:
-        step = _number(step, f"{where}.step")
-        if step <= 0:
-            raise ConfigError(f"{where}.step={step:g} must be > 0")
-        if log:
-            raise ConfigError(f"{where}: log and step cannot be combined")
-    if low > high:
-        raise ConfigError(f"{where}: low={low:g} must be <= high={high:g}")
-    if log and low <= 0:
-        raise ConfigError(f"{where}: low={low:g} must be > 0 with log: true")
-    if kind == "int":
-        if not (low.is_integer() and high.is_integer()):
-            raise ConfigError(f"{where}: low={low:g} and high={high:g} must be integers")
-        if step is not None and not step.is_integer():
-            raise ConfigError(f"{where}.step={step:g} must be an integer")
-        return Param(
-            name,
-            kind,
-            int(low),
-            int(high),
-            log,
-            int(step) if step is not None else None,
-            when=when,
-        )
-    return Param(name, kind, low, high, log, step, when=when)
-
-
-def _parse_categorical(name: str, choices: Any, when: dict[str, tuple[Scalar, ...]]) -> Param:
-    where = f"params.{name}.choices"
-    if isinstance(choices, Mapping):
-        if not choices:
-            raise ConfigError(f"{where}={{}} must not be empty")
-        labels = tuple(choices)
-        for label in labels:
-            if not isinstance(label, (str, int)) or isinstance(label, bool):
-                raise ConfigError(f"{where}: label {label!r} must be a string or an integer")
-        _one_type(labels, where)
-        return Param(name, "categorical", choices=labels, values=dict(choices), when=when)
-    if not isinstance(choices, (list, tuple)) or not choices:
-        raise ConfigError(f"{where}={choices!r} must be a non-empty list or a mapping")
-    for choice in choices:
-        if not isinstance(choice, (bool, int, float, str)):
-            raise ConfigError(
-                f"{where}: choice {choice!r} must be a number, string or bool; give a "
-                "mapping label -> value for lists, mappings or null"
-            )
-    labels = _one_type(tuple(choices), where)
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"{where}={list(labels)} has duplicates")
-    return Param(name, "categorical", choices=labels, when=when)
-
-
-def _one_type(labels: tuple[Any, ...], where: str) -> tuple[Any, ...]:
-    """The labels, ints made floats when mixed with floats (keras-tuner needs one type)."""
-    kinds = {type(v) for v in labels}
-    if kinds == {int, float}:
-        return tuple(float(v) for v in labels)
-    if len(kinds) > 1:
-        names = sorted(k.__name__ for k in kinds)
-        raise ConfigError(f"{where}={list(labels)} mixes types ({', '.join(names)}); use one")
-    return labels
-
-
-def _parse_when(
-    name: str, when: Any, earlier: dict[str, Param]
-) -> dict[str, tuple[Scalar, ...]]:
-    where = f"params.{name}.when"
-    if not isinstance(when, Mapping):
-        raise ConfigError(f"{where}={when!r} must be a mapping {{parent: label or [labels]}}")
-    out: dict[str, tuple[Scalar, ...]] = {}
-    for parent, allowed in when.items():
-        if parent not in earlier:
-            raise ConfigError(
-                f"{where}: parent {parent!r} must be a categorical param listed before "
-                f"{name!r} (earlier: {', '.join(earlier) or 'none'})"
-            )
-        if earlier[parent].kind != "categorical":
-            raise ConfigError(f"{where}: parent {parent!r} must be categorical")
-        labels = tuple(allowed) if isinstance(allowed, (list, tuple)) else (allowed,)
-        unknown = [v for v in labels if v not in earlier[parent].choices]
-        if unknown or not labels:
-            raise ConfigError(
-                f"{where}.{parent}={list(labels)}: labels must be among "
-                f"{list(earlier[parent].choices)}"
-            )
-        out[parent] = labels
-    return out
-
-
-# ----------------------------------------------------------------------------- the space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,7 +97,7 @@ class SearchSpace:
             raise ConfigError(f"search space {source or ''} needs a non-empty 'params' mapping")
         params: dict[str, Param] = {}
         for name, spec in raw.items():
-            params[str(name)] = _parse_param(str(name), spec, dict(params))
+            params[str(name)] = parse_param(str(name), spec, dict(params))
         for a in params:
             for b in params:
                 if b.startswith(a + ".") and params[a].values is None:
@@ -430,7 +234,9 @@ class SearchSpace:
         # Shallow paths first, so that optimizer.learning_rate beats a named optimizer choice.
         for p in sorted(self.params, key=lambda p: p.name.count(".")):
             if p.name in labels:
-                lists |= set_path(out, p.name, p.value_of(labels[p.name]))
+                lists |= config.set_path(
+                    out, p.name, p.value_of(labels[p.name]), merge_mappings=True
+                )
         for path in sorted(lists):
             node: Any = out
             for part in path.split("."):
@@ -529,54 +335,6 @@ class SearchSpace:
                 item["when"] = {k: list(v) for k, v in p.when.items()}
             out[p.name] = {"type": p.kind, **item}
         return out
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> set[str]:
-    """Sets ``value`` at the dotted ``path`` of ``data`` (numeric parts index lists).
-
-    Missing mappings and lists are created (lists padded with None). A mapping value is
-    merged into a mapping already there.
-
-    Returns:
-        The dotted paths of the lists that were created or extended.
-
-    Raises:
-        ConfigError: when the path runs through a scalar.
-    """
-    parts = path.split(".")
-    node: Any = data
-    grown: set[str] = set()
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        here = ".".join(parts[:depth])
-        if isinstance(node, list):
-            if not part.isdigit():
-                raise ConfigError(f"{path}: {here} is a list; {part!r} must be an index")
-            index = int(part)
-            if index >= len(node):
-                node.extend([None] * (index + 1 - len(node)))
-                grown.add(here)
-            key: Any = index
-            current = node[index]
-        elif isinstance(node, dict):
-            key = part
-            current = node.get(part)
-        else:
-            raise ConfigError(f"{path}: {here}={node!r} is not a mapping or list")
-        if last:
-            if isinstance(value, Mapping) and isinstance(current, Mapping):
-                node[key] = config.merge(current, value)
-            else:
-                node[key] = value
-            return grown
-        if current is None:
-            current = [] if parts[depth + 1].isdigit() else {}
-            node[key] = current
-        elif isinstance(current, tuple):
-            current = list(current)
-            node[key] = current
-        node = current
-    return grown
 
 
 def load_space(path_or_data: str | Mapping[str, Any]) -> SearchSpace:

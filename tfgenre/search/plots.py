@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tfgenre import io
-from tfgenre.tuning.objectives import Objective
+from tfgenre.search.objectives import Objective
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The space file is declared up front on a ``kt.HyperParameters`` (conditionals become
 ``conditional_scope``), so the oracles know the whole space before the first trial.
 A small ``BaseTuner`` subclass runs every trial through
-:class:`~tfgenre.tuning.trials.TrialRunner`, i.e. tfgenre's own fit, exactly like the
+:class:`~tfgenre.search.trials.TrialRunner`, i.e. tfgenre's own fit, exactly like the
 Optuna backend; Hyperband's budget sets the trial's epochs. Hyperband trains a
 promoted configuration again from scratch for its larger budget (tfgenre's fit does
 not start from another run's weights), which costs the epochs of the lower rungs once
@@ -27,7 +27,7 @@ from typing import Any
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,41 @@ SAMPLERS: tuple[str, ...] = ("auto", "random", "bayesian", "hyperband")
 
 class _StopSearch(Exception):
     """Internal: the timeout passed."""
+
+
+def _interrupted_trials(oracle: Any) -> set[str]:
+    """The trials a reloaded oracle queues again: they were running when the process died."""
+    interrupted = set(getattr(oracle, "_retry_queue", ()))
+    if interrupted:
+        logger.warning(
+            "trial(s) %s were running when the last search stopped (killed?): they run again",
+            ", ".join(sorted(interrupted)),
+        )
+    return interrupted
+
+
+def _fit_trial(runner: TrialRunner, trial: Any, *, replace_unfinished: bool) -> dict[str, float]:
+    """Runs a keras-tuner trial as a tfgenre fit; returns ``{objective: value}``.
+
+    Raises:
+        keras_tuner.errors.FailedTrialError: when the fit or a measurement failed.
+    """
+    import keras_tuner as kt
+
+    values = dict(trial.hyperparameters.values)
+    labels = runner.space.labels_from_keras_tuner(values)
+    try:
+        result = runner.run(
+            labels,
+            int(trial.trial_id),
+            epochs=values.get("tuner/epochs"),
+            replace_unfinished=replace_unfinished,
+        )
+    except Exception as err:
+        message = f"{type(err).__name__}: {err}"[:2000]
+        logger.warning("trial %s failed: %s", trial.trial_id, message)
+        raise kt.errors.FailedTrialError(message) from err
+    return {runner.objectives[0].name: result.values[0]}
 
 
 def _make_tuner_class() -> type:
@@ -61,14 +96,7 @@ def _make_tuner_class() -> type:
             self._start = time.monotonic()
             super().__init__(oracle, directory=directory, project_name=project_name)
             self.oracle.max_trials = trials  # also after a reload: the total to reach
-            # A reload queues the trials that were running (their process died) again.
-            self.interrupted = set(getattr(self.oracle, "_retry_queue", ()))
-            if self.interrupted:
-                logger.warning(
-                    "trial(s) %s were running when the last search stopped (killed?): "
-                    "they run again",
-                    ", ".join(sorted(self.interrupted)),
-                )
+            self.interrupted = _interrupted_trials(self.oracle)
 
         def _populate_initial_space(self) -> None:
             # keras-tuner reloads a project only when its tuner file exists, which is
@@ -89,22 +117,9 @@ def _make_tuner_class() -> type:
                 self.oracle.max_trials = len(self.oracle.trials)
 
         def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-            values = dict(trial.hyperparameters.values)
-            labels = self.runner.space.labels_from_keras_tuner(values)
-            number = int(trial.trial_id)
-            epochs = values.get("tuner/epochs")
-            try:
-                result = self.runner.run(
-                    labels,
-                    number,
-                    epochs=epochs,
-                    replace_unfinished=trial.trial_id in self.interrupted,
-                )
-            except Exception as err:
-                message = f"{type(err).__name__}: {err}"[:2000]
-                logger.warning("trial %s failed: %s", trial.trial_id, message)
-                raise kt.errors.FailedTrialError(message) from err
-            return {self.runner.objectives[0].name: result.values[0]}
+            return _fit_trial(
+                self.runner, trial, replace_unfinished=trial.trial_id in self.interrupted
+            )
 
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
@@ -117,9 +132,7 @@ def _make_tuner_class() -> type:
         def load_model(self, trial: Any) -> Any:
             from tfgenre.models.saving import load_model
 
-            return load_model(
-                io.join(self.runner.trial_dir(int(trial.trial_id)), "model.keras")
-            )
+            return load_model(io.join(self.runner.trial_dir(int(trial.trial_id)), "model.keras"))
 
     return FitTuner
 
@@ -196,6 +209,34 @@ def run_keras_tuner(
     Raises:
         ConfigError: for several objectives or a bad oracle option.
     """
+    oracle = _make_search_oracle(
+        runner,
+        sampler=sampler,
+        options=dict(sampler_options or {}),
+        trials=trials,
+        epochs=epochs,
+        seed=seed,
+        max_consecutive_failures=max_consecutive_failures,
+    )
+    tuner = _make_tuner_class()(
+        oracle,
+        runner,
+        directory=io.join(runner.run_dir, "keras_tuner"),
+        project_name=study_name,
+        timeout_seconds=timeout_seconds,
+        trials=trials,
+        after_trial=_study_hook(runner, after_trial),
+    )
+    stop_reason = _search(tuner, study_name, max_consecutive_failures)
+    return to_optuna_study(tuner, runner), stop_reason
+
+
+def _make_search_oracle(runner: TrialRunner, *, sampler: str, **kwargs: Any) -> Any:
+    """The oracle for ``runner``'s one objective, with the whole space declared up front.
+
+    Raises:
+        ConfigError: for several objectives or a bad oracle option.
+    """
     import keras_tuner as kt
 
     objectives = runner.objectives
@@ -207,16 +248,18 @@ def run_keras_tuner(
     objective = objectives[0]
     hp = kt.HyperParameters()
     runner.space.declare_keras_tuner(hp)
-    oracle = make_oracle(
+    return make_oracle(
         sampler,
         objective=kt.Objective(objective.name, direction="max" if objective.maximize else "min"),
         hyperparameters=hp,
-        trials=trials,
-        epochs=epochs,
-        seed=seed,
-        options=dict(sampler_options or {}),
-        max_consecutive_failures=max_consecutive_failures,
+        **kwargs,
     )
+
+
+def _study_hook(
+    runner: TrialRunner, after_trial: Callable[[Any, Any], None] | None
+) -> Callable[[Any], None]:
+    """The tuner's end-of-trial hook: ``after_trial(study so far, last finished trial)``."""
 
     def hook(tuner: Any) -> None:
         if after_trial is None:
@@ -226,17 +269,11 @@ def run_keras_tuner(
         if finished:
             after_trial(study, finished[-1])
 
-    directory = io.join(runner.run_dir, "keras_tuner")
-    tuner = _make_tuner_class()(
-        oracle,
-        runner,
-        directory=directory,
-        project_name=study_name,
-        timeout_seconds=timeout_seconds,
-        trials=trials,
-        after_trial=hook,
-    )
-    stop_reason = None
+    return hook
+
+
+def _search(tuner: Any, study_name: str, max_consecutive_failures: int) -> str | None:
+    """Runs ``tuner.search()``; returns why it stopped on consecutive failures, or None."""
     from keras_tuner.src import config as kt_config
 
     debug = kt_config.DEBUG
@@ -246,13 +283,13 @@ def run_keras_tuner(
     except RuntimeError as err:
         if "consecutive failures" not in str(err):
             raise
-        stop_reason = (
+        return (
             f"search {study_name!r} stopped after {max_consecutive_failures} failed trials in "
             f"a row; the last error: {str(err).splitlines()[-1] if str(err) else err}"
         )
     finally:
         kt_config.DEBUG = debug
-    return to_optuna_study(tuner, runner), stop_reason
+    return None
 
 
 def to_optuna_study(tuner: Any, runner: TrialRunner) -> Any:

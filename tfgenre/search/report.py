@@ -7,7 +7,7 @@ Layout of a study folder::
     pareto_front.csv      several objectives: the Pareto-optimal trials
     pareto/NNNNN.yaml     several objectives: a fit config per Pareto-optimal trial
     hparams/              TensorBoard HParams: one run per trial (params, state, objectives)
-    plots/                see :mod:`tfgenre.tuning.plots`
+    plots/                see :mod:`tfgenre.search.plots`
     summary.json          counts by state, best values and params, where things are
     trials/NNNNN/         each trial's fit run folder
 
@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from tfgenre import io
-from tfgenre.tuning.objectives import Objective
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import TrialRunner
+from tfgenre.search.objectives import Objective
+from tfgenre.search.space import SearchSpace
+from tfgenre.search.trials import TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,13 @@ STATES: tuple[str, ...] = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 def best_trials(study: Any) -> list[Any]:
     """The best trial (one objective) or the Pareto front (several); [] when none."""
-    from tfgenre.tuning.optuna_search import best_trials as best
+    from optuna.trial import TrialState
 
-    return best(study)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return []
+    if len(study.directions) > 1:
+        return sorted(study.best_trials, key=lambda t: t.number)
+    return [study.best_trial]
 
 
 def _fmt(value: Any) -> Any:
@@ -301,3 +305,20 @@ def summarize(
         "grid_size": grid_size,
         **best,
     }
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """What ``python -m tfgenre.tune`` prints: counts, the best trial, the outputs."""
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in summary["trials"].items())
+    lines = [f"study {summary['study_name']} ({summary['backend']}): {counts}"]
+    best = summary.get("best")
+    if best:
+        values = ", ".join(f"{k}={v:.4f}" for k, v in best["values"].items())
+        lines.append(f"best trial {best['number']}: {values}\n  params: {best['params']}")
+        if best.get("evaluation"):
+            lines.append(f"  {evaluation_text(best['evaluation'])}")
+        lines.append(f"best config: {best['config']}")
+    if summary.get("pareto"):
+        lines.append(f"Pareto front: {len(summary['pareto'])} trial(s), see pareto_front.csv")
+    lines += [f"{key}: {path}" for key, path in summary["outputs"].items() if path]
+    return "".join(line + "\n" for line in lines)

@@ -20,13 +20,13 @@ from typing import Any
 
 from tfgenre import config, io
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.tuning.objectives import (
+from tfgenre.search.objectives import (
     Objective,
     count_params,
     measure_latency_ms,
     metric_value,
 )
-from tfgenre.tuning.space import SearchSpace
+from tfgenre.search.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,7 @@ class TrialRunner:
             data["epochs"] = int(epochs)
         return data
 
-    def fit_config(
-        self, labels: Mapping[str, Any], run_dir: str, epochs: int | None = None
-    ) -> Any:
+    def fit_config(self, labels: Mapping[str, Any], run_dir: str, epochs: int | None = None) -> Any:
         """The validated ``FitConfig`` of a point.
 
         Raises:
@@ -166,50 +164,53 @@ class TrialRunner:
         if overwrite:
             logger.info("trial %d: replacing the unfinished run its killed process left", number)
         start = time.perf_counter()
-        model = None
         try:
-            result = train(
+            fit = train(
                 cfg,
                 evaluate=False,
                 extra_callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
                 confusion_images=False,
                 overwrite=overwrite,
             )
-            history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
-            losses = history.get("loss", [])
-            for epoch, loss in enumerate(losses, start=1):
-                if not math.isfinite(loss):
-                    raise TrialFailed(f"loss={loss} at epoch {epoch}: the trial diverged")
-            values = []
-            for objective in self.objectives:
-                if objective.kind == "metric":
-                    value = metric_value(history, objective, self.reduce)
-                else:
-                    if model is None:
-                        from tfgenre.models.saving import load_model
-
-                        model = load_model(io.join(trial_dir, "model.keras"), compile=False)
-                    if objective.name == "params":
-                        value = float(count_params(model))
-                    else:
-                        value = measure_latency_ms(
-                            model,
-                            tuple(model.input_shape[1:]),
-                            batch_size=self.latency_batch_size,
-                            repeats=self.latency_repeats,
-                        )
-                if not math.isfinite(value):
-                    raise TrialFailed(f"objective {objective.name}={value} is not finite")
-                values.append(value)
-            result = TrialResult(
-                tuple(values), history, trial_dir, time.perf_counter() - start, len(losses)
-            )
+            history = _finite_history(fit.history)
+            values = self._measure(history, trial_dir)
+            seconds, epochs_run = time.perf_counter() - start, len(history.get("loss", []))
+            result = TrialResult(values, history, trial_dir, seconds, epochs_run)
             self._write_record(labels, result)
             return result
         finally:
-            del model
             keras.backend.clear_session()
             gc.collect()
+
+    def _measure(self, history: Mapping[str, list[float]], trial_dir: str) -> tuple[float, ...]:
+        """One value per objective: from the history, or from the trial's saved model.
+
+        Raises:
+            TrialFailed: when a value is not finite.
+        """
+        model = None
+        values = []
+        for objective in self.objectives:
+            if objective.kind == "metric":
+                value = metric_value(history, objective, self.reduce)
+            else:
+                if model is None:
+                    from tfgenre.models.saving import load_model
+
+                    model = load_model(io.join(trial_dir, "model.keras"), compile=False)
+                if objective.name == "params":
+                    value = float(count_params(model))
+                else:
+                    value = measure_latency_ms(
+                        model,
+                        tuple(model.input_shape[1:]),
+                        batch_size=self.latency_batch_size,
+                        repeats=self.latency_repeats,
+                    )
+            if not math.isfinite(value):
+                raise TrialFailed(f"objective {objective.name}={value} is not finite")
+            values.append(value)
+        return tuple(values)
 
     def _write_record(self, labels: Mapping[str, Any], result: TrialResult) -> None:
         record = {
@@ -258,6 +259,19 @@ class TrialRunner:
         if removed:
             logger.debug("removed the model files of %d trial(s)", len(removed))
         return removed
+
+
+def _finite_history(history: Mapping[str, Sequence[Any]]) -> dict[str, list[float]]:
+    """The Keras history as plain floats.
+
+    Raises:
+        TrialFailed: when the loss of an epoch is not finite (the trial diverged).
+    """
+    out = {k: [float(v) for v in vals] for k, vals in history.items()}
+    for epoch, loss in enumerate(out.get("loss", []), start=1):
+        if not math.isfinite(loss):
+            raise TrialFailed(f"loss={loss} at epoch {epoch}: the trial diverged")
+    return out
 
 
 def _unfinished_of_another_config(cfg: Any) -> bool:

@@ -3,7 +3,7 @@
 :func:`run_study` is what ``python -m tfgenre.tune`` and the ``tune`` pipeline stage
 call. It checks the space against the fit config before the first trial, runs the
 Optuna or keras-tuner backend, and writes the trials CSV, the best config, the Pareto
-front, HParams, plots and ``summary.json`` (see :mod:`tfgenre.tuning.report`).
+front, HParams, plots and ``summary.json`` (see :mod:`tfgenre.search.report`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
 from tfgenre import config, io
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.tuning import report
-from tfgenre.tuning.objectives import Objective, parse_objectives
-from tfgenre.tuning.space import SearchSpace
-from tfgenre.tuning.trials import KEEP_MODELS, TrialRunner
+from tfgenre.search import report
+from tfgenre.search.objectives import Objective, parse_objectives
+from tfgenre.search.space import SearchSpace, load_space
+from tfgenre.search.trials import KEEP_MODELS, TrialRunner
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +90,16 @@ class TuneConfig:
             backend in BACKENDS,
             f"backend={self.backend!r} is unknown (known: optuna, keras-tuner)",
         )
-        from tfgenre.tuning import keras_tuner_search, optuna_search
+        from tfgenre.search import keras_tuner_backend, optuna_backend
 
-        samplers = optuna_search.SAMPLERS if backend == "optuna" else keras_tuner_search.SAMPLERS
+        samplers = optuna_backend.SAMPLERS if backend == "optuna" else keras_tuner_backend.SAMPLERS
         config.require(
             self.sampler in samplers,
             f"sampler={self.sampler!r} is unknown for {backend} (known: {', '.join(samplers)})",
         )
         config.require(
-            self.pruner in optuna_search.PRUNERS,
-            f"pruner={self.pruner!r} is unknown (known: {', '.join(optuna_search.PRUNERS)})",
+            self.pruner in optuna_backend.PRUNERS,
+            f"pruner={self.pruner!r} is unknown (known: {', '.join(optuna_backend.PRUNERS)})",
         )
         config.require(self.trials > 0, f"trials={self.trials} must be > 0")
         config.require(
@@ -143,6 +143,32 @@ class StudyResult:
     study: Any
     summary: dict[str, Any]
     plots: dict[str, Any]
+
+
+def load_settings(section: Mapping[str, Any]) -> tuple[SearchSpace, TuneConfig]:
+    """The space a ``tune:`` mapping names, and the settings with the space's defaults first.
+
+    Raises:
+        ConfigError: on a missing or invalid space, or an invalid setting.
+    """
+    space = load_space(section.get("space") or "")
+    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
+    return space, settings
+
+
+def plan(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig) -> dict[str, Any]:
+    """What ``tune --dry-run`` prints: the settings, the space and the first trial's fit."""
+    runner = TrialRunner(base, space, (), run_dir=settings.run_dir or "<run_dir>")
+    example = runner.fit_config(space.default_labels(), runner.trial_dir(0))
+    out: dict[str, Any] = {
+        "tune": config.to_dict(settings),
+        "space": space.summary(),
+        "first_trial_fit": config.to_dict(example),
+    }
+    if settings.sampler == "grid":
+        out["grid_size"] = space.grid_size()
+    return out
+
 
 
 def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
@@ -191,22 +217,43 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
     """
     if not settings.run_dir:
         raise ConfigError("run_dir='' must name the study folder (--run-dir)")
-    objectives = parse_objectives(settings.objectives)
     runner = TrialRunner(
         base,
         space,
-        objectives,
+        parse_objectives(settings.objectives),
         run_dir=settings.run_dir,
         reduce=settings.objective_reduce,
         keep_models=settings.keep_models,
         latency_batch_size=settings.latency_batch_size,
         latency_repeats=settings.latency_repeats,
     )
+    epochs, enqueue, grid_size = _check_before_first_trial(runner, settings)
+    _write_tune_yaml(base, space, settings)
+    study, stop_reason, storage = _run_backend(runner, settings, epochs=epochs, enqueue=enqueue)
+    summary, plots = write_outputs(study, runner, settings, storage=storage, grid_size=grid_size)
+    if stop_reason:
+        raise TfgenreError(stop_reason)
+    return StudyResult(study, summary, plots)
+
+
+def _check_before_first_trial(
+    runner: TrialRunner, settings: TuneConfig
+) -> tuple[int, list[dict[str, Any]], int | None]:
+    """Builds the fit configs of the default and the enqueued points, so errors come early.
+
+    Returns:
+        ``(epochs of the fit, the enqueued points checked, the grid's size or None)``.
+
+    Raises:
+        ConfigError: when a point gives an invalid fit config, or a ``val_`` objective
+            has no validation split.
+    """
+    space = runner.space
     first = runner.fit_config(space.default_labels(), runner.trial_dir(0))
     enqueue = [space.check_labels(p) for p in settings.enqueue]
     for point in enqueue:
         runner.fit_config(point, runner.trial_dir(0))
-    check_validation_split(first, objectives)
+    check_validation_split(first, runner.objectives)
     grid_size = space.grid_size() if settings.sampler == "grid" else None
     if grid_size is not None and grid_size > settings.trials:
         logger.warning(
@@ -214,6 +261,11 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
             grid_size,
             settings.trials,
         )
+    return first.epochs, enqueue, grid_size
+
+
+def _write_tune_yaml(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig) -> None:
+    """``<run_dir>/tune.yaml``: the fit base, the tune settings and the space of the study."""
     io.makedirs(settings.run_dir)
     io.write_text_atomic(
         io.join(settings.run_dir, "tune.yaml"),
@@ -226,35 +278,29 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
             sort_keys=False,
         ),
     )
-    study_name = settings.study
-    hparams_dir = io.join(settings.run_dir, "hparams")
 
-    def after_trial(study: Any, frozen: Any) -> None:
-        finished = [
-            t.user_attrs["run_dir"]
-            for t in study.get_trials(deepcopy=False)
-            if t.state.is_finished() and "run_dir" in t.user_attrs
-        ]
-        keep = [t.user_attrs.get("run_dir", "") for t in report.best_trials(study)]
-        runner.prune_models(finished, keep)
-        report.write_csv(
-            io.join(settings.run_dir, "trials.csv"), report.trial_rows(study, objectives, space)
-        )
-        report.write_hparams(hparams_dir, study, space, objectives)
 
+def _run_backend(
+    runner: TrialRunner, settings: TuneConfig, *, epochs: int, enqueue: list[dict[str, Any]]
+) -> tuple[Any, str | None, str]:
+    """Runs the Optuna or keras-tuner search.
+
+    Returns:
+        ``(an Optuna study, why it stopped early or None, where its state is stored)``.
+    """
     common = dict(
-        study_name=study_name,
+        study_name=settings.study,
         trials=settings.trials,
         timeout_seconds=settings.timeout_seconds,
         sampler=settings.sampler,
         sampler_options=settings.sampler_options,
         seed=settings.seed,
-        epochs=first.epochs,
+        epochs=epochs,
         max_consecutive_failures=settings.max_consecutive_failures,
-        after_trial=after_trial,
+        after_trial=_after_trial(runner),
     )
     if settings.backend == "optuna":
-        from tfgenre.tuning.optuna_search import default_storage_url, run_optuna
+        from tfgenre.search.optuna_backend import default_storage_url, run_optuna
 
         storage = settings.storage or default_storage_url(settings.run_dir)
         study, stop_reason = run_optuna(
@@ -265,17 +311,41 @@ def run_study(base: Mapping[str, Any], space: SearchSpace, settings: TuneConfig)
             enqueue=enqueue,
             **common,
         )
-    else:
-        from tfgenre.tuning.keras_tuner_search import run_keras_tuner
+        return study, stop_reason, storage
+    from tfgenre.search.keras_tuner_backend import run_keras_tuner
 
-        if enqueue:
-            raise ConfigError("enqueue is supported by the optuna backend only")
-        storage = io.join(settings.run_dir, "keras_tuner", study_name)
-        study, stop_reason = run_keras_tuner(runner, **common)
-    summary, plots = write_outputs(study, runner, settings, storage=storage, grid_size=grid_size)
-    if stop_reason:
-        raise TfgenreError(stop_reason)
-    return StudyResult(study, summary, plots)
+    if enqueue:
+        raise ConfigError("enqueue is supported by the optuna backend only")
+    study, stop_reason = run_keras_tuner(runner, **common)
+    return study, stop_reason, io.join(settings.run_dir, "keras_tuner", settings.study)
+
+
+def _after_trial(runner: TrialRunner) -> Callable[[Any, Any], None]:
+    """What runs after every trial: prune model files, rewrite the trials CSV and HParams."""
+
+    def after_trial(study: Any, frozen: Any) -> None:
+        _prune_models(study, runner)
+        _write_trial_tables(study, runner)
+
+    return after_trial
+
+
+def _prune_models(study: Any, runner: TrialRunner) -> None:
+    """Removes the model files of finished trials that ``keep_models`` does not keep."""
+    finished = [
+        t.user_attrs["run_dir"]
+        for t in study.get_trials(deepcopy=False)
+        if t.state.is_finished() and "run_dir" in t.user_attrs
+    ]
+    keep = [t.user_attrs.get("run_dir", "") for t in report.best_trials(study)]
+    runner.prune_models(finished, keep)
+
+
+def _write_trial_tables(study: Any, runner: TrialRunner) -> None:
+    """``trials.csv`` and the HParams folder of the study so far."""
+    run_dir, objectives, space = runner.run_dir, runner.objectives, runner.space
+    report.write_csv(io.join(run_dir, "trials.csv"), report.trial_rows(study, objectives, space))
+    report.write_hparams(io.join(run_dir, "hparams"), study, space, objectives)
 
 
 def write_outputs(
@@ -291,23 +361,16 @@ def write_outputs(
     Returns:
         ``(summary, plots)``.
     """
-    run_dir, objectives, space = settings.run_dir, runner.objectives, runner.space
-    report.write_csv(io.join(run_dir, "trials.csv"), report.trial_rows(study, objectives, space))
-    report.write_hparams(io.join(run_dir, "hparams"), study, space, objectives)
+    run_dir, objectives = settings.run_dir, runner.objectives
+    _write_trial_tables(study, runner)
     best = report.write_best(run_dir, study, runner, settings.study)
     if best["best"] is not None:
-        finished = [
-            t.user_attrs["run_dir"]
-            for t in study.get_trials(deepcopy=False)
-            if t.state.is_finished() and "run_dir" in t.user_attrs
-        ]
-        keep = [t.user_attrs.get("run_dir", "") for t in report.best_trials(study)]
-        runner.prune_models(finished, keep)
+        _prune_models(study, runner)
         if settings.evaluate_best:
             best["best"]["evaluation"] = _evaluate_best(best["best"]["run_dir"])
     plots: dict[str, Any] = {}
     if settings.plots and study.get_trials(deepcopy=False):
-        from tfgenre.tuning.plots import write_plots
+        from tfgenre.search.plots import write_plots
 
         plots = write_plots(study, io.join(run_dir, "plots"), objectives)
     summary = report.summarize(

@@ -1,0 +1,117 @@
+"""Trials whose process died: the worker record, the liveness check, failing and requeueing.
+
+A trial whose process died (kill -9, out of memory, a lost machine) is marked failed
+and run again once when the study resumes: every trial records its process (host,
+pid, start time), so a resume on the same machine fails the RUNNING trials whose
+process is gone at once; RDB storages also keep a heartbeat, which fails a trial of
+another machine once its heartbeat is older than the grace period (its storage calls
+:func:`retry_trial`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot, Linux), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def this_process() -> dict[str, Any]:
+    """The ``worker`` attribute of a trial: host, pid and start time of this process."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
+
+
+def process_alive(worker: Mapping[str, Any]) -> bool:
+    """Whether the process of a ``worker`` attribute (on this host) still runs.
+
+    A pid that now belongs to another process (a different start time) counts as gone.
+    """
+    pid = worker.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # unknown: leave the trial alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    started = worker.get("started")
+    return started is None or _start_ticks(pid) in (None, started)
+
+
+def retry_trial(study: Any, trial: Any) -> None:
+    """Queues the point of a trial whose process died, once (not the retry of a retry)."""
+    import optuna
+
+    if "failed_trial" in trial.system_attrs or not trial.params:
+        return
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={"retry_of": trial.number},
+            system_attrs={"failed_trial": trial.number},
+        )
+    )
+
+
+def fail_dead_trials(study: Any) -> list[int]:
+    """Marks failed (and queues again once) the RUNNING trials whose process is gone.
+
+    Two checks: Optuna's heartbeat (RDB storages; a trial of any machine whose heartbeat
+    is older than the grace period), and the ``worker`` attribute every trial records
+    (a trial started on this host by a process that no longer runs, e.g. after kill -9).
+    RUNNING trials of live processes (other workers of a shared study) are left alone.
+
+    Returns:
+        The numbers of the trials failed by the second check.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    with warnings.catch_warnings():  # flagged experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    host = socket.gethostname()
+    failed: list[int] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker") or {}
+        if worker.get("host") != host or worker.get("pid") == os.getpid():
+            continue
+        if process_alive(worker):
+            continue
+        message = (
+            f"its process (pid {worker.get('pid')} on {host}) ended before the trial did "
+            "(killed?); failed on resume"
+        )
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, "error", message)
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            continue  # another process got there first
+        failed.append(trial.number)
+        retry_trial(study, study._storage.get_trial(trial._trial_id))
+    if failed:
+        logger.warning(
+            "trial(s) %s were RUNNING but their process is gone: marked failed, their points "
+            "queued again",
+            ", ".join(map(str, failed)),
+        )
+    others = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    if others:
+        logger.info("trial(s) %s are running in other processes", ", ".join(map(str, others)))
+    return failed

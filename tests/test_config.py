@@ -70,3 +70,12 @@ def test_scalar_on_a_section_points_to_its_keys_and_values_name_the_choices():
     with pytest.raises(ConfigError, match=r"optimizer.name='adamm' is unknown \(known: adam, "
                        r"sgd, rmsprop, adamw\); did you mean 'adam'\?"):
         resolve_fit_config(None, ["optimizer.name=adamm"], {})
+
+
+def test_did_you_mean_is_the_one_closest_name_rule():
+    # Ties go to the alphabetically first name; nothing close gives no hint.
+    assert config.did_you_mean("resnet", ["resnet50", "resnet34", "resnet18"]) == (
+        "; did you mean 'resnet18'?"
+    )
+    assert config.did_you_mean("crnn", ["alexnet", "features_mlp"]) == ""
+    assert config.did_you_mean(3, ["3d"]) == "; did you mean '3d'?"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -149,10 +149,9 @@ def get_source(name: str, root: str, **options: Any) -> Source:
     """
     _import_all()
     if name not in _SOURCES:
-        close = difflib.get_close_matches(name, list(_SOURCES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"unknown source {name!r} (known: {', '.join(sorted(_SOURCES))}){hint}"
+            f"unknown source {name!r} (known: {', '.join(sorted(_SOURCES))})"
+            + did_you_mean(name, _SOURCES)
         )
     return _SOURCES[name](root, **options)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any, Protocol
 
 import numpy as np
 
+from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 
 VIEW_NAMES: tuple[str, ...] = ("raw", "mel", "features")
@@ -66,6 +66,5 @@ def check_view_names(names: tuple[str, ...] | list[str]) -> None:
         raise ConfigError("views=[] must name at least one of raw, mel, features")
     for name in names:
         if name not in VIEW_NAMES:
-            close = difflib.get_close_matches(name, VIEW_NAMES, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, VIEW_NAMES)
             raise ConfigError(f"unknown view {name!r} (known: {', '.join(VIEW_NAMES)}){hint}")

@@ -14,7 +14,7 @@ from tfgenre.classical.baselines_config import BaselinesConfig
 from tfgenre.classical.folds import folds_of
 from tfgenre.classical.models import MODELS, make_model
 from tfgenre.classical.rows import load_feature_rows
-from tfgenre.classical.runner import run_baselines
+from tfgenre.classical.sweep import run_baselines
 from tfgenre.classical.tables import markdown_table
 from tfgenre.errors import ConfigError
 

@@ -37,7 +37,7 @@ from typing import Any
 from tfgenre import cli, config, io
 from tfgenre.classical.baselines_config import FIT_DATA_KEYS, BaselinesConfig
 from tfgenre.classical.models import MODELS
-from tfgenre.classical.runner import load_rows, run_baselines
+from tfgenre.classical.sweep import load_rows, run_baselines
 from tfgenre.classical.tables import describe, markdown_table, write_tables
 from tfgenre.pipeline import stage, with_default_records
 
@@ -114,11 +114,11 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run:
         cli.print_config(config.to_dict(cfg))
         return 0
-    _run_and_print(cfg)
+    _evaluate_and_print(cfg)
     return 0
 
 
-def _run_and_print(cfg: BaselinesConfig) -> None:
+def _evaluate_and_print(cfg: BaselinesConfig) -> None:
     io.check_output_folder(cfg.out, "out")
     rows = load_rows(cfg)
     summary, per_fold = run_baselines(cfg, rows)
@@ -137,7 +137,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Baselines
 @stage("baselines", check=stage_config)
 def _baselines_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``baselines:`` section, data and split from ``fit:``."""
-    _run_and_print(stage_config(section, pipeline))
+    _evaluate_and_print(stage_config(section, pipeline))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ Every section is checked (its config built from the YAML and the overrides) befo
 the first stage starts, so that a typo in ``fit:`` is reported before
 ``write_records`` has written anything.
 
-``evaluate:`` scores the ``fit:`` stage's run (or the section's own ``run_dir``) on a
+``evaluate:`` scores the ``fit:`` stage's run folder (or the section's own ``run_dir``) on a
 split, ``test`` by default, and writes its report (see ``python -m tfgenre.evaluate``).
 
 Example:
@@ -69,7 +69,7 @@ class EvaluateStageConfig:
     """The ``evaluate:`` section of a pipeline.
 
     Attributes:
-        run_dir: The run to evaluate ('' : the ``fit:`` stage's ``run_dir``).
+        run_dir: The run folder to evaluate ('' : the ``fit:`` stage's ``run_dir``).
         split: The split to score (``test``; others write ``report_<split>/``).
     """
 

@@ -23,7 +23,7 @@ FIT_DATA_KEYS: tuple[str, ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class BaselinesConfig:
-    """Settings of a baselines run (the ``baselines:`` section of a pipeline YAML).
+    """Settings of a baselines evaluation (the ``baselines:`` section of a pipeline YAML).
 
     Attributes:
         records: Records folder with a ``features`` view (or use ``features_csv``).
@@ -34,7 +34,7 @@ class BaselinesConfig:
         folds: Stratified k-fold over all rows (0: the fit split).
         train_split: Split trained on (fit split mode).
         eval_split: Split scored (fit split mode).
-        models: Models to run, from :data:`MODELS`.
+        models: Models to fit, from :data:`MODELS`.
         model_options: Per-model scikit-learn options, e.g. ``{svm: {C: 10}}``.
         out: Output folder of ``baselines.md``/``baselines.csv`` ('' : print only).
         jobs: Parallel jobs for the models that take them.

@@ -88,6 +88,7 @@ def explore(rows: FeatureRows, out: str, *, title: str = "") -> dict[str, Any]:
 
 
 def _index(rows: FeatureRows, title: str, ratio: np.ndarray, boxes: list[str], out: str) -> str:
+    """The HTML of ``index.html``: data summary, correlation, PCA and the box plots."""
     counts = np.bincount(rows.y, minlength=len(rows.labels))
     tracks = len(set(rows.track_ids.tolist()))
     cumulative = np.cumsum(ratio)

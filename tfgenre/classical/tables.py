@@ -47,6 +47,7 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], title: str = "") -> str
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``rows`` as CSV text, header from the first row's keys, None as an empty cell."""
     buffer = std_io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")

@@ -1,4 +1,7 @@
-"""Every baseline model on every fold: :func:`run_baselines`."""
+"""The sweep of the baselines: every model fitted and scored on every fold.
+
+:func:`run_baselines` returns the summary (one row per model) and the per-fold scores.
+"""
 
 from __future__ import annotations
 
@@ -75,13 +78,13 @@ def run_baselines(
     limits = threadpool_limits(limits=cfg.jobs if cfg.jobs > 0 else None)
     try:
         for name in cfg.models:
-            _run_model(name, cfg, rows, folds, summary, per_fold)
+            _score_on_folds(name, cfg, rows, folds, summary, per_fold)
     finally:
         limits.restore_original_limits()
     return summary, per_fold
 
 
-def _run_model(
+def _score_on_folds(
     name: str,
     cfg: BaselinesConfig,
     rows: FeatureRows,
@@ -89,6 +92,16 @@ def _run_model(
     summary: list[dict[str, Any]],
     per_fold: list[dict[str, Any]],
 ) -> None:
+    """Fits and scores model ``name`` on every fold; appends its rows.
+
+    Args:
+        name: One of :data:`~tfgenre.classical.models.MODELS`.
+        cfg: The settings (seed, jobs, model options, folds).
+        rows: The data.
+        folds: ``(train_index, test_index)`` pairs into ``rows``.
+        summary: Gets the model's summary row (mean, spread and interval of the scores).
+        per_fold: Gets one row of scores per fold.
+    """
     level = "track" if rows.segments else "clip"
     scores = []
     start = time.perf_counter()

@@ -1,16 +1,9 @@
 """``python -m tfgenre.explore``: look at the engineered features before modelling them.
 
-Writes into ``--out``::
-
-    correlation.png          Pearson correlation of every pair of features
-    boxplots/<feature>.png   per-genre box plot of every feature
-    pca_2d.png, pca_3d.png   the rows on the first 2 and 3 principal components
-    pca_variance.png         explained variance per component and cumulative
-    pca.csv                  the explained variance ratios
-    index.html               all of the above on one page, with a short data summary
-
-PCA runs on standardised features (each feature scaled to zero mean, unit variance
-over the rows shown), since the raw features span many orders of magnitude.
+Writes a correlation heatmap, a per-genre box plot of every feature, PCA scatters
+and explained variance (``pca.csv``), and ``index.html`` showing them all into
+``--out``; the file list is in :mod:`tfgenre.classical.exploration`, the figures in
+:mod:`tfgenre.classical.feature_plots` (PCA on standardised features).
 
 Examples:
     python -m tfgenre.explore --features-csv features_30_sec.csv --out runs/explore

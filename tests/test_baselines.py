@@ -10,7 +10,12 @@ import pytest
 import yaml
 
 from tfgenre import baselines, config
-from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows, run_baselines
+from tfgenre.classical.baselines_config import BaselinesConfig
+from tfgenre.classical.folds import folds_of
+from tfgenre.classical.models import MODELS, make_model
+from tfgenre.classical.rows import load_feature_rows
+from tfgenre.classical.sweep import run_baselines
+from tfgenre.classical.tables import markdown_table
 from tfgenre.errors import ConfigError
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz"]
@@ -51,7 +56,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
     cfg = config.from_dict(BaselinesConfig, {"features_csv": str(clips_csv),
                                              "splits": {"train": 0.7, "test": 0.3}})
     summary, per_fold = run_baselines(cfg)
-    assert [r["model"] for r in summary] == list(baselines.MODELS)
+    assert [r["model"] for r in summary] == list(MODELS)
     by_model = {r["model"]: r for r in summary}
     assert all(r["level"] == "clip" and r["folds"] == 0 for r in summary)
     # 4 separable genres (chance 0.25): the scaled models learn them
@@ -70,7 +75,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
     summary, per_fold = run_baselines(cfg)
     assert [r["folds"] for r in summary] == [4, 4] and len(per_fold) == 8
     assert all(r["accuracy_std"] is not None and r["accuracy_std"] >= 0 for r in summary)
-    table = baselines.markdown_table(summary, "t")
+    table = markdown_table(summary, "t")
     assert "±" in table and "| svm |" in table
     assert "95 % t-interval of the mean over 4 folds" in table
 
@@ -88,7 +93,7 @@ def test_tables_carry_intervals(clips_csv):
     assert row["accuracy_hi"] - row["accuracy_lo"] > 0.01 or row["accuracy_mean"] == 1.0
     assert row["interval"].startswith("95 % bootstrap over tracks")
     assert (fold["accuracy_lo"], fold["accuracy_hi"]) == (row["accuracy_lo"], row["accuracy_hi"])
-    table = baselines.markdown_table([row])
+    table = markdown_table([row])
     assert f"{row['accuracy_mean']:.4f} [{row['accuracy_lo']:.4f}, {row['accuracy_hi']:.4f}]" in (
         table
     )
@@ -99,7 +104,7 @@ def test_tables_carry_intervals(clips_csv):
     expected = t_interval([f["accuracy"] for f in folds])["ci"]
     assert [row["accuracy_lo"], row["accuracy_hi"]] == pytest.approx(expected)
     assert row["accuracy_lo"] <= row["accuracy_mean"] <= row["accuracy_hi"]
-    table = baselines.markdown_table([row])
+    table = markdown_table([row])
     assert f"± {row['accuracy_std']:.4f} [{row['accuracy_lo']:.4f}, " in table
 
 
@@ -146,8 +151,8 @@ def test_cli_writes_markdown_and_csv_and_takes_the_fit_split(clips_csv, tmp_path
 
 def test_model_options_are_checked():
     with pytest.raises(ConfigError, match="model_options.svm"):
-        baselines.make_model("svm", options={"not_a_param": 1})
-    assert baselines.make_model("svm", options={"C": 5.0}).get_params()["model__C"] == 5.0
+        make_model("svm", options={"not_a_param": 1})
+    assert make_model("svm", options={"C": 5.0}).get_params()["model__C"] == 5.0
 
 
 @pytest.mark.real_data

@@ -436,7 +436,9 @@ def test_fit_folds(user: Session) -> None:
     summary = read_json(run / "folds_summary.json")
     assert summary["protocol"]["k"] == 2 and summary["protocol"]["grouped_by"] == "track"
     assert (run / "folds_summary.md").is_file()
-    from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
+    from tfgenre.classical.baselines_config import BaselinesConfig
+    from tfgenre.classical.folds import folds_of
+    from tfgenre.classical.rows import load_feature_rows
     from tfgenre.config import from_dict
 
     csv_path = str(user.path("records", "features.csv"))

@@ -99,3 +99,12 @@ def test_overrides_and_flags_go_through_set_path():
     assert flags["optimizer"] == {"learning_rate": 0.1} and "epochs" not in flags
     with pytest.raises(ConfigError, match=r"splits\.train\.x: splits\.train=0\.8 is not a mapping"):
         config.apply_overrides(data, ["splits.train.x=1"])
+
+
+def test_did_you_mean_is_the_one_closest_name_rule():
+    # Ties go to the alphabetically first name; nothing close gives no hint.
+    assert config.did_you_mean("resnet", ["resnet50", "resnet34", "resnet18"]) == (
+        "; did you mean 'resnet18'?"
+    )
+    assert config.did_you_mean("crnn", ["alexnet", "features_mlp"]) == ""
+    assert config.did_you_mean(3, ["3d"]) == "; did you mean '3d'?"

@@ -97,7 +97,9 @@ def test_fold_splits_never_validate_on_the_test_fold():
 
 
 def test_fit_and_baselines_use_the_same_folds(tmp_path):
-    from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
+    from tfgenre.classical.baselines_config import BaselinesConfig
+    from tfgenre.classical.folds import folds_of
+    from tfgenre.classical.rows import load_feature_rows
     from tfgenre.training import FitConfig, feature_table
 
     path = str(write_csv(tmp_path / "f.csv", tracks=9, segments=2, artists=3))
@@ -195,7 +197,9 @@ def test_fit_folds_on_a_features_csv_then_resume(tmp_path, capsys, monkeypatch):
 def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     """Records (csv source with artists) of every split pooled, filtered by track in
     tf.data; folds grouped by the manifest's artists, equal to baselines'; evaluate agrees."""
-    from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
+    from tfgenre.classical.baselines_config import BaselinesConfig
+    from tfgenre.classical.folds import folds_of
+    from tfgenre.classical.rows import load_feature_rows
     from tfgenre.crossval import run_folds
     from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import write_records

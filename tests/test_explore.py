@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tfgenre import explore
+from tfgenre.classical.feature_plots import safe_name
 
 GENRES = ["blues", "classical", "country", "disco"]
 FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
@@ -72,13 +73,14 @@ def test_split_filter_and_errors(features_csv, tmp_path, capsys):
 
 
 def test_safe_names():
-    assert explore.safe_name("mfcc1 mean/var") == "mfcc1_mean_var"
-    assert explore.safe_name("..") == "feature"
+    assert safe_name("mfcc1 mean/var") == "mfcc1_mean_var"
+    assert safe_name("..") == "feature"
 
 
 def test_explore_is_a_pipeline_stage_fed_by_fit(features_csv, tmp_path, capsys):
     from tfgenre import run
     from tfgenre.errors import ConfigError
+    from tfgenre.pipeline import run_pipeline
 
     assert "explore" in run.known_stages()
     out = tmp_path / "explore"
@@ -98,6 +100,6 @@ def test_explore_is_a_pipeline_stage_fed_by_fit(features_csv, tmp_path, capsys):
     explore._explore_stage({"out": str(tmp_path / "o2"), "features_csv": str(other)}, pipeline)
     assert "other.csv" in (tmp_path / "o2" / "index.html").read_text()
     with pytest.raises(ConfigError, match="exactly one of records"):
-        run.run_pipeline({"explore": {"out": str(out)}})
+        run_pipeline({"explore": {"out": str(out)}})
     with pytest.raises(ConfigError, match="did you mean 'split'"):
-        run.run_pipeline({"explore": {"out": str(out), "splt": "test"}})
+        run_pipeline({"explore": {"out": str(out), "splt": "test"}})

@@ -320,3 +320,38 @@ def test_a_finished_run_in_the_fit_run_dir_is_refused_before_write_records(tmp_p
     assert "stage fit" in err and str(run) in err and "--overwrite" in err
     assert not (tmp_path / "audio").exists() and not (tmp_path / "records").exists()
     assert (run / "model.keras").read_bytes() == b"a finished model"
+
+
+def test_records_default_and_steps():
+    from tfgenre.pipeline import steps, with_default_records
+
+    data = {
+        "write_records": {"output": "recs"},
+        "fit": [{"epochs": 1}, {"features_csv": "f.csv"}],
+        "baselines": {},
+    }
+    # one rule: records come from write_records.output unless the section names data
+    assert with_default_records({}, data) == {"records": "recs"}
+    assert with_default_records({"features_csv": "f.csv"}, data) == {"features_csv": "f.csv"}
+    assert with_default_records({"records": "r"}, data) == {"records": "r"}
+    assert with_default_records({"epochs": 2}, {"write_records": None}) == {"epochs": 2}
+    found = steps(data)
+    assert [(s.stage, s.item, s.items) for s in found] == [
+        ("write_records", 0, 1), ("fit", 0, 2), ("fit", 1, 2), ("baselines", 0, 1)
+    ]
+    assert found[2].pipeline["fit"] == {"features_csv": "f.csv"}  # the item being run
+    assert found[3].pipeline["fit"] == {"epochs": 1}  # another stage's list: its first item
+
+
+def test_tune_stage_takes_records_from_write_records():
+    if "tune" not in known_stages():
+        pytest.skip("the tune stage (tfgenre.tune) is not installed")
+    from tfgenre import tune
+
+    space = str(ROOT / "pipelines" / "search" / "features_mlp.yaml")
+    data = {"write_records": {"output": "recs"}, "fit": {"view": "features"}}
+    fit_data, _, settings = tune.stage_config({"space": space, "trials": 2}, data)
+    assert fit_data["records"] == "recs" and fit_data["view"] == "features"
+    assert settings.trials == 2
+    with_csv = {**data, "fit": {"features_csv": "f.csv"}}
+    assert "records" not in tune.stage_config({"space": space}, with_csv)[0]

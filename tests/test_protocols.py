@@ -14,7 +14,8 @@ import soundfile as sf
 from synth import tone
 
 from tfgenre import config
-from tfgenre.baselines import BaselinesConfig, load_feature_rows
+from tfgenre.classical.baselines_config import BaselinesConfig
+from tfgenre.classical.rows import load_feature_rows
 from tfgenre.data import load_feature_table
 from tfgenre.errors import ConfigError
 from tfgenre.protocols import (

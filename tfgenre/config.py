@@ -29,9 +29,26 @@ STAGES: tuple[str, ...] = ("write_records", "fit", "evaluate", "tune", "baseline
 
 
 def did_you_mean(value: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'adam'?"`` for the closest of ``known``, or ``""``."""
-    close = difflib.get_close_matches(str(value), list(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """The hint that ends an "unknown name" error: the closest of ``known``, if any.
+
+    The one closest-name rule of tfgenre (config keys, optimizers, sources, views,
+    models and their options): the known name with the highest
+    ``difflib.SequenceMatcher`` ratio, at least 0.6; ties go to the alphabetically
+    first.
+
+    Args:
+        value: The unknown name.
+        known: The names it could have meant.
+
+    Returns:
+        ``"; did you mean 'adam'?"``, or ``""`` when no name is close.
+    """
+    scored = [(difflib.SequenceMatcher(None, str(value), k).ratio(), k) for k in known]
+    scored = [(score, k) for score, k in scored if score >= 0.6]
+    if not scored:
+        return ""
+    close = min(scored, key=lambda item: (-item[0], item[1]))[1]
+    return f"; did you mean {close!r}?"
 
 
 def _unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigError:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
-from tfgenre.run import data_source, stage
+from tfgenre.pipeline import stage, with_default_records
 from tfgenre.splits import parse_fractions
 
 
@@ -159,7 +159,8 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any
     overwrite = section.pop("overwrite", False)
     if not isinstance(overwrite, bool):
         raise ConfigError(f"fit.overwrite={overwrite!r} must be true or false")
-    return config.from_dict(FitConfig, data_source(section, pipeline), prefix="fit."), overwrite
+    data = with_default_records(section, pipeline)
+    return config.from_dict(FitConfig, data, prefix="fit."), overwrite
 
 
 def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:

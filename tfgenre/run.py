@@ -10,7 +10,7 @@ Every section is checked (its config built from the YAML and the overrides) befo
 the first stage starts, so that a typo in ``fit:`` is reported before
 ``write_records`` has written anything.
 
-``evaluate:`` scores the ``fit:`` stage's run (or the section's own ``run_dir``) on a
+``evaluate:`` scores the ``fit:`` stage's run folder (or the section's own ``run_dir``) on a
 split, ``test`` by default, and writes its report (see ``python -m tfgenre.evaluate``).
 
 Example:
@@ -22,59 +22,24 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
+from tfgenre.pipeline import check_pipeline, registered_stages, run_pipeline, stage
 
-StageFn = Callable[[dict[str, Any], dict[str, Any]], None]
-CheckFn = Callable[[dict[str, Any], dict[str, Any]], Any]
-_STAGES: dict[str, StageFn] = {}
-_CHECKS: dict[str, CheckFn] = {}
-
-
-def stage(name: str, check: CheckFn | None = None) -> Callable[[StageFn], StageFn]:
-    """Registers a pipeline stage runner ``fn(section, pipeline)``.
-
-    Args:
-        name: The section name, one of :data:`tfgenre.config.STAGES`.
-        check: Optional ``check(section, pipeline)`` that builds the stage's config
-            without doing any work, raising ``ConfigError`` on a bad key or value. It
-            runs for every stage before the first stage starts.
-    """
-
-    def wrap(fn: StageFn) -> StageFn:
-        _STAGES[name] = fn
-        if check is not None:
-            _CHECKS[name] = check
-        return fn
-
-    return wrap
-
-
-def check(name: str) -> Callable[[CheckFn], CheckFn]:
-    """Registers the up-front check of stage ``name`` (see :func:`stage`)."""
-
-    def wrap(fn: CheckFn) -> CheckFn:
-        _CHECKS[name] = fn
-        return fn
-
-    return wrap
-
-
-def data_source(section: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
-    """``section`` with ``records`` taken from ``write_records.output`` when it names no data.
-
-    The rule the ``fit`` stage (and the stages that read ``fit:``) follow.
-    """
-    section = dict(section)
-    if not section.get("records") and not section.get("features_csv"):
-        output = (pipeline.get("write_records") or {}).get("output")
-        if output:
-            section["records"] = output
-    return section
+#: The command modules that register a stage besides this one (write_records and
+#: evaluate are registered below).
+STAGE_MODULES: tuple[str, ...] = (
+    "tfgenre.fit",
+    "tfgenre.evaluate",
+    "tfgenre.tune",
+    "tfgenre.baselines",
+    "tfgenre.explore",
+)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -100,28 +65,12 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.manifest)}\n")
 
 
-@check("tune")
-def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
-    """The tune settings and the fit config of the space's default point."""
-    from tfgenre.search.space import load_space
-    from tfgenre.search.study import TuneConfig
-    from tfgenre.training import FitConfig
-
-    space = load_space(section.get("space") or "")
-    settings = config.from_dict(TuneConfig, config.merge(space.tune, section), prefix="tune.")
-    base = data_source(config.merge(dict(pipeline.get("fit") or {}), space.fixed), pipeline)
-    fit = space.apply(base, space.default_labels())
-    fit["run_dir"] = settings.run_dir or "tune"
-    config.from_dict(FitConfig, fit, prefix="tune: fit.")
-    return settings
-
-
 @dataclasses.dataclass(frozen=True)
 class EvaluateStageConfig:
     """The ``evaluate:`` section of a pipeline.
 
     Attributes:
-        run_dir: The run to evaluate ('' : the ``fit:`` stage's ``run_dir``).
+        run_dir: The run folder to evaluate ('' : the ``fit:`` stage's ``run_dir``).
         split: The split to score (``test``; others write ``report_<split>/``).
     """
 
@@ -177,22 +126,13 @@ def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def known_stages() -> list[str]:
-    """Stage names that this installation can run."""
-    _load_optional_stages()
-    return sorted(_STAGES)
+def load_stages() -> None:
+    """Imports the stage modules, whose decorators register their stages.
 
-
-def _load_optional_stages() -> None:
-    import importlib
-
-    for module in (
-        "tfgenre.fit",
-        "tfgenre.evaluate",
-        "tfgenre.tune",
-        "tfgenre.baselines",
-        "tfgenre.explore",
-    ):
+    A module missing from this installation (e.g. ``tfgenre.tune`` without its extra)
+    leaves its stage unavailable; any other import error propagates.
+    """
+    for module in STAGE_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
@@ -200,77 +140,10 @@ def _load_optional_stages() -> None:
                 raise
 
 
-def _stage_runs(data: dict[str, Any]) -> list[tuple[str, int, int, dict[str, Any], dict]]:
-    """``(stage, item, items, section, view)`` for every stage run, in order.
-
-    A list of sections runs the stage once per item (e.g. several fits). Stages that
-    read another stage's section (tune and baselines read fit's) see the item being
-    run, or the first item of another stage's list.
-    """
-    runs = []
-    for name in [k for k in data if k in config.STAGES]:
-        sections = data[name] if isinstance(data[name], list) else [data[name]]
-        for i, section in enumerate(sections):
-            if section is not None and not isinstance(section, dict):
-                raise ConfigError(
-                    f"pipeline section {name}{f'.{i}' if len(sections) > 1 else ''} must be "
-                    f"a mapping of keys, got {section!r}"
-                )
-            view = {
-                k: (v[0] if v else {}) if k in config.STAGES and isinstance(v, list) else v
-                for k, v in data.items()
-            }
-            view[name] = section
-            runs.append((name, i, len(sections), dict(section or {}), view))
-    return runs
-
-
-def check_pipeline(data: dict[str, Any]) -> None:
-    """Checks every stage section of ``data`` without running anything.
-
-    Each stage's config is built from its section (overrides applied) exactly as the
-    stage will build it, so unknown keys and bad values surface before the first
-    stage writes a file.
-
-    Raises:
-        ConfigError: naming the stage (and item) and the key or value at fault.
-    """
-    _load_optional_stages()
-    stages = [k for k in data if k in config.STAGES]
-    unknown = [k for k in data if k not in config.STAGES and k not in ("name", "description")]
-    if unknown:
-        raise ConfigError(
-            f"unknown pipeline section(s) {unknown} (known: name, description, "
-            f"{', '.join(config.STAGES)})"
-        )
-    if not stages:
-        raise ConfigError(f"the pipeline lists no stage (known: {', '.join(config.STAGES)})")
-    for name in stages:
-        if name not in _STAGES:
-            raise ConfigError(f"stage {name!r} is not available in this installation")
-    for name, i, count, section, view in _stage_runs(data):
-        fn = _CHECKS.get(name)
-        if fn is None:
-            cli.logger.debug("stage %s has no up-front check", name)
-            continue
-        try:
-            fn(copy.deepcopy(section), copy.deepcopy(view))
-        except ConfigError as err:
-            where = f"{name}[{i}]" if count > 1 else name
-            raise ConfigError(f"stage {where}: {err} (nothing was run)") from err
-
-
-def run_pipeline(data: dict[str, Any]) -> None:
-    """Checks every stage section of ``data`` (:func:`check_pipeline`), then runs them in order.
-
-    Raises:
-        ConfigError: when the file lists no stage or an unknown one, or a section does
-            not build a valid config (before any stage has run).
-    """
-    check_pipeline(data)
-    for name, i, count, section, view in _stage_runs(data):
-        cli.logger.info("stage %s%s", name, f" [{i}]" if count > 1 else "")
-        _STAGES[name](section, view)
+def known_stages() -> list[str]:
+    """Stage names that this installation can run."""
+    load_stages()
+    return registered_stages()
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -310,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _main(args: argparse.Namespace) -> int:
     data = apply_overrides(config.read_yaml(args.pipeline), args.overrides)
+    load_stages()
     if args.dry_run:
         check_pipeline(data)
         cli.print_config(data)
@@ -324,7 +198,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Stage modules register into ``tfgenre.run``, not into this ``__main__`` copy.
-    from tfgenre import run as _run
-
-    sys.exit(_run.main())
+    sys.exit(main())

@@ -31,7 +31,7 @@ from typing import Any
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
 from tfgenre.fit import data_flags
-from tfgenre.run import stage
+from tfgenre.pipeline import stage, with_default_records
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,19 +152,37 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-@stage("tune")
+def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[dict, Any, Any]:
+    """The ``tune:`` section as ``(fit_data, space, settings)``, like :func:`resolve`.
+
+    ``fit_data`` is the pipeline's ``fit:`` section with the space's ``fixed:`` values,
+    its records taken from ``write_records:``'s output when it names no data.
+    """
+    from tfgenre.search.study import load_settings
+
+    space, settings = load_settings(section)
+    fit = config.merge(dict(pipeline.get("fit") or {}), space.fixed)
+    return with_default_records(fit, pipeline), space, settings
+
+
+def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
+    """The up-front check: the tune settings and the fit config of the space's default point."""
+    from tfgenre.training import FitConfig
+
+    fit_data, space, settings = stage_config(section, pipeline)
+    fit = space.apply(fit_data, space.default_labels())
+    fit["run_dir"] = settings.run_dir or "tune"
+    config.from_dict(FitConfig, fit, prefix="tune: fit.")
+    return settings
+
+
+@stage("tune", check=_check_stage)
 def _tune_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     """Pipeline stage: the ``tune:`` section, trials based on the ``fit:`` section."""
     from tfgenre.search.report import summary_text
-    from tfgenre.search.study import load_settings, run_study
+    from tfgenre.search.study import run_study
 
-    space, settings = load_settings(section)
-    fit_data = config.merge(dict(pipeline.get("fit") or {}), space.fixed)
-    if not fit_data.get("records") and not fit_data.get("features_csv"):
-        output = (pipeline.get("write_records") or {}).get("output")
-        if output:
-            fit_data["records"] = output
-    sys.stdout.write(summary_text(run_study(fit_data, space, settings).summary))
+    sys.stdout.write(summary_text(run_study(*stage_config(section, pipeline)).summary))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,14 +16,14 @@ Every error is a :class:`~tfgenre.errors.ConfigError` that names the offending v
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import keras
 
+from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 from tfgenre.views.registry import VIEW_NAMES as VIEWS
 
@@ -167,15 +167,6 @@ def known_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _closest(name: str, known: Iterable[str]) -> str | None:
-    """The most similar known name (ties go to the alphabetically first), or None."""
-    scored = [(difflib.SequenceMatcher(None, name, k).ratio(), k) for k in known]
-    scored = [(score, k) for score, k in scored if score >= 0.6]
-    if not scored:
-        return None
-    return min(scored, key=lambda item: (-item[0], item[1]))[1]
-
-
 def get_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``.
 
@@ -185,8 +176,7 @@ def get_entry(name: str) -> ModelEntry:
     entry = _REGISTRY.get(name)
     if entry is None:
         known = known_models()
-        close = _closest(str(name), known)
-        hint = f"; did you mean {close!r}?" if close else ""
+        hint = did_you_mean(str(name), known)
         raise ConfigError(f"unknown model {name!r} (known: {', '.join(known)}){hint}")
     return entry
 
@@ -236,8 +226,7 @@ def get_model(name: str, input_spec: InputSpec, num_classes: int, **options: Any
         )
     for key, value in options.items():
         if key not in entry.options:
-            close = _closest(key, entry.options)
-            hint = f"; did you mean {close!r}?" if close else ""
+            hint = did_you_mean(key, entry.options)
             allowed = ", ".join(sorted(entry.options)) or "none"
             raise ConfigError(
                 f"model {name!r} has no option {key!r}. Received: {key}={value!r}. "

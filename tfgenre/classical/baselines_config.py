@@ -1,0 +1,79 @@
+"""The settings of a baselines evaluation (the ``baselines:`` section of a pipeline)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfgenre import config
+from tfgenre.classical.models import MODELS
+from tfgenre.protocols import get_named_split
+
+#: The keys of a ``fit:`` section that say which data and split a fit used.
+FIT_DATA_KEYS: tuple[str, ...] = (
+    "records",
+    "features_csv",
+    "splits",
+    "named_split",
+    "seed",
+    "train_split",
+    "eval_split",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselinesConfig:
+    """Settings of a baselines evaluation (the ``baselines:`` section of a pipeline YAML).
+
+    Attributes:
+        records: Records folder with a ``features`` view (or use ``features_csv``).
+        features_csv: A features CSV (the GTZAN table or tfgenre's ``features.csv``).
+        splits: Split fractions for a CSV without a split column (as in ``fit``).
+        named_split: A named split for a features CSV (``fault_filtered``), as in fit.
+        seed: Split, fold and model seed.
+        folds: Stratified k-fold over all rows (0: the fit split).
+        train_split: Split trained on (fit split mode).
+        eval_split: Split scored (fit split mode).
+        models: Models to fit, from :data:`MODELS`.
+        model_options: Per-model scikit-learn options, e.g. ``{svm: {C: 10}}``.
+        out: Output folder of ``baselines.md``/``baselines.csv`` ('' : print only).
+        jobs: Parallel jobs for the models that take them.
+    """
+
+    records: str = ""
+    features_csv: str = ""
+    splits: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
+    )
+    named_split: str = ""
+    seed: int = 0
+    folds: int = 0
+    train_split: str = "train"
+    eval_split: str = "test"
+    models: tuple[str, ...] = MODELS
+    model_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    out: str = ""
+    jobs: int = 1
+
+    def __post_init__(self) -> None:
+        config.require(
+            bool(self.records) != bool(self.features_csv),
+            "give exactly one of records (a records folder) and features_csv",
+        )
+        config.require(self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 or >= 2")
+        if self.named_split:
+            get_named_split(self.named_split)
+            config.require(
+                bool(self.features_csv),
+                f"named_split={self.named_split!r} splits a features CSV; records keep the "
+                "split they were written with",
+            )
+            config.require(
+                not self.folds,
+                f"named_split={self.named_split!r} fixes train/validation/test; it does not "
+                f"go with folds={self.folds}",
+            )
+        config.require(self.jobs != 0, f"jobs={self.jobs} must be >= 1 (or -1: all cores)")
+        config.require(bool(self.models), "models=[] must name at least one model")
+        for name in (*self.models, *self.model_options):
+            config.require(name in MODELS, f"unknown model {name!r} (known: {', '.join(MODELS)})")

@@ -1,0 +1,105 @@
+"""The baselines' results as Markdown and CSV tables, and the files they go to."""
+
+from __future__ import annotations
+
+import csv
+import io as std_io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tfgenre import io
+from tfgenre.classical.baselines_config import BaselinesConfig
+from tfgenre.classical.folds import fold_grouping, protocol_of
+from tfgenre.classical.rows import FeatureRows
+
+
+def _pm(row: Mapping[str, Any], key: str) -> str:
+    """``mean ± std [lo, hi]`` over folds, ``value [lo, hi]`` on one split."""
+    mean, std = row[f"{key}_mean"], row.get(f"{key}_std")
+    text = f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+    if row.get(f"{key}_lo") is not None:
+        text += f" [{row[f'{key}_lo']:.4f}, {row[f'{key}_hi']:.4f}]"
+    return text
+
+
+def markdown_table(summary: Sequence[Mapping[str, Any]], title: str = "") -> str:
+    """The summary as a Markdown table (best accuracy first), intervals stated below."""
+    lines = [f"### {title}", ""] if title else []
+    lines += [
+        "| model | accuracy [95 % CI] | macro-F1 [95 % CI] | level | seconds |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in sorted(summary, key=lambda r: -r["accuracy_mean"]):
+        lines.append(
+            f"| {row['model']} | {_pm(row, 'accuracy')} | {_pm(row, 'macro_f1')} | "
+            f"{row['level']} | {row['seconds']:.1f} |"
+        )
+    methods = sorted({row["interval"] for row in summary if row.get("interval")})
+    if methods:
+        folds = any(row.get("accuracy_std") is not None for row in summary)
+        lines += [
+            "",
+            ("Mean ± std (population) over folds; " if folds else "")
+            + f"interval: {', '.join(methods)}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``rows`` as CSV text, header from the first row's keys, None as an empty cell."""
+    buffer = std_io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
+    """One line saying what was evaluated how (with ``rows``: the protocol, exclusions)."""
+    source = cfg.records or cfg.features_csv
+    if cfg.folds:
+        text = (
+            f"{source}: stratified {cfg.folds}-fold grouped by {fold_grouping(cfg)} "
+            f"(seed {cfg.seed}; the folds of fit --folds {cfg.folds})"
+        )
+    elif cfg.named_split:
+        text = f"{source}: {cfg.train_split} -> {cfg.eval_split} (split {cfg.named_split})"
+    else:
+        text = (
+            f"{source}: {cfg.train_split} -> {cfg.eval_split} "
+            f"(splits {cfg.splits}, seed {cfg.seed})"
+        )
+    if rows is not None:
+        protocol = protocol_of(cfg, rows)
+        text += f"; protocol {protocol.name} ({protocol.describe()})"
+        if rows.excluded:
+            text += f"; {len(rows.excluded)} track(s) in no list excluded"
+    return text
+
+
+def write_tables(
+    cfg: BaselinesConfig,
+    summary: Sequence[Mapping[str, Any]],
+    per_fold: Sequence[Mapping],
+    rows: FeatureRows | None = None,
+) -> list[str]:
+    """Writes ``baselines.md``, ``baselines.csv`` and ``baselines_folds.csv`` into ``out``.
+
+    With ``rows``, ``protocol.json`` too: the protocol and the excluded tracks.
+    """
+    io.makedirs(cfg.out)
+    paths = [io.join(cfg.out, n) for n in ("baselines.md", "baselines.csv", "baselines_folds.csv")]
+    io.write_text_atomic(paths[0], markdown_table(summary, describe(cfg, rows)))
+    io.write_text_atomic(paths[1], _csv_text(summary))
+    io.write_text_atomic(paths[2], _csv_text(per_fold))
+    if rows is not None:
+        paths.append(io.join(cfg.out, "protocol.json"))
+        record = {
+            "protocol": protocol_of(cfg, rows).to_json(),
+            "excluded": {"count": len(rows.excluded), "tracks": list(rows.excluded)},
+        }
+        io.write_text_atomic(paths[-1], json.dumps(record, indent=2) + "\n")
+    return paths

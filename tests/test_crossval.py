@@ -98,7 +98,8 @@ def test_fold_splits_never_validate_on_the_test_fold():
 
 def test_fit_and_baselines_use_the_same_folds(tmp_path):
     from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
-    from tfgenre.training import FitConfig, feature_table
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.inputs import feature_table
 
     path = str(write_csv(tmp_path / "f.csv", tracks=9, segments=2, artists=3))
     rows = load_feature_rows(features_csv=path)
@@ -122,7 +123,7 @@ def test_fit_and_baselines_use_the_same_folds(tmp_path):
 
 
 def test_folds_config_is_checked():
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     with pytest.raises(ConfigError, match="folds=1"):
         FitConfig(folds=1)
@@ -196,11 +197,11 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     """Records (csv source with artists) of every split pooled, filtered by track in
     tf.data; folds grouped by the manifest's artists, equal to baselines'; evaluate agrees."""
     from tfgenre.baselines import BaselinesConfig, folds_of, load_feature_rows
-    from tfgenre.crossval import run_folds
-    from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import WriterConfig, write_records
+    from tfgenre.scoring.predictions import evaluate_run
     from tfgenre.sources.synthetic import synthesize_dataset
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.crossval import run_folds
 
     audio = tmp_path / "audio"
     clips = synthesize_dataset(str(audio), num_genres=3, clips_per_genre=6, clip_seconds=4.0)

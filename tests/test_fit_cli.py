@@ -16,7 +16,8 @@ import yaml
 from tfgenre import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer import WriterConfig, write_records
-from tfgenre.training import FitConfig, train
+from tfgenre.trainer.config import FitConfig
+from tfgenre.trainer.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

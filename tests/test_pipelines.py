@@ -56,7 +56,7 @@ def test_expected_pipelines_exist():
 def test_pipeline_resolves(path):
     """Every section builds its config (no unknown keys, valid values)."""
     from tfgenre.records.writer import WriterConfig
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     data = config.read_yaml(str(path))
     stages = [k for k in data if k in config.STAGES]

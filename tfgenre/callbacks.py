@@ -27,7 +27,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation import confusion_matrix_figure, figure_to_png, read_history
+from tfgenre.scoring.figures import confusion_matrix_figure, figure_to_png, read_history
 from tfgenre.strategy import is_chief, task_info
 
 logger = logging.getLogger(__name__)

@@ -103,7 +103,7 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
 @check("tune")
 def _tune_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The tune settings and the fit config of the space's default point."""
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
     from tfgenre.tuning.space import load_space
     from tfgenre.tuning.study import TuneConfig
 
@@ -160,7 +160,8 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
 
 @stage("evaluate", check=_evaluate_config)
 def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.evaluate import evaluate_run, report_dir
+    from tfgenre.run_folder import report_dir
+    from tfgenre.scoring.predictions import evaluate_run
     from tfgenre.stats import format_interval
 
     cfg = _evaluate_config(section, pipeline)

@@ -76,9 +76,12 @@ def test_two_local_workers_match_one_worker(records, tmp_path):
         "from tfgenre import config\n"
         "from tfgenre.trainer.config import FitConfig\n"
         "from tfgenre.trainer.loop import train\n"
+        "from keras.src.backend.tensorflow import trainer as tf_trainer\n"
+        "reduce = tf_trainer.reduce_per_replica\n"
         f"cfg = config.from_dict(FitConfig, dict(records={str(records)!r}, "
         f"run_dir={str(tmp_path / 'multi')!r}, strategy='auto', **{FIT!r}))\n"
         "r = train(cfg)\n"
+        "assert tf_trainer.reduce_per_replica is reduce, 'Keras patch left behind'\n"
         "print('STRATEGY', r.run_dir)\n"
     )
     procs = []

@@ -79,9 +79,7 @@ def is_run_output(name: str) -> bool:
     """Whether ``name`` (an entry of a run folder) is something a fit writes."""
     base = name.removesuffix(".incomplete")
     return (
-        base in RUN_OUTPUTS
-        or base.startswith(f"{REPORT}_")
-        or base.startswith(f"{BACKUP}-worker-")
+        base in RUN_OUTPUTS or base.startswith(f"{REPORT}_") or base.startswith(f"{BACKUP}-worker-")
     )
 
 
@@ -205,7 +203,6 @@ def clear_run_outputs(run_dir: str, names: tuple[str, ...]) -> None:
             io.remove(target)
     if names:
         logger.info("--overwrite: removed the previous run in %s (%s)", run_dir, ", ".join(names))
-
 
 
 def report_dir(run_dir: str, split: str) -> str:

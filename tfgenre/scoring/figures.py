@@ -137,4 +137,3 @@ def training_curves_figure(history: dict[str, list[float]]) -> Figure:
         axes.grid(alpha=0.3)
     figure.tight_layout()
     return figure
-

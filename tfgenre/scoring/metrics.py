@@ -195,4 +195,3 @@ def evaluate_predictions(
                 bootstrap_metrics(y_true, y_pred, n_classes, groups=groups, settings=settings)
             )
     return out
-

@@ -80,4 +80,3 @@ def learning_rate_schedule(cfg: FitConfig, total_steps: int, scale: float = 1.0)
         total_steps=max(total_steps, 1),
         **options,
     )
-

@@ -261,4 +261,3 @@ def check_names(cfg: FitConfig) -> None:
         raise ConfigError(
             f"schedule.name={cfg.schedule.name!r} is unknown (known: {', '.join(SCHEDULES)})"
         )
-

@@ -199,6 +199,7 @@ def fold_interval(values: Sequence[float]) -> dict[str, Any]:
 def summarise(cfg: Any, outcomes: Sequence[FoldOutcome]) -> dict[str, Any]:
     """The ``folds_summary.json`` content: protocol, per-fold figures and their intervals."""
     from tfgenre.folds import VALIDATION_FRACTION
+
     policy = dict(run_folder.load_run_info(outcomes[0].run_dir).get("split_policy") or {})
     per_fold = []
     for o in outcomes:

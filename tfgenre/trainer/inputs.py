@@ -305,4 +305,3 @@ def unknown_length_ok(skip_corrupt: bool) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         yield
-

@@ -99,7 +99,6 @@ def resolve_eval_split(cfg: FitConfig, sizes: dict[str, int], source: str) -> st
     )
 
 
-
 def train(
     cfg: FitConfig,
     *,
@@ -341,4 +340,3 @@ def _strategy_scope(cfg: FitConfig) -> tuple[Any, Any, dict[str, Any]]:
 
     strategy = resolve_strategy(cfg.strategy)
     return strategy, strategy.scope(), describe_strategy(strategy)
-

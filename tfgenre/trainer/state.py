@@ -171,9 +171,7 @@ def multi_worker_patches(strategy: Any) -> Iterator[BuildPatch]:
                 del model._maybe_symbolic_build
 
 
-def _patch_build(
-    model: Any, strategy: Any, input_shape: tuple[int, ...], num_classes: int
-) -> None:
+def _patch_build(model: Any, strategy: Any, input_shape: tuple[int, ...], num_classes: int) -> None:
     """Gives ``model`` a symbolic build from a dummy batch.
 
     ``Trainer._maybe_symbolic_build`` calls ``strategy.reduce`` on the whole ``(x, y)``

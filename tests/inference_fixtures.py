@@ -51,7 +51,8 @@ def tiny_runs(tmp_path_factory) -> TinyRuns:
         return runs
     from tfgenre.records.writer import write_records
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.training import FitConfig, train
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.loop import train
 
     source = {"num_genres": 3, "clips_per_genre": 4, "clip_seconds": 3.0, "seed": 0}
     write_records(

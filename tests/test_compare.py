@@ -1,4 +1,4 @@
-"""Tests for tfgenre.comparison and ``python -m tfgenre.compare`` on run folders."""
+"""Tests for tfgenre.scoring.comparison and ``python -m tfgenre.compare`` on run folders."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tfgenre import compare
-from tfgenre.comparison import compare_runs, load_run_predictions
 from tfgenre.errors import ConfigError
+from tfgenre.scoring.comparison import compare_runs, load_run_predictions
 from tfgenre.stats import BootstrapSettings, mcnemar
 
 CLASSES = ("blues", "jazz", "rock")

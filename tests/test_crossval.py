@@ -100,7 +100,8 @@ def test_fit_and_baselines_use_the_same_folds(tmp_path):
     from tfgenre.classical.baselines_config import BaselinesConfig
     from tfgenre.classical.folds import folds_of
     from tfgenre.classical.rows import load_feature_rows
-    from tfgenre.training import FitConfig, feature_table
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.inputs import feature_table
 
     path = str(write_csv(tmp_path / "f.csv", tracks=9, segments=2, artists=3))
     rows = load_feature_rows(features_csv=path)
@@ -124,7 +125,7 @@ def test_fit_and_baselines_use_the_same_folds(tmp_path):
 
 
 def test_folds_config_is_checked():
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     with pytest.raises(ConfigError, match="folds=1"):
         FitConfig(folds=1)
@@ -200,12 +201,12 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     from tfgenre.classical.baselines_config import BaselinesConfig
     from tfgenre.classical.folds import folds_of
     from tfgenre.classical.rows import load_feature_rows
-    from tfgenre.crossval import run_folds
-    from tfgenre.evaluate import evaluate_run
     from tfgenre.records.writer import write_records
     from tfgenre.records.writer_config import WriterConfig
+    from tfgenre.scoring.predictions import evaluate_run
     from tfgenre.synthesis import synthesize_dataset
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.crossval import run_folds
 
     audio = tmp_path / "audio"
     clips = synthesize_dataset(str(audio), num_genres=3, clips_per_genre=6, clip_seconds=4.0)

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.evaluation: metrics match sklearn, track aggregation, report files."""
+"""Tests for tfgenre.scoring: metrics match sklearn, track aggregation, report files."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ import pytest
 from sklearn import metrics as skm
 
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation import (
-    aggregate_tracks,
-    evaluate_predictions,
-    read_track_predictions,
-    write_report,
-)
+from tfgenre.scoring.metrics import aggregate_tracks, evaluate_predictions
+from tfgenre.scoring.report import write_report
+from tfgenre.scoring.tracks import read_track_predictions
 from tfgenre.stats import BootstrapSettings
 
 CLASSES = ["blues", "jazz", "metal", "pop"]

@@ -17,7 +17,8 @@ from tfgenre import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.training import FitConfig, train
+from tfgenre.trainer.config import FitConfig
+from tfgenre.trainer.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

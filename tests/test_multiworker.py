@@ -14,7 +14,8 @@ import pytest
 from tfgenre import config
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.training import FitConfig, train
+from tfgenre.trainer.config import FitConfig
+from tfgenre.trainer.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,10 +75,14 @@ def test_two_local_workers_match_one_worker(records, tmp_path):
     code = (
         "import sys\n"
         "from tfgenre import config\n"
-        "from tfgenre.training import FitConfig, train\n"
+        "from tfgenre.trainer.config import FitConfig\n"
+        "from tfgenre.trainer.loop import train\n"
+        "from keras.src.backend.tensorflow import trainer as tf_trainer\n"
+        "reduce = tf_trainer.reduce_per_replica\n"
         f"cfg = config.from_dict(FitConfig, dict(records={str(records)!r}, "
         f"run_dir={str(tmp_path / 'multi')!r}, strategy='auto', **{FIT!r}))\n"
         "r = train(cfg)\n"
+        "assert tf_trainer.reduce_per_replica is reduce, 'Keras patch left behind'\n"
         "print('STRATEGY', r.run_dir)\n"
     )
     procs = []

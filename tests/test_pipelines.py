@@ -57,7 +57,7 @@ def test_expected_pipelines_exist():
 def test_pipeline_resolves(path):
     """Every section builds its config (no unknown keys, valid values)."""
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     data = config.read_yaml(str(path))
     stages = [k for k in data if k in config.STAGES]
@@ -77,7 +77,8 @@ def test_pipeline_resolves(path):
         config.from_dict(TuneConfig, config.merge(space.tune, data["tune"]))
         config.from_dict(FitConfig, config.merge(data.get("fit") or {}, space.fixed))
     if "baselines" in data and "baselines" in available:
-        from tfgenre.baselines import BaselinesConfig, layer_config
+        from tfgenre.baselines import layer_config
+        from tfgenre.classical.baselines_config import BaselinesConfig
 
         fit = fits[0] if isinstance(fits, list) else fits
         fit = {**fit, "records": data.get("write_records", {}).get("output", "x")}

@@ -235,7 +235,8 @@ def test_writer_warns_on_a_random_gtzan_split(tmp_path, caplog):
 
 
 def test_fit_records_the_protocol_in_run_and_metrics(tmp_path, caplog):
-    from tfgenre.training import FitConfig, train
+    from tfgenre.trainer.config import FitConfig
+    from tfgenre.trainer.loop import train
 
     ids = [f"{g}.{i:05d}" for g in ("blues", "pop") for i in range(40)]
     path = write_table(tmp_path / "t.csv", ids)

@@ -15,7 +15,8 @@ from tfgenre import config
 from tfgenre.errors import RecordsError
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.training import FitConfig, train
+from tfgenre.trainer.config import FitConfig
+from tfgenre.trainer.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +79,7 @@ def test_short_fit_learns_synthetic_genres(records, tmp_path):
 def test_report_equals_sklearn_on_same_predictions(records, tmp_path):
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    from tfgenre.evaluate import evaluate_run, predict_split
+    from tfgenre.scoring.predictions import evaluate_run, predict_split
 
     train(_fit(records, tmp_path / "run"), evaluate=False)
     probs, labels, track_ids, names = predict_split(str(tmp_path / "run"), "test")
@@ -169,7 +170,8 @@ def test_killed_fit_resumes(records, tmp_path):
     code = (
         "import sys, keras\n"
         "from tfgenre import config\n"
-        "from tfgenre.training import FitConfig, train\n"
+        "from tfgenre.trainer.config import FitConfig\n"
+        "from tfgenre.trainer.loop import train\n"
         "class Stop(keras.callbacks.Callback):\n"
         "    def on_epoch_end(self, epoch, logs=None):\n"
         "        if epoch == 1: import os; os._exit(9)\n"
@@ -242,7 +244,8 @@ def test_jax_backend_trains(records, tmp_path):
     pytest.importorskip("jax")
     code = (
         "from tfgenre import config\n"
-        "from tfgenre.training import FitConfig, train\n"
+        "from tfgenre.trainer.config import FitConfig\n"
+        "from tfgenre.trainer.loop import train\n"
         f"r = train(config.from_dict(FitConfig, dict(records={str(records)!r}, "
         f"run_dir={str(tmp_path / 'run')!r}, view='features', model='features_mlp', "
         "epochs=2, batch_size=16, early_stopping_patience=0)))\n"

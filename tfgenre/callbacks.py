@@ -26,8 +26,9 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
+from tfgenre import run_folder
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation import confusion_matrix_figure, figure_to_png, read_history
+from tfgenre.scoring.figures import confusion_matrix_figure, figure_to_png, read_history
 from tfgenre.strategy import is_chief, task_info
 
 logger = logging.getLogger(__name__)
@@ -281,11 +282,9 @@ def standard_callbacks(
     last BackupAndRestore, so that an epoch counts as done only once everything else
     about it has been written. A killed run re-run with the same ``run_dir`` resumes
     after its last finished epoch; its best-model checkpoint keeps the best value seen
-    before the interruption. EarlyStopping's patience counter restarts on resume.
-
-    In a multi-worker job only the chief writes TensorBoard, history, checkpoints and
-    images; every worker keeps its own backup folder (``backup`` for the chief,
-    ``backup-worker-<i>`` for the others).
+    before the interruption. EarlyStopping's patience counter restarts on resume. In a
+    multi-worker job only the chief writes TensorBoard, history, checkpoints and images;
+    every worker keeps its own backup folder (``backup``, ``backup-worker-<i>``).
 
     Args:
         run_dir: The run's folder (local or ``gs://``).
@@ -310,67 +309,102 @@ def standard_callbacks(
     Raises:
         ConfigError: For an invalid ``mode``, ``patience`` or ``histogram_freq``.
     """
+    _check_options(mode, patience, histogram_freq)
+    root = os.fspath(run_dir)
+    chief = is_chief() if chief is None else chief
+    backup_dir = _backup_dir(root, chief)
+    resuming = tf.io.gfile.exists(os.path.join(backup_dir, "training_metadata.json"))
+    callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
+    if chief:
+        image = _confusion_image(
+            root, val_data if confusion_matrix else None, class_names, confusion_max_batches
+        )
+        callbacks += _chief_callbacks(root, image, hparams, monitor, mode, histogram_freq, resuming)
+    if early_stopping:
+        callbacks.append(_early_stopping(monitor, mode, patience, min_delta))
+    callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq=backup_save_freq))
+    if resuming:
+        logger.info("found a backup in %s: training resumes from it", backup_dir)
+    return callbacks
+
+
+def _check_options(mode: str, patience: int, histogram_freq: int) -> None:
+    """Refuses an unknown ``mode`` or a negative ``patience`` or ``histogram_freq``."""
     if mode not in ("auto", "min", "max"):
         raise ConfigError(f"unknown mode {mode!r} (known: auto, min, max)")
     if patience < 0:
         raise ConfigError(f"patience={patience} must be >= 0")
     if histogram_freq < 0:
         raise ConfigError(f"histogram_freq={histogram_freq} must be >= 0")
-    root = os.fspath(run_dir)
-    chief = is_chief() if chief is None else chief
-    tb_dir = os.path.join(root, "tb")
-    history_csv = os.path.join(root, "history.csv")
-    if chief:
-        backup_dir = os.path.join(root, "backup")
-    else:
-        backup_dir = os.path.join(root, f"backup-worker-{task_info()[1]}")
-    resuming = tf.io.gfile.exists(os.path.join(backup_dir, "training_metadata.json"))
 
-    callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
+
+def _backup_dir(root: str, chief: bool) -> str:
+    """``backup`` for the chief, ``backup-worker-<i>`` for the other workers."""
     if chief:
-        if confusion_matrix and val_data is not None:
-            callbacks.append(
-                ConfusionMatrixImage(
-                    val_data,
-                    class_names,
-                    os.path.join(tb_dir, "validation"),
-                    max_batches=confusion_max_batches,
-                )
-            )
-        callbacks.append(
-            keras.callbacks.TensorBoard(
-                log_dir=tb_dir,
-                histogram_freq=histogram_freq,
-                write_graph=False,
-                profile_batch=0,
-            )
+        return os.path.join(root, run_folder.BACKUP)
+    return os.path.join(root, f"{run_folder.BACKUP}-worker-{task_info()[1]}")
+
+
+def _confusion_image(
+    root: str,
+    val_data: DatasetLike | None,
+    class_names: list[str] | tuple[str, ...],
+    max_batches: int | None,
+) -> ConfusionMatrixImage | None:
+    """The validation confusion-matrix image callback; None without validation data."""
+    if val_data is None:
+        return None
+    log_dir = os.path.join(root, run_folder.TENSORBOARD, "validation")
+    return ConfusionMatrixImage(val_data, class_names, log_dir, max_batches=max_batches)
+
+
+def _chief_callbacks(
+    root: str,
+    image: ConfusionMatrixImage | None,
+    hparams: Mapping[str, Any] | None,
+    monitor: str,
+    mode: str,
+    histogram_freq: int,
+    resuming: bool,
+) -> list[keras.callbacks.Callback]:
+    """What only the chief writes: image, TensorBoard, hparams, history, best checkpoint."""
+    tb_dir = os.path.join(root, run_folder.TENSORBOARD)
+    history_csv = os.path.join(root, run_folder.HISTORY_CSV)
+    callbacks: list[keras.callbacks.Callback] = [image] if image is not None else []
+    callbacks.append(
+        keras.callbacks.TensorBoard(
+            log_dir=tb_dir,
+            histogram_freq=histogram_freq,
+            write_graph=False,
+            profile_batch=0,
         )
-        if hparams:
-            callbacks.append(hparams_callback(tb_dir, hparams))
-        callbacks.append(keras.callbacks.CSVLogger(history_csv, append=True))
-        threshold = _best_so_far(history_csv, monitor, mode) if resuming else None
-        if threshold is not None:
-            logger.info("resuming: best %s so far is %s", monitor, threshold)
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                os.path.join(root, "checkpoints", "best.keras"),
-                monitor=monitor,
-                mode=mode,
-                save_best_only=True,
-                initial_value_threshold=threshold,
-            )
+    )
+    if hparams:
+        callbacks.append(hparams_callback(tb_dir, hparams))
+    callbacks.append(keras.callbacks.CSVLogger(history_csv, append=True))
+    threshold = _best_so_far(history_csv, monitor, mode) if resuming else None
+    if threshold is not None:
+        logger.info("resuming: best %s so far is %s", monitor, threshold)
+    callbacks.append(
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(root, run_folder.CHECKPOINTS, run_folder.BEST_CHECKPOINT),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            initial_value_threshold=threshold,
         )
-    if early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                mode=mode,
-                patience=patience,
-                min_delta=min_delta,
-                restore_best_weights=True,
-            )
-        )
-    callbacks.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq=backup_save_freq))
-    if resuming:
-        logger.info("found a backup in %s: training resumes from it", backup_dir)
+    )
     return callbacks
+
+
+def _early_stopping(
+    monitor: str, mode: str, patience: int, min_delta: float
+) -> keras.callbacks.EarlyStopping:
+    """Early stopping on ``monitor`` that restores the best weights."""
+    return keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        mode=mode,
+        patience=patience,
+        min_delta=min_delta,
+        restore_best_weights=True,
+    )

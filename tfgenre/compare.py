@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _main(args: argparse.Namespace) -> int:
     from tfgenre import io
-    from tfgenre.comparison import (
+    from tfgenre.scoring.comparison import (
         compare_runs,
         comparison_markdown,
         load_run_predictions,

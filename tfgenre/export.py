@@ -289,7 +289,7 @@ def export_run(
             split (nothing is written then).
     """
     from tfgenre.inference import MODEL_FILE, load_keras_model
-    from tfgenre.training import load_run_info
+    from tfgenre.run_folder import load_run_info
 
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is unknown (known: {', '.join(FORMATS)})")
@@ -397,7 +397,7 @@ def validation_inputs(run_dir: str, info: dict[str, Any]) -> CheckInputs:
     Raises:
         TfgenreError: when none of these can be read.
     """
-    from tfgenre.training import load_run_config
+    from tfgenre.run_folder import load_run_config
 
     cfg = load_run_config(run_dir)
     order = list(dict.fromkeys([cfg.val_split, "validation", cfg.eval_split, "test", "train"]))

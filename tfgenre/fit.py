@@ -92,7 +92,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.training import resolve_fit_config, train
+    from tfgenre.trainer.config import resolve_fit_config
+    from tfgenre.trainer.loop import train
 
     if args.list_models:
         from tfgenre.models.registry import get_entry, known_models
@@ -116,7 +117,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _print_folds(cfg: Any, *, overwrite: bool) -> None:
-    from tfgenre.crossval import run_folds
+    from tfgenre.trainer.crossval import run_folds
 
     result = run_folds(cfg, overwrite=overwrite)
     sys.stdout.write(result.markdown)
@@ -128,7 +129,7 @@ def _print_folds(cfg: Any, *, overwrite: bool) -> None:
 
 
 def _print_result(result: Any) -> None:
-    from tfgenre.evaluate import report_dir
+    from tfgenre.run_folder import report_dir
 
     sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
     if result.metrics:
@@ -153,7 +154,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any
 
     ``records`` comes from ``write_records:``'s output when the section names no data.
     """
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     section = dict(section)
     overwrite = section.pop("overwrite", False)
@@ -169,7 +170,8 @@ def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     Checks the model and schedule names and what is in ``run_dir`` (a finished run is
     refused unless ``overwrite: true``), which need nothing an earlier stage writes.
     """
-    from tfgenre.training import check_names, check_run_dir
+    from tfgenre.run_folder import check_run_dir
+    from tfgenre.trainer.config import check_names
 
     cfg, overwrite = stage_config(section, pipeline)
     if not cfg.run_dir:
@@ -183,7 +185,7 @@ def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
 
 @stage("fit", check=_check_stage)
 def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.training import train
+    from tfgenre.trainer.loop import train
 
     cfg, overwrite = stage_config(section, pipeline)
     if cfg.folds:

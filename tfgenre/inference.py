@@ -6,7 +6,7 @@ the file is decoded to mono at the run's sample rate, cut into the run's windows
 shorter than one window is zero-padded to one, as the records writer does), each window
 goes through the same view code the records writer used (so the model sees exactly the
 arrays it was trained on), and the per-window probabilities are averaged, the
-track-level rule of :mod:`tfgenre.evaluation`.
+track-level rule of :mod:`tfgenre.scoring.metrics`.
 
 Feature models trained from a features CSV describe the window the CSV's rows describe,
 recorded in ``run.json`` as ``feature_window``: ``"whole_track"`` for the 30-second

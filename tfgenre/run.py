@@ -109,7 +109,8 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
 
 @stage("evaluate", check=_evaluate_config)
 def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.evaluate import evaluate_run, report_dir
+    from tfgenre.run_folder import report_dir
+    from tfgenre.scoring.predictions import evaluate_run
     from tfgenre.stats import format_interval
 
     cfg = _evaluate_config(section, pipeline)

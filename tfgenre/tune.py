@@ -167,7 +167,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[dic
 
 def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The up-front check: the tune settings and the fit config of the space's default point."""
-    from tfgenre.training import FitConfig
+    from tfgenre.trainer.config import FitConfig
 
     fit_data, space, settings = stage_config(section, pipeline)
     fit = space.apply(fit_data, space.default_labels())

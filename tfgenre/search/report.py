@@ -180,7 +180,7 @@ def evaluation_summary(metrics: dict[str, Any], split: str) -> dict[str, Any]:
     """The best trial's evaluation as kept in ``summary.json``: track level, with intervals.
 
     Args:
-        metrics: What ``tfgenre.evaluate.evaluate_run`` returned for the trial.
+        metrics: What ``tfgenre.scoring.predictions.evaluate_run`` returned for the trial.
         split: The split it was scored on.
 
     Returns:

@@ -398,8 +398,8 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     """Track-level accuracy and macro-F1 of the best trial on its eval split, if possible."""
     if not trial_dir or not io.exists(io.join(trial_dir, "model.keras")):
         return None
-    from tfgenre.evaluate import evaluate_run
-    from tfgenre.training import load_run_config
+    from tfgenre.run_folder import load_run_config
+    from tfgenre.scoring.predictions import evaluate_run
 
     split = load_run_config(trial_dir).eval_split
     try:

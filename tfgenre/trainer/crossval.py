@@ -17,7 +17,8 @@ and a 95 % t-interval over the folds of segment- and track-level accuracy and ma
 Rerunning the same command after an interruption skips the finished folds (their
 ``report/metrics.json`` exists and their config matches), evaluates a fold whose model
 was saved but not evaluated, and resumes an unfinished one from its backup; a folder
-holding another config is refused unless ``overwrite`` (:func:`tfgenre.training.check_run_dir`).
+holding another config is refused unless ``overwrite``
+(:func:`tfgenre.run_folder.check_run_dir`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
-from tfgenre import config, io
+from tfgenre import config, io, run_folder
 from tfgenre.errors import ConfigError
+from tfgenre.scoring.predictions import evaluate_run
+from tfgenre.trainer.config import check_names
+from tfgenre.trainer.inputs import feature_table, record_selections
+from tfgenre.trainer.loop import train
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +87,17 @@ class CrossValResult:
 
 def fold_config(cfg: Any, fold: int) -> Any:
     """The fit config of fold ``fold``: ``fold`` set, run in ``<run_dir>/folds/<fold>``."""
-    return config.replace(cfg, fold=fold, run_dir=io.join(cfg.run_dir, "folds", str(fold)))
+    run_dir = io.join(cfg.run_dir, run_folder.FOLDS, str(fold))
+    return config.replace(cfg, fold=fold, run_dir=run_dir)
 
 
 def _metrics_path(run_dir: str) -> str:
-    return io.join(run_dir, "report", "metrics.json")
+    return io.join(run_dir, run_folder.REPORT, run_folder.METRICS_JSON)
 
 
 def _same_config(fold_cfg: Any) -> bool:
-    from tfgenre.training import _saved_fit_config, config_differences
-
-    saved = _saved_fit_config(fold_cfg.run_dir)
-    return saved is not None and not config_differences(saved, fold_cfg)
+    saved = run_folder.saved_fit_config(fold_cfg.run_dir)
+    return saved is not None and not run_folder.config_differences(saved, fold_cfg)
 
 
 def fold_finished(fold_cfg: Any) -> bool:
@@ -111,8 +113,6 @@ def check_cross_validation(cfg: Any) -> None:
             names are not the fold's ``train``/``validation``/``test``, the model or
             view is unknown, or the data cannot be cut into ``folds`` folds.
     """
-    from tfgenre.training import check_names
-
     if cfg.folds < 2:
         raise ConfigError(f"folds={cfg.folds} must be >= 2 for a cross-validation")
     if cfg.fold is not None:
@@ -124,12 +124,9 @@ def check_cross_validation(cfg: Any) -> None:
     check_names(cfg)
     probe = fold_config(cfg, 0)
     if cfg.features_csv:
-        from tfgenre.training import feature_table
-
         feature_table(probe)
     else:
         from tfgenre.records.manifest import Manifest
-        from tfgenre.training import record_selections
 
         record_selections(probe, Manifest.load(cfg.records))
 
@@ -138,7 +135,7 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
     """Trains and evaluates every fold (resuming), then writes the summary.
 
     Args:
-        cfg: A :class:`tfgenre.training.FitConfig` with ``folds`` >= 2.
+        cfg: A :class:`tfgenre.trainer.config.FitConfig` with ``folds`` >= 2.
         overwrite: Replace a finished cross-validation, or one of another config.
 
     Returns:
@@ -147,21 +144,15 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
     Raises:
         ConfigError: on a bad config or a run folder that may not be used
             (see :func:`check_cross_validation` and
-            :func:`tfgenre.training.check_run_dir`).
+            :func:`tfgenre.run_folder.check_run_dir`).
     """
     import keras
 
-    from tfgenre.evaluate import evaluate_run
-    from tfgenre.training import check_run_dir, clear_run_outputs, train
-
     check_cross_validation(cfg)
-    plan = check_run_dir(cfg, overwrite=overwrite)
-    clear_run_outputs(cfg.run_dir, plan.remove)
+    plan = run_folder.check_run_dir(cfg, overwrite=overwrite)
+    run_folder.clear_run_outputs(cfg.run_dir, plan.remove)
     io.makedirs(cfg.run_dir)
-    io.write_text_atomic(
-        io.join(cfg.run_dir, "config.yaml"),
-        yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
-    )
+    run_folder.write_run_config(cfg)
     outcomes = []
     for k in range(cfg.folds):
         fcfg = fold_config(cfg, k)
@@ -170,7 +161,7 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
             status = "skipped"
             logger.info("fold %d/%d: finished before, skipped (%s)", k, cfg.folds, fcfg.run_dir)
             metrics = json.loads(io.read_text(_metrics_path(fcfg.run_dir)))
-        elif io.exists(io.join(fcfg.run_dir, "model.keras")) and _same_config(fcfg):
+        elif io.exists(io.join(fcfg.run_dir, run_folder.MODEL)) and _same_config(fcfg):
             status = "evaluated"
             logger.info("fold %d/%d: model found, evaluating its test fold", k, cfg.folds)
             metrics = evaluate_run(fcfg.run_dir, split="test")
@@ -183,8 +174,9 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
         outcomes.append(FoldOutcome(k, fcfg.run_dir, metrics, status, time.perf_counter() - start))
     summary = summarise(cfg, outcomes)
     markdown = summary_markdown(summary)
-    io.write_text_atomic(io.join(cfg.run_dir, "folds_summary.md"), markdown)
-    io.write_text_atomic(io.join(cfg.run_dir, "folds_summary.json"), json.dumps(summary, indent=2))
+    io.write_text_atomic(io.join(cfg.run_dir, run_folder.FOLDS_SUMMARY_MD), markdown)
+    summary_json = io.join(cfg.run_dir, run_folder.FOLDS_SUMMARY_JSON)
+    io.write_text_atomic(summary_json, json.dumps(summary, indent=2))
     return CrossValResult(cfg.run_dir, tuple(outcomes), summary, markdown)
 
 
@@ -207,9 +199,8 @@ def fold_interval(values: Sequence[float]) -> dict[str, Any]:
 def summarise(cfg: Any, outcomes: Sequence[FoldOutcome]) -> dict[str, Any]:
     """The ``folds_summary.json`` content: protocol, per-fold figures and their intervals."""
     from tfgenre.folds import VALIDATION_FRACTION
-    from tfgenre.training import load_run_info
 
-    policy = dict(load_run_info(outcomes[0].run_dir).get("split_policy") or {})
+    policy = dict(run_folder.load_run_info(outcomes[0].run_dir).get("split_policy") or {})
     per_fold = []
     for o in outcomes:
         row: dict[str, Any] = {"fold": o.fold, "run_dir": o.run_dir, "status": o.status}

@@ -27,6 +27,8 @@ import numpy as np
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
+from tfgenre.run_folder import MODEL, TRACKS_CSV, report_dir
+from tfgenre.scoring.tracks import read_track_predictions
 from tfgenre.stats import (
     BootstrapSettings,
     bootstrap_metrics,
@@ -49,7 +51,6 @@ __all__ = [
     "write_comparison",
 ]
 
-TRACKS_CSV = "tracks.csv"
 #: Example ids named in a refusal.
 EXAMPLES = 5
 
@@ -75,18 +76,6 @@ class RunPredictions:
     classes: tuple[str, ...] = ()
 
 
-def _report_dir(run_dir: str, split: str) -> str:
-    return io.join(run_dir, "report" if split == "test" else f"report_{split}")
-
-
-def _read_tracks_csv(path: str) -> list[dict[str, str]]:
-    reader = csv.DictReader(std_io.StringIO(io.read_text(path)))
-    missing = {"track_id", "label", "predicted"} - set(reader.fieldnames or [])
-    if missing:
-        raise ConfigError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
-    return list(reader)
-
-
 def load_run_predictions(
     run_dir: str, split: str = "test", *, evaluate_missing: bool = True
 ) -> RunPredictions:
@@ -104,18 +93,18 @@ def load_run_predictions(
     """
     if not io.isdir(run_dir):
         raise ConfigError(f"run folder {run_dir!r} does not exist")
-    path = io.join(_report_dir(run_dir, split), TRACKS_CSV)
+    path = io.join(report_dir(run_dir, split), TRACKS_CSV)
     if not io.exists(path):
-        if not evaluate_missing or not io.exists(io.join(run_dir, "model.keras")):
+        if not evaluate_missing or not io.exists(io.join(run_dir, MODEL)):
             raise ConfigError(
                 f"{run_dir!r} has no {split} predictions ({path}) and no model.keras to "
                 "make them; run python -m tfgenre.evaluate on it first"
             )
         logger.info("%s has no %s predictions yet: evaluating it", run_dir, split)
-        from tfgenre.evaluate import evaluate_run
+        from tfgenre.scoring.predictions import evaluate_run
 
         evaluate_run(run_dir, split)
-    rows = _read_tracks_csv(path)
+    rows = read_track_predictions(path)
     classes = tuple(k[2:] for k in (rows[0] if rows else {}) if k.startswith("p_"))
     ids = [r["track_id"] for r in rows]
     if len(set(ids)) != len(ids):

@@ -1,0 +1,269 @@
+"""A run folder: the names of what a fit writes into it, and reading and checking it.
+
+A run folder (``fit --run-dir``) holds::
+
+    config.yaml        the resolved config (CONFIG_YAML)
+    run.json           what evaluate, predict and export need: labels, view, input
+                       spec, audio settings (RUN_JSON; :func:`run_info` builds it)
+    tb/                TensorBoard logs (scalars, learning rate, confusion matrix, hparams)
+    checkpoints/       best.keras: the best validation model (BEST_CHECKPOINT)
+    backup/            BackupAndRestore state (a killed run resumes from here)
+    history.csv        one row per epoch (HISTORY_CSV)
+    model.keras        the final model (MODEL), the best validation model when there is one
+    report/            metrics.json, report.md, tracks.csv, confusion matrices, training
+                       curves (``report_<split>/`` for splits other than test,
+                       :func:`report_dir`)
+
+A cross-validation's folder holds ``folds/<k>/`` (one run folder per fold) and the
+``folds_summary.json``/``.md``. A folder holding a finished run, or a run of another
+config, is refused unless ``overwrite`` (:func:`check_run_dir`); an unfinished run of
+the same config resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from tfgenre import config, io
+from tfgenre.errors import ConfigError
+
+if TYPE_CHECKING:  # the fit config pulls in the data pipeline; compare needs none of it
+    from tfgenre.trainer.config import FitConfig
+
+logger = logging.getLogger(__name__)
+
+CONFIG_YAML = "config.yaml"
+RUN_JSON = "run.json"
+TENSORBOARD = "tb"
+CHECKPOINTS = "checkpoints"
+BACKUP = "backup"
+HISTORY_CSV = "history.csv"
+MODEL = "model.keras"
+REPORT = "report"
+FOLDS = "folds"
+FOLDS_SUMMARY_JSON = "folds_summary.json"
+FOLDS_SUMMARY_MD = "folds_summary.md"
+#: The best validation model, inside CHECKPOINTS.
+BEST_CHECKPOINT = "best.keras"
+#: The per-track predictions, inside a report folder.
+TRACKS_CSV = "tracks.csv"
+#: The scores, inside a report folder.
+METRICS_JSON = "metrics.json"
+
+RUN_OUTPUTS: tuple[str, ...] = (
+    CONFIG_YAML,
+    RUN_JSON,
+    TENSORBOARD,
+    CHECKPOINTS,
+    BACKUP,
+    HISTORY_CSV,
+    MODEL,
+    REPORT,
+    FOLDS,
+    FOLDS_SUMMARY_JSON,
+    FOLDS_SUMMARY_MD,
+)
+"""What a fit (and a cross-validation, :mod:`tfgenre.trainer.crossval`: ``folds/`` and
+the summaries) writes into a run folder (plus ``report_<split>``, ``backup-worker-<i>``
+and the ``.incomplete`` files of interrupted atomic writes)."""
+
+_IGNORED_KEYS = ("run_dir", "verify")  # a moved folder or an extra check is the same run
+
+
+def is_run_output(name: str) -> bool:
+    """Whether ``name`` (an entry of a run folder) is something a fit writes."""
+    base = name.removesuffix(".incomplete")
+    return (
+        base in RUN_OUTPUTS or base.startswith(f"{REPORT}_") or base.startswith(f"{BACKUP}-worker-")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDirPlan:
+    """What :func:`check_run_dir` found in a run folder.
+
+    Attributes:
+        resume: An unfinished run of the same config is there (its backup is used).
+        remove: Names that ``--overwrite`` removes before the run writes anything.
+    """
+
+    resume: bool = False
+    remove: tuple[str, ...] = ()
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out or {prefix: {}}
+    return {prefix: data}
+
+
+def config_differences(saved: dict[str, Any], cfg: FitConfig) -> list[str]:
+    """Dotted keys in which a run folder's saved fit config and ``cfg`` differ.
+
+    ``run_dir`` and ``verify`` do not count. A saved config that no longer resolves
+    (another tfgenre version) is compared as written.
+    """
+    from tfgenre.trainer.config import FitConfig
+
+    try:
+        saved = config.to_dict(config.from_dict(FitConfig, saved))
+    except ConfigError:
+        pass
+    old, new = _flatten(saved), _flatten(config.to_dict(cfg))
+    keys = sorted(set(old) | set(new))
+    return [
+        k
+        for k in keys
+        if k.split(".")[0] not in _IGNORED_KEYS and old.get(k, "<unset>") != new.get(k, "<unset>")
+    ]
+
+
+def saved_fit_config(run_dir: str) -> dict[str, Any] | None:
+    """The ``fit`` section of the folder's ``config.yaml``; None when there is none."""
+    path = io.join(run_dir, CONFIG_YAML)
+    if not io.exists(path) or io.isdir(path):
+        return None
+    try:
+        data = yaml.safe_load(io.read_text(path))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("fit"), dict):
+        return data["fit"]
+    return None
+
+
+def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
+    """Decides what a run may do with ``cfg.run_dir``, before anything is written.
+
+    * no folder, or one holding nothing of a run: a new run;
+    * an unfinished run (no ``model.keras``) of the same config: it resumes;
+    * a finished run, or a run of another config: refused unless ``overwrite``, which
+      removes only what a fit writes (:func:`is_run_output`);
+    * run outputs without a ``config.yaml`` of a fit (not written by tfgenre), or
+      ``overwrite`` with other files in the folder: refused, listing them.
+
+    Raises:
+        ConfigError: with the folder, what is in it and what to do.
+    """
+    path = cfg.run_dir
+    io.check_output_folder(path, "run_dir")
+    if not io.exists(path):
+        return RunDirPlan()
+    names = io.listdir(path)
+    ours = [n for n in names if is_run_output(n)]
+    foreign = [n for n in names if not is_run_output(n)]
+    if not ours:
+        return RunDirPlan()
+    saved = saved_fit_config(path)
+    if saved is None:
+        raise ConfigError(
+            f"run_dir={path!r} holds {', '.join(ours)} but no config.yaml of a tfgenre fit, "
+            "so tfgenre did not write them and will not replace them: choose another --run-dir"
+        )
+    finished = MODEL in names or FOLDS_SUMMARY_JSON in names
+    what = "a finished run" if finished else "an unfinished run"
+    if overwrite:
+        if foreign:
+            raise ConfigError(
+                f"run_dir={path!r} holds files that fit did not write: {', '.join(foreign)}. "
+                "--overwrite removes only a run's own files; move those away or choose "
+                "another --run-dir"
+            )
+        return RunDirPlan(remove=tuple(ours))
+    differences = config_differences(saved, cfg)
+    if differences:
+        raise ConfigError(
+            f"run_dir={path!r} holds {what} of another config (differs in: "
+            f"{', '.join(differences)}); pass --overwrite to replace it, or choose another "
+            "--run-dir"
+        )
+    if finished:
+        raise ConfigError(
+            f"run_dir={path!r} already holds a finished run ({', '.join(ours)}); pass "
+            "--overwrite to train it again from scratch, or choose another --run-dir"
+        )
+    return RunDirPlan(resume=True)
+
+
+def clear_run_outputs(run_dir: str, names: tuple[str, ...]) -> None:
+    """Removes the run outputs ``names`` (from :func:`check_run_dir`) of ``run_dir``."""
+    for name in names:
+        target = io.join(run_dir, name)
+        if io.isdir(target):
+            io.rmtree(target)
+        else:
+            io.remove(target)
+    if names:
+        logger.info("--overwrite: removed the previous run in %s (%s)", run_dir, ", ".join(names))
+
+
+def report_dir(run_dir: str, split: str) -> str:
+    """``report`` for the test split, ``report_<split>`` for the others."""
+    return io.join(run_dir, REPORT if split == "test" else f"{REPORT}_{split}")
+
+
+def write_run_config(cfg: FitConfig) -> None:
+    """Writes ``config.yaml``: ``cfg`` as the ``fit`` section."""
+    io.write_text_atomic(
+        io.join(cfg.run_dir, CONFIG_YAML),
+        yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
+    )
+
+
+def run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> dict[str, Any]:
+    """``run.json``: what evaluate, predict and export need to use the model.
+
+    Args:
+        cfg: The run's fit config.
+        data: The run's :class:`tfgenre.trainer.inputs.RunData`; its ``info`` (the
+            source, audio settings, split sizes, protocol...) is merged in.
+        strategy_info: :func:`tfgenre.strategy.describe_strategy` of the run.
+    """
+    spec = data.input_spec
+    return {
+        "labels": data.labels,
+        "view": cfg.view,
+        "model": cfg.model,
+        "input_spec": {
+            "view": spec.view,
+            "shape": list(spec.shape),
+            "mean": list(spec.mean) if spec.mean else None,
+            "std": list(spec.std) if spec.std else None,
+        },
+        "strategy": strategy_info,
+        **data.info,
+    }
+
+
+def write_run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> None:
+    """Writes ``run.json`` (:func:`run_info`)."""
+    text = json.dumps(run_info(cfg, data, strategy_info), indent=2)
+    io.write_text_atomic(io.join(cfg.run_dir, RUN_JSON), text)
+
+
+def load_run_info(run_dir: str) -> dict[str, Any]:
+    """Reads ``run.json`` of a run folder.
+
+    Raises:
+        ConfigError: when the folder is not a tfgenre run.
+    """
+    path = io.join(run_dir, RUN_JSON)
+    if not io.exists(path):
+        raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no run.json)")
+    return json.loads(io.read_text(path))
+
+
+def load_run_config(run_dir: str) -> FitConfig:
+    """The resolved FitConfig saved in ``config.yaml``."""
+    from tfgenre.trainer.config import FitConfig
+
+    data = config.load_section(io.join(run_dir, CONFIG_YAML), "fit")
+    return config.from_dict(FitConfig, data)

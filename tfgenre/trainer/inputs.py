@@ -1,0 +1,307 @@
+"""The data of one training run: datasets, input spec, class counts and run facts.
+
+:func:`load_run_data` builds a :class:`RunData` from records (their splits, or one fold
+of a cross-validation) or from a features CSV. Its ``info`` dict (the source, audio
+settings, split sizes, protocol, records lost to corruption) goes into ``run.json``
+(:func:`tfgenre.run_folder.run_info`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tfgenre import io
+from tfgenre.errors import RecordsError
+from tfgenre.protocols import warn_if_leaky
+from tfgenre.trainer.config import FitConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """The datasets and facts of one run.
+
+    Attributes:
+        labels: Class names in index order.
+        input_spec: The model's :class:`tfgenre.models.registry.InputSpec`.
+        train: Training ``tf.data.Dataset`` of ``(x (batch, *shape), y (batch, classes))``.
+        val: Validation dataset like ``train``, or None when there is no validation split.
+        steps_per_epoch: Training batches per epoch.
+        train_counts: Training examples per class, shape (classes,).
+        info: The run's facts for ``run.json``.
+    """
+
+    labels: list[str]
+    input_spec: Any
+    train: Any
+    val: Any | None
+    steps_per_epoch: int
+    train_counts: np.ndarray
+    info: dict[str, Any]
+
+
+def load_run_data(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    """The run's data: from ``cfg.features_csv`` when set, else from ``cfg.records``.
+
+    Args:
+        cfg: The fit config.
+        drop_remainder: Drop the last partial training batch (TPUs need static shapes).
+
+    Raises:
+        RecordsError: on missing or corrupt records, or a split the data lacks.
+        ConfigError: on a features CSV that cannot be used.
+    """
+    if cfg.features_csv:
+        return _from_features_csv(cfg, drop_remainder)
+    return _from_records(cfg, drop_remainder)
+
+
+def _steps(n: int, batch_size: int, drop_remainder: bool) -> int:
+    steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+    return max(steps, 1)
+
+
+def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    """The run's data from a features CSV (split by ``cfg``, its fold when one is set)."""
+    from tfgenre.data import array_dataset
+    from tfgenre.models.registry import InputSpec
+
+    table = feature_table(cfg)
+    table.warn_if_leaky(cfg.features_csv)
+    mean, std = table.stats()
+    spec = InputSpec("features", (len(table.feature_names),), tuple(mean), tuple(std))
+    x, y, _ = table.splits[cfg.train_split]
+    n = len(table.labels)
+    train = array_dataset(
+        x,
+        y,
+        n,
+        batch_size=cfg.batch_size,
+        training=True,
+        seed=cfg.seed,
+        augment=cfg.augment,
+        feature_std=std.astype(np.float32),
+        drop_remainder=drop_remainder,
+    )
+    val = None
+    if cfg.val_split in table.splits:
+        vx, vy, _ = table.splits[cfg.val_split]
+        val = array_dataset(vx, vy, n, batch_size=cfg.batch_size, training=False)
+    info = {
+        "source": "features_csv",
+        "features_csv": cfg.features_csv,
+        "feature_names": list(table.feature_names),
+        "feature_window": table.window,
+        "split_policy": table.policy,
+        "protocol": table.protocol.to_json(),
+        "excluded": {"count": len(table.excluded), "tracks": list(table.excluded)},
+        "num_examples": {k: len(v[0]) for k, v in table.splits.items()},
+    }
+    steps = _steps(len(x), cfg.batch_size, drop_remainder)
+    return RunData(list(table.labels), spec, train, val, steps, np.bincount(y, minlength=n), info)
+
+
+def feature_table(cfg: FitConfig) -> Any:
+    """The run's features table: the CSV as split by ``cfg`` (its fold when one is set)."""
+    from tfgenre.data import fit_feature_table
+
+    table = fit_feature_table(cfg)
+    if cfg.fold is not None:
+        from tfgenre.folds import table_fold
+
+        table = table_fold(table, cfg.features_csv, cfg.folds, cfg.fold, cfg.seed)
+    return table
+
+
+def record_selections(cfg: FitConfig, manifest: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fold's ``{split: TrackSelection}`` and protocol info (empty without a fold)."""
+    if cfg.fold is None:
+        return {}, {}
+    from tfgenre.folds import records_fold
+
+    return records_fold(manifest, cfg.folds, cfg.fold, cfg.seed, skip_corrupt=cfg.skip_corrupt)
+
+
+def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
+    """The run's data from records: its splits, or one fold of a cross-validation.
+
+    Without a fold, train/validation are the records' splits and a features view is
+    normalised with the writer's train mean/std. With a fold (``cfg.fold``), every
+    split's shards are read and filtered by the fold's tracks
+    (:func:`tfgenre.folds.records_fold`), and a features view is normalised with the
+    mean and std of the fold's training examples.
+    """
+    from tfgenre.models.registry import InputSpec
+    from tfgenre.records.manifest import Manifest
+
+    m = Manifest.load(cfg.records)
+    entry = m.view(cfg.view)
+    folded = cfg.fold is not None
+    corrupt = _check_records(cfg, m)
+    selections, fold_info = record_selections(cfg, m)
+    if folded and cfg.train_split not in selections:
+        raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
+    view_entry = dict(entry)
+    mean = tuple(entry["mean"]) if cfg.view == "features" else None
+    std = tuple(entry["std"]) if cfg.view == "features" else None
+    if folded and cfg.view == "features":
+        mean, std = _fold_feature_stats(cfg, m, selections[cfg.train_split])
+        view_entry.update(mean=list(mean), std=list(std), stats_split=f"fold {cfg.fold} train")
+    spec = InputSpec(cfg.view, tuple(int(s) for s in entry["shape"]), mean, std)
+    train, val = _records_datasets(cfg, m, selections, drop_remainder)
+    if folded:
+        n_train = selections[cfg.train_split].num_examples
+        train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
+        num_examples = {s: sel.num_examples for s, sel in selections.items()}
+    else:
+        n_train = int(m.split(cfg.train_split)["num_examples"])
+        counts = m.split(cfg.train_split).get("label_counts") or {}
+        train_counts = np.array([counts.get(lab, 0) for lab in m.labels], dtype=np.int64)
+        num_examples = {s: int(m.split(s)["num_examples"]) for s in m.splits}
+    info = _records_info(cfg, m, view_entry, num_examples, corrupt, fold_info)
+    steps = _steps(n_train, cfg.batch_size, drop_remainder)
+    return RunData(m.labels, spec, train, val, steps, train_counts, info)
+
+
+def _check_records(cfg: FitConfig, m: Any) -> dict[str, int]:
+    """Checks the splits and shards the run reads; returns the records lost per shard."""
+    if cfg.fold is not None:
+        splits_used = list(m.splits)
+    else:
+        splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in m.splits]
+        if cfg.train_split not in m.splits:
+            raise RecordsError(
+                f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {m.splits})"
+            )
+    m.check_files(cfg.view, splits_used, verify=cfg.verify)
+    return report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
+
+
+def _fold_feature_stats(
+    cfg: FitConfig, m: Any, select: Any
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std (1 where 0) of the fold's training features, each ``(features,)``."""
+    from tfgenre.data import records_dataset
+
+    plain = records_dataset(
+        m,
+        cfg.view,
+        cfg.train_split,
+        batch_size=cfg.batch_size,
+        training=False,
+        skip_corrupt=cfg.skip_corrupt,
+        select=select,
+    )
+    rows = np.concatenate([x for x, _ in plain.as_numpy_iterator()]).astype(np.float64)
+    sd = rows.std(axis=0)
+    return tuple(rows.mean(axis=0)), tuple(np.where(sd > 0, sd, 1.0))
+
+
+def _records_datasets(
+    cfg: FitConfig, m: Any, selections: dict[str, Any], drop_remainder: bool
+) -> tuple[Any, Any | None]:
+    """The training dataset and the validation one (None without a validation split)."""
+    from tfgenre.data import records_dataset
+
+    common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
+    train = records_dataset(
+        m,
+        cfg.view,
+        cfg.train_split,
+        training=True,
+        seed=cfg.seed,
+        cache=cfg.cache,
+        shuffle_buffer=cfg.shuffle_buffer,
+        augment=cfg.augment,
+        drop_remainder=drop_remainder,
+        select=selections.get(cfg.train_split),
+        **common,
+    )
+    val = None
+    if cfg.val_split in (selections if cfg.fold is not None else m.splits):
+        val = records_dataset(
+            m,
+            cfg.view,
+            cfg.val_split,
+            training=False,
+            cache=cfg.cache,
+            select=selections.get(cfg.val_split),
+            **common,
+        )
+    return train, val
+
+
+def _records_info(
+    cfg: FitConfig,
+    m: Any,
+    view_entry: dict[str, Any],
+    num_examples: dict[str, int],
+    corrupt: dict[str, int],
+    fold_info: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``run.json`` facts of a run on records (warns when the split leaks artists)."""
+    info = {
+        "source": "records",
+        "records": cfg.records,
+        "sample_rate": m.sample_rate,
+        "window_samples": m.data.get("window_samples"),
+        "hop_samples": m.data.get("hop_samples"),
+        "view_entry": view_entry,
+        "feature_window": "whole_track"
+        if m.data.get("window_samples") is None
+        else m.data.get("window_samples"),
+        "num_examples": num_examples,
+        "skipped_corrupt": corrupt,
+    }
+    if cfg.fold is not None:
+        info["split_policy"] = {k: v for k, v in fold_info.items() if k != "label_counts"}
+    else:
+        info["protocol"] = m.protocol.to_json()
+        warn_if_leaky(
+            m.protocol,
+            f"GTZAN records {cfg.records}",
+            "write_records --set source_options.split=fault_filtered",
+        )
+    return info
+
+
+def report_corrupt(manifest: Any, view: str, splits: list[str]) -> dict[str, int]:
+    """Counts, per shard, the records lost to corruption (only shards that lose some)."""
+    from tfgenre.data import count_readable
+
+    lost = {}
+    for split in splits:
+        for shard in manifest.shards(view, split):
+            path = io.join(manifest.root, shard.file)
+            missing = shard.examples - count_readable([path])
+            if missing > 0:
+                logger.warning(
+                    "skip_corrupt: %s: %d of %d records unreadable", path, missing, shard.examples
+                )
+                lost[shard.file] = int(missing)
+    return lost
+
+
+@contextlib.contextmanager
+def unknown_length_ok(skip_corrupt: bool) -> Iterator[None]:
+    """Silences Keras' "Your input ran out of data" warning under ``skip_corrupt``.
+
+    A dataset that skips unreadable records has no known length, so Keras learns an
+    epoch's length by reaching its end and warns about it; nothing is lost, and the
+    skipped records are counted and reported by the run.
+    """
+    if not skip_corrupt:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield

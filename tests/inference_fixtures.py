@@ -10,13 +10,13 @@ cached in the session's base temp folder, so every test module reuses it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from tfgenre import config
+from tfgenre.run_info import RunInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,5 +131,5 @@ def write_long_stereo(path: Path, audio_root: Path, seconds: float = 125.0,
     return stereo
 
 
-def run_info(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
+def run_info(run_dir: Path) -> RunInfo:
+    return RunInfo.load(str(run_dir))

@@ -59,9 +59,9 @@ def test_long_44k_stereo_file(runs, long_stereo, capsys):
     # Decoded at the run's 22050 Hz, 1-s windows every 0.5 s.
     info = run_info(runs.mel)
     n = 125 * 22050
-    expected = 1 + (n - info["window_samples"]) // info["hop_samples"]
+    expected = 1 + (n - info.audio.window_samples) // info.audio.hop_samples
     assert r["num_segments"] == expected == len(r["segments"])
-    labels = info["labels"]
+    labels = info.labels
     assert [g[0] for g in r["genres"]] and all(g[0] in labels for g in r["genres"])
     probs = [g[1] for g in r["genres"]]
     assert probs == sorted(probs, reverse=True) and len(probs) == 3
@@ -118,7 +118,7 @@ def test_features_csv_run_uses_whole_track(runs):
     import pandas as pd
 
     info = run_info(runs.features_csv_run)
-    assert info["feature_window"] == "whole_track"
+    assert info.audio.whole_tracks and info.source == "features_csv"
     table = pd.read_csv(runs.features_csv)
     row = table.iloc[0]
     predictor = Predictor.load(str(runs.features_csv_run))
@@ -127,7 +127,7 @@ def test_features_csv_run_uses_whole_track(runs):
     chunks, starts, _ = predictor.model_inputs(y)
     x = np.concatenate(list(chunks))
     assert x.shape == (1, 57) and list(starts) == [0]
-    np.testing.assert_allclose(x[0], row[info["feature_names"]].to_numpy(np.float32), rtol=1e-4)
+    np.testing.assert_allclose(x[0], row[list(info.feature_names)].to_numpy(np.float32), rtol=1e-4)
     pred = predictor.predict_file(str(path))
     assert pred.num_segments == 1
     assert pred.segment_span(0) == pytest.approx((0.0, 3.0), abs=1e-3)

@@ -219,7 +219,9 @@ def resolve_model_path(path: str) -> tuple[str, str]:
     if io.isdir(path):
         model = io.join(path, layout.MODEL)
         if not io.exists(io.join(path, layout.RUN_INFO)):
-            raise ConfigError(f"--model {path!r} is not a tfgenre run folder (no {layout.RUN_INFO})")
+            raise ConfigError(
+                f"--model {path!r} is not a tfgenre run folder (no {layout.RUN_INFO})"
+            )
         if not io.exists(model):
             raise ConfigError(f"run folder {path!r} has no {layout.MODEL} (did the fit finish?)")
         return model, path

@@ -3,7 +3,8 @@
 An exported SavedModel (or TFLite model) takes a mono float32 waveform at the model's
 sample rate and returns genre probabilities, with no tfgenre or librosa code needed at
 serving time. This module builds that graph from a run's
-:class:`~tfgenre.run_info.RunInfo` with TensorFlow ops only (``tf.signal``), reproducing what the records writer computed with numpy:
+:class:`~tfgenre.run_info.RunInfo` with TensorFlow ops only (``tf.signal``),
+reproducing what the records writer computed with numpy:
 
 * Framing as :func:`tfgenre.audio.cut_segments`: windows of ``window_samples`` every
   ``hop_samples``; a waveform shorter than one window is zero-padded to one window.
@@ -19,7 +20,10 @@ serving time. This module builds that graph from a run's
 
 The ``features`` view (57 librosa features: HPSS, beat tracking, chroma with tuning
 estimation) has no faithful in-graph equivalent, so feature models are exported with a
-``features`` input instead; see :func:`tfgenre.export.export_run`.
+``features`` input instead (:func:`serving_module`); see
+:func:`tfgenre.artifacts.export_run`.
+
+:func:`write_saved_model` writes the serving SavedModel (signature :data:`SIGNATURE`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from tfgenre.views.base import ViewSpec
 
 #: Views whose front end can run inside the graph.
 WAVEFORM_VIEWS: tuple[str, ...] = ("raw", "mel")
+#: Name of the serving signature of exported SavedModels and TFLite models.
+SIGNATURE = "serving_default"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,3 +254,52 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
     x = view_from_windows(windows, spec)
     probs = tf.cast(model(x, training=False), tf.float32)
     return {"probabilities": tf.reduce_mean(probs, axis=0), "segment_probabilities": probs}
+
+
+def serving_input_name(run: RunInfo) -> str:
+    """The serving signature's input: ``features`` for feature models, else ``waveform``."""
+    return "features" if run.view == "features" else "waveform"
+
+
+def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
+    """A ``tf.Module`` holding the model and its serving function; returns (module, input).
+
+    A plain ``tf.Module`` rather than ``keras.export.ExportArchive``: the latter writes
+    every variable twice (as ``variables`` and ``_all_variables``), doubling the size.
+    """
+    import tensorflow as tf
+
+    if run.view == "features":
+        width = int(run.input_shape[0])
+
+        class FeaturesServing(tf.Module):
+            def __init__(self, model: Any) -> None:
+                super().__init__(name="tfgenre_serving")
+                self.model = model
+
+            @tf.function(input_signature=[tf.TensorSpec([None, width], tf.float32, "features")])
+            def serve(self, features: Any) -> dict[str, Any]:
+                return {"probabilities": tf.cast(self.model(features, training=False), tf.float32)}
+
+        return FeaturesServing(model), "features"
+    spec = FrontendSpec.from_run_info(run)
+
+    class WaveformServing(tf.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__(name="tfgenre_serving")
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, "waveform")])
+        def serve(self, waveform: Any) -> dict[str, Any]:
+            return waveform_to_probabilities(self.model, waveform, spec)
+
+    return WaveformServing(model), "waveform"
+
+
+def write_saved_model(model: Any, run: RunInfo, path: str) -> str:
+    """Writes the serving SavedModel of ``model`` to ``path``; returns the input name."""
+    import tensorflow as tf
+
+    module, input_name = serving_module(model, run)
+    tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve})
+    return input_name

@@ -15,8 +15,8 @@ from synth import tone
 
 from tfgenre import config
 from tfgenre.baselines import BaselinesConfig, load_feature_rows
-from tfgenre.data import load_feature_table
 from tfgenre.errors import ConfigError
+from tfgenre.feature_table import load_feature_table
 from tfgenre.protocols import (
     UNKNOWN_PROTOCOL,
     Protocol,

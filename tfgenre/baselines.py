@@ -206,7 +206,7 @@ def load_feature_rows(
         if not feature_names and xs:
             feature_names = tuple(f"f{i}" for i in range(xs[0].shape[1]))
     elif features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.feature_table import load_feature_table
 
         table = load_feature_table(
             features_csv, dict(splits) if splits else None, seed=seed, named_split=named_split
@@ -349,7 +349,7 @@ def score(
 
 def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
     """``{track_id: group}`` of the data (records' manifest or a CSV group column)."""
-    from tfgenre.data import csv_track_groups
+    from tfgenre.feature_table import csv_track_groups
     from tfgenre.folds import records_groups
 
     if cfg.records:

@@ -34,7 +34,7 @@ import numpy as np
 import yaml
 
 from tfgenre import config, io
-from tfgenre.data import AugmentConfig
+from tfgenre.augment import AugmentConfig
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.protocols import warn_if_leaky
 
@@ -325,7 +325,7 @@ def _features_from_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
 
 def feature_table(cfg: FitConfig) -> Any:
     """The run's features table: the CSV as split by ``cfg`` (its fold when one is set)."""
-    from tfgenre.data import fit_feature_table
+    from tfgenre.feature_table import fit_feature_table
 
     table = fit_feature_table(cfg)
     if cfg.fold is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixtures import run_info, tiny_runs, write_long_stereo
+from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
 
 from tfgenre import audio
 from tfgenre.export import export_run, main
@@ -131,6 +131,28 @@ def test_keras_format_copies_model(runs, tmp_path):
     meta = json.loads((tmp_path / "m.keras.json").read_text())
     assert meta["labels"] == list(run_info(runs.mel).labels) and meta["view"] == "mel"
     assert result.num_bytes == (runs.mel / "model.keras").stat().st_size
+
+
+def test_versioned_and_legacy_run_json_export_the_same_metadata(runs, tmp_path):
+    import shutil
+
+    run = run_info(runs.raw)
+    metas = {}
+    for name in ("new", "old"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(runs.raw / "model.keras", folder / "model.keras")
+        if name == "new":
+            run.write(str(folder))
+        else:
+            (folder / "run.json").write_text(json.dumps(legacy_run_json(run)))
+        for fmt in ("keras", "savedmodel"):
+            result = export_run(str(folder), fmt, str(tmp_path / f"{name}_{fmt}"))
+            metas[name, fmt] = json.loads(Path(result.metadata_path).read_text())
+    for fmt in ("keras", "savedmodel"):
+        assert metas["new", fmt] == metas["old", fmt]
+    assert metas["new", "savedmodel"]["window_samples"] == run.audio.window_samples
+    assert metas["new", "keras"]["view_entry"]["params"]["downsample"] == 1
 
 
 def test_export_errors(runs, tmp_path, capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from inference_fixtures import run_info, tiny_runs, write_long_stereo
+from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
 
 from tfgenre import audio
 from tfgenre.inference import Predictor, list_audio_files, resolve_model_path
@@ -230,3 +230,25 @@ def test_missing_paths_are_named_before_tensorflow_starts(runs, tmp_path):
     proc = _predict_process(clip, "--model", runs.mel, "--output", tmp_path / "no" / "out.json")
     assert proc.returncode == 2 and proc.stdout.strip() == "False"
     assert "does not exist" in proc.stderr and str(tmp_path / "no") in proc.stderr
+
+
+def test_versioned_and_legacy_run_json_predict_the_same(runs, tmp_path):
+    """A run folder with the versioned run.json predicts as one with the old layout."""
+    import shutil
+
+    from tfgenre.run_info import FORMAT_VERSION, RunInfo
+
+    run = RunInfo.load(str(runs.mel))
+    folders = {"new": tmp_path / "new", "old": tmp_path / "old"}
+    for folder in folders.values():
+        folder.mkdir()
+        shutil.copy(runs.mel / "model.keras", folder / "model.keras")
+    run.write(str(folders["new"]))
+    (folders["old"] / "run.json").write_text(json.dumps(legacy_run_json(run)))
+    assert json.loads((folders["new"] / "run.json").read_text())["format_version"] == FORMAT_VERSION
+    assert RunInfo.load(str(folders["old"])).format_version == 1
+    clip = str(sorted(runs.audio.rglob("*.wav"))[0])
+    new = Predictor.load(str(folders["new"])).predict_file(clip)
+    old = Predictor.load(str(folders["old"])).predict_file(clip)
+    np.testing.assert_array_equal(new.segment_probabilities, old.segment_probabilities)
+    assert new.labels == old.labels and new.num_segments == old.num_segments == 5

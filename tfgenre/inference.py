@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tfgenre import audio, io, layout
-from tfgenre.errors import ConfigError
+from tfgenre.errors import AudioDecodeError, ConfigError
 from tfgenre.run_info import RunInfo
 
 logger = logging.getLogger(__name__)
@@ -365,6 +365,37 @@ class Predictor:
         """
         y = audio.decode(path, self.framing.sample_rate)
         return self.predict_waveform(y, path)
+
+
+    def predict_files(
+        self,
+        paths: Sequence[str],
+        *,
+        on_skip: Callable[[AudioDecodeError], Any] | None = None,
+        on_step: Callable[[int], Any] | None = None,
+    ) -> tuple[list[TrackPrediction], list[str]]:
+        """Predicts every file of ``paths``; a file that cannot be decoded is skipped.
+
+        Args:
+            paths: Audio files.
+            on_skip: Called with the error of each skipped file, when it happens.
+            on_step: Called with the number of files done after each file (progress).
+
+        Returns:
+            (the predictions in the order of ``paths``, the skipped files).
+        """
+        results: list[TrackPrediction] = []
+        failed: list[str] = []
+        for n, path in enumerate(paths, start=1):
+            try:
+                results.append(self.predict_file(path))
+            except AudioDecodeError as err:
+                failed.append(path)
+                if on_skip is not None:
+                    on_skip(err)
+            if on_step is not None:
+                on_step(n)
+        return results, failed
 
 
 def _batch_function(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:

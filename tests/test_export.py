@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -136,7 +137,9 @@ def test_keras_format_copies_model(runs, tmp_path):
 def test_versioned_and_legacy_run_json_export_the_same_metadata(runs, tmp_path):
     import shutil
 
-    run = run_info(runs.raw)
+    from tfgenre.run_info import FORMAT_VERSION
+
+    run = dataclasses.replace(run_info(runs.raw), format_version=FORMAT_VERSION)
     metas = {}
     for name in ("new", "old"):
         folder = tmp_path / name

@@ -554,21 +554,22 @@ def bench_predict(clips: Clips, records: str, repeats: int = 3) -> dict[str, Any
     """Seconds to classify one 30-s clip file with mel_cnn through tfgenre.inference."""
     from tfgenre.inference import Predictor
     from tfgenre.models.registry import get_model
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
+    from tfgenre.run_info import RunInfo
 
-    manifest = Manifest.load(records)
+    records_info = RecordsInfo.load(records)
     spec = input_specs(records)["mel"]
     model = get_model("mel_cnn", spec, len(clips.label_names))
-    info = {
-        "labels": list(clips.label_names),
-        "view": "mel",
-        "view_entry": manifest.view("mel"),
-        "sample_rate": manifest.sample_rate,
-        "window_samples": manifest.data["window_samples"],
-        "hop_samples": manifest.data["hop_samples"],
-        "input_spec": {"view": "mel", "shape": list(spec.shape)},
-    }
-    predictor = Predictor(model, info)
+    run = RunInfo(
+        labels=tuple(clips.label_names),
+        model="mel_cnn",
+        view_spec=records_info.view("mel"),
+        input_shape=tuple(spec.shape),
+        audio=records_info.audio,
+        source="records",
+        data_path=records,
+    )
+    predictor = Predictor(model, run)
     path = clips.paths[0]
     predictor.predict_file(path)  # tracing, imports
     times = []

@@ -10,13 +10,13 @@ cached in the session's base temp folder, so every test module reuses it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from tfgenre import config
+from tfgenre.run_info import RunInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,5 +133,20 @@ def write_long_stereo(path: Path, audio_root: Path, seconds: float = 125.0,
     return stereo
 
 
-def run_info(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run.json").read_text())
+def run_info(run_dir: Path) -> RunInfo:
+    return RunInfo.load(str(run_dir))
+
+
+def legacy_run_json(run: RunInfo) -> dict:
+    """run.json as tfgenre wrote it before it had a format version (records runs)."""
+    spec = run.view_spec
+    return {
+        "labels": list(run.labels), "view": run.view, "model": run.model,
+        "input_spec": {"view": run.view, "shape": list(run.input_shape),
+                       "mean": None, "std": None},
+        "strategy": dict(run.strategy), "source": "records", "records": run.data_path,
+        "sample_rate": run.audio.sample_rate, "window_samples": run.audio.window_samples,
+        "hop_samples": run.audio.hop_samples,
+        "view_entry": {"dtype": spec.dtype, "shape": list(spec.shape),
+                       "params": dict(spec.params)},
+    }

@@ -64,7 +64,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
         assert by_model[name]["accuracy_mean"] >= 0.8, by_model[name]
     assert len(per_fold) == 6
     # the split is the fit split: same test rows as tfgenre.fit would evaluate
-    from tfgenre.data import load_feature_table
+    from tfgenre.feature_table import load_feature_table
 
     table = load_feature_table(str(clips_csv), {"train": 0.7, "test": 0.3}, seed=0)
     rows = load_feature_rows(features_csv=str(clips_csv), splits={"train": 0.7, "test": 0.3})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixtures import run_info, tiny_runs, write_long_stereo
+from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
 
 from tfgenre import audio
 from tfgenre.export import export_run, main
@@ -48,7 +49,7 @@ def test_savedmodel_and_tflite_agree_with_predict(runs, long_stereo, capsys, vie
     assert "savedmodel" in printed and "tflite" in printed and "MB" in printed
     saved, lite = run / "export" / "savedmodel", run / "export" / "model.tflite"
     meta = json.loads((saved / "assets.extra" / "tfgenre.json").read_text())
-    assert meta["labels"] == run_info(run)["labels"]
+    assert meta["labels"] == list(run_info(run).labels)
     assert meta["sample_rate"] == 22050 and meta["window_samples"] == 22050
     assert json.loads((run / "export" / "model.tflite.json").read_text())["quantized"] is False
 
@@ -129,8 +130,32 @@ def test_keras_format_copies_model(runs, tmp_path):
     result = export_run(str(runs.mel), "keras", str(tmp_path / "m.keras"))
     assert (tmp_path / "m.keras").read_bytes() == (runs.mel / "model.keras").read_bytes()
     meta = json.loads((tmp_path / "m.keras.json").read_text())
-    assert meta["labels"] == run_info(runs.mel)["labels"] and meta["view"] == "mel"
+    assert meta["labels"] == list(run_info(runs.mel).labels) and meta["view"] == "mel"
     assert result.num_bytes == (runs.mel / "model.keras").stat().st_size
+
+
+def test_versioned_and_legacy_run_json_export_the_same_metadata(runs, tmp_path):
+    import shutil
+
+    from tfgenre.run_info import FORMAT_VERSION
+
+    run = dataclasses.replace(run_info(runs.raw), format_version=FORMAT_VERSION)
+    metas = {}
+    for name in ("new", "old"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(runs.raw / "model.keras", folder / "model.keras")
+        if name == "new":
+            run.write(str(folder))
+        else:
+            (folder / "run.json").write_text(json.dumps(legacy_run_json(run)))
+        for fmt in ("keras", "savedmodel"):
+            result = export_run(str(folder), fmt, str(tmp_path / f"{name}_{fmt}"))
+            metas[name, fmt] = json.loads(Path(result.metadata_path).read_text())
+    for fmt in ("keras", "savedmodel"):
+        assert metas["new", fmt] == metas["old", fmt]
+    assert metas["new", "savedmodel"]["window_samples"] == run.audio.window_samples
+    assert metas["new", "keras"]["view_entry"]["params"]["downsample"] == 1
 
 
 def test_export_errors(runs, tmp_path, capsys):
@@ -185,7 +210,7 @@ def _centroid_mel_run(runs, run_dir: Path) -> Path:
     mean, std = bands.mean(axis=0), bands.std(axis=0) + 1e-3
     z = (bands - mean) / std
     centroids = np.stack([z[train["label"] == k].mean(axis=0) for k in range(3)])
-    n_mels, frames, _ = run_info(runs.mel)["input_spec"]["shape"]
+    n_mels, frames, _ = run_info(runs.mel).input_shape
     inputs = keras.Input((n_mels, frames, 1))
     x = keras.layers.Reshape((n_mels, frames))(inputs)
     x = keras.layers.GlobalAveragePooling1D()(keras.layers.Permute((2, 1))(x))
@@ -241,7 +266,7 @@ def test_quantized_mel_cnn_has_int8_weights_and_a_float_front_end(runs, tmp_path
         interpreter = tf.lite.Interpreter(model_path=result.path)
     int8 = [tuple(d["shape"]) for d in interpreter.get_tensor_details()
             if d["dtype"] == np.int8]
-    n_mels = run_info(runs.mel)["input_spec"]["shape"][0]
+    n_mels = run_info(runs.mel).input_shape[0]
     assert any(len(shape) == 4 for shape in int8), int8  # the conv kernels are int8
     assert not [s for s in int8 if n_mels in s and 1025 in s], int8  # the filterbank is not
     floats = export_run(str(runs.mel), "tflite", str(tmp_path / "f.tflite"))
@@ -254,9 +279,9 @@ def test_quantized_mel_cnn_has_int8_weights_and_a_float_front_end(runs, tmp_path
 
 
 def test_quantized_tflite_below_the_agreement_is_refused(runs, tmp_path, capsys, monkeypatch):
-    import tfgenre.export
+    import tfgenre.quantization
 
-    monkeypatch.setattr(tfgenre.export, "MIN_AGREEMENT", 1.01)  # nothing can pass
+    monkeypatch.setattr(tfgenre.quantization, "MIN_AGREEMENT", 1.01)  # nothing can pass
     out = tmp_path / "q.tflite"
     assert main(["--run-dir", str(runs.raw), "--format", "tflite", "--quantize",
                  "--output", str(out)]) == 1

@@ -239,7 +239,7 @@ def test_bad_features_csv_is_refused_before_training(tmp_path, kw, expected):
 
 
 def test_empty_or_infinite_cells_are_named(tmp_path):
-    from tfgenre.data import load_feature_table
+    from tfgenre.feature_table import load_feature_table
 
     for text, what in (("", "empty or NaN"), ("nan", "empty or NaN"), ("inf", "'inf'")):
         bad = write_table(tmp_path / "bad.csv", cell=(5, "rms_mean", text))

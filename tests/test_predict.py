@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from inference_fixtures import run_info, tiny_runs, write_long_stereo
+from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
 
 from tfgenre import audio
 from tfgenre.inference import Predictor, list_audio_files, resolve_model_path
@@ -59,9 +60,9 @@ def test_long_44k_stereo_file(runs, long_stereo, capsys):
     # Decoded at the run's 22050 Hz, 1-s windows every 0.5 s.
     info = run_info(runs.mel)
     n = 125 * 22050
-    expected = 1 + (n - info["window_samples"]) // info["hop_samples"]
+    expected = 1 + (n - info.audio.window_samples) // info.audio.hop_samples
     assert r["num_segments"] == expected == len(r["segments"])
-    labels = info["labels"]
+    labels = info.labels
     assert [g[0] for g in r["genres"]] and all(g[0] in labels for g in r["genres"])
     probs = [g[1] for g in r["genres"]]
     assert probs == sorted(probs, reverse=True) and len(probs) == 3
@@ -118,7 +119,7 @@ def test_features_csv_run_uses_whole_track(runs):
     import pandas as pd
 
     info = run_info(runs.features_csv_run)
-    assert info["feature_window"] == "whole_track"
+    assert info.audio.whole_tracks and info.source == "features_csv"
     table = pd.read_csv(runs.features_csv)
     row = table.iloc[0]
     predictor = Predictor.load(str(runs.features_csv_run))
@@ -127,7 +128,7 @@ def test_features_csv_run_uses_whole_track(runs):
     chunks, starts, _ = predictor.model_inputs(y)
     x = np.concatenate(list(chunks))
     assert x.shape == (1, 57) and list(starts) == [0]
-    np.testing.assert_allclose(x[0], row[info["feature_names"]].to_numpy(np.float32), rtol=1e-4)
+    np.testing.assert_allclose(x[0], row[list(info.feature_names)].to_numpy(np.float32), rtol=1e-4)
     pred = predictor.predict_file(str(path))
     assert pred.num_segments == 1
     assert pred.segment_span(0) == pytest.approx((0.0, 3.0), abs=1e-3)
@@ -230,3 +231,26 @@ def test_missing_paths_are_named_before_tensorflow_starts(runs, tmp_path):
     proc = _predict_process(clip, "--model", runs.mel, "--output", tmp_path / "no" / "out.json")
     assert proc.returncode == 2 and proc.stdout.strip() == "False"
     assert "does not exist" in proc.stderr and str(tmp_path / "no") in proc.stderr
+
+
+def test_versioned_and_legacy_run_json_predict_the_same(runs, tmp_path):
+    """A run folder with the versioned run.json predicts as one with the old layout."""
+    import shutil
+
+    from tfgenre.run_info import FORMAT_VERSION, RunInfo
+
+    # A run read from the old layout keeps format_version=1; write it as the new one.
+    run = dataclasses.replace(RunInfo.load(str(runs.mel)), format_version=FORMAT_VERSION)
+    folders = {"new": tmp_path / "new", "old": tmp_path / "old"}
+    for folder in folders.values():
+        folder.mkdir()
+        shutil.copy(runs.mel / "model.keras", folder / "model.keras")
+    run.write(str(folders["new"]))
+    (folders["old"] / "run.json").write_text(json.dumps(legacy_run_json(run)))
+    assert json.loads((folders["new"] / "run.json").read_text())["format_version"] == FORMAT_VERSION
+    assert RunInfo.load(str(folders["old"])).format_version == 1
+    clip = str(sorted(runs.audio.rglob("*.wav"))[0])
+    new = Predictor.load(str(folders["new"])).predict_file(clip)
+    old = Predictor.load(str(folders["old"])).predict_file(clip)
+    np.testing.assert_array_equal(new.segment_probabilities, old.segment_probabilities)
+    assert new.labels == old.labels and new.num_segments == old.num_segments == 5

@@ -16,8 +16,8 @@ from synth import tone
 from tfgenre import config
 from tfgenre.classical.baselines_config import BaselinesConfig
 from tfgenre.classical.rows import load_feature_rows
-from tfgenre.data import load_feature_table
 from tfgenre.errors import ConfigError
+from tfgenre.feature_table import load_feature_table
 from tfgenre.protocols import (
     UNKNOWN_PROTOCOL,
     Protocol,

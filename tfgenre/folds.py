@@ -187,7 +187,7 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
     """A features table split for fold ``fold`` of ``k`` (every row of every split pooled).
 
     Args:
-        table: The :class:`tfgenre.data.FeatureTable` as read from ``features_csv``.
+        table: The :class:`tfgenre.feature_table.FeatureTable` as read from ``features_csv``.
         features_csv: The CSV (for its group column).
         k: Number of folds.
         fold: The test fold.
@@ -196,7 +196,7 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
     Returns:
         The table with splits train/validation/test of the fold (:func:`fold_splits`).
     """
-    from tfgenre.data import csv_track_groups, refold_table
+    from tfgenre.feature_table import csv_track_groups, refold_table
     from tfgenre.protocols import looks_like_gtzan, random_protocol
 
     groups = csv_track_groups(features_csv)

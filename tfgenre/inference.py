@@ -8,10 +8,11 @@ goes through the same view code the records writer used (so the model sees exact
 arrays it was trained on), and the per-window probabilities are averaged, the
 track-level rule of :mod:`tfgenre.scoring.metrics`.
 
-Feature models trained from a features CSV describe the window the CSV's rows describe,
-recorded in ``run.json`` as ``feature_window``: ``"whole_track"`` for the 30-second
-GTZAN table (the features of the whole file, one "segment"), or a number of samples
-(the 3-second table), and the CSV's column order.
+Everything about the run comes from its :class:`~tfgenre.run_info.RunInfo`: the framing
+from ``run.audio`` and the view rebuilt from ``run.view_spec``. Feature models trained
+from a features CSV frame audio as the CSV's rows did (``run.audio``: whole files for
+the 30-second GTZAN table, 3-second windows for the per-segment one) and compute the
+CSV's columns (``run.feature_names``) in its order.
 """
 
 from __future__ import annotations
@@ -24,20 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import audio, io
-from tfgenre.errors import ConfigError
+from tfgenre import audio, io, layout
+from tfgenre.errors import AudioDecodeError, ConfigError
+from tfgenre.run_info import RunInfo
 
 logger = logging.getLogger(__name__)
-
-#: The sample rate of the GTZAN feature tables (librosa's default), assumed for
-#: features-CSV runs, whose ``run.json`` records no rate.
-FEATURES_CSV_SAMPLE_RATE = 22050
-
-#: Window of the 3-second GTZAN feature table, in samples at 22050 Hz (its ``length``).
-GTZAN_3S_WINDOW = 66149
-
-RUN_INFO = "run.json"
-MODEL_FILE = "model.keras"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,93 +150,57 @@ class Framing:
         return segments, starts, padded
 
 
-def make_frontend(info: dict[str, Any]) -> tuple[Framing, Frontend]:
+def framing_for(run: RunInfo) -> Framing:
+    """How files are cut for ``run``: its audio framing (features: whole files or windows).
+
+    Raises:
+        ConfigError: for a raw or mel run whose audio has no window.
+    """
+    spec = run.audio
+    if spec.whole_tracks:
+        if run.view != "features":
+            raise ConfigError(
+                f"run.json of view {run.view!r} has window_samples=None; a window is needed "
+                "to frame audio for it"
+            )
+        from tfgenre.views.features import N_FFT
+
+        return Framing(spec.sample_rate, None, None, min_samples=N_FFT)
+    return Framing(spec.sample_rate, int(spec.window_samples or 0), int(spec.hop or 0))
+
+
+def make_frontend(run: RunInfo) -> tuple[Framing, Frontend]:
     """The framing and the numpy view function of a run, as the records writer computed.
 
+    The view is rebuilt from ``run.view_spec`` (:func:`tfgenre.views.from_spec`), so
+    every parameter the writer used reaches predict without code here naming it.
+
     Args:
-        info: The run's ``run.json`` content.
+        run: The run's :class:`~tfgenre.run_info.RunInfo`.
 
     Returns:
         ``(framing, frontend)`` where ``frontend(segments (n, length)) -> (n, *input
         shape)`` float32.
 
     Raises:
-        ConfigError: when ``run.json`` lacks what is needed or names unknown features.
+        ConfigError: when the run has no window (raw, mel) or names unknown features.
     """
-    view = info.get("view")
-    entry = info.get("view_entry") or {}
-    params = dict(entry.get("params") or {})
-    if view == "features":
-        return _features_frontend(info, entry)
-    rate = int(info.get("sample_rate") or 0)
-    window = info.get("window_samples")
-    if not rate or not window:
-        raise ConfigError(
-            f"run.json of view {view!r} has sample_rate={rate or None}, "
-            f"window_samples={window}; both are needed"
+    from tfgenre.records.reader import payload_scale
+    from tfgenre.views.registry import from_spec
+
+    framing = framing_for(run)
+    rate = framing.sample_rate
+    view = from_spec(run.view_spec)
+    if run.view == "features":
+        from tfgenre.views.features import FEATURE_NAMES
+
+        index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+        columns = np.asarray(
+            [index[n] for n in run.feature_names or FEATURE_NAMES], dtype=np.int64
         )
-    framing = Framing(rate, int(window), int(info.get("hop_samples") or window))
-    if view == "mel":
-        from tfgenre.views.mel import MelView
-
-        mel = MelView(
-            n_mels=int(params["n_mels"]),
-            n_fft=int(params["n_fft"]),
-            hop_length=int(params["hop_length"]),
-            fmin=float(params.get("fmin") or 0.0),
-            fmax=params.get("fmax"),
-            top_db=float(params.get("top_db", 80.0)),
-            image_size=params.get("image_size"),
-        )
-        return framing, lambda s: mel.compute(s, rate).astype(np.float32)
-    if view == "raw":
-        from tfgenre.records.reader import payload_scale
-        from tfgenre.views.raw import RawView
-
-        raw = RawView(
-            dtype=str(entry.get("dtype", "int16")),
-            max_samples=params.get("max_samples"),
-            downsample=int(params.get("downsample") or 1),
-        )
-        scale = payload_scale(entry)
-        return framing, lambda s: raw.compute(s, rate).astype(np.float32) / scale
-    raise ConfigError(f"run.json view={view!r} must be raw, mel or features")
-
-
-def _features_frontend(info: dict[str, Any], entry: dict[str, Any]) -> tuple[Framing, Frontend]:
-    from tfgenre.views.features import FEATURE_NAMES, N_FFT, FeaturesView
-
-    if info.get("source") == "features_csv":
-        rate = int(info.get("sample_rate") or FEATURES_CSV_SAMPLE_RATE)
-        window: Any = info.get("feature_window", "whole_track")
-        names = info.get("feature_names") or list(FEATURE_NAMES)
-        if window == "segment":  # a per-segment CSV whose rows give no length
-            logger.warning(
-                "features CSV run: rows describe segments of unknown length; assuming the "
-                "3-second GTZAN table (%d samples)",
-                GTZAN_3S_WINDOW,
-            )
-            window = GTZAN_3S_WINDOW
-        hop = window
-    else:
-        rate = int(info.get("sample_rate") or FEATURES_CSV_SAMPLE_RATE)
-        window = info.get("window_samples")
-        hop = info.get("hop_samples") or window
-        names = entry.get("feature_names") or list(FEATURE_NAMES)
-    if window in (None, "whole_track"):
-        framing = Framing(rate, None, None, min_samples=N_FFT)
-    else:
-        framing = Framing(rate, int(window), int(hop))
-    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
-    unknown = [n for n in names if n not in index]
-    if unknown:
-        raise ConfigError(
-            f"the run's features {unknown[:5]} are not among the 57 tfgenre computes "
-            f"({', '.join(FEATURE_NAMES[:3])}, ...): predict cannot compute them"
-        )
-    columns = np.asarray([index[n] for n in names], dtype=np.int64)
-    view = FeaturesView()
-    return framing, lambda s: view.compute(s, rate)[:, columns].astype(np.float32)
+        return framing, lambda s: view.compute(s, rate)[:, columns].astype(np.float32)
+    scale = np.float32(payload_scale(run.view_spec))
+    return framing, lambda s: view.compute(s, rate).astype(np.float32) / scale
 
 
 # ----------------------------------------------------------------------------- runs
@@ -261,11 +217,13 @@ def resolve_model_path(path: str) -> tuple[str, str]:
     """
     path = str(path).rstrip("/") or str(path)
     if io.isdir(path):
-        model = io.join(path, MODEL_FILE)
-        if not io.exists(io.join(path, RUN_INFO)):
-            raise ConfigError(f"--model {path!r} is not a tfgenre run folder (no {RUN_INFO})")
+        model = io.join(path, layout.MODEL)
+        if not io.exists(io.join(path, layout.RUN_INFO)):
+            raise ConfigError(
+                f"--model {path!r} is not a tfgenre run folder (no {layout.RUN_INFO})"
+            )
         if not io.exists(model):
-            raise ConfigError(f"run folder {path!r} has no {MODEL_FILE} (did the fit finish?)")
+            raise ConfigError(f"run folder {path!r} has no {layout.MODEL} (did the fit finish?)")
         return model, path
     if not io.exists(path):
         raise ConfigError(f"--model {path!r} does not exist")
@@ -273,10 +231,10 @@ def resolve_model_path(path: str) -> tuple[str, str]:
         raise ConfigError(f"--model {path!r} must be a run folder or a .keras file")
     folder = _parent(path)
     for candidate in (folder, _parent(folder)):
-        if candidate and io.exists(io.join(candidate, RUN_INFO)):
+        if candidate and io.exists(io.join(candidate, layout.RUN_INFO)):
             return path, candidate
     raise ConfigError(
-        f"--model {path!r} has no {RUN_INFO} beside it or in its parent folder; it is "
+        f"--model {path!r} has no {layout.RUN_INFO} beside it or in its parent folder; it is "
         "needed for the labels and the audio settings"
     )
 
@@ -297,7 +255,7 @@ class Predictor:
 
     Args:
         model: Keras model ``(batch, *input shape)`` -> ``(batch, classes)`` probabilities.
-        info: The run's ``run.json`` content.
+        run: The run's ``run.json``.
         hop_seconds: Distance between window starts (default: the run's hop).
         batch_size: Segments per model call (bounds memory on long files).
     """
@@ -305,7 +263,7 @@ class Predictor:
     def __init__(
         self,
         model: Any,
-        info: dict[str, Any],
+        run: RunInfo,
         *,
         hop_seconds: float | None = None,
         batch_size: int = 32,
@@ -313,10 +271,10 @@ class Predictor:
         if batch_size <= 0:
             raise ConfigError(f"batch_size={batch_size} must be > 0")
         self.model = model
-        self.info = dict(info)
-        self.labels: tuple[str, ...] = tuple(info["labels"])
-        self.view: str = str(info.get("view"))
-        framing, self._frontend = make_frontend(info)
+        self.run = run
+        self.labels: tuple[str, ...] = run.labels
+        self.view: str = run.view
+        framing, self._frontend = make_frontend(run)
         if hop_seconds is not None:
             if hop_seconds <= 0:
                 raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
@@ -325,7 +283,7 @@ class Predictor:
                 framing = dataclasses.replace(framing, hop_samples=hop)
         self.framing = framing
         self.batch_size = int(batch_size)
-        self._classify = _batch_function(model, tuple(info["input_spec"]["shape"]))
+        self._classify = _batch_function(model, run.input_shape)
         out = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
         if out is not None and out != len(self.labels):
             raise ConfigError(
@@ -343,12 +301,10 @@ class Predictor:
         Raises:
             ConfigError: when ``path`` is not a run (see :func:`resolve_model_path`).
         """
-        import json
-
         model_path, run_dir = resolve_model_path(path)
-        info = json.loads(io.read_text(io.join(run_dir, RUN_INFO)))
-        logger.info("model %s (%s on %s)", model_path, info.get("model"), info.get("view"))
-        return cls(load_keras_model(model_path), info, **kwargs)
+        run = RunInfo.load(run_dir)
+        logger.info("model %s (%s on %s)", model_path, run.model, run.view)
+        return cls(load_keras_model(model_path), run, **kwargs)
 
     @property
     def sample_rate(self) -> int:
@@ -409,6 +365,37 @@ class Predictor:
         """
         y = audio.decode(path, self.framing.sample_rate)
         return self.predict_waveform(y, path)
+
+
+    def predict_files(
+        self,
+        paths: Sequence[str],
+        *,
+        on_skip: Callable[[AudioDecodeError], Any] | None = None,
+        on_step: Callable[[int], Any] | None = None,
+    ) -> tuple[list[TrackPrediction], list[str]]:
+        """Predicts every file of ``paths``; a file that cannot be decoded is skipped.
+
+        Args:
+            paths: Audio files.
+            on_skip: Called with the error of each skipped file, when it happens.
+            on_step: Called with the number of files done after each file (progress).
+
+        Returns:
+            (the predictions in the order of ``paths``, the skipped files).
+        """
+        results: list[TrackPrediction] = []
+        failed: list[str] = []
+        for n, path in enumerate(paths, start=1):
+            try:
+                results.append(self.predict_file(path))
+            except AudioDecodeError as err:
+                failed.append(path)
+                if on_skip is not None:
+                    on_skip(err)
+            if on_step is not None:
+                on_step(n)
+        return results, failed
 
 
 def _batch_function(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:

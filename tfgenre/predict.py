@@ -25,19 +25,14 @@ Example:
 from __future__ import annotations
 
 import argparse
-import csv
-import io as _io
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from tfgenre import cli
-from tfgenre.errors import AudioDecodeError, ConfigError
-
-FORMATS: tuple[str, ...] = ("table", "json", "csv")
+from tfgenre.errors import ConfigError
+from tfgenre.prediction_formats import FORMATS, FORMATTERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,59 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def format_table(results: Sequence[Any], top_k: int, segments: bool) -> str:
-    """Human-readable lines: path, duration, then ``genre probability`` pairs."""
-    lines = []
-    for r in results:
-        genres = "  ".join(f"{label} {p:.3f}" for label, p in r.top(top_k))
-        note = ", padded" if r.padded else ""
-        lines.append(f"{r.path}  ({r.duration_seconds:.1f} s, {r.num_segments} seg{note})")
-        lines.append(f"    {genres}")
-        if segments:
-            for i in range(r.num_segments):
-                start, end = r.segment_span(i)
-                seg = "  ".join(f"{label} {p:.3f}" for label, p in r.segment_top(i, top_k))
-                lines.append(f"    {start:7.2f}-{end:7.2f} s  {seg}")
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def format_json(results: Sequence[Any], top_k: int, segments: bool) -> str:
-    """The JSON list (see the module docstring)."""
-    return json.dumps([r.to_json(top_k, segments) for r in results], indent=2) + "\n"
-
-
-def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
-    """CSV rows per file and, with ``segments``, per segment."""
-    k = min(top_k, len(results[0].labels)) if results else top_k
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    head = ["path", "level", "segment", "start_seconds", "end_seconds"]
-    for i in range(1, k + 1):
-        head += [f"genre_{i}", f"probability_{i}"]
-    w.writerow(head)
-
-    def pairs(top: list[tuple[str, float]]) -> list[Any]:
-        return [x for label, p in top for x in (label, f"{p:.6f}")]
-
-    for r in results:
-        w.writerow([r.path, "track", "", "0.000", f"{r.duration_seconds:.3f}", *pairs(r.top(k))])
-        if segments:
-            for i in range(r.num_segments):
-                start, end = r.segment_span(i)
-                w.writerow(
-                    [
-                        r.path,
-                        "segment",
-                        i,
-                        f"{start:.3f}",
-                        f"{end:.3f}",
-                        *pairs(r.segment_top(i, k)),
-                    ]
-                )
-    return buf.getvalue()
-
-
-_FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -160,28 +102,26 @@ def _main(args: argparse.Namespace) -> int:
     for path, reason in unsupported:
         sys.stderr.write(f"skipped: {path}: {reason}\n")
     predictor = Predictor.load(args.model, hop_seconds=args.hop_seconds, batch_size=args.batch_size)
-    results, failed = [], []
-    show = sys.stderr.isatty() and len(files) > 1
     bar = None
-    if show:
+    if sys.stderr.isatty() and len(files) > 1:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), unit="file", desc="predict")
-    last = time.monotonic()
-    for n, path in enumerate(files, start=1):
-        try:
-            results.append(predictor.predict_file(path))
-        except AudioDecodeError as err:
-            failed.append(path)
-            sys.stderr.write(f"skipped: {err}\n")
+    last = [time.monotonic()]
+
+    def step(n: int) -> None:
         if bar is not None:
             bar.update(1)
-        elif time.monotonic() - last > 10:
-            last = time.monotonic()
+        elif time.monotonic() - last[0] > 10:
+            last[0] = time.monotonic()
             cli.logger.warning("predict: %d/%d files", n, len(files))
+
+    results, failed = predictor.predict_files(
+        files, on_skip=lambda err: sys.stderr.write(f"skipped: {err}\n"), on_step=step
+    )
     if bar is not None:
         bar.close()
-    text = _FORMATTERS[args.format](results, args.top_k, args.segments)
+    text = FORMATTERS[args.format](results, args.top_k, args.segments)
     if args.output:
         from tfgenre import io
 

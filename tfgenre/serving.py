@@ -2,8 +2,9 @@
 
 An exported SavedModel (or TFLite model) takes a mono float32 waveform at the model's
 sample rate and returns genre probabilities, with no tfgenre or librosa code needed at
-serving time. This module builds that graph from a run's ``run.json`` with TensorFlow
-ops only (``tf.signal``), reproducing what the records writer computed with numpy:
+serving time. This module builds that graph from a run's
+:class:`~tfgenre.run_info.RunInfo` with TensorFlow ops only (``tf.signal``),
+reproducing what the records writer computed with numpy:
 
 * Framing as :func:`tfgenre.audio.cut_segments`: windows of ``window_samples`` every
   ``hop_samples``; a waveform shorter than one window is zero-padded to one window.
@@ -19,7 +20,10 @@ ops only (``tf.signal``), reproducing what the records writer computed with nump
 
 The ``features`` view (57 librosa features: HPSS, beat tracking, chroma with tuning
 estimation) has no faithful in-graph equivalent, so feature models are exported with a
-``features`` input instead; see :func:`tfgenre.export.export_run`.
+``features`` input instead (:func:`serving_module`); see
+:func:`tfgenre.artifacts.export_run`.
+
+:func:`write_saved_model` writes the serving SavedModel (signature :data:`SIGNATURE`).
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ from typing import Any
 import numpy as np
 
 from tfgenre.errors import ConfigError
+from tfgenre.run_info import RunInfo
+from tfgenre.views.base import ViewSpec
 
 #: Views whose front end can run inside the graph.
 WAVEFORM_VIEWS: tuple[str, ...] = ("raw", "mel")
+#: Name of the serving signature of exported SavedModels and TFLite models.
+SIGNATURE = "serving_default"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +53,7 @@ class FrontendSpec:
         sample_rate: Rate of the waveform the signature takes, in Hz.
         window_samples: Window length in samples at ``sample_rate``.
         hop_samples: Distance between window starts in samples.
-        params: The view's parameters from the manifest (``view_entry["params"]``).
+        params: The view's parameters (``run.view_spec.params``).
         dtype: The stored dtype of the view (``float16``, ``int16``), rounded to in-graph.
         input_shape: Shape of one model input example, e.g. ``(128, 130, 1)``.
     """
@@ -59,44 +67,46 @@ class FrontendSpec:
     input_shape: tuple[int, ...]
 
     @classmethod
-    def from_run_info(cls, info: dict[str, Any]) -> FrontendSpec:
-        """The front end of a run from its ``run.json`` content.
+    def from_run_info(cls, run: RunInfo) -> FrontendSpec:
+        """The front end of a run: framing from ``run.audio``, the view from ``run.view_spec``.
+
+        A raw view written with ``downsample > 1`` (see
+        :class:`~tfgenre.views.raw.RawView`) takes audio at the reduced rate, framed in
+        reduced samples.
 
         Raises:
-            ConfigError: for the features view or a run without window information.
+            ConfigError: for the features view or a run without a window.
         """
-        view = info.get("view")
-        if view not in WAVEFORM_VIEWS:
+        if run.view not in WAVEFORM_VIEWS:
             raise ConfigError(
-                f"view={view!r} has no in-graph front end (only {', '.join(WAVEFORM_VIEWS)}): "
-                "the 57 engineered features need librosa (HPSS, beat tracking)"
+                f"view={run.view!r} has no in-graph front end (only "
+                f"{', '.join(WAVEFORM_VIEWS)}): the 57 engineered features need librosa "
+                "(HPSS, beat tracking)"
             )
-        entry = info.get("view_entry") or {}
-        params = dict(entry.get("params") or {})
-        window = info.get("window_samples")
-        hop = info.get("hop_samples") or window
-        rate = int(info.get("sample_rate") or 0)
-        if not window or not rate:
+        audio = run.audio
+        if audio.whole_tracks:
             raise ConfigError(
-                f"run.json has window_samples={window!r}, sample_rate={rate!r}; both are "
-                "needed to frame a waveform"
+                f"run.json has window_samples=None (sample_rate={audio.sample_rate}); a "
+                "window is needed to frame a waveform"
             )
-        window, hop = int(window), int(hop)
-        downsample = int(params.get("downsample") or 1) if view == "raw" else 1
+        rate, window, hop = audio.sample_rate, int(audio.window_samples or 0), int(audio.hop or 0)
+        downsample = 1
+        if run.view == "raw":
+            from tfgenre.views.registry import from_spec
+
+            downsample = from_spec(run.view_spec).downsample
         if downsample > 1:
-            # The raw view was resampled by 1/downsample: the signature takes audio at the
-            # reduced rate, framed in reduced samples.
-            rate = int(params.get("sample_rate") or rate // downsample)
+            rate = run.view_spec.sample_rate or rate // downsample
             window = -(-window // downsample)
             hop = max(1, int(round(hop / downsample)))
         return cls(
-            view=view,
+            view=run.view,
             sample_rate=rate,
             window_samples=window,
             hop_samples=hop,
-            params=params,
-            dtype=str(entry.get("dtype", "float32")),
-            input_shape=tuple(int(s) for s in info["input_spec"]["shape"]),
+            params=dict(run.view_spec.params),
+            dtype=run.view_spec.dtype,
+            input_shape=tuple(run.input_shape),
         )
 
 
@@ -203,21 +213,25 @@ def view_from_windows(windows: Any, spec: FrontendSpec) -> Any:
         elif spec.dtype == "float16":
             x = tf.cast(tf.cast(x, tf.float16), tf.float32)
         return x
+    from tfgenre.views.mel import MelView
+
+    # Every field of the mel view comes from the stored params (a missing one is an error).
+    mel = MelView.from_spec(ViewSpec("mel", spec.dtype, spec.input_shape, params=p))
     db = log_mel(
         windows,
         sample_rate=spec.sample_rate,
-        n_fft=int(p.get("n_fft", 2048)),
-        hop_length=int(p.get("hop_length", 512)),
-        n_mels=int(p.get("n_mels", 128)),
-        fmin=float(p.get("fmin") or 0.0),
-        fmax=p.get("fmax"),
-        top_db=float(p.get("top_db", 80.0)),
+        n_fft=mel.n_fft,
+        hop_length=mel.hop_length,
+        n_mels=mel.n_mels,
+        fmin=float(mel.fmin or 0.0),
+        fmax=mel.fmax,
+        top_db=float(mel.top_db),
         amin=float(p.get("amin", 1e-10)),
     )
     db = tf.expand_dims(db, -1)
-    size = p.get("image_size")
-    if size:
-        db = tf.image.resize(db, (int(size), int(size)), method="bilinear")
+    if mel.image_size:
+        size = int(mel.image_size)
+        db = tf.image.resize(db, (size, size), method="bilinear")
     if spec.dtype == "float16":
         db = tf.cast(tf.cast(db, tf.float16), tf.float32)
     return db
@@ -240,3 +254,52 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
     x = view_from_windows(windows, spec)
     probs = tf.cast(model(x, training=False), tf.float32)
     return {"probabilities": tf.reduce_mean(probs, axis=0), "segment_probabilities": probs}
+
+
+def serving_input_name(run: RunInfo) -> str:
+    """The serving signature's input: ``features`` for feature models, else ``waveform``."""
+    return "features" if run.view == "features" else "waveform"
+
+
+def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
+    """A ``tf.Module`` holding the model and its serving function; returns (module, input).
+
+    A plain ``tf.Module`` rather than ``keras.export.ExportArchive``: the latter writes
+    every variable twice (as ``variables`` and ``_all_variables``), doubling the size.
+    """
+    import tensorflow as tf
+
+    if run.view == "features":
+        width = int(run.input_shape[0])
+
+        class FeaturesServing(tf.Module):
+            def __init__(self, model: Any) -> None:
+                super().__init__(name="tfgenre_serving")
+                self.model = model
+
+            @tf.function(input_signature=[tf.TensorSpec([None, width], tf.float32, "features")])
+            def serve(self, features: Any) -> dict[str, Any]:
+                return {"probabilities": tf.cast(self.model(features, training=False), tf.float32)}
+
+        return FeaturesServing(model), "features"
+    spec = FrontendSpec.from_run_info(run)
+
+    class WaveformServing(tf.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__(name="tfgenre_serving")
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, "waveform")])
+        def serve(self, waveform: Any) -> dict[str, Any]:
+            return waveform_to_probabilities(self.model, waveform, spec)
+
+    return WaveformServing(model), "waveform"
+
+
+def write_saved_model(model: Any, run: RunInfo, path: str) -> str:
+    """Writes the serving SavedModel of ``model`` to ``path``; returns the input name."""
+    import tensorflow as tf
+
+    module, input_name = serving_module(model, run)
+    tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve})
+    return input_name

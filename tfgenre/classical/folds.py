@@ -12,7 +12,7 @@ from tfgenre.protocols import Protocol
 
 def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
     """``{track_id: group}`` of the data (records' manifest or a CSV group column)."""
-    from tfgenre.data import csv_track_groups
+    from tfgenre.feature_table import csv_track_groups
     from tfgenre.folds import records_groups
 
     if cfg.records:

@@ -82,7 +82,7 @@ def load_feature_rows(
         if not feature_names and xs:
             feature_names = tuple(f"f{i}" for i in range(xs[0].shape[1]))
     elif features_csv:
-        from tfgenre.data import load_feature_table
+        from tfgenre.feature_table import load_feature_table
 
         table = load_feature_table(
             features_csv, dict(splits) if splits else None, seed=seed, named_split=named_split

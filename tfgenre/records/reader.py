@@ -6,31 +6,40 @@ tools use :func:`iterate_numpy`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from tfgenre.records import example
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.manifest import Manifest
+from tfgenre.views.base import ViewSpec
 
 
-def payload_scale(view_entry: dict[str, Any]) -> float:
+def as_view_spec(view: str, spec: ViewSpec | Mapping[str, Any]) -> ViewSpec:
+    """``spec`` as a ViewSpec; a manifest dict entry (old ``Manifest.view``) is converted.
+
+    The dict form stays accepted until every reader of records uses RecordsInfo.
+    """
+    return spec if isinstance(spec, ViewSpec) else ViewSpec.from_json(view, spec)
+
+
+def payload_scale(spec: ViewSpec | Mapping[str, Any]) -> float:
     """The divisor that maps the stored payload back to floats (32767 for int16 raw)."""
-    return float(view_entry.get("params", {}).get("scale", 1.0) or 1.0)
+    params = spec.params if isinstance(spec, ViewSpec) else spec.get("params") or {}
+    return float(params.get("scale", 1.0) or 1.0)
 
 
-def parse_batch(view_entry: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+def parse_batch(spec: ViewSpec) -> Callable[[Any], dict[str, Any]]:
     """A function from a batch of serialised Examples to decoded tensors.
 
-    The payload comes back as float32 of shape ``(batch, *view shape)``.
+    The payload comes back as float32 of shape ``(batch, *spec.shape)``.
     """
     import tensorflow as tf
 
     description = example.feature_description()
-    dtype = view_entry["dtype"]
-    shape = tuple(int(s) for s in view_entry["shape"])
-    scale = payload_scale(view_entry)
+    dtype, shape, scale = spec.dtype, tuple(spec.shape), payload_scale(spec)
 
     def parse(serialized: Any) -> dict[str, Any]:
         parsed = tf.io.parse_example(serialized, description)
@@ -40,15 +49,16 @@ def parse_batch(view_entry: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
     return parse
 
 
-def iterate_numpy(manifest: Manifest, view: str, split: str) -> Iterator[dict[str, Any]]:
+def iterate_numpy(
+    manifest: RecordsInfo | Manifest, view: str, split: str
+) -> Iterator[dict[str, Any]]:
     """Yields every example of ``view``/``split`` in shard order, payload in stored dtype."""
     import tensorflow as tf
 
-    entry = manifest.view(view)
-    shape = tuple(int(s) for s in entry["shape"])
+    spec = as_view_spec(view, manifest.view(view))
     for path in manifest.shard_paths(view, split):
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            yield example.parse_numpy(record, entry["dtype"], shape)
+            yield example.parse_numpy(record, spec.dtype, tuple(spec.shape))
 
 
 def count_examples(paths: list[str]) -> int:
@@ -58,11 +68,13 @@ def count_examples(paths: list[str]) -> int:
     return int(sum(1 for p in paths for _ in tf.data.TFRecordDataset(p)))
 
 
-def to_numpy_arrays(manifest: Manifest, view: str, split: str) -> dict[str, np.ndarray]:
+def to_numpy_arrays(
+    manifest: RecordsInfo | Manifest, view: str, split: str
+) -> dict[str, np.ndarray]:
     """All of a split's examples stacked: data (stored dtype), label, segment, track_id."""
     items = list(iterate_numpy(manifest, view, split))
-    shape = tuple(int(s) for s in manifest.view(view)["shape"])
-    dtype = manifest.view(view)["dtype"]
+    spec = as_view_spec(view, manifest.view(view))
+    shape, dtype = tuple(spec.shape), spec.dtype
     return {
         "data": np.stack([i["data"] for i in items]) if items else np.zeros((0, *shape), dtype),
         "label": np.array([i["label"] for i in items], dtype=np.int64),

@@ -180,7 +180,7 @@ def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
     if not any(o.kind == "metric" and o.name.startswith("val_") for o in objectives):
         return
     if fit.features_csv:
-        from tfgenre.data import fit_feature_table
+        from tfgenre.feature_table import fit_feature_table
 
         have = list(fit_feature_table(fit).splits)
         where = fit.features_csv

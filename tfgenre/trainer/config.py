@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from tfgenre import config
-from tfgenre.data import AugmentConfig
+from tfgenre.augment import AugmentConfig
 from tfgenre.errors import ConfigError
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "rmsprop", "adamw")

@@ -112,7 +112,7 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
 
 def feature_table(cfg: FitConfig) -> Any:
     """The run's features table: the CSV as split by ``cfg`` (its fold when one is set)."""
-    from tfgenre.data import fit_feature_table
+    from tfgenre.feature_table import fit_feature_table
 
     table = fit_feature_table(cfg)
     if cfg.fold is not None:

@@ -1,0 +1,125 @@
+"""The JSON written with every exported model: what a user needs besides the model.
+
+Labels, view, model, input layout, package versions, and per kind of artefact the
+audio framing (sample rate, window, hop) and the serving signature, all from the run's
+:class:`~tfgenre.run_info.RunInfo`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfgenre.run_info import RunInfo
+from tfgenre.serving import SIGNATURE
+
+#: File name of the metadata inside a SavedModel's ``assets.extra``.
+METADATA_FILE = "tfgenre.json"
+
+
+def _input_spec(run: RunInfo) -> dict[str, Any]:
+    spec = run.view_spec
+    return {
+        "view": run.view,
+        "shape": [int(s) for s in run.input_shape],
+        "mean": list(spec.mean) if spec.mean else None,
+        "std": list(spec.std) if spec.std else None,
+    }
+
+
+def _feature_window(run: RunInfo) -> dict[str, Any]:
+    from tfgenre.inference import framing_for
+
+    framing = framing_for(run)
+    return {
+        "feature_names": list(run.feature_names) if run.feature_names else None,
+        "sample_rate": framing.sample_rate,
+        "feature_window": framing.window_samples or "whole_track",
+        "feature_hop": framing.hop_samples,
+    }
+
+
+def _keras(run: RunInfo) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "input": {
+            "name": run.view,
+            "shape": [None, *run.input_shape],
+            "note": "the stored view (see view_entry); preprocess with tfgenre",
+        },
+        "view_entry": run.view_spec.to_json(),
+        "sample_rate": run.audio.sample_rate,
+        "window_samples": run.audio.window_samples,
+        "hop_samples": run.audio.hop_samples,
+    }
+    if run.view == "features":
+        window = _feature_window(run)
+        meta["feature_names"] = window["feature_names"]
+        meta["feature_window"] = window["feature_window"]
+    return meta
+
+
+def _features_signature(run: RunInfo) -> dict[str, Any]:
+    return {
+        "signature": {
+            "name": SIGNATURE,
+            "inputs": {"features": {"dtype": "float32", "shape": [None, *run.input_shape]}},
+            "outputs": {"probabilities": {"dtype": "float32", "shape": [None, len(run.labels)]}},
+        },
+        **_feature_window(run),
+        "note": (
+            "compute the features with tfgenre.views.features.FeaturesView on mono audio at "
+            "sample_rate (whole file or windows of feature_window samples) and average the "
+            "probabilities over windows"
+        ),
+    }
+
+
+def _waveform_signature(run: RunInfo) -> dict[str, Any]:
+    from tfgenre.serving import FrontendSpec
+
+    spec = FrontendSpec.from_run_info(run)
+    classes = len(run.labels)
+    return {
+        "signature": {
+            "name": SIGNATURE,
+            "inputs": {"waveform": {"dtype": "float32", "shape": [None]}},
+            "outputs": {
+                "probabilities": {"dtype": "float32", "shape": [classes]},
+                "segment_probabilities": {"dtype": "float32", "shape": [None, classes]},
+            },
+        },
+        "sample_rate": spec.sample_rate,
+        "window_samples": spec.window_samples,
+        "hop_samples": spec.hop_samples,
+        "channels": 1,
+        "view_params": spec.params,
+    }
+
+
+def metadata(run: RunInfo, fmt: str) -> dict[str, Any]:
+    """The metadata of an artefact of format ``fmt`` (``savedmodel``, ``tflite``, ``keras``).
+
+    Args:
+        run: The exported run.
+        fmt: The artefact's format.
+
+    Returns:
+        JSON-ready data: ``format``, ``labels``, ``view``, ``model``, ``input_spec``,
+        ``versions``, then the stored-view input (keras), the ``features`` signature
+        with ``feature_names`` and the feature window, or the ``waveform`` signature
+        with ``sample_rate``, ``window_samples``, ``hop_samples`` and ``view_params``.
+    """
+    from tfgenre.records.info import package_versions
+
+    meta: dict[str, Any] = {
+        "format": fmt,
+        "labels": list(run.labels),
+        "view": run.view,
+        "model": run.model,
+        "input_spec": _input_spec(run),
+        "versions": package_versions(),
+    }
+    if fmt == "keras":
+        return {**meta, **_keras(run)}
+    if run.view == "features":
+        return {**meta, **_features_signature(run)}
+    return {**meta, **_waveform_signature(run)}

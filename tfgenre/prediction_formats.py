@@ -1,0 +1,75 @@
+"""How ``python -m tfgenre.predict`` writes its results: a table, JSON or CSV.
+
+Each formatter takes a sequence of :class:`~tfgenre.inference.TrackPrediction`, the
+number of genres to list and whether to add the per-segment timeline, and returns the
+whole text (see :mod:`tfgenre.predict` for the layouts).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+FORMATS: tuple[str, ...] = ("table", "json", "csv")
+
+
+def format_table(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """Human-readable lines: path, duration, then ``genre probability`` pairs."""
+    lines = []
+    for r in results:
+        genres = "  ".join(f"{label} {p:.3f}" for label, p in r.top(top_k))
+        note = ", padded" if r.padded else ""
+        lines.append(f"{r.path}  ({r.duration_seconds:.1f} s, {r.num_segments} seg{note})")
+        lines.append(f"    {genres}")
+        if segments:
+            for i in range(r.num_segments):
+                start, end = r.segment_span(i)
+                seg = "  ".join(f"{label} {p:.3f}" for label, p in r.segment_top(i, top_k))
+                lines.append(f"    {start:7.2f}-{end:7.2f} s  {seg}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def format_json(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """The JSON list (see the module docstring)."""
+    return json.dumps([r.to_json(top_k, segments) for r in results], indent=2) + "\n"
+
+
+def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
+    """CSV rows per file and, with ``segments``, per segment."""
+    k = min(top_k, len(results[0].labels)) if results else top_k
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["path", "level", "segment", "start_seconds", "end_seconds"]
+    for i in range(1, k + 1):
+        head += [f"genre_{i}", f"probability_{i}"]
+    w.writerow(head)
+
+    def pairs(top: list[tuple[str, float]]) -> list[Any]:
+        return [x for label, p in top for x in (label, f"{p:.6f}")]
+
+    for r in results:
+        w.writerow([r.path, "track", "", "0.000", f"{r.duration_seconds:.3f}", *pairs(r.top(k))])
+        if segments:
+            for i in range(r.num_segments):
+                start, end = r.segment_span(i)
+                w.writerow(
+                    [
+                        r.path,
+                        "segment",
+                        i,
+                        f"{start:.3f}",
+                        f"{end:.3f}",
+                        *pairs(r.segment_top(i, k)),
+                    ]
+                )
+    return buf.getvalue()
+
+
+FORMATTERS: dict[str, Callable[[Sequence[Any], int, bool], str]] = {
+    "table": format_table,
+    "json": format_json,
+    "csv": format_csv,
+}

@@ -140,7 +140,7 @@ def _run_info() -> RunInfo:
 def test_run_info_round_trips_and_keeps_what_users_read(tmp_path):
     info = _run_info()
     info.write(str(tmp_path))
-    data = json.loads((tmp_path / layout.RUN_INFO).read_text())
+    data = json.loads((tmp_path / layout.RUN_JSON).read_text())
     assert data["view"] == "features" and data["strategy"] == {"name": "default"}
     assert data["labels"] == ["x", "y"] and data["format_version"] == 2
     back = RunInfo.load(str(tmp_path))
@@ -152,7 +152,7 @@ def test_run_info_round_trips_and_keeps_what_users_read(tmp_path):
 def test_newer_run_info_is_refused(tmp_path):
     data = _run_info().to_json()
     data["format_version"] = 3
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(data))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(data))
     with pytest.raises(RecordsError, match="format_version=3.*newer tfgenre"):
         RunInfo.load(str(tmp_path))
 
@@ -185,12 +185,12 @@ LEGACY_CSV = {
 
 
 def test_run_json_written_before_versions_is_read(tmp_path):
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(LEGACY_MEL))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(LEGACY_MEL))
     info = RunInfo.load(str(tmp_path))
     assert info.audio == AudioSpec(22050, 22050, 11025)
     assert views.from_spec(info.view_spec) == MelView()
     assert info.data_path == "/r" and info.input_shape == (128, 44, 1)
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(LEGACY_CSV))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(LEGACY_CSV))
     info = RunInfo.load(str(tmp_path))
     assert info.feature_names == ("rms_mean", "tempo")
     assert info.audio.window_samples == GTZAN_3S_WINDOW

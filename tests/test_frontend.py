@@ -89,14 +89,14 @@ def test_legacy_segment_features_csv_run_frames_3_second_windows(tmp_path):
         "source": "features_csv", "features_csv": "/f.csv",
         "feature_names": ["rms_mean", "tempo"], "feature_window": "segment",
     }
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(legacy))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(legacy))
     framing, _ = make_frontend(RunInfo.load(str(tmp_path)))
     assert framing == Framing(22050, GTZAN_3S_WINDOW, GTZAN_3S_WINDOW)
     legacy["feature_window"] = "whole_track"
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(legacy))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(legacy))
     framing, _ = make_frontend(RunInfo.load(str(tmp_path)))
     assert framing.window_samples is None and framing.min_samples > 0
     legacy["feature_names"] = ["rms_mean", "not_a_feature"]
-    (tmp_path / layout.RUN_INFO).write_text(json.dumps(legacy))
+    (tmp_path / layout.RUN_JSON).write_text(json.dumps(legacy))
     with pytest.raises(ConfigError, match="not_a_feature"):
         make_frontend(RunInfo.load(str(tmp_path)))

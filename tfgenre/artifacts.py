@@ -191,7 +191,7 @@ def export_run(
     run = RunInfo.load(run_dir)
     source = model_path or io.join(run_dir, layout.MODEL)
     name = QUANTIZED_NAME if quantize else DEFAULT_NAMES[fmt]
-    output = output or io.join(run_dir, layout.EXPORT_DIR, name)
+    output = output or io.join(run_dir, layout.EXPORT, name)
     _check_request(fmt, source, quantize, output)
     meta = metadata(run, fmt)
     parent = os.path.dirname(os.path.abspath(output))

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from tfgenre import run_folder
+from tfgenre import layout
 from tfgenre.errors import ConfigError
 from tfgenre.scoring.figures import confusion_matrix_figure, figure_to_png, read_history
 from tfgenre.strategy import is_chief, task_info
@@ -341,8 +341,8 @@ def _check_options(mode: str, patience: int, histogram_freq: int) -> None:
 def _backup_dir(root: str, chief: bool) -> str:
     """``backup`` for the chief, ``backup-worker-<i>`` for the other workers."""
     if chief:
-        return os.path.join(root, run_folder.BACKUP)
-    return os.path.join(root, f"{run_folder.BACKUP}-worker-{task_info()[1]}")
+        return os.path.join(root, layout.BACKUP)
+    return os.path.join(root, f"{layout.BACKUP}-worker-{task_info()[1]}")
 
 
 def _confusion_image(
@@ -354,7 +354,7 @@ def _confusion_image(
     """The validation confusion-matrix image callback; None without validation data."""
     if val_data is None:
         return None
-    log_dir = os.path.join(root, run_folder.TENSORBOARD, "validation")
+    log_dir = os.path.join(root, layout.TENSORBOARD, "validation")
     return ConfusionMatrixImage(val_data, class_names, log_dir, max_batches=max_batches)
 
 
@@ -368,8 +368,8 @@ def _chief_callbacks(
     resuming: bool,
 ) -> list[keras.callbacks.Callback]:
     """What only the chief writes: image, TensorBoard, hparams, history, best checkpoint."""
-    tb_dir = os.path.join(root, run_folder.TENSORBOARD)
-    history_csv = os.path.join(root, run_folder.HISTORY_CSV)
+    tb_dir = os.path.join(root, layout.TENSORBOARD)
+    history_csv = os.path.join(root, layout.HISTORY_CSV)
     callbacks: list[keras.callbacks.Callback] = [image] if image is not None else []
     callbacks.append(
         keras.callbacks.TensorBoard(
@@ -387,7 +387,7 @@ def _chief_callbacks(
         logger.info("resuming: best %s so far is %s", monitor, threshold)
     callbacks.append(
         keras.callbacks.ModelCheckpoint(
-            os.path.join(root, run_folder.CHECKPOINTS, run_folder.BEST_CHECKPOINT),
+            os.path.join(root, layout.CHECKPOINTS, layout.BEST_CHECKPOINT),
             monitor=monitor,
             mode=mode,
             save_best_only=True,

@@ -218,9 +218,9 @@ def resolve_model_path(path: str) -> tuple[str, str]:
     path = str(path).rstrip("/") or str(path)
     if io.isdir(path):
         model = io.join(path, layout.MODEL)
-        if not io.exists(io.join(path, layout.RUN_INFO)):
+        if not io.exists(io.join(path, layout.RUN_JSON)):
             raise ConfigError(
-                f"--model {path!r} is not a tfgenre run folder (no {layout.RUN_INFO})"
+                f"--model {path!r} is not a tfgenre run folder (no {layout.RUN_JSON})"
             )
         if not io.exists(model):
             raise ConfigError(f"run folder {path!r} has no {layout.MODEL} (did the fit finish?)")
@@ -231,10 +231,10 @@ def resolve_model_path(path: str) -> tuple[str, str]:
         raise ConfigError(f"--model {path!r} must be a run folder or a .keras file")
     folder = _parent(path)
     for candidate in (folder, _parent(folder)):
-        if candidate and io.exists(io.join(candidate, layout.RUN_INFO)):
+        if candidate and io.exists(io.join(candidate, layout.RUN_JSON)):
             return path, candidate
     raise ConfigError(
-        f"--model {path!r} has no {layout.RUN_INFO} beside it or in its parent folder; it is "
+        f"--model {path!r} has no {layout.RUN_JSON} beside it or in its parent folder; it is "
         "needed for the labels and the audio settings"
     )
 

@@ -12,10 +12,11 @@ A **run folder** (``python -m tfgenre.fit --run-dir DIR``)::
     DIR/run.json                             RunInfo (tfgenre.run_info)
     DIR/config.yaml                          the resolved fit config
     DIR/model.keras                          the trained model
-    DIR/history.csv  DIR/logs/  DIR/checkpoints/  DIR/backup/
+    DIR/history.csv  DIR/tb/  DIR/checkpoints/  DIR/backup/
     DIR/report/  DIR/report_<split>/          evaluation reports
     DIR/export/                              SavedModel / TFLite / .keras exports
     DIR/folds/<k>/                           one run folder per cross-validation fold
+    DIR/folds_summary.json, .md              the figures over folds
 
 A **synthetic set** (``--source synthetic``) carries :data:`SYNTHETIC_MARKER`.
 """
@@ -29,21 +30,43 @@ STATE_DIR = ".state"
 INCOMPLETE_SUFFIX = ".incomplete"
 
 # --- run folder
-RUN_INFO = "run.json"
-RUN_CONFIG = "config.yaml"
+CONFIG_YAML = "config.yaml"
+RUN_JSON = "run.json"
+TENSORBOARD = "tb"
+CHECKPOINTS = "checkpoints"
+BACKUP = "backup"
+HISTORY_CSV = "history.csv"
 MODEL = "model.keras"
-HISTORY = "history.csv"
-LOGS_DIR = "logs"
-CHECKPOINTS_DIR = "checkpoints"
-BACKUP_DIR = "backup"
-REPORT_DIR = "report"
-EXPORT_DIR = "export"
-FOLDS_DIR = "folds"
+REPORT = "report"
+FOLDS = "folds"
+FOLDS_SUMMARY_JSON = "folds_summary.json"
+FOLDS_SUMMARY_MD = "folds_summary.md"
+#: The best validation model, inside CHECKPOINTS.
+BEST_CHECKPOINT = "best.keras"
+#: The per-track predictions, inside a report folder.
+TRACKS_CSV = "tracks.csv"
+#: The scores, inside a report folder.
+METRICS_JSON = "metrics.json"
+
+RUN_OUTPUTS: tuple[str, ...] = (
+    CONFIG_YAML,
+    RUN_JSON,
+    TENSORBOARD,
+    CHECKPOINTS,
+    BACKUP,
+    HISTORY_CSV,
+    MODEL,
+    REPORT,
+    FOLDS,
+    FOLDS_SUMMARY_JSON,
+    FOLDS_SUMMARY_MD,
+)
+"""What a fit (and a cross-validation, :mod:`tfgenre.trainer.crossval`: ``folds/`` and
+the summaries) writes into a run folder (plus ``report_<split>``, ``backup-worker-<i>``
+and the ``.incomplete`` files of interrupted atomic writes)."""
+
+EXPORT = "export"
 
 # --- generated audio
 SYNTHETIC_MARKER = "synthetic.json"
 
-
-def report_dir_name(split: str, default_split: str = "test") -> str:
-    """``report`` for the default split, else ``report_<split>``."""
-    return REPORT_DIR if split == default_split else f"{REPORT_DIR}_{split}"

@@ -62,7 +62,7 @@ def _write_records(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
 
     cfg, overwrite = _writer_config(section, pipeline)
     result = write_records(cfg, overwrite=overwrite)
-    sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.manifest)}\n")
+    sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.info)}\n")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,14 +2,14 @@
 
 A run folder (``fit --run-dir``) holds::
 
-    config.yaml        the resolved config (CONFIG_YAML)
+    config.yaml        the resolved config (layout.CONFIG_YAML)
     run.json           what evaluate, predict and export need: labels, view, input
-                       spec, audio settings (RUN_JSON; :func:`run_info` builds it)
+                       spec, audio settings (layout.RUN_JSON; :func:`run_info` builds it)
     tb/                TensorBoard logs (scalars, learning rate, confusion matrix, hparams)
-    checkpoints/       best.keras: the best validation model (BEST_CHECKPOINT)
+    checkpoints/       best.keras: the best validation model (layout.BEST_CHECKPOINT)
     backup/            BackupAndRestore state (a killed run resumes from here)
-    history.csv        one row per epoch (HISTORY_CSV)
-    model.keras        the final model (MODEL), the best validation model when there is one
+    history.csv        one row per epoch (layout.HISTORY_CSV)
+    model.keras        the final model (layout.MODEL), the best validation model when there is one
     report/            metrics.json, report.md, tracks.csv, confusion matrices, training
                        curves (``report_<split>/`` for splits other than test,
                        :func:`report_dir`)
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tfgenre import config, io
+from tfgenre import config, io, layout
 from tfgenre.errors import ConfigError
 
 if TYPE_CHECKING:  # the fit config pulls in the data pipeline; compare needs none of it
@@ -37,49 +37,16 @@ if TYPE_CHECKING:  # the fit config pulls in the data pipeline; compare needs no
 
 logger = logging.getLogger(__name__)
 
-CONFIG_YAML = "config.yaml"
-RUN_JSON = "run.json"
-TENSORBOARD = "tb"
-CHECKPOINTS = "checkpoints"
-BACKUP = "backup"
-HISTORY_CSV = "history.csv"
-MODEL = "model.keras"
-REPORT = "report"
-FOLDS = "folds"
-FOLDS_SUMMARY_JSON = "folds_summary.json"
-FOLDS_SUMMARY_MD = "folds_summary.md"
-#: The best validation model, inside CHECKPOINTS.
-BEST_CHECKPOINT = "best.keras"
-#: The per-track predictions, inside a report folder.
-TRACKS_CSV = "tracks.csv"
-#: The scores, inside a report folder.
-METRICS_JSON = "metrics.json"
-
-RUN_OUTPUTS: tuple[str, ...] = (
-    CONFIG_YAML,
-    RUN_JSON,
-    TENSORBOARD,
-    CHECKPOINTS,
-    BACKUP,
-    HISTORY_CSV,
-    MODEL,
-    REPORT,
-    FOLDS,
-    FOLDS_SUMMARY_JSON,
-    FOLDS_SUMMARY_MD,
-)
-"""What a fit (and a cross-validation, :mod:`tfgenre.trainer.crossval`: ``folds/`` and
-the summaries) writes into a run folder (plus ``report_<split>``, ``backup-worker-<i>``
-and the ``.incomplete`` files of interrupted atomic writes)."""
-
 _IGNORED_KEYS = ("run_dir", "verify")  # a moved folder or an extra check is the same run
 
 
 def is_run_output(name: str) -> bool:
     """Whether ``name`` (an entry of a run folder) is something a fit writes."""
-    base = name.removesuffix(".incomplete")
+    base = name.removesuffix(layout.INCOMPLETE_SUFFIX)
     return (
-        base in RUN_OUTPUTS or base.startswith(f"{REPORT}_") or base.startswith(f"{BACKUP}-worker-")
+        base in layout.RUN_OUTPUTS
+        or base.startswith(f"{layout.REPORT}_")
+        or base.startswith(f"{layout.BACKUP}-worker-")
     )
 
 
@@ -128,7 +95,7 @@ def config_differences(saved: dict[str, Any], cfg: FitConfig) -> list[str]:
 
 def saved_fit_config(run_dir: str) -> dict[str, Any] | None:
     """The ``fit`` section of the folder's ``config.yaml``; None when there is none."""
-    path = io.join(run_dir, CONFIG_YAML)
+    path = io.join(run_dir, layout.CONFIG_YAML)
     if not io.exists(path) or io.isdir(path):
         return None
     try:
@@ -168,7 +135,7 @@ def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
             f"run_dir={path!r} holds {', '.join(ours)} but no config.yaml of a tfgenre fit, "
             "so tfgenre did not write them and will not replace them: choose another --run-dir"
         )
-    finished = MODEL in names or FOLDS_SUMMARY_JSON in names
+    finished = layout.MODEL in names or layout.FOLDS_SUMMARY_JSON in names
     what = "a finished run" if finished else "an unfinished run"
     if overwrite:
         if foreign:
@@ -207,13 +174,13 @@ def clear_run_outputs(run_dir: str, names: tuple[str, ...]) -> None:
 
 def report_dir(run_dir: str, split: str) -> str:
     """``report`` for the test split, ``report_<split>`` for the others."""
-    return io.join(run_dir, REPORT if split == "test" else f"{REPORT}_{split}")
+    return io.join(run_dir, layout.REPORT if split == "test" else f"{layout.REPORT}_{split}")
 
 
 def write_run_config(cfg: FitConfig) -> None:
     """Writes ``config.yaml``: ``cfg`` as the ``fit`` section."""
     io.write_text_atomic(
-        io.join(cfg.run_dir, CONFIG_YAML),
+        io.join(cfg.run_dir, layout.CONFIG_YAML),
         yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
     )
 
@@ -246,7 +213,7 @@ def run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> dict[s
 def write_run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> None:
     """Writes ``run.json`` (:func:`run_info`)."""
     text = json.dumps(run_info(cfg, data, strategy_info), indent=2)
-    io.write_text_atomic(io.join(cfg.run_dir, RUN_JSON), text)
+    io.write_text_atomic(io.join(cfg.run_dir, layout.RUN_JSON), text)
 
 
 def load_run_info(run_dir: str) -> dict[str, Any]:
@@ -255,7 +222,7 @@ def load_run_info(run_dir: str) -> dict[str, Any]:
     Raises:
         ConfigError: when the folder is not a tfgenre run.
     """
-    path = io.join(run_dir, RUN_JSON)
+    path = io.join(run_dir, layout.RUN_JSON)
     if not io.exists(path):
         raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no run.json)")
     return json.loads(io.read_text(path))
@@ -265,5 +232,5 @@ def load_run_config(run_dir: str) -> FitConfig:
     """The resolved FitConfig saved in ``config.yaml``."""
     from tfgenre.trainer.config import FitConfig
 
-    data = config.load_section(io.join(run_dir, CONFIG_YAML), "fit")
+    data = config.load_section(io.join(run_dir, layout.CONFIG_YAML), "fit")
     return config.from_dict(FitConfig, data)

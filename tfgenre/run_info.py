@@ -126,9 +126,9 @@ class RunInfo:
             ConfigError: when the folder holds no run.json (not a run folder).
             RecordsError: when run.json is not JSON, malformed or of a newer version.
         """
-        path = io.join(run_dir, layout.RUN_INFO)
+        path = io.join(run_dir, layout.RUN_JSON)
         if not io.exists(path):
-            raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no {layout.RUN_INFO})")
+            raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no {layout.RUN_JSON})")
         try:
             data = json.loads(io.read_text(path))
         except json.JSONDecodeError as err:
@@ -148,7 +148,7 @@ class RunInfo:
 
     def write(self, run_dir: str) -> str:
         """Writes ``<run_dir>/run.json`` atomically; returns its path."""
-        path = io.join(run_dir, layout.RUN_INFO)
+        path = io.join(run_dir, layout.RUN_JSON)
         io.write_text_atomic(path, json.dumps(self.to_json(), indent=2))
         return path
 

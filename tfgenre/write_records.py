@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from tfgenre import cli, config
 from tfgenre.records.executors import resolve_workers
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.splits import parse_fractions
@@ -85,29 +86,24 @@ def resolve_config(args: argparse.Namespace) -> WriterConfig:
     )
 
 
-def summarize(manifest: dict) -> str:
-    """A short human summary of a manifest."""
-    views = ", ".join(
-        f"{name} {v['dtype']}{tuple(v['shape'])}" for name, v in manifest["views"].items()
-    )
-    lines = [
-        f"labels ({len(manifest['labels'])}): {', '.join(manifest['labels'])}",
-        f"views: {views}",
-    ]
-    for split, info in manifest["splits"].items():
+def summarize(info: RecordsInfo) -> str:
+    """A short human summary of a records folder's manifest."""
+    views = ", ".join(f"{name} {v.dtype}{tuple(v.shape)}" for name, v in info.views.items())
+    lines = [f"labels ({len(info.labels)}): {', '.join(info.labels)}", f"views: {views}"]
+    for split, s in info.splits.items():
         lines.append(
-            f"{split:>10}: {info['num_tracks']} tracks, {info['num_examples']} examples, "
-            f"{info['num_bytes'] / 1e6:.1f} MB in {len(info['shards'])} shard files"
+            f"{split:>10}: {s.num_tracks} tracks, {s.num_examples} examples, "
+            f"{s.num_bytes / 1e6:.1f} MB in {len(s.shards)} shard files"
         )
-    c = manifest["counts"]
-    lines.append(
-        f"inputs {c['inputs']}, written {c['written']}, skipped {c['skipped']}, "
-        f"padded {c['padded']}"
-    )
-    for s in manifest["skipped"][:10]:
-        lines.append(f"  skipped {s['path']}: {s['reason']}")
-    if len(manifest["skipped"]) > 10:
-        lines.append(f"  ... and {len(manifest['skipped']) - 10} more (see manifest.json)")
+    c = info.counts
+    if c is not None:
+        lines.append(
+            f"inputs {c.inputs}, written {c.written}, skipped {c.skipped}, padded {c.padded}"
+        )
+    for skip in info.skipped[:10]:
+        lines.append(f"  skipped {skip.path}: {skip.reason}")
+    if len(info.skipped) > 10:
+        lines.append(f"  ... and {len(info.skipped) - 10} more (see manifest.json)")
     return "\n".join(lines)
 
 
@@ -136,7 +132,7 @@ def _main(args: argparse.Namespace) -> int:
         f"({result.units_written} of {result.units_total} shards written this run, "
         f"{resolve_workers(cfg.workers)} workers)\n"
     )
-    sys.stdout.write(summarize(result.manifest) + "\n")
+    sys.stdout.write(summarize(result.info) + "\n")
     return 0
 
 

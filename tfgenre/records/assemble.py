@@ -15,14 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io, splits
+from tfgenre import io, layout, splits
 from tfgenre.protocols import UNKNOWN_PROTOCOL, Protocol
-from tfgenre.records import manifest
+from tfgenre.records.info import (
+    AudioSpec,
+    RecordsInfo,
+    ShardInfo,
+    SkippedInput,
+    SplitInfo,
+    WriteCounts,
+    package_versions,
+)
 from tfgenre.records.plan import Unit
 from tfgenre.records.writer_config import WriterConfig, view_specs
 from tfgenre.sources.base import Skip
-
-FEATURES_CSV = "features.csv"
 
 States = Mapping[str, dict[str, Any]]
 
@@ -38,84 +44,93 @@ def assemble_manifest(
     *,
     protocol: Protocol = UNKNOWN_PROTOCOL,
     excluded: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Builds manifest.json's content from the units' state files.
+) -> RecordsInfo:
+    """The records' :class:`~tfgenre.records.info.RecordsInfo`, from the units' state files.
 
-    ``protocol`` goes in as ``protocol``; ``excluded`` (track ids in no split list) as
-    ``excluded: {count, tracks}``. Excluded tracks are not inputs: they do not count
-    towards ``skip_fraction``.
+    ``excluded`` (track ids in no split list) are not inputs: they do not count towards
+    ``skip_fraction``.
     """
-    specs = view_specs(cfg, cfg.audio.window_samples)
-    views_json = {name: spec.to_json() for name, spec in specs.items()}
-    split_json, unit_skips, padded = _split_entries(units, states, labels)
-    skipped = [{"path": s.path, "reason": s.reason} for s in source_skips] + unit_skips
-    if "features" in views_json:
-        width = len(views_json["features"]["feature_names"])
-        views_json["features"].update(_feature_stats(units, states, width))
+    views = dict(view_specs(cfg, cfg.audio.window_samples))
+    split_infos, unit_skips, padded = _split_infos(units, states, labels)
+    skipped = [SkippedInput(s.path, s.reason) for s in source_skips] + unit_skips
+    if "features" in views:
+        spec = views["features"]
+        mean, std, stats_split = _feature_stats(units, states, len(spec.feature_names or ()))
+        views["features"] = spec.with_stats(mean, std, stats_split)
     inputs = sum(len(u.tracks) for u in units) + len(source_skips)
     written = sum(len(states[u.key]["tracks"]) for u in units)
     a = cfg.audio
-    return {
-        "format_version": manifest.FORMAT_VERSION,
-        "versions": manifest.package_versions(),
-        "config_hash": content_hash,
-        "config": cfg.content_dict(),
-        "source": cfg.source,
-        "labels": labels,
-        "sample_rate": a.sample_rate,
-        "window_seconds": a.window_seconds or None,
-        "hop_seconds": (a.hop_seconds or a.window_seconds) or None,
-        "window_samples": a.window_samples,
-        "hop_samples": a.hop_samples,
-        "short_tracks": a.short_tracks,
-        "views": views_json,
-        "splits": split_json,
-        "split_policy": policy,
-        "protocol": protocol.to_json(),
-        "excluded": {"count": len(excluded), "tracks": sorted(excluded)},
-        "track_groups": _track_groups(units, states),
-        "padded": sorted(padded),
-        "skipped": sorted(skipped, key=lambda s: s["path"]),
-        "counts": {
-            "inputs": inputs,
-            "written": written,
-            "skipped": len(skipped),
-            "padded": len(padded),
-            "skip_fraction": (len(skipped) / inputs) if inputs else 0.0,
-        },
-    }
+    return RecordsInfo(
+        labels=tuple(labels),
+        audio=AudioSpec(
+            sample_rate=a.sample_rate,
+            window_samples=a.window_samples,
+            hop_samples=a.hop_samples,
+            window_seconds=a.window_seconds or None,
+            hop_seconds=(a.hop_seconds or a.window_seconds) or None,
+            short_tracks=a.short_tracks,
+        ),
+        views=views,
+        splits=split_infos,
+        source=cfg.source,
+        config=cfg.content_dict(),
+        config_hash=content_hash,
+        versions=package_versions(),
+        split_policy=policy,
+        protocol=protocol,
+        excluded=tuple(sorted(excluded)),
+        track_groups=_track_groups(units, states),
+        padded=tuple(sorted(padded)),
+        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
+        counts=WriteCounts(
+            inputs=inputs,
+            written=written,
+            skipped=len(skipped),
+            padded=len(padded),
+            skip_fraction=(len(skipped) / inputs) if inputs else 0.0,
+        ),
+    )
 
 
-def _split_entries(
+def _split_infos(
     units: list[Unit], states: States, labels: list[str]
-) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
+) -> tuple[dict[str, SplitInfo], list[SkippedInput], list[str]]:
     """Per split its counts and shards; the units' skipped inputs; the padded track ids."""
-    split_json: dict[str, Any] = {}
-    skipped: list[dict[str, str]] = []
+    entries: dict[str, dict[str, Any]] = {}
+    skipped: list[SkippedInput] = []
     padded: list[str] = []
     for u in units:
         st = states[u.key]
-        entry = split_json.setdefault(
+        entry = entries.setdefault(
             u.split,
             {
-                "num_tracks": 0,
-                "num_examples": 0,
-                "num_bytes": 0,
-                "label_counts": dict.fromkeys(labels, 0),
+                "tracks": 0,
+                "examples": 0,
+                "bytes": 0,
+                "counts": dict.fromkeys(labels, 0),
                 "shards": [],
             },
         )
         for t in st["tracks"]:
-            entry["label_counts"][t["label"]] += t["segments"]
-        entry["num_tracks"] += len(st["tracks"])
-        entry["num_examples"] += sum(t["segments"] for t in st["tracks"])
-        entry["num_bytes"] += sum(s["num_bytes"] for s in st["shards"])
-        entry["shards"].extend(st["shards"])
-        skipped.extend(st["skipped"])
+            entry["counts"][t["label"]] += t["segments"]
+        entry["tracks"] += len(st["tracks"])
+        entry["examples"] += sum(t["segments"] for t in st["tracks"])
+        entry["bytes"] += sum(s["num_bytes"] for s in st["shards"])
+        entry["shards"].extend(ShardInfo.from_json(u.split, s) for s in st["shards"])
+        skipped.extend(SkippedInput(s["path"], s["reason"]) for s in st["skipped"])
         padded.extend(st["padded"])
-    for entry in split_json.values():
-        entry["shards"].sort(key=lambda s: (s["view"], s["file"]))
-    return split_json, skipped, padded
+    infos = {
+        split: SplitInfo(
+            name=split,
+            num_tracks=e["tracks"],
+            num_examples=e["examples"],
+            num_bytes=e["bytes"],
+            label_counts=e["counts"],
+            shards=tuple(sorted(e["shards"], key=lambda s: (s.view, s.file))),
+        )
+        for split, e in entries.items()
+    }
+    return infos, skipped, padded
 
 
 def _track_groups(units: list[Unit], states: States) -> dict[str, str]:
@@ -130,7 +145,9 @@ def _track_groups(units: list[Unit], states: States) -> dict[str, str]:
     return dict(sorted(track_groups.items()))
 
 
-def _feature_stats(units: list[Unit], states: States, width: int) -> dict[str, Any]:
+def _feature_stats(
+    units: list[Unit], states: States, width: int
+) -> tuple[list[float], list[float], str]:
     """The features view's ``mean``, ``std`` (0 -> 1) and ``stats_split``.
 
     Over the train split's segments; over every segment when there is no train split
@@ -144,11 +161,7 @@ def _feature_stats(units: list[Unit], states: States, width: int) -> dict[str, A
     values = np.asarray(rows, dtype=np.float64).reshape(-1, width)  # (segments, width)
     mean = values.mean(axis=0) if len(values) else np.zeros(width)
     std = values.std(axis=0) if len(values) else np.ones(width)
-    return {
-        "mean": [float(x) for x in mean],
-        "std": [float(x) if x > 0 else 1.0 for x in std],
-        "stats_split": stats_split,
-    }
+    return [float(x) for x in mean], [float(x) if x > 0 else 1.0 for x in std], stats_split
 
 
 def write_features_csv(
@@ -179,4 +192,4 @@ def write_features_csv(
                 split,
             ]
         )
-    io.write_text_atomic(io.join(cfg.output, FEATURES_CSV), buf.getvalue())
+    io.write_text_atomic(io.join(cfg.output, layout.FEATURES_CSV), buf.getvalue())

@@ -13,10 +13,9 @@ import logging
 import os
 import re
 
-from tfgenre import io
+from tfgenre import io, layout
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.records import manifest, naming
-from tfgenre.records.assemble import FEATURES_CSV
+from tfgenre.records import naming
 from tfgenre.records.plan import STATE_DIR
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.views import VIEW_NAMES
@@ -24,14 +23,14 @@ from tfgenre.views import VIEW_NAMES
 logger = logging.getLogger(__name__)
 
 _STATE_FILE_RE = re.compile(r"^(config|[a-z_]+-\d{5}-of-\d{5})\.json(\.incomplete)?$")
-_OWN_TOP_FILES = (manifest.MANIFEST_NAME, FEATURES_CSV)
+_OWN_TOP_FILES = (layout.MANIFEST, layout.FEATURES_CSV)
 
 
 def _listed_shards(output: str) -> set[str]:
     """Shard files (``view/name``) that the manifest or a state file of ``output`` lists."""
     listed: set[str] = set()
     documents = []
-    manifest_path = io.join(output, manifest.MANIFEST_NAME)
+    manifest_path = io.join(output, layout.MANIFEST)
     if io.exists(manifest_path):
         documents.append((manifest_path, "manifest"))
     state_dir = io.join(output, STATE_DIR)
@@ -88,7 +87,7 @@ def survey_output(output: str) -> tuple[list[str], list[str]]:
                     owned.append(rel)
                 elif not sub.startswith("."):
                     foreign.append(rel)
-        elif name in _OWN_TOP_FILES or name in {n + ".incomplete" for n in _OWN_TOP_FILES}:
+        elif name.removesuffix(layout.INCOMPLETE_SUFFIX) in _OWN_TOP_FILES:
             owned.append(name)
         else:
             foreign.append(name + ("/" if io.isdir(path) else ""))
@@ -97,7 +96,7 @@ def survey_output(output: str) -> tuple[list[str], list[str]]:
 
 def _is_shard_name(name: str) -> bool:
     try:
-        naming.parse_shard_name(name.removesuffix(".incomplete"))
+        naming.parse_shard_name(name.removesuffix(layout.INCOMPLETE_SUFFIX))
     except ConfigError:
         return False
     return True
@@ -132,7 +131,7 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
             the way.
     """
     state_config = io.join(cfg.output, STATE_DIR, "config.json")
-    manifest_path = io.join(cfg.output, manifest.MANIFEST_NAME)
+    manifest_path = io.join(cfg.output, layout.MANIFEST)
     previous = None
     for path in (state_config, manifest_path):
         if io.exists(path):

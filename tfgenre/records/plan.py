@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from tfgenre import io, splits
+from tfgenre import io, layout, splits
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.protocols import SOURCE, Protocol, random_protocol, warn_if_leaky
 from tfgenre.records import naming
@@ -22,7 +22,7 @@ from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.base import Skip, Track
 from tfgenre.sources.registry import get_source, prepare_source
 
-STATE_DIR = ".state"
+STATE_DIR = layout.STATE_DIR
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tfgenre import io
+from tfgenre import io, layout
 from tfgenre.errors import RecordsError
 from tfgenre.records import example, naming
 from tfgenre.records.compute import TrackResult, computed_tracks
@@ -62,7 +62,7 @@ def write_shards(
     for rel in files.values():
         io.makedirs(io.join(cfg.output, rel.split("/")[0]))
     writers = {
-        v: tf.io.TFRecordWriter(io.join(cfg.output, rel) + ".incomplete")
+        v: tf.io.TFRecordWriter(io.join(cfg.output, rel) + layout.INCOMPLETE_SUFFIX)
         for v, rel in files.items()
     }
     state: dict[str, Any] = {
@@ -156,7 +156,7 @@ def _feature_rows(track: Track, result: TrackResult, cfg: WriterConfig) -> list[
 def _finish_shard(output: str, view: str, rel: str, examples: int) -> dict[str, Any]:
     """Renames a complete shard into place; returns its entry in the unit's state."""
     path = io.join(output, rel)
-    io.rename(path + ".incomplete", path)
+    io.rename(path + layout.INCOMPLETE_SUFFIX, path)
     return {
         "view": view,
         "file": rel,

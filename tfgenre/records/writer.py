@@ -22,17 +22,15 @@ workers. :mod:`~tfgenre.records.output` guards the output folder.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections import Counter
-from typing import Any
 
 from tfgenre import config, io
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.records import manifest
 from tfgenre.records.assemble import assemble_manifest, write_features_csv
 from tfgenre.records.executors import Executor, LocalExecutor
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.output import prepare_output
 from tfgenre.records.plan import make_units, pending_units, plan, read_states
 from tfgenre.records.writer_config import WriterConfig
@@ -46,14 +44,14 @@ class WriteResult:
 
     Attributes:
         output: The records folder.
-        manifest: The manifest as written.
+        info: The records' RecordsInfo, as written to manifest.json.
         units_total: Units of the write (one per split and shard).
         units_written: Units written by this call (the others were done before).
         seconds: Wall time of the call.
     """
 
     output: str
-    manifest: dict[str, Any]
+    info: RecordsInfo
     units_total: int
     units_written: int
     seconds: float
@@ -105,7 +103,7 @@ def write_records(
         executor = executor or LocalExecutor(cfg.workers, progress=progress)
         executor.execute(pending, cfg, planned.labels)
     states = read_states(cfg.output, units)
-    data = assemble_manifest(
+    info = assemble_manifest(
         cfg,
         units,
         states,
@@ -117,35 +115,31 @@ def write_records(
         excluded=planned.excluded,
     )
     if "features" in cfg.views:
-        write_features_csv(cfg, units, states, data["views"]["features"]["feature_names"])
-    io.write_text_atomic(
-        io.join(cfg.output, manifest.MANIFEST_NAME), json.dumps(data, indent=2, sort_keys=False)
-    )
+        write_features_csv(cfg, units, states, list(info.views["features"].feature_names or ()))
+    info.write(cfg.output)
     seconds = time.perf_counter() - start
-    check_skips(data["counts"], data["skipped"], cfg.max_skip_fraction)
-    return WriteResult(cfg.output, data, len(units), len(pending), seconds)
+    check_skips(info, cfg.max_skip_fraction)
+    return WriteResult(cfg.output, info, len(units), len(pending), seconds)
 
 
-def check_skips(
-    counts: dict[str, Any], skipped: list[dict[str, str]], max_skip_fraction: float
-) -> None:
-    """Fails when the manifest's skip fraction passes ``max_skip_fraction``.
+def check_skips(info: RecordsInfo, max_skip_fraction: float) -> None:
+    """Fails when the records' skip fraction passes ``max_skip_fraction``.
 
     Args:
-        counts: The manifest's ``counts``.
-        skipped: The manifest's ``skipped`` (``path``, ``reason``).
+        info: The records as written (``counts`` and ``skipped``).
         max_skip_fraction: The most skips allowed, as a fraction of the inputs.
 
     Raises:
         RecordsError: naming the fraction, the limit and the reasons, most common first.
     """
-    if counts["skip_fraction"] <= max_skip_fraction:
+    c = info.counts
+    if c is None or c.skip_fraction <= max_skip_fraction:
         return
-    reasons = Counter(s["reason"].split(":")[0] for s in skipped)
+    reasons = Counter(s.reason.split(":")[0] for s in info.skipped)
     summary = ", ".join(f"{k}: {v}" for k, v in reasons.most_common())
     raise RecordsError(
-        f"{counts['skipped']} of {counts['inputs']} inputs skipped "
-        f"({counts['skip_fraction']:.1%} > max_skip_fraction={max_skip_fraction:g}); "
+        f"{c.skipped} of {c.inputs} inputs skipped "
+        f"({c.skip_fraction:.1%} > max_skip_fraction={max_skip_fraction:g}); "
         f"reasons: {summary}. The records that were written and the manifest, which "
         "lists every skip, are kept."
     )

@@ -27,7 +27,8 @@ import numpy as np
 
 from tfgenre import io
 from tfgenre.errors import ConfigError
-from tfgenre.run_folder import MODEL, TRACKS_CSV, report_dir
+from tfgenre.layout import MODEL, TRACKS_CSV
+from tfgenre.run_folder import report_dir
 from tfgenre.scoring.tracks import read_track_predictions
 from tfgenre.stats import (
     BootstrapSettings,

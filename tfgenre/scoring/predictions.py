@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io, run_folder
+from tfgenre import io, layout, run_folder
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.protocols import Protocol
 from tfgenre.trainer.config import FitConfig
@@ -49,7 +49,7 @@ def predict_split(
     cfg = run_folder.load_run_config(run_dir)
     info = run_folder.load_run_info(run_dir)
     if model is None:
-        path = io.join(run_dir, run_folder.MODEL)
+        path = io.join(run_dir, layout.MODEL)
         if not io.exists(path):
             raise ConfigError(f"{run_dir!r} has no model.keras (did the fit finish?)")
         model = load_model(path, compile=False)
@@ -126,7 +126,7 @@ def evaluate_run(
     probs, labels, track_ids, names = predict_split(run_dir, split, model)
     metrics = evaluate_predictions(probs, labels, track_ids, names)
     info = run_folder.load_run_info(run_dir)
-    history = io.join(run_dir, run_folder.HISTORY_CSV)
+    history = io.join(run_dir, layout.HISTORY_CSV)
     out = run_folder.report_dir(run_dir, split)
     metrics = {**metrics, **_report_context(info, split, note)}
     write_report(

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgenre.errors import ConfigError
-from tfgenre.run_folder import METRICS_JSON, TRACKS_CSV
+from tfgenre.layout import METRICS_JSON, TRACKS_CSV
 from tfgenre.scoring.figures import (
     confusion_matrix_figure,
     figure_to_png,

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 import tfgenre.io as tfio
+from tfgenre import layout
 from tfgenre.errors import ConfigError, SourceError
 from tfgenre.synthesis.styles import genre_names
 
 logger = logging.getLogger(__name__)
 
-METADATA_FILE = "synthetic.json"
+METADATA_FILE = layout.SYNTHETIC_MARKER
 
 # The generator markers record: the synthesiser's module before it became a package of
 # its own. Kept so that datasets written before are recognised (and markers unchanged).

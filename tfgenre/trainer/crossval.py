@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tfgenre import config, io, run_folder
+from tfgenre import config, io, layout, run_folder
 from tfgenre.errors import ConfigError
 from tfgenre.scoring.predictions import evaluate_run
 from tfgenre.trainer.config import check_names
@@ -87,12 +87,12 @@ class CrossValResult:
 
 def fold_config(cfg: Any, fold: int) -> Any:
     """The fit config of fold ``fold``: ``fold`` set, run in ``<run_dir>/folds/<fold>``."""
-    run_dir = io.join(cfg.run_dir, run_folder.FOLDS, str(fold))
+    run_dir = io.join(cfg.run_dir, layout.FOLDS, str(fold))
     return config.replace(cfg, fold=fold, run_dir=run_dir)
 
 
 def _metrics_path(run_dir: str) -> str:
-    return io.join(run_dir, run_folder.REPORT, run_folder.METRICS_JSON)
+    return io.join(run_dir, layout.REPORT, layout.METRICS_JSON)
 
 
 def _same_config(fold_cfg: Any) -> bool:
@@ -161,7 +161,7 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
             status = "skipped"
             logger.info("fold %d/%d: finished before, skipped (%s)", k, cfg.folds, fcfg.run_dir)
             metrics = json.loads(io.read_text(_metrics_path(fcfg.run_dir)))
-        elif io.exists(io.join(fcfg.run_dir, run_folder.MODEL)) and _same_config(fcfg):
+        elif io.exists(io.join(fcfg.run_dir, layout.MODEL)) and _same_config(fcfg):
             status = "evaluated"
             logger.info("fold %d/%d: model found, evaluating its test fold", k, cfg.folds)
             metrics = evaluate_run(fcfg.run_dir, split="test")
@@ -174,8 +174,8 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
         outcomes.append(FoldOutcome(k, fcfg.run_dir, metrics, status, time.perf_counter() - start))
     summary = summarise(cfg, outcomes)
     markdown = summary_markdown(summary)
-    io.write_text_atomic(io.join(cfg.run_dir, run_folder.FOLDS_SUMMARY_MD), markdown)
-    summary_json = io.join(cfg.run_dir, run_folder.FOLDS_SUMMARY_JSON)
+    io.write_text_atomic(io.join(cfg.run_dir, layout.FOLDS_SUMMARY_MD), markdown)
+    summary_json = io.join(cfg.run_dir, layout.FOLDS_SUMMARY_JSON)
     io.write_text_atomic(summary_json, json.dumps(summary, indent=2))
     return CrossValResult(cfg.run_dir, tuple(outcomes), summary, markdown)
 

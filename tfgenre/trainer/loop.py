@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from tfgenre import config, io, run_folder
+from tfgenre import config, io, layout, run_folder
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.trainer.compile import (
     apply_l2,
@@ -261,13 +261,13 @@ def _finish(
         The evaluation's metrics, or None (not evaluated, or not the chief).
     """
     final = model
-    best = io.join(cfg.run_dir, run_folder.CHECKPOINTS, run_folder.BEST_CHECKPOINT)
+    best = io.join(cfg.run_dir, layout.CHECKPOINTS, layout.BEST_CHECKPOINT)
     if data.val is not None and io.exists(best):
         from tfgenre.models.saving import load_model
 
         final = load_model(best)
     if dist.chief:
-        final.save(io.join(cfg.run_dir, run_folder.MODEL))
+        final.save(io.join(cfg.run_dir, layout.MODEL))
     if eval_split is None or not dist.chief:
         return None
     from tfgenre.scoring.predictions import evaluate_run

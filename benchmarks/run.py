@@ -236,7 +236,7 @@ def time_tfgenre_writer(
     return {
         "seconds": seconds,
         "clips_per_s": len(clips.paths) / seconds,
-        "manifest": result.manifest,
+        "manifest": result.info.to_json(),
     }
 
 
@@ -371,9 +371,9 @@ def tfgenre_mel_dataset(records: str, batch_size: int, *, repeat: int = 1) -> An
     The backbones resize to 224x224x3 in their first layers (model-side resize).
     """
     from tfgenre.data import records_dataset
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
 
-    manifest = Manifest.load(records)
+    manifest = RecordsInfo.load(records)
     ds = records_dataset(manifest, "mel", "train", batch_size=batch_size, training=False)
     return ds.repeat(repeat) if repeat > 1 else ds
 
@@ -441,16 +441,13 @@ def bench_reader(
 def input_specs(records: str) -> dict[str, Any]:
     """The models' InputSpec per view, from the benchmark records' manifest."""
     from tfgenre.models.registry import InputSpec
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
 
-    manifest = Manifest.load(records)
+    manifest = RecordsInfo.load(records)
     specs = {}
-    for view in ("raw", "mel", "features"):
+    for view in VIEW_NAMES:
         entry = manifest.view(view)
-        kwargs: dict[str, Any] = {}
-        if view == "features":
-            kwargs = {"mean": tuple(entry["mean"]), "std": tuple(entry["std"])}
-        specs[view] = InputSpec(view, tuple(int(s) for s in entry["shape"]), **kwargs)
+        specs[view] = InputSpec(view, entry.shape, entry.mean, entry.std)
     return specs
 
 

@@ -59,11 +59,11 @@ def test_beam_direct_runner_multiprocess_writes_identical_records(tmp_path):
     executor = BeamExecutor("--direct_num_workers=2 --direct_running_mode=multi_processing")
     beam = write_records(_cfg(tmp_path, str(tmp_path / "beam")), progress=False, executor=executor)
     assert beam.units_written == beam.units_total == local.units_total
-    assert json.dumps(beam.manifest["splits"], sort_keys=True) == json.dumps(
-        local.manifest["splits"], sort_keys=True
+    assert json.dumps(beam.info.to_json()["splits"], sort_keys=True) == json.dumps(
+        local.info.to_json()["splits"], sort_keys=True
     )
     for name in ("views", "counts", "config_hash", "labels"):
-        assert beam.manifest[name] == local.manifest[name], name
+        assert beam.info.to_json()[name] == local.info.to_json()[name], name
     assert (tmp_path / "beam" / "features.csv").read_bytes() == (
         tmp_path / "local" / "features.csv"
     ).read_bytes()

@@ -201,11 +201,11 @@ def _centroid_mel_run(runs, run_dir: Path) -> Path:
 
     import keras
 
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import to_numpy_arrays
 
     shutil.copytree(runs.mel, run_dir, ignore=shutil.ignore_patterns("export"))
-    train = to_numpy_arrays(Manifest.load(str(runs.records)), "mel", "train")
+    train = to_numpy_arrays(RecordsInfo.load(str(runs.records)), "mel", "train")
     bands = train["data"].astype(np.float32)[..., 0].mean(axis=2)  # (n, n_mels)
     mean, std = bands.mean(axis=0), bands.std(axis=0) + 1e-3
     z = (bands - mean) / std

@@ -93,10 +93,10 @@ def test_file_shorter_than_one_window(runs, short_file, capsys, which):
 @pytest.mark.parametrize("view", ["mel", "raw", "features"])
 def test_model_inputs_equal_the_records(runs, view):
     """predict feeds the model exactly what the records writer stored for the track."""
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import iterate_numpy, payload_scale
 
-    m = Manifest.load(str(runs.records))
+    m = RecordsInfo.load(str(runs.records))
     examples = [e for e in iterate_numpy(m, view, "train")]
     track = examples[0]["track_id"]
     stored = np.stack([e["data"] for e in examples if e["track_id"] == track])

@@ -25,7 +25,7 @@ from tfgenre.protocols import (
     looks_like_gtzan,
     named_split_assignment,
 )
-from tfgenre.records.manifest import Manifest
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
 
@@ -203,21 +203,21 @@ def test_writer_records_the_fault_filtered_protocol_and_exclusions(tmp_path, cap
     make_layout(root, [*LISTED, *UNLISTED])
     with caplog.at_level(logging.WARNING):
         write_records(_writer(root, tmp_path / "rec", split="fault_filtered"))
-    m = Manifest.load(str(tmp_path / "rec"))
+    m = RecordsInfo.load(str(tmp_path / "rec"))
     assert m.protocol == get_named_split("fault_filtered").protocol
-    assert m.data["excluded"] == {"count": 2, "tracks": list(UNLISTED)}
-    assert m.excluded == list(UNLISTED)
+    assert m.to_json()["excluded"] == {"count": 2, "tracks": list(UNLISTED)}
+    assert m.excluded == tuple(UNLISTED)
     # excluded on purpose: not skipped, not counted towards max_skip_fraction
-    assert m.data["counts"]["skipped"] == 0 and m.data["counts"]["inputs"] == len(LISTED)
-    assert {s: m.split(s)["num_tracks"] for s in m.splits} == {
+    assert m.counts.skipped == 0 and m.counts.inputs == len(LISTED)
+    assert {s: m.split(s).num_tracks for s in m.split_names} == {
         "train": 4, "validation": 2, "test": 2
     }
     assert LEAK not in caplog.text
     # an old manifest without the keys still loads, protocol unknown
     data = json.loads((tmp_path / "rec" / "manifest.json").read_text())
     del data["protocol"], data["excluded"]
-    old = Manifest(str(tmp_path / "rec"), data)
-    assert old.protocol == UNKNOWN_PROTOCOL and old.excluded == []
+    old = RecordsInfo.from_json(data, root=str(tmp_path / "rec"))
+    assert old.protocol == UNKNOWN_PROTOCOL and old.excluded == ()
 
 
 def test_writer_warns_on_a_random_gtzan_split(tmp_path, caplog):
@@ -227,7 +227,7 @@ def test_writer_warns_on_a_random_gtzan_split(tmp_path, caplog):
         write_records(_writer(root, tmp_path / "rec"))
     assert caplog.text.count(LEAK) == 1
     assert "--set source_options.split=fault_filtered" in caplog.text
-    p = Manifest.load(str(tmp_path / "rec")).protocol
+    p = RecordsInfo.load(str(tmp_path / "rec")).protocol
     assert (p.name, p.grouping, p.dataset, p.leaks_artists) == ("random", "track", "gtzan", True)
 
 

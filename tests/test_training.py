@@ -100,11 +100,11 @@ def test_report_equals_sklearn_on_same_predictions(records, tmp_path):
 
 def test_evaluation_order_matches_index(records):
     from tfgenre.data import records_dataset, split_index
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
 
-    m = Manifest.load(str(records))
+    m = RecordsInfo.load(str(records))
     index = split_index(m, "mel", "validation")
-    assert len(index.label) == m.split("validation")["num_examples"]
+    assert len(index.label) == m.split("validation").num_examples
     ds = records_dataset(m, "mel", "validation", batch_size=7, training=False)
     labels = np.concatenate([y.argmax(1) for _, y in ds.as_numpy_iterator()])
     np.testing.assert_array_equal(labels, index.label)
@@ -216,15 +216,13 @@ def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
 
     from tfgenre.data import records_dataset
     from tfgenre.models.registry import InputSpec, get_entry, get_model, known_models
-    from tfgenre.records.manifest import Manifest
+    from tfgenre.records.info import RecordsInfo
 
-    m = Manifest.load(str(records))
+    m = RecordsInfo.load(str(records))
     for name in known_models():
         view = get_entry(name).views[0]
         entry = m.view(view)
-        spec = InputSpec(view, tuple(entry["shape"]), tuple(entry["mean"])
-                         if view == "features" else None,
-                         tuple(entry["std"]) if view == "features" else None)
+        spec = InputSpec(view, entry.shape, entry.mean, entry.std)
         opts = {"input_size": 32} if "input_size" in get_entry(name).options else {}
         if "weights" in get_entry(name).options:
             opts["weights"] = None

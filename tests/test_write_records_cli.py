@@ -14,7 +14,7 @@ from synth import make_gtzan, tone
 
 from tfgenre import config
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.records.manifest import Manifest
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import AudioConfig, WriterConfig
 from tfgenre.splits import check_fractions, parse_fractions
@@ -159,7 +159,7 @@ def test_overwrite_removes_only_tfgenre_files(gtzan, tmp_path):
         "train.tfrecord-00000-of-00001",
     ]
     assert (out / ".keep").exists()
-    assert Manifest.load(str(out)).data["config"]["shards"] == 1
+    assert RecordsInfo.load(str(out)).config["shards"] == 1
 
 
 # --------------------------------------------------------------------------- 3: splits
@@ -196,7 +196,7 @@ def test_truncated_and_too_short_tracks_are_skipped(tmp_path):
     with pytest.raises(audio.TruncatedAudioError, match=r"declares 30.00 s.*holds 0.70 s"):
         audio.decode(str(cut), SR)
     cfg = _cfg(root, tmp_path / "rec", audio={"window_seconds": 3.0})
-    m = write_records(cfg).manifest
+    m = write_records(cfg).info.to_json()
     reasons = {Path(s["path"]).stem: s["reason"] for s in m["skipped"]}
     assert reasons["rock.00090"].startswith("truncated: the header declares 30.00 s")
     assert reasons["rock.00091"].startswith("too short: 0.50 s < 1 s (audio.min_seconds=1)")
@@ -234,7 +234,7 @@ def test_aiff_is_decoded_and_undecodable_formats_are_listed(tmp_path):
     table = get_source("csv", str(root / "list.csv"))
     assert [t.track_id for t in table.tracks()] == ["rock/rock.00010"]
     assert [s.reason.split(":")[0] for s in table.skipped] == ["unsupported format"]
-    m = write_records(_cfg(root, tmp_path / "rec")).manifest
+    m = write_records(_cfg(root, tmp_path / "rec")).info.to_json()
     assert m["counts"]["inputs"] == 9 and m["counts"]["written"] == 6
     assert {Path(s["path"]).name for s in m["skipped"]} == unsupported
 

@@ -17,7 +17,7 @@ import soundfile as sf
 from synth import make_gtzan, tone
 
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.records.manifest import Manifest
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.reader import iterate_numpy
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import WriterConfig
@@ -61,18 +61,18 @@ def gtzan(tmp_path) -> Path:
 def test_records_match_manifest(gtzan, tmp_path):
     out = tmp_path / "rec"
     result = write_records(_cfg(gtzan, out, views=("raw", "mel", "features")))
-    m = Manifest.load(str(out))
-    assert m.labels == ["blues", "jazz", "rock"]
-    assert m.data["counts"] == {
+    m = RecordsInfo.load(str(out))
+    assert m.labels == ("blues", "jazz", "rock")
+    assert m.counts.to_json() == {
         "inputs": 12,
         "written": 12,
         "skipped": 0,
         "padded": 0,
         "skip_fraction": 0.0,
     }
-    assert result.manifest == m.data
-    assert m.view("raw")["dtype"] == "int16" and m.view("raw")["shape"] == [11025]
-    assert m.view("mel")["dtype"] == "float16" and m.view("mel")["shape"] == [128, 22, 1]
+    assert result.info == m
+    assert m.view("raw").dtype == "int16" and m.view("raw").shape == (11025,)
+    assert m.view("mel").dtype == "float16" and m.view("mel").shape == (128, 22, 1)
     feats = m.view("features")
     assert feats["shape"] == [57] and len(feats["feature_names"]) == 57
     assert len(feats["mean"]) == 57 and all(s > 0 for s in feats["std"])
@@ -105,8 +105,8 @@ def test_records_match_manifest(gtzan, tmp_path):
     assert list(table.columns[:3]) == ["filename", "length", "chroma_stft_mean"]
     assert list(table.columns[-4:]) == ["label", "track_id", "segment", "split"]
     assert len(table) == 36 and (table["length"] == 11025).all()
-    assert m.data["split_policy"]["kind"] == "stratified_grouped"
-    m.check_files("mel", m.splits, verify=True)
+    assert m.split_policy["kind"] == "stratified_grouped"
+    m.check_files("mel", m.split_names, verify=True)
 
 
 def test_rerun_and_worker_count_give_identical_bytes(gtzan, tmp_path):
@@ -256,7 +256,7 @@ def test_refuses_other_config_unless_overwrite(gtzan, tmp_path):
     with pytest.raises(RecordsError, match="another configuration"):
         write_records(_cfg(gtzan, out, seed=5))
     write_records(_cfg(gtzan, out, seed=5), overwrite=True)
-    assert Manifest.load(str(out)).data["config"]["seed"] == 5
+    assert RecordsInfo.load(str(out)).config["seed"] == 5
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "notes.txt").write_text("x")
@@ -292,23 +292,19 @@ def test_bad_inputs_are_skipped_listed_and_counted(gtzan, tmp_path, short):
     out = tmp_path / "rec"
     audio = {**FAST, "short_tracks": short, "min_seconds": 0.1}
     cfg = _cfg(gtzan, out, max_skip_fraction=0.5, audio=audio)
-    m = write_records(cfg).manifest
-    skipped = {Path(s["path"]).stem: s["reason"] for s in m["skipped"]}
+    m = write_records(cfg).info
+    skipped = {Path(s.path).stem: s.reason for s in m.skipped}
     if short == "drop":
         expected["blues.00095"] = "shorter than one window"
     for track, reason in expected.items():
         assert skipped[track].startswith(reason), skipped
     assert len(skipped) == len(expected)
-    assert m["counts"]["inputs"] == 19 and m["counts"]["skipped"] == len(expected)
-    assert m["counts"]["written"] == 19 - len(expected)
-    assert m["padded"] == (["blues.00095"] if short == "pad" else [])
-    ids = {
-        i["track_id"]
-        for s in Manifest.load(str(out)).splits
-        for i in iterate_numpy(Manifest.load(str(out)), "raw", s)
-    }
+    assert m.counts.inputs == 19 and m.counts.skipped == len(expected)
+    assert m.counts.written == 19 - len(expected)
+    assert m.padded == (("blues.00095",) if short == "pad" else ())
+    ids = {i["track_id"] for s in m.split_names for i in iterate_numpy(m, "raw", s)}
     assert "blues.00096" in ids  # 44.1 kHz stereo is decoded, not skipped
-    assert not any(".DS_Store" in s["path"] or "._" in s["path"] for s in m["skipped"])
+    assert not any(".DS_Store" in s.path or "._" in s.path for s in m.skipped)
 
 
 def test_too_many_skips_fail_with_summary_but_keep_output(gtzan, tmp_path):
@@ -316,10 +312,10 @@ def test_too_many_skips_fail_with_summary_but_keep_output(gtzan, tmp_path):
     out = tmp_path / "rec"
     with pytest.raises(RecordsError, match=r"skipped .*max_skip_fraction=0.05.*decode failed"):
         write_records(_cfg(gtzan, out, max_skip_fraction=0.05))
-    m = Manifest.load(str(out))
+    m = RecordsInfo.load(str(out))
     # The five bad files, and the 0.2-s clip: shorter than audio.min_seconds (capped at
     # the 0.5-s window).
-    assert m.data["counts"]["skipped"] == 6 and m.data["counts"]["written"] == 13
+    assert m.counts.skipped == 6 and m.counts.written == 13
     assert (
         main(
             [
@@ -347,9 +343,9 @@ def test_too_many_skips_fail_with_summary_but_keep_output(gtzan, tmp_path):
 
 def test_whole_track_features_and_config_errors(gtzan, tmp_path, capsys):
     out = tmp_path / "feat"
-    m = write_records(_cfg(gtzan, out, views=("features",), audio={"window_seconds": 0})).manifest
-    assert m["window_samples"] is None
-    assert sum(s["num_examples"] for s in m["splits"].values()) == 12
+    m = write_records(_cfg(gtzan, out, views=("features",), audio={"window_seconds": 0})).info
+    assert m.audio.window_samples is None
+    assert sum(s.num_examples for s in m.splits.values()) == 12
     with pytest.raises(ConfigError, match="whole tracks"):
         _cfg(gtzan, out, views=("mel",), audio={"window_seconds": 0})
     code = main(
@@ -376,7 +372,7 @@ def test_csv_source_errors_before_work(tmp_path):
     cfg = _cfg(
         tmp_path / "list.csv", out, source="csv", max_skip_fraction=0.5, splits={"train": 1.0}
     )
-    m = write_records(cfg).manifest
+    m = write_records(cfg).info.to_json()
     assert [Path(s["path"]).name for s in m["skipped"]] == ["missing.wav"]
     (tmp_path / "dup.csv").write_text("path,label\na/x/x.00000.wav,x\na/x/x.00000.wav,x\n")
     with pytest.raises(ConfigError, match="duplicate"):

@@ -20,7 +20,6 @@ import numpy as np
 from tfgenre.augment import AugmentConfig, make_augment
 from tfgenre.errors import RecordsError
 from tfgenre.records.info import RecordsInfo
-from tfgenre.records.manifest import Manifest
 from tfgenre.records.reader import parse_batch
 from tfgenre.views.base import ViewSpec
 
@@ -31,17 +30,6 @@ def _tf() -> Any:
     import tensorflow as tf
 
     return tf
-
-
-def as_records_info(records: RecordsInfo | Manifest) -> RecordsInfo:
-    """``records`` as a RecordsInfo.
-
-    The old :class:`~tfgenre.records.manifest.Manifest` is still accepted (and converted)
-    until every caller reads records with ``RecordsInfo.load``.
-    """
-    if isinstance(records, RecordsInfo):
-        return records
-    return RecordsInfo.from_json(records.data, root=records.root)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +74,7 @@ def track_filter(track_ids: frozenset[str]) -> Any:
 
 
 def records_tracks(
-    records: RecordsInfo | Manifest, view: str | None = None, skip_corrupt: bool = False
+    records: RecordsInfo, view: str | None = None, skip_corrupt: bool = False
 ) -> dict[str, tuple[int, int]]:
     """``{track_id: (label index, segments)}`` of every split of the records.
 
@@ -94,7 +82,7 @@ def records_tracks(
     view with the fewest bytes: every view holds the same tracks and segments).
     """
     tf = _tf()
-    info = as_records_info(records)
+    info = records
     splits = info.split_names
     if view is None:
 
@@ -177,7 +165,7 @@ def _to_xy(spec: ViewSpec, num_classes: int, with_meta: bool) -> Any:
 
 
 def records_dataset(
-    records: RecordsInfo | Manifest,
+    records: RecordsInfo,
     view: str,
     split: str,
     *,
@@ -215,7 +203,7 @@ def records_dataset(
         ``(b, num_classes)``.
     """
     tf = _tf()
-    info = as_records_info(records)
+    info = records
     spec = info.view(view)
     splits = select.splits if select is not None else (split,)
     paths = [p for s in splits for p in info.shard_paths(view, s)]
@@ -252,7 +240,7 @@ def records_dataset(
 
 
 def split_index(
-    records: RecordsInfo | Manifest,
+    records: RecordsInfo,
     view: str,
     split: str,
     skip_corrupt: bool = False,

@@ -18,10 +18,11 @@ import dataclasses
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from tfgenre.errors import ConfigError
+from tfgenre.records.info import RecordsInfo
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +176,9 @@ def fold_splits(
     return out
 
 
-def records_groups(manifest_data: Mapping[str, Any]) -> dict[str, str]:
+def records_groups(info: RecordsInfo) -> dict[str, str]:
     """``{track_id: group}`` stored in a records manifest (``track_groups``), or empty."""
-    return {str(t): str(g) for t, g in (manifest_data.get("track_groups") or {}).items() if g}
+    return {str(t): str(g) for t, g in info.track_groups.items() if g}
 
 
 # ----------------------------------------------------------------------------- fold data
@@ -222,7 +223,7 @@ def records_fold(
     """The tracks of fold ``fold`` of ``k`` in a records folder (every split pooled).
 
     Args:
-        manifest: The records' :class:`tfgenre.records.manifest.Manifest`.
+        manifest: The records' :class:`tfgenre.records.info.RecordsInfo`.
         k: Number of folds.
         fold: The test fold.
         seed: The assignment seed.
@@ -235,7 +236,7 @@ def records_fold(
     from tfgenre.data import TrackSelection, records_tracks
 
     tracks = records_tracks(manifest, skip_corrupt=skip_corrupt)
-    groups = records_groups(manifest.data)
+    groups = records_groups(manifest)
     assignment = assign_folds(
         ((t, label, groups.get(t)) for t, (label, _) in tracks.items()), k, seed
     )
@@ -247,7 +248,7 @@ def records_fold(
         if not ids:
             continue
         n = sum(tracks[t][1] for t in ids)
-        selections[name] = TrackSelection(tuple(manifest.splits), ids, n)
+        selections[name] = TrackSelection(tuple(manifest.split_names), ids, n)
         counts = [0] * len(manifest.labels)
         for t in ids:
             counts[tracks[t][0]] += tracks[t][1]

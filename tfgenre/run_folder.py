@@ -23,7 +23,6 @@ the same config resumes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -183,49 +182,6 @@ def write_run_config(cfg: FitConfig) -> None:
         io.join(cfg.run_dir, layout.CONFIG_YAML),
         yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
     )
-
-
-def run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> dict[str, Any]:
-    """``run.json``: what evaluate, predict and export need to use the model.
-
-    Args:
-        cfg: The run's fit config.
-        data: The run's :class:`tfgenre.trainer.inputs.RunData`; its ``info`` (the
-            source, audio settings, split sizes, protocol...) is merged in.
-        strategy_info: :func:`tfgenre.strategy.describe_strategy` of the run.
-    """
-    spec = data.input_spec
-    return {
-        "labels": data.labels,
-        "view": cfg.view,
-        "model": cfg.model,
-        "input_spec": {
-            "view": spec.view,
-            "shape": list(spec.shape),
-            "mean": list(spec.mean) if spec.mean else None,
-            "std": list(spec.std) if spec.std else None,
-        },
-        "strategy": strategy_info,
-        **data.info,
-    }
-
-
-def write_run_info(cfg: FitConfig, data: Any, strategy_info: dict[str, Any]) -> None:
-    """Writes ``run.json`` (:func:`run_info`)."""
-    text = json.dumps(run_info(cfg, data, strategy_info), indent=2)
-    io.write_text_atomic(io.join(cfg.run_dir, layout.RUN_JSON), text)
-
-
-def load_run_info(run_dir: str) -> dict[str, Any]:
-    """Reads ``run.json`` of a run folder.
-
-    Raises:
-        ConfigError: when the folder is not a tfgenre run.
-    """
-    path = io.join(run_dir, layout.RUN_JSON)
-    if not io.exists(path):
-        raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no run.json)")
-    return json.loads(io.read_text(path))
 
 
 def load_run_config(run_dir: str) -> FitConfig:

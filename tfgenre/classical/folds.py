@@ -16,9 +16,9 @@ def _source_groups(cfg: BaselinesConfig) -> dict[str, str]:
     from tfgenre.folds import records_groups
 
     if cfg.records:
-        from tfgenre.records.manifest import Manifest
+        from tfgenre.records.info import RecordsInfo
 
-        return records_groups(Manifest.load(cfg.records).data)
+        return records_groups(RecordsInfo.load(cfg.records))
     return csv_track_groups(cfg.features_csv)
 
 

@@ -65,15 +65,14 @@ def load_feature_rows(
     xs, ys, ids, names_of_split = [], [], [], []
     protocol, excluded = UNKNOWN_PROTOCOL, ()
     if records:
-        from tfgenre.records.manifest import Manifest
+        from tfgenre.records.info import RecordsInfo
         from tfgenre.records.reader import to_numpy_arrays
 
-        m = Manifest.load(records)
-        entry = m.view("features")
-        feature_names = tuple(entry.get("feature_names") or [])
+        m = RecordsInfo.load(records)
+        feature_names = tuple(m.view("features").feature_names or ())
         labels = tuple(m.labels)
         protocol, excluded = m.protocol, tuple(m.excluded)
-        for split in m.splits:
+        for split in m.split_names:
             arrays = to_numpy_arrays(m, "features", split)
             xs.append(arrays["data"].astype(np.float64))
             ys.append(arrays["label"])

@@ -6,29 +6,19 @@ tools use :func:`iterate_numpy`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from tfgenre.records import example
 from tfgenre.records.info import RecordsInfo
-from tfgenre.records.manifest import Manifest
 from tfgenre.views.base import ViewSpec
 
 
-def as_view_spec(view: str, spec: ViewSpec | Mapping[str, Any]) -> ViewSpec:
-    """``spec`` as a ViewSpec; a manifest dict entry (old ``Manifest.view``) is converted.
-
-    The dict form stays accepted until every reader of records uses RecordsInfo.
-    """
-    return spec if isinstance(spec, ViewSpec) else ViewSpec.from_json(view, spec)
-
-
-def payload_scale(spec: ViewSpec | Mapping[str, Any]) -> float:
+def payload_scale(spec: ViewSpec) -> float:
     """The divisor that maps the stored payload back to floats (32767 for int16 raw)."""
-    params = spec.params if isinstance(spec, ViewSpec) else spec.get("params") or {}
-    return float(params.get("scale", 1.0) or 1.0)
+    return float(spec.params.get("scale", 1.0) or 1.0)
 
 
 def parse_batch(spec: ViewSpec) -> Callable[[Any], dict[str, Any]]:
@@ -50,12 +40,12 @@ def parse_batch(spec: ViewSpec) -> Callable[[Any], dict[str, Any]]:
 
 
 def iterate_numpy(
-    manifest: RecordsInfo | Manifest, view: str, split: str
+    manifest: RecordsInfo, view: str, split: str
 ) -> Iterator[dict[str, Any]]:
     """Yields every example of ``view``/``split`` in shard order, payload in stored dtype."""
     import tensorflow as tf
 
-    spec = as_view_spec(view, manifest.view(view))
+    spec = manifest.view(view)
     for path in manifest.shard_paths(view, split):
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
             yield example.parse_numpy(record, spec.dtype, tuple(spec.shape))
@@ -69,11 +59,11 @@ def count_examples(paths: list[str]) -> int:
 
 
 def to_numpy_arrays(
-    manifest: RecordsInfo | Manifest, view: str, split: str
+    manifest: RecordsInfo, view: str, split: str
 ) -> dict[str, np.ndarray]:
     """All of a split's examples stacked: data (stored dtype), label, segment, track_id."""
     items = list(iterate_numpy(manifest, view, split))
-    spec = as_view_spec(view, manifest.view(view))
+    spec = manifest.view(view)
     shape, dtype = tuple(spec.shape), spec.dtype
     return {
         "data": np.stack([i["data"] for i in items]) if items else np.zeros((0, *shape), dtype),

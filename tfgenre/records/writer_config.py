@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from tfgenre import audio, config, splits
-from tfgenre.views import ViewSpec, check_view_names
+from tfgenre.views import ViewSpec, check_view_names, view_class
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 
@@ -166,17 +166,8 @@ class WriterConfig:
 
 def make_views(cfg: WriterConfig) -> dict[str, Any]:
     """The view objects for ``cfg.views``, in order."""
-    out: dict[str, Any] = {}
-    for name in cfg.views:
-        if name == "raw":
-            out[name] = cfg.raw
-        elif name == "mel":
-            out[name] = cfg.mel
-        else:
-            from tfgenre.views.features import FeaturesView
-
-            out[name] = FeaturesView()
-    return out
+    # a view with settings in the config (raw, mel) is configured there; others take defaults
+    return {name: getattr(cfg, name, None) or view_class(name)() for name in cfg.views}
 
 
 def view_specs(cfg: WriterConfig, segment_samples: int | None) -> dict[str, ViewSpec]:

@@ -16,7 +16,8 @@ import numpy as np
 
 from tfgenre import io, layout, run_folder
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.protocols import Protocol
+from tfgenre.records.info import RecordsInfo
+from tfgenre.run_info import RunInfo
 from tfgenre.trainer.config import FitConfig
 from tfgenre.trainer.inputs import feature_table, record_selections, unknown_length_ok
 
@@ -47,7 +48,7 @@ def predict_split(
     from tfgenre.models.saving import load_model
 
     cfg = run_folder.load_run_config(run_dir)
-    info = run_folder.load_run_info(run_dir)
+    info = RunInfo.load(run_dir)
     if model is None:
         path = io.join(run_dir, layout.MODEL)
         if not io.exists(path):
@@ -57,15 +58,15 @@ def predict_split(
         probs, labels, track_ids = _predict_features_csv(cfg, info, split, model, batch_size)
     else:
         probs, labels, track_ids = _predict_records(cfg, split, model, batch_size)
-    return probs, labels, track_ids, list(info["labels"])
+    return probs, labels, track_ids, list(info.labels)
 
 
 def _predict_features_csv(
-    cfg: FitConfig, info: dict[str, Any], split: str, model: Any, batch_size: int
+    cfg: FitConfig, info: RunInfo, split: str, model: Any, batch_size: int
 ) -> Predictions:
     """Predicts ``split`` of the run's features CSV, refusing a CSV whose columns changed."""
     table = feature_table(cfg)
-    trained_on = list(info.get("feature_names") or table.feature_names)
+    trained_on = list(info.feature_names or table.feature_names)
     if list(table.feature_names) != trained_on:
         missing = [n for n in trained_on if n not in table.feature_names]
         extra = [n for n in table.feature_names if n not in trained_on]
@@ -86,12 +87,10 @@ def _predict_features_csv(
 def _predict_records(cfg: FitConfig, split: str, model: Any, batch_size: int) -> Predictions:
     """Predicts ``split`` of the run's records (its fold's tracks in a cross-validation)."""
     from tfgenre.data import records_dataset, split_index
-    from tfgenre.records.manifest import Manifest
-
-    m = Manifest.load(cfg.records)
+    m = RecordsInfo.load(cfg.records)
     selections, _ = record_selections(cfg, m)
-    if split not in (selections if cfg.fold is not None else m.splits):
-        have = list(selections) if cfg.fold is not None else m.splits
+    if split not in (selections if cfg.fold is not None else m.split_names):
+        have = list(selections) if cfg.fold is not None else m.split_names
         raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {have})")
     select = selections.get(split)
     index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt, select=select)
@@ -125,7 +124,7 @@ def evaluate_run(
 
     probs, labels, track_ids, names = predict_split(run_dir, split, model)
     metrics = evaluate_predictions(probs, labels, track_ids, names)
-    info = run_folder.load_run_info(run_dir)
+    info = RunInfo.load(run_dir)
     history = io.join(run_dir, layout.HISTORY_CSV)
     out = run_folder.report_dir(run_dir, split)
     metrics = {**metrics, **_report_context(info, split, note)}
@@ -133,7 +132,7 @@ def evaluate_run(
         metrics,
         out,
         history_csv=history if io.exists(history) else None,
-        title=f"tfgenre report: {info.get('model')} on {info.get('view')} ({split})",
+        title=f"tfgenre report: {info.model} on {info.view} ({split})",
         predictions=(probs, labels, track_ids),
     )
     logger.info(
@@ -146,14 +145,14 @@ def evaluate_run(
     return metrics
 
 
-def _report_context(info: dict[str, Any], split: str, note: str | None) -> dict[str, Any]:
+def _report_context(info: RunInfo, split: str, note: str | None) -> dict[str, Any]:
     """What goes into ``metrics.json`` and ``report.md`` beside the metric levels."""
-    extra: dict[str, Any] = {"split": split, "model": info.get("model"), "view": info.get("view")}
-    extra["skipped_corrupt"] = info.get("skipped_corrupt") or {}
-    # How the data was split (run.json; "unknown" for runs made before it was kept).
-    extra["protocol"] = Protocol.from_json(info.get("protocol")).to_json()
-    # tracks left out on purpose (in no list of a named split), as run.json counts them
-    extra["excluded_tracks"] = int((info.get("excluded") or {}).get("count", 0))
+    extra: dict[str, Any] = {"split": split, "model": info.model, "view": info.view}
+    extra["skipped_corrupt"] = dict(info.skipped_corrupt)
+    # How the data was split ("unknown" for runs made before it was kept).
+    extra["protocol"] = info.protocol.to_json()
+    # tracks left out on purpose (in no list of a named split)
+    extra["excluded_tracks"] = len(info.excluded)
     if note:
         extra["note"] = note
     return extra

@@ -185,9 +185,9 @@ def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
         have = list(fit_feature_table(fit).splits)
         where = fit.features_csv
     elif fit.records:
-        from tfgenre.records.manifest import Manifest
+        from tfgenre.records.info import RecordsInfo
 
-        have = Manifest.load(fit.records).splits
+        have = RecordsInfo.load(fit.records).split_names
         where = fit.records
     else:
         raise ConfigError("give records (a records folder) or features_csv")

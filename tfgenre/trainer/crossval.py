@@ -32,6 +32,8 @@ from typing import Any
 
 from tfgenre import config, io, layout, run_folder
 from tfgenre.errors import ConfigError
+from tfgenre.records.info import RecordsInfo
+from tfgenre.run_info import RunInfo
 from tfgenre.scoring.predictions import evaluate_run
 from tfgenre.trainer.config import check_names
 from tfgenre.trainer.inputs import feature_table, record_selections
@@ -126,9 +128,7 @@ def check_cross_validation(cfg: Any) -> None:
     if cfg.features_csv:
         feature_table(probe)
     else:
-        from tfgenre.records.manifest import Manifest
-
-        record_selections(probe, Manifest.load(cfg.records))
+        record_selections(probe, RecordsInfo.load(cfg.records))
 
 
 def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
@@ -200,7 +200,7 @@ def summarise(cfg: Any, outcomes: Sequence[FoldOutcome]) -> dict[str, Any]:
     """The ``folds_summary.json`` content: protocol, per-fold figures and their intervals."""
     from tfgenre.folds import VALIDATION_FRACTION
 
-    policy = dict(run_folder.load_run_info(outcomes[0].run_dir).get("split_policy") or {})
+    policy = dict(RunInfo.load(outcomes[0].run_dir).split_policy)
     per_fold = []
     for o in outcomes:
         row: dict[str, Any] = {"fold": o.fold, "run_dir": o.run_dir, "status": o.status}

@@ -1,9 +1,10 @@
-"""The data of one training run: datasets, input spec, class counts and run facts.
+"""The data of one training run: datasets, class counts and the run's RunInfo.
 
 :func:`load_run_data` builds a :class:`RunData` from records (their splits, or one fold
-of a cross-validation) or from a features CSV. Its ``info`` dict (the source, audio
-settings, split sizes, protocol, records lost to corruption) goes into ``run.json``
-(:func:`tfgenre.run_folder.run_info`).
+of a cross-validation) or from a features CSV. Its ``run`` (a
+:class:`~tfgenre.run_info.RunInfo`: labels, the view spec and audio framing the records
+were written with, split sizes, protocol, records lost to corruption) becomes
+``run.json`` once the strategy is known.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import numpy as np
 
 from tfgenre import io
 from tfgenre.errors import RecordsError
-from tfgenre.protocols import warn_if_leaky
+from tfgenre.protocols import Protocol, warn_if_leaky
+from tfgenre.records.info import RecordsInfo
+from tfgenre.run_info import RunInfo, features_csv_audio
 from tfgenre.trainer.config import FitConfig
+from tfgenre.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +35,28 @@ class RunData:
     """The datasets and facts of one run.
 
     Attributes:
-        labels: Class names in index order.
-        input_spec: The model's :class:`tfgenre.models.registry.InputSpec`.
+        run: What ``run.json`` will say (its ``strategy`` is filled in by the loop).
         train: Training ``tf.data.Dataset`` of ``(x (batch, *shape), y (batch, classes))``.
         val: Validation dataset like ``train``, or None when there is no validation split.
         steps_per_epoch: Training batches per epoch.
         train_counts: Training examples per class, shape (classes,).
-        info: The run's facts for ``run.json``.
     """
 
-    labels: list[str]
-    input_spec: Any
+    run: RunInfo
     train: Any
     val: Any | None
     steps_per_epoch: int
     train_counts: np.ndarray
-    info: dict[str, Any]
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names in index order."""
+        return list(self.run.labels)
+
+    @property
+    def input_spec(self) -> Any:
+        """The model's :class:`tfgenre.models.registry.InputSpec`."""
+        return self.run.input_spec()
 
 
 def load_run_data(cfg: FitConfig, drop_remainder: bool) -> RunData:
@@ -73,12 +83,10 @@ def _steps(n: int, batch_size: int, drop_remainder: bool) -> int:
 def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     """The run's data from a features CSV (split by ``cfg``, its fold when one is set)."""
     from tfgenre.data import array_dataset
-    from tfgenre.models.registry import InputSpec
 
     table = feature_table(cfg)
     table.warn_if_leaky(cfg.features_csv)
     mean, std = table.stats()
-    spec = InputSpec("features", (len(table.feature_names),), tuple(mean), tuple(std))
     x, y, _ = table.splits[cfg.train_split]
     n = len(table.labels)
     train = array_dataset(
@@ -96,18 +104,24 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     if cfg.val_split in table.splits:
         vx, vy, _ = table.splits[cfg.val_split]
         val = array_dataset(vx, vy, n, batch_size=cfg.batch_size, training=False)
-    info = {
-        "source": "features_csv",
-        "features_csv": cfg.features_csv,
-        "feature_names": list(table.feature_names),
-        "feature_window": table.window,
-        "split_policy": table.policy,
-        "protocol": table.protocol.to_json(),
-        "excluded": {"count": len(table.excluded), "tracks": list(table.excluded)},
-        "num_examples": {k: len(v[0]) for k, v in table.splits.items()},
-    }
+    width = len(table.feature_names)
+    run = RunInfo(
+        labels=tuple(table.labels),
+        model=cfg.model,
+        view_spec=ViewSpec(
+            "features", "float32", (width,), tuple(table.feature_names)
+        ).with_stats(mean, std, "train"),
+        input_shape=(width,),
+        audio=features_csv_audio(table.window),
+        source="features_csv",
+        data_path=cfg.features_csv,
+        num_examples={k: len(v[0]) for k, v in table.splits.items()},
+        split_policy=table.policy,
+        protocol=table.protocol,
+        excluded=tuple(table.excluded),
+    )
     steps = _steps(len(x), cfg.batch_size, drop_remainder)
-    return RunData(list(table.labels), spec, train, val, steps, np.bincount(y, minlength=n), info)
+    return RunData(run, train, val, steps, np.bincount(y, minlength=n))
 
 
 def feature_table(cfg: FitConfig) -> Any:
@@ -122,7 +136,9 @@ def feature_table(cfg: FitConfig) -> Any:
     return table
 
 
-def record_selections(cfg: FitConfig, manifest: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def record_selections(
+    cfg: FitConfig, manifest: RecordsInfo
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The fold's ``{split: TrackSelection}`` and protocol info (empty without a fold)."""
     if cfg.fold is None:
         return {}, {}
@@ -140,54 +156,46 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     (:func:`tfgenre.folds.records_fold`), and a features view is normalised with the
     mean and std of the fold's training examples.
     """
-    from tfgenre.models.registry import InputSpec
-    from tfgenre.records.manifest import Manifest
-
-    m = Manifest.load(cfg.records)
-    entry = m.view(cfg.view)
+    m = RecordsInfo.load(cfg.records)
+    spec = m.view(cfg.view)
     folded = cfg.fold is not None
     corrupt = _check_records(cfg, m)
     selections, fold_info = record_selections(cfg, m)
     if folded and cfg.train_split not in selections:
         raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
-    view_entry = dict(entry)
-    mean = tuple(entry["mean"]) if cfg.view == "features" else None
-    std = tuple(entry["std"]) if cfg.view == "features" else None
     if folded and cfg.view == "features":
         mean, std = _fold_feature_stats(cfg, m, selections[cfg.train_split])
-        view_entry.update(mean=list(mean), std=list(std), stats_split=f"fold {cfg.fold} train")
-    spec = InputSpec(cfg.view, tuple(int(s) for s in entry["shape"]), mean, std)
+        spec = spec.with_stats(mean, std, f"fold {cfg.fold} train")
     train, val = _records_datasets(cfg, m, selections, drop_remainder)
     if folded:
         n_train = selections[cfg.train_split].num_examples
         train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
         num_examples = {s: sel.num_examples for s, sel in selections.items()}
     else:
-        n_train = int(m.split(cfg.train_split)["num_examples"])
-        counts = m.split(cfg.train_split).get("label_counts") or {}
-        train_counts = np.array([counts.get(lab, 0) for lab in m.labels], dtype=np.int64)
-        num_examples = {s: int(m.split(s)["num_examples"]) for s in m.splits}
-    info = _records_info(cfg, m, view_entry, num_examples, corrupt, fold_info)
-    steps = _steps(n_train, cfg.batch_size, drop_remainder)
-    return RunData(m.labels, spec, train, val, steps, train_counts, info)
+        n_train = m.split(cfg.train_split).num_examples
+        train_counts = np.asarray(m.label_counts(cfg.train_split), dtype=np.int64)
+        num_examples = {s: m.split(s).num_examples for s in m.split_names}
+    run = _records_run(cfg, m, spec, num_examples, corrupt, fold_info)
+    return RunData(run, train, val, _steps(n_train, cfg.batch_size, drop_remainder), train_counts)
 
 
-def _check_records(cfg: FitConfig, m: Any) -> dict[str, int]:
+def _check_records(cfg: FitConfig, m: RecordsInfo) -> dict[str, int]:
     """Checks the splits and shards the run reads; returns the records lost per shard."""
+    have = m.split_names
     if cfg.fold is not None:
-        splits_used = list(m.splits)
+        splits_used = list(have)
     else:
-        splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in m.splits]
-        if cfg.train_split not in m.splits:
+        splits_used = [s for s in (cfg.train_split, cfg.val_split, cfg.eval_split) if s in have]
+        if cfg.train_split not in have:
             raise RecordsError(
-                f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {m.splits})"
+                f"records {cfg.records!r} have no {cfg.train_split!r} split (have: {have})"
             )
     m.check_files(cfg.view, splits_used, verify=cfg.verify)
     return report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
 
 
 def _fold_feature_stats(
-    cfg: FitConfig, m: Any, select: Any
+    cfg: FitConfig, m: RecordsInfo, select: Any
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std (1 where 0) of the fold's training features, each ``(features,)``."""
     from tfgenre.data import records_dataset
@@ -207,7 +215,7 @@ def _fold_feature_stats(
 
 
 def _records_datasets(
-    cfg: FitConfig, m: Any, selections: dict[str, Any], drop_remainder: bool
+    cfg: FitConfig, m: RecordsInfo, selections: dict[str, Any], drop_remainder: bool
 ) -> tuple[Any, Any | None]:
     """The training dataset and the validation one (None without a validation split)."""
     from tfgenre.data import records_dataset
@@ -227,7 +235,7 @@ def _records_datasets(
         **common,
     )
     val = None
-    if cfg.val_split in (selections if cfg.fold is not None else m.splits):
+    if cfg.val_split in (selections if cfg.fold is not None else m.split_names):
         val = records_dataset(
             m,
             cfg.view,
@@ -240,41 +248,43 @@ def _records_datasets(
     return train, val
 
 
-def _records_info(
+def _records_run(
     cfg: FitConfig,
-    m: Any,
-    view_entry: dict[str, Any],
+    m: RecordsInfo,
+    spec: ViewSpec,
     num_examples: dict[str, int],
     corrupt: dict[str, int],
     fold_info: dict[str, Any],
-) -> dict[str, Any]:
-    """The ``run.json`` facts of a run on records (warns when the split leaks artists)."""
-    info = {
-        "source": "records",
-        "records": cfg.records,
-        "sample_rate": m.sample_rate,
-        "window_samples": m.data.get("window_samples"),
-        "hop_samples": m.data.get("hop_samples"),
-        "view_entry": view_entry,
-        "feature_window": "whole_track"
-        if m.data.get("window_samples") is None
-        else m.data.get("window_samples"),
-        "num_examples": num_examples,
-        "skipped_corrupt": corrupt,
-    }
-    if cfg.fold is not None:
-        info["split_policy"] = {k: v for k, v in fold_info.items() if k != "label_counts"}
-    else:
-        info["protocol"] = m.protocol.to_json()
+) -> RunInfo:
+    """The RunInfo of a run on records (warns when the split leaks artists)."""
+    if cfg.fold is None:
         warn_if_leaky(
             m.protocol,
             f"GTZAN records {cfg.records}",
             "write_records --set source_options.split=fault_filtered",
         )
-    return info
+    return RunInfo(
+        labels=m.labels,
+        model=cfg.model,
+        view_spec=spec,
+        input_shape=spec.shape,
+        audio=m.audio,
+        source="records",
+        data_path=cfg.records,
+        num_examples=num_examples,
+        split_policy=(
+            {k: v for k, v in fold_info.items() if k != "label_counts"}
+            if cfg.fold is not None
+            else m.split_policy
+        ),
+        # a fold's split is k-fold over every split: its protocol is in split_policy
+        protocol=m.protocol if cfg.fold is None else Protocol.from_json(None),
+        excluded=m.excluded,
+        skipped_corrupt=corrupt,
+    )
 
 
-def report_corrupt(manifest: Any, view: str, splits: list[str]) -> dict[str, int]:
+def report_corrupt(manifest: RecordsInfo, view: str, splits: list[str]) -> dict[str, int]:
     """Counts, per shard, the records lost to corruption (only shards that lose some)."""
     from tfgenre.data import count_readable
 

@@ -138,7 +138,7 @@ def train(
         eval_split = None
         if evaluate:
             source = cfg.features_csv or cfg.records
-            eval_split = resolve_eval_split(cfg, data.info["num_examples"], source)
+            eval_split = resolve_eval_split(cfg, dict(data.run.num_examples), source)
         _prepare_folder(cfg, plan, data, dist)
         callbacks = _callbacks(cfg, data, dist, confusion_images) + list(extra_callbacks or [])
         model, history = _fit_phases(cfg, data, dist, callbacks)
@@ -175,7 +175,7 @@ def _prepare_folder(
     io.makedirs(cfg.run_dir)
     if dist.chief:
         run_folder.write_run_config(cfg)
-        run_folder.write_run_info(cfg, data, dist.info)
+        dataclasses.replace(data.run, strategy=dist.info).write(cfg.run_dir)
 
 
 def _callbacks(
@@ -287,12 +287,12 @@ def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> di
             return model.fit(data.train, shuffle=False, **kwargs).history
     except tf.errors.DataLossError as err:
         from tfgenre.data import find_corrupt_shards
-        from tfgenre.records.manifest import Manifest
+        from tfgenre.records.info import RecordsInfo
 
         if not cfg.records:
             raise
-        m = Manifest.load(cfg.records)
-        paths = [p for s in m.splits for p in m.shard_paths(cfg.view, s)]
+        m = RecordsInfo.load(cfg.records)
+        paths = [p for s in m.split_names for p in m.shard_paths(cfg.view, s)]
         bad = find_corrupt_shards(paths)
         names = "; ".join(f"{p}: {msg}" for p, msg in bad.items()) or str(err).splitlines()[0]
         raise RecordsError(

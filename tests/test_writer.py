@@ -74,28 +74,28 @@ def test_records_match_manifest(gtzan, tmp_path):
     assert m.view("raw").dtype == "int16" and m.view("raw").shape == (11025,)
     assert m.view("mel").dtype == "float16" and m.view("mel").shape == (128, 22, 1)
     feats = m.view("features")
-    assert feats["shape"] == [57] and len(feats["feature_names"]) == 57
-    assert len(feats["mean"]) == 57 and all(s > 0 for s in feats["std"])
+    assert feats.shape == (57,) and len(feats.feature_names) == 57
+    assert len(feats.mean) == 57 and all(s > 0 for s in feats.std)
     total_tracks = 0
-    for split in m.splits:
+    for split in m.split_names:
         info = m.split(split)
-        total_tracks += info["num_tracks"]
+        total_tracks += info.num_tracks
         for view in m.views:
             items = list(iterate_numpy(m, view, split))
-            assert len(items) == info["num_examples"] == 3 * info["num_tracks"]
+            assert len(items) == info.num_examples == 3 * info.num_tracks
             spec = m.view(view)
-            assert all(i["data"].shape == tuple(spec["shape"]) for i in items)
-            assert all(i["data"].dtype == np.dtype(spec["dtype"]) for i in items)
+            assert all(i["data"].shape == spec.shape for i in items)
+            assert all(i["data"].dtype == np.dtype(spec.dtype) for i in items)
             assert {i["label"] for i in items} <= {0, 1, 2}
             for shard in m.shards(view, split):
                 path = out / shard.file
                 assert path.stat().st_size == shard.num_bytes
                 assert hashlib.sha256(path.read_bytes()).hexdigest() == shard.sha256
-        assert info["num_bytes"] == sum(s["num_bytes"] for s in info["shards"])
+        assert info.num_bytes == sum(s.num_bytes for s in info.shards)
     assert total_tracks == 12
     # Every track in exactly one split, segments never separated from their track.
     seen = {}
-    for split in m.splits:
+    for split in m.split_names:
         for item in iterate_numpy(m, "mel", split):
             assert seen.setdefault(item["track_id"], split) == split
     assert not list(out.rglob("*.incomplete"))
@@ -186,17 +186,24 @@ def test_local_executor_with_a_pool_takes_its_worker_count(gtzan, tmp_path, work
 
 
 def test_check_skips_names_the_fraction_and_the_reasons():
+    from tfgenre.records.info import AudioSpec, SkippedInput, WriteCounts
     from tfgenre.records.writer import check_skips
 
-    counts = {"inputs": 4, "skipped": 1, "skip_fraction": 0.25}
-    skipped = [{"path": "a.wav", "reason": "decode failed: bad header"}]
-    check_skips(counts, skipped, 0.25)  # at the limit: fine
+    info = RecordsInfo(
+        labels=("a",),
+        audio=AudioSpec(22050),
+        views={},
+        splits={},
+        skipped=(SkippedInput("a.wav", "decode failed: bad header"),),
+        counts=WriteCounts(inputs=4, written=3, skipped=1, padded=0, skip_fraction=0.25),
+    )
+    check_skips(info, 0.25)  # at the limit: fine
     with pytest.raises(
         RecordsError,
         match=r"1 of 4 .*25.0% > max_skip_fraction=0.2\);.*"
         r"reasons: decode failed: 1",
     ):
-        check_skips(counts, skipped, 0.2)
+        check_skips(info, 0.2)
 
 
 def test_read_states_refuses_a_unit_without_its_state_file(tmp_path):

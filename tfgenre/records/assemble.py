@@ -89,6 +89,7 @@ def assemble_manifest(
             padded=len(padded),
             skip_fraction=(len(skipped) / inputs) if inputs else 0.0,
         ),
+        root=cfg.output,
     )
 
 

@@ -19,10 +19,10 @@ from tfgenre.views import median
 from tfgenre.views.features import (
     FEATURE_NAMES,
     FeaturesView,
-    _estimate_tuning,
     median_filter_1d,
     reference_features,
 )
+from tfgenre.views.stft_blocks import estimate_tuning
 
 SR = 22050
 # Near-zero means are compared in absolute terms.
@@ -201,13 +201,13 @@ def test_tuning_equals_librosa() -> None:
     for seed, f0 in enumerate((220.0, 261.6 * 2 ** (0.21 / 12), 400.0)):
         y = _music(2.0, seed=seed, bpm=100, f0=f0)
         power = np.abs(librosa.stft(y, pad_mode="reflect")) ** 2
-        assert _estimate_tuning(power, SR) == librosa.estimate_tuning(
+        assert estimate_tuning(power, SR) == librosa.estimate_tuning(
             S=power, sr=SR, bins_per_octave=12
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         silent = np.zeros((1025, 10), np.float32)
-        assert _estimate_tuning(silent, SR) == librosa.estimate_tuning(S=silent, sr=SR)
+        assert estimate_tuning(silent, SR) == librosa.estimate_tuning(S=silent, sr=SR)
 
 
 # --------------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ gives finite spectral values from its DC bin and tempo 0.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import warnings
 from typing import Any
@@ -47,20 +46,29 @@ import numpy as np
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.views.base import ViewSpec
 from tfgenre.views.median import median_filter_1d
+from tfgenre.views.stft_blocks import (
+    AMIN,
+    HOP_LENGTH,
+    HPSS_KERNEL,
+    N_CHROMA,
+    N_FFT,
+    N_MELS,
+    N_MFCC,
+    PAD_MODE,
+    ROLL_PERCENT,
+    TOP_DB,
+    apply_harmonic_mask,
+    chroma_basis,
+    estimate_tuning,
+    frame_segments,
+    hann,
+    istft,
+    mel_basis,
+    zero_crossing_rate,
+)
 
 logger = logging.getLogger(__name__)
 
-N_FFT = 2048
-HOP_LENGTH = 512
-PAD_MODE = "reflect"
-N_CHROMA = 12
-N_MELS = 128
-N_MFCC = 20
-HPSS_KERNEL = 31
-ROLL_PERCENT = 0.85
-TOP_DB = 80.0
-AMIN = 1e-10
-ZCR_THRESHOLD = 1e-10
 
 
 def _feature_names() -> tuple[str, ...]:
@@ -176,194 +184,6 @@ def _check_input(x: np.ndarray, sample_rate: int) -> None:
         raise TfgenreError(f"segments {bad} hold NaN or infinite samples; audio must be finite")
 
 
-@functools.lru_cache(maxsize=8)
-def _mel_basis(sample_rate: int) -> np.ndarray:
-    import librosa
-
-    basis = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=N_MELS)
-    basis.setflags(write=False)
-    return basis
-
-
-@functools.lru_cache(maxsize=256)
-def _chroma_basis(sample_rate: int, tuning: float) -> np.ndarray:
-    import librosa
-
-    basis = librosa.filters.chroma(sr=sample_rate, n_fft=N_FFT, tuning=tuning, n_chroma=N_CHROMA)
-    basis.setflags(write=False)
-    return basis
-
-
-def _estimate_tuning(power: np.ndarray, sample_rate: int) -> float:
-    """``librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12)`` for one segment.
-
-    ``chroma_stft`` estimates the tuning from peaks that ``librosa.piptrack`` finds
-    between 150 Hz and 4 kHz. This evaluates piptrack's stencils (parabolic shift,
-    gradient, local maximum) on those bins only, with the same dtypes, so the pitches
-    and hence the tuning are identical, at a third of the cost.
-
-    Args:
-        power: float32 power spectrogram ``(1 + n_fft // 2, n_frames)``.
-        sample_rate: Sampling rate in Hz.
-
-    Returns:
-        Tuning deviation in fractions of a chroma bin, in ``[-0.5, 0.5)``.
-    """
-    import librosa
-
-    n_fft = 2 * (power.shape[-2] - 1)
-    fft_freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
-    fmax = min(4000.0, float(sample_rate) / 2)
-    band = np.flatnonzero((fft_freqs >= 150.0) & (fft_freqs < fmax))
-    pitches = np.zeros(0, dtype=np.float32)
-    if band.size:
-        lo, hi = int(band[0]), int(band[-1]) + 1  # lo >= 1 and hi <= n_bins - 1
-        s = power[lo - 1 : hi + 1]
-        below, mid, above = s[:-2], s[1:-1], s[2:]
-        # piptrack: peaks of S * (S > 0.1 * max over frequency), per frame.
-        ref_value = 0.1 * power.max(axis=-2, keepdims=True)
-        gated = s * (s > ref_value)
-        peaks = (gated[1:-1] > gated[:-2]) & (gated[1:-1] >= gated[2:])
-        rows, cols = np.nonzero(peaks)
-        below, mid, above = below[rows, cols], mid[rows, cols], above[rows, cols]
-        # Parabolic interpolation and skew, typed exactly as librosa's numba stencil and
-        # np.gradient compute them.
-        a = (above + below).astype(np.float64) - 2 * mid.astype(np.float64)
-        b = (above - below).astype(np.float64) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a).astype(np.float32)
-        dskew = 0.5 * ((above - below) / np.float32(2)) * shift
-        pitch = ((rows + lo + shift) * float(sample_rate) / n_fft).astype(np.float32)
-        mag = mid + dskew
-        positive = pitch > 0
-        threshold = np.median(mag[positive]) if positive.any() else 0.0
-        pitches = pitch[(mag >= threshold) & positive]
-    with warnings.catch_warnings():
-        # Silence and pitchless audio: "Trying to estimate tuning from empty frequency set".
-        warnings.filterwarnings("ignore", message="Trying to estimate tuning")
-        return float(librosa.pitch_tuning(pitches, resolution=0.01, bins_per_octave=N_CHROMA))
-
-
-@functools.cache
-def _mask_kernel() -> Any:
-    """Compiles (once per process, cached on disk) the fused soft-mask kernel."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True)
-    def apply_mask(  # pragma: no cover
-        spec: np.ndarray, harm: np.ndarray, perc: np.ndarray
-    ) -> None:
-        tiny = np.finfo(np.float32).tiny
-        for k in range(spec.size):
-            h = harm[k]
-            p = perc[k]
-            z = max(h, p)
-            if z < tiny:
-                m = np.float32(0.5)
-            else:
-                h2 = (h / z) ** 2
-                p2 = (p / z) ** 2
-                m = h2 / (h2 + p2)
-            spec[k] *= m
-
-    return apply_mask
-
-
-def _apply_harmonic_mask(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> None:
-    """``spec *= librosa.util.softmask(harm, perc, power=2, split_zeros=True)``, one pass.
-
-    Args:
-        spec: complex64 spectrogram, C-contiguous, multiplied in place.
-        harm: float32 harmonic enhancement (time median), ``spec``'s shape, C-contiguous.
-        perc: float32 percussive enhancement (frequency median), same shape.
-    """
-    _mask_kernel()(spec.reshape(-1), harm.reshape(-1), perc.reshape(-1))
-
-
-def _zero_crossing_rate(x: np.ndarray, n_frames: int) -> np.ndarray:
-    """``librosa.feature.zero_crossing_rate`` (center, edge padding) via running sums.
-
-    Args:
-        x: float32 ``(n, n_samples)``.
-        n_frames: Frames per segment, ``1 + n_samples // HOP_LENGTH``.
-
-    Returns:
-        float64 ``(n, n_frames)``: crossings per frame / frame length.
-    """
-    half = N_FFT // 2
-    padded = np.pad(x, [(0, 0), (half, half)], mode="edge")
-    negative = padded.astype(np.float64) < -ZCR_THRESHOLD  # |x| <= threshold counts as 0 (>= 0)
-    flips = np.zeros(padded.shape, dtype=np.int64)
-    flips[:, 1:] = negative[:, 1:] != negative[:, :-1]
-    csum = np.cumsum(flips, axis=-1)
-    starts = np.arange(n_frames) * HOP_LENGTH
-    # Pairs (j-1, j) with both samples inside frame [s, s + N_FFT): j in (s, s + N_FFT).
-    counts = csum[:, starts + N_FFT - 1] - csum[:, starts]
-    return counts / float(N_FFT)
-
-
-@functools.lru_cache(maxsize=1)
-def _hann() -> np.ndarray:
-    """The periodic Hann window of ``librosa.stft`` (``fftbins=True``), float64.
-
-    float64 like librosa's: the windowed frames are promoted, so the FFT runs in double
-    precision and only its result is rounded to complex64. A float32 FFT leaves noise
-    of ~1e-6 of the peak in empty bins, which the f^2 weighting of the bandwidth turns
-    into visible errors on near-pure tones.
-    """
-    import scipy.signal
-
-    window = scipy.signal.get_window("hann", N_FFT, fftbins=True)
-    window.setflags(write=False)
-    return window
-
-
-@functools.lru_cache(maxsize=64)
-def _window_sumsquare(n_frames: int) -> np.ndarray:
-    """``librosa.filters.window_sumsquare`` for ``n_frames`` Hann frames, float32."""
-    import librosa
-
-    wss = librosa.filters.window_sumsquare(
-        window="hann", n_frames=n_frames, n_fft=N_FFT, hop_length=HOP_LENGTH, dtype=np.float32
-    )
-    wss.setflags(write=False)
-    return wss
-
-
-def _frames(x: np.ndarray) -> np.ndarray:
-    """Centred, reflect-padded frames of ``x`` ``(n, n_samples)``: a view ``(n, T, n_fft)``.
-
-    ``T = 1 + n_samples // hop_length``, the framing of ``librosa.stft`` and
-    ``librosa.feature.rms`` with ``center=True, pad_mode="reflect"``.
-    """
-    padded = np.pad(x, [(0, 0), (N_FFT // 2, N_FFT // 2)], mode=PAD_MODE)
-    return np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP_LENGTH]
-
-
-def _istft(spec: np.ndarray) -> np.ndarray:
-    """``librosa.istft(center=True)`` without ``length`` for ``(n, T, F)`` input.
-
-    Inverse real FFT of every frame, Hann synthesis window, overlap-add (hop = n_fft/4,
-    so four shifted adds), division by the window sum-square where it is non-zero and
-    the centre padding trimmed: float32 ``(n, hop_length * (T - 1))``.
-    """
-    import scipy.fft
-
-    n, n_frames, _ = spec.shape
-    frames = scipy.fft.irfft(spec, n=N_FFT, axis=-1)
-    frames *= _hann()
-    overlap = N_FFT // HOP_LENGTH
-    out = np.zeros((n, n_frames + overlap - 1, HOP_LENGTH), dtype=np.float32)
-    parts = frames.reshape(n, n_frames, overlap, HOP_LENGTH)
-    for j in range(overlap):
-        out[:, j : j + n_frames] += parts[:, :, j]
-    out = out.reshape(n, -1)
-    wss = _window_sumsquare(n_frames)
-    nonzero = wss > np.finfo(np.float32).tiny
-    out[:, nonzero] /= wss[nonzero]
-    return out[:, N_FFT // 2 : -(N_FFT // 2)]
-
-
 def _features_batch(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """The 57 features for each row of ``x`` (float32 ``(n, n_samples)``), float64 ``(n, 57)``.
 
@@ -372,12 +192,9 @@ def _features_batch(x: np.ndarray, sample_rate: int) -> np.ndarray:
     (matrix products with the filter banks, cumulative sums, the percussive median) run
     on contiguous rows.
     """
-    import librosa
     import scipy.fft
 
-    n, n_samples = x.shape
-    sr = sample_rate
-    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
+    out = np.empty((x.shape[0], len(FEATURE_NAMES)), dtype=np.float64)
 
     def put(name: str, values: np.ndarray, axes: tuple[int, ...]) -> None:
         mean, var = _mean_var(values, axes)
@@ -385,20 +202,33 @@ def _features_batch(x: np.ndarray, sample_rate: int) -> np.ndarray:
         out[:, _INDEX[f"{name}_var"]] = var
 
     # One framing and one STFT for everything: (n, T, F) complex64.
-    frames = _frames(x)
-    n_frames = frames.shape[1]
-    stft = scipy.fft.rfft(frames * _hann(), axis=-1).astype(np.complex64)
+    frames = frame_segments(x)
+    stft = scipy.fft.rfft(frames * hann(), axis=-1).astype(np.complex64)
     # RMS from the same (reflect-padded, centred) frames, as librosa.feature.rms frames y.
-    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=-1))
-    put("rms", rms, (1,))
+    put("rms", np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=-1)), (1,))
     del frames
     mag = np.abs(stft)
     power = np.square(mag)
+    _spectral_features(power, mag, sample_rate, put)
+    put("zero_crossing_rate", zero_crossing_rate(x, stft.shape[1]), (1,))
+    _hpss_features(x, stft, mag, put)
+    del stft, mag
+    _mel_features(power, sample_rate, out)
+    return out
 
+
+Put = Any  # put(name, values, axes): stores the mean and variance of a feature
+
+
+def _spectral_features(power: np.ndarray, mag: np.ndarray, sr: int, put: Put) -> None:
+    """Chroma, centroid, bandwidth and rolloff from the ``(n, T, F)`` spectrograms."""
+    import librosa
+
+    n, n_frames = power.shape[:2]
     # Chroma: librosa.feature.chroma_stft on the power spectrogram, tuning per segment.
     raw_chroma = np.empty((n, n_frames, N_CHROMA), dtype=np.float32)
     for i in range(n):
-        basis = _chroma_basis(sr, _estimate_tuning(power[i].T, sr))
+        basis = chroma_basis(sr, estimate_tuning(power[i].T, sr))
         np.matmul(power[i], basis.T, out=raw_chroma[i])
     put("chroma_stft", librosa.util.normalize(raw_chroma, norm=np.inf, axis=-1), (1, 2))
 
@@ -410,39 +240,46 @@ def _features_batch(x: np.ndarray, sample_rate: int) -> np.ndarray:
     moments = (mag / norm1) @ np.stack([np.ones_like(freq), freq, freq**2], axis=-1)  # (n, T, 3)
     centroid = moments[..., 1]
     spread = moments[..., 2] - 2.0 * centroid * moments[..., 1] + centroid**2 * moments[..., 0]
-    bandwidth = np.sqrt(np.maximum(spread, 0))
     put("spectral_centroid", centroid, (1,))
-    put("spectral_bandwidth", bandwidth, (1,))
+    put("spectral_bandwidth", np.sqrt(np.maximum(spread, 0)), (1,))
 
     # Rolloff: the lowest bin whose cumulative magnitude reaches 85% of the total.
     energy = np.cumsum(mag, axis=-1)
     reached = energy >= ROLL_PERCENT * energy[..., -1:]
     put("rolloff", freq[np.argmax(reached, axis=-1)], (1,))
-    del energy, reached
 
-    put("zero_crossing_rate", _zero_crossing_rate(x, n_frames), (1,))
 
-    # HPSS: median filters across time (harmonic) and frequency (percussive), soft masks,
-    # inverse STFT without ``length`` then fix_length, like librosa.effects.hpss did.
-    # The STFT is linear and its inverse reconstructs the input exactly (up to float
-    # rounding), so percussive = input - harmonic over the inverted span: one inverse
-    # STFT instead of two.
+def _hpss_features(x: np.ndarray, stft: np.ndarray, mag: np.ndarray, put: Put) -> None:
+    """``harmony`` and ``perceptr``: the harmonic and percussive waveforms' statistics.
+
+    HPSS: median filters across time (harmonic) and frequency (percussive), soft masks,
+    inverse STFT without ``length`` then fix_length, like librosa.effects.hpss did. The
+    STFT is linear and its inverse reconstructs the input exactly (up to float rounding),
+    so percussive = input - harmonic over the inverted span: one inverse STFT instead of
+    two. ``stft`` is overwritten by its harmonic part.
+    """
+    n, n_samples = x.shape
     harm = median_filter_1d(mag, HPSS_KERNEL, axis=-2)
     perc = median_filter_1d(mag, HPSS_KERNEL, axis=-1)
-    _apply_harmonic_mask(stft, harm, perc)
+    apply_harmonic_mask(stft, harm, perc)
     del harm, perc
-    harmonic = _istft(stft)
-    del stft
+    harmonic = istft(stft)
     span = min(harmonic.shape[-1], n_samples)
     wave = np.zeros((n, n_samples), dtype=np.float64)
     wave[:, :span] = harmonic[:, :span]
     put("harmony", wave, (1,))
     wave[:, :span] = x[:, :span].astype(np.float64) - wave[:, :span]
     put("perceptr", wave, (1,))
-    del harmonic, wave
 
+
+def _mel_features(power: np.ndarray, sr: int, out: np.ndarray) -> None:
+    """``tempo`` and the 20 MFCC means and variances, written into ``out`` ``(n, 57)``."""
+    import librosa
+    import scipy.fft
+
+    n, n_frames = power.shape[:2]
     # Mel power -> dB with the 80 dB floor relative to each segment's own peak.
-    mel = power @ _mel_basis(sr).T  # (n, T, n_mels)
+    mel = power @ mel_basis(sr).T  # (n, T, n_mels)
     log_mel = 10.0 * np.log10(np.maximum(AMIN, mel))
     log_mel = np.maximum(log_mel, log_mel.max(axis=(-2, -1), keepdims=True) - TOP_DB)
 
@@ -459,7 +296,6 @@ def _features_batch(x: np.ndarray, sample_rate: int) -> np.ndarray:
     first = _INDEX["mfcc1_mean"]
     out[:, first : first + 2 * N_MFCC : 2] = mean
     out[:, first + 1 : first + 2 * N_MFCC : 2] = var
-    return out
 
 
 @dataclasses.dataclass(frozen=True)

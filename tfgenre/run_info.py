@@ -21,7 +21,7 @@ from typing import Any
 from tfgenre import io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.protocols import Protocol
-from tfgenre.records.info import AudioSpec, check_format_version
+from tfgenre.records.info import AudioSpec, check_format_version, read_json_object
 from tfgenre.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)
@@ -129,12 +129,7 @@ class RunInfo:
         path = io.join(run_dir, layout.RUN_JSON)
         if not io.exists(path):
             raise ConfigError(f"{run_dir!r} is not a tfgenre run folder (no {layout.RUN_JSON})")
-        try:
-            data = json.loads(io.read_text(path))
-        except json.JSONDecodeError as err:
-            raise RecordsError(f"{path} is not valid JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise RecordsError(f"{path} must hold a JSON object. Received: {type(data).__name__}")
+        data = read_json_object(path)
         try:
             if "format_version" not in data:
                 return cls.from_legacy_json(data)
@@ -196,7 +191,6 @@ class RunInfo:
     def from_legacy_json(cls, data: Mapping[str, Any]) -> RunInfo:
         """Converts the unversioned run.json of earlier tfgenre (records or CSV shape)."""
         spec_in = data["input_spec"]
-        view = str(data["view"])
         source = str(data.get("source") or "records")
         entry = dict(data.get("view_entry") or {})
         if source == "features_csv":
@@ -211,19 +205,15 @@ class RunInfo:
         entry.setdefault("shape", spec_in["shape"])
         entry["mean"], entry["std"] = spec_in.get("mean"), spec_in.get("std")
         logger.debug("run.json without format_version: read as the legacy layout")
-        return cls(
-            labels=tuple(str(x) for x in data["labels"]),
-            model=str(data.get("model") or ""),
-            view_spec=ViewSpec.from_json(view, entry),
-            input_shape=tuple(int(s) for s in spec_in["shape"]),
-            audio=audio,
-            source=source,
-            data_path=str(path),
-            num_examples={k: int(v) for k, v in (data.get("num_examples") or {}).items()},
-            split_policy=dict(data.get("split_policy") or {}),
-            protocol=Protocol.from_json(data.get("protocol")),
-            excluded=tuple((data.get("excluded") or {}).get("tracks") or ()),
-            skipped_corrupt=dict(data.get("skipped_corrupt") or {}),
-            strategy=dict(data.get("strategy") or {}),
-            format_version=1,
+        return cls.from_json(
+            {
+                **data,
+                "format_version": 1,
+                "model": data.get("model") or "",
+                "view_spec": entry,
+                "input_shape": spec_in["shape"],
+                "audio": audio.to_json(),
+                "source": source,
+                "data_path": path,
+            }
         )

@@ -69,6 +69,21 @@ def check_format_version(version: Any, supported: int, path: str, writer: str) -
     )
 
 
+def read_json_object(path: str) -> dict[str, Any]:
+    """The JSON object in ``path``.
+
+    Raises:
+        RecordsError: when the file is not JSON or holds something else than an object.
+    """
+    try:
+        data = json.loads(io.read_text(path))
+    except json.JSONDecodeError as err:
+        raise RecordsError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise RecordsError(f"{path} must hold a JSON object. Received: {type(data).__name__}")
+    return data
+
+
 @dataclasses.dataclass(frozen=True)
 class AudioSpec:
     """How audio was decoded and cut before the views saw it.
@@ -307,12 +322,7 @@ class RecordsInfo:
                 f"{path} does not exist: is {root!r} a records folder written by "
                 "`python -m tfgenre.write_records`?"
             )
-        try:
-            data = json.loads(io.read_text(path))
-        except json.JSONDecodeError as err:
-            raise RecordsError(f"{path} is not valid JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise RecordsError(f"{path} must hold a JSON object. Received: {type(data).__name__}")
+        data = read_json_object(path)
         check_format_version(data.get("format_version"), FORMAT_VERSION, path, "write_records")
         try:
             return cls.from_json(data, root=root)

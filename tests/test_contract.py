@@ -195,3 +195,8 @@ def test_run_json_written_before_versions_is_read(tmp_path):
     assert info.feature_names == ("rms_mean", "tempo")
     assert info.audio.window_samples == GTZAN_3S_WINDOW
     assert info.input_spec().mean == (0.5, 1.0) and info.excluded == ("blues.00001",)
+    # written back, a converted run is in the current layout and reads back equal
+    assert info.format_version == 1
+    info.write(str(tmp_path))
+    again = RunInfo.load(str(tmp_path))
+    assert again.format_version == 2 and again.to_json() == info.to_json()

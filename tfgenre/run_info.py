@@ -75,7 +75,8 @@ class RunInfo:
         excluded: Track ids left out on purpose (in no list of a named split).
         skipped_corrupt: Per shard, records lost to corruption (``--skip-corrupt``).
         strategy: The distribution strategy trained under (name, replicas, workers).
-        format_version: Layout version of run.json.
+        format_version: Layout version of the run.json it was read from (1: converted
+            from the unversioned layout); :meth:`to_json` always writes the current one.
     """
 
     labels: tuple[str, ...]
@@ -148,9 +149,9 @@ class RunInfo:
         return path
 
     def to_json(self) -> dict[str, Any]:
-        """run.json's content."""
+        """run.json's content, in this version's layout (whatever layout it was read from)."""
         return {
-            "format_version": self.format_version,
+            "format_version": FORMAT_VERSION,
             "labels": list(self.labels),
             "model": self.model,
             "view": self.view,

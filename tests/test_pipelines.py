@@ -127,7 +127,7 @@ def test_gtzan_features_mlp(tmp_path):
     ])
     assert code == 0
     info = json.loads((run / "run.json").read_text())
-    assert info["feature_window"] == "whole_track"
+    assert info["audio"]["window_samples"] is None  # one row per whole track
     assert info["split_policy"]["fractions"] == {"train": 0.7, "test": 0.3}
     assert _metrics(run)["track"]["num_examples"] == 6  # 30 % of 18 tracks
 

@@ -73,7 +73,7 @@ def _validation_audio(
         TfgenreError: when the source cannot be listed or a track is not in it.
     """
     from tfgenre import audio
-    from tfgenre.sources.base import get_source
+    from tfgenre.sources.registry import get_source
 
     cfg = records.config
     name, root = cfg.get("source"), cfg.get("input")

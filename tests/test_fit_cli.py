@@ -9,9 +9,9 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from tables import write_gtzan_feature_table
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
@@ -57,21 +57,16 @@ def write_table(path: Path, *, tracks: int = 8, drop: str = "", cell: tuple = ()
     """
     from tfgenre.views.features import FEATURE_NAMES
 
-    rng = np.random.default_rng(0)
     names = [n for n in FEATURE_NAMES if n != drop]
-    centers = rng.normal(0.0, 3.0, (len(GENRES), len(names)))
-    lines = [",".join(["filename", "length", *names, "label"])]
-    for c, genre in enumerate(GENRES):
-        for i in range(tracks):
-            x = centers[c] + rng.normal(0.0, 1.0, len(names))
-            lines.append(",".join([f"{genre}.{i:05d}.wav", "661794",
-                                   *(f"{v:.5f}" for v in x), genre]))
+    write_gtzan_feature_table(path, classes=GENRES, tracks_per_class=tracks, features=names,
+                              spread=3.0, decimals=5)
     if cell:
         row, column, text = cell
+        lines = path.read_text().splitlines()
         values = lines[row].split(",")
         values[lines[0].split(",").index(column)] = text
         lines[row] = ",".join(values)
-    path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n")
     return path
 
 

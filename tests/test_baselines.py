@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import RecordsSpec
 from tables import write_gtzan_feature_table
 
 from tfgenre import baselines, config
@@ -147,34 +148,24 @@ def test_baselines_on_the_gtzan_feature_table(real_data):
 
 
 @pytest.mark.slow
-def test_baselines_and_explore_on_records(tmp_path):
+def test_baselines_and_explore_on_records(tmp_path, synthetic_records):
     """Records written from the synthetic source: segments, scored per track."""
     from tfgenre import explore
-    from tfgenre.records.writer import WriterConfig, write_records
 
-    cfg = config.from_dict(WriterConfig, {
-        "source": "synthetic",
-        "input": str(tmp_path / "audio"),
-        "output": str(tmp_path / "records"),
-        "source_options": {"num_genres": 3, "clips_per_genre": 6, "clip_seconds": 4.0},
-        "views": ["features"],
-        "audio": {"window_seconds": 2.0},
-        "splits": {"train": 0.5, "test": 0.5},
-        "shards": 1,
-        "workers": 1,
-    })
-    write_records(cfg)
-    rows = load_feature_rows(records=str(tmp_path / "records"))
+    records = synthetic_records(RecordsSpec(
+        num_genres=3, clips_per_genre=6, clip_seconds=4.0, views=("features",),
+        window_seconds=2.0, splits=(("train", 0.5), ("test", 0.5)), shards=1)).records
+    rows = load_feature_rows(records=str(records))
     assert rows.segments and len(rows.feature_names) == rows.x.shape[1] == 57
     assert set(rows.splits) == {"train", "test"}
     out = tmp_path / "out"
-    assert baselines.main(["--records", str(tmp_path / "records"), "--models", "svm,knn",
+    assert baselines.main(["--records", str(records), "--models", "svm,knn",
                            "--out", str(out)]) == 0
     summary = list(csv.DictReader(open(out / "baselines.csv")))
     assert {r["level"] for r in summary} == {"track"}
-    assert baselines.main(["--records", str(tmp_path / "records"), "--folds", "2",
+    assert baselines.main(["--records", str(records), "--folds", "2",
                            "--models", "logistic_regression"]) == 0
-    assert explore.main(["--records", str(tmp_path / "records"), "--out",
+    assert explore.main(["--records", str(records), "--out",
                          str(tmp_path / "explore")]) == 0
     assert (tmp_path / "explore" / "pca_2d.png").exists()
 

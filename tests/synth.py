@@ -1,8 +1,10 @@
-"""Tiny audio fixtures written at test time (no downloads)."""
+"""Tiny audio written at test time (no downloads): tones, a GTZAN-layout folder, a long
+stereo file."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -38,3 +40,26 @@ def make_gtzan(
             sf.write(path, y, sr, format=fmt, subtype="PCM_16")
             paths.append(path)
     return paths
+
+
+def write_long_stereo(path: Path, audio_root: Path, seconds: float = 125.0,
+                      sample_rate: int = 44100) -> np.ndarray:
+    """A long stereo file made of the clips under ``audio_root``, resampled and tiled.
+
+    Returns:
+        The written samples, float ``(seconds * sample_rate, 2)``; the right channel is
+        the left one, scaled by 0.7 and delayed by 50 samples.
+    """
+    import librosa
+
+    clips = sorted(audio_root.rglob("*.wav"))
+    parts = []
+    for clip in clips:
+        y, rate = sf.read(clip, dtype="float32")
+        parts.append(librosa.resample(y, orig_sr=rate, target_sr=sample_rate))
+    mono = np.concatenate(parts)
+    n = int(seconds * sample_rate)
+    mono = np.tile(mono, -(-n // len(mono)))[:n]
+    stereo = np.stack([mono, 0.7 * np.roll(mono, 50)], axis=1)
+    sf.write(path, stereo, sample_rate, subtype="PCM_16")
+    return stereo

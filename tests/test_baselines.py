@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from builders import RecordsSpec
+from tables import write_gtzan_feature_table
 
 from tfgenre import baselines, config
 from tfgenre.classical.baselines_config import BaselinesConfig
@@ -18,38 +19,23 @@ from tfgenre.classical.sweep import run_baselines
 from tfgenre.classical.tables import markdown_table
 from tfgenre.errors import ConfigError
 
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz"]
-FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
-
-
-def write_features_csv(
-    path: Path, *, classes: int = 4, tracks: int = 20, segments: int = 0, seed: int = 0
-) -> Path:
-    """A GTZAN-like table; with ``segments`` > 0 each track has that many rows."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 2.0, (classes, len(FEATURES)))
-    scales = np.array([0.1, 0.05, 1500.0, 30.0, 100.0])
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["filename", "length", *FEATURES, "label"])
-        for c in range(classes):
-            for i in range(tracks):
-                track = centers[c] + rng.normal(0.0, 0.7, len(FEATURES))
-                for s in range(max(segments, 1)):
-                    x = (track + rng.normal(0.0, 0.5, len(FEATURES))) * scales
-                    name = f"{GENRES[c]}.{i:05d}" + (f".{s}" if segments else "") + ".wav"
-                    w.writerow([name, 66149 if segments else 661794, *np.round(x, 6), GENRES[c]])
-    return path
+#: The baselines' tables: 4 genre clusters of the 5 features in their GTZAN units; each
+#: track drawn around its genre (sd 0.7), each row around its track (sd 0.5).
+TABLE = {"classes": 4, "track_noise": 0.7, "segment_noise": 0.5, "units": True}
 
 
 @pytest.fixture(scope="module")
 def clips_csv(tmp_path_factory) -> Path:
-    return write_features_csv(tmp_path_factory.mktemp("b") / "clips.csv")
+    """4 genres x 20 whole tracks."""
+    return write_gtzan_feature_table(tmp_path_factory.mktemp("b") / "clips.csv",
+                                     tracks_per_class=20, **TABLE)
 
 
 @pytest.fixture(scope="module")
 def segments_csv(tmp_path_factory) -> Path:
-    return write_features_csv(tmp_path_factory.mktemp("b") / "segs.csv", tracks=12, segments=4)
+    """4 genres x 12 tracks x 4 segments."""
+    return write_gtzan_feature_table(tmp_path_factory.mktemp("b") / "segs.csv",
+                                     tracks_per_class=12, segments_per_track=4, **TABLE)
 
 
 def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
@@ -167,35 +153,24 @@ def test_baselines_on_the_gtzan_feature_table(real_data):
 
 
 @pytest.mark.slow
-def test_baselines_and_explore_on_records(tmp_path):
+def test_baselines_and_explore_on_records(tmp_path, synthetic_records):
     """Records written from the synthetic source: segments, scored per track."""
     from tfgenre import explore
-    from tfgenre.records.writer import write_records
-    from tfgenre.records.writer_config import WriterConfig
 
-    cfg = config.from_dict(WriterConfig, {
-        "source": "synthetic",
-        "input": str(tmp_path / "audio"),
-        "output": str(tmp_path / "records"),
-        "source_options": {"num_genres": 3, "clips_per_genre": 6, "clip_seconds": 4.0},
-        "views": ["features"],
-        "audio": {"window_seconds": 2.0},
-        "splits": {"train": 0.5, "test": 0.5},
-        "shards": 1,
-        "workers": 1,
-    })
-    write_records(cfg)
-    rows = load_feature_rows(records=str(tmp_path / "records"))
+    records = synthetic_records(RecordsSpec(
+        num_genres=3, clips_per_genre=6, clip_seconds=4.0, views=("features",),
+        window_seconds=2.0, splits=(("train", 0.5), ("test", 0.5)), shards=1)).records
+    rows = load_feature_rows(records=str(records))
     assert rows.segments and len(rows.feature_names) == rows.x.shape[1] == 57
     assert set(rows.splits) == {"train", "test"}
     out = tmp_path / "out"
-    assert baselines.main(["--records", str(tmp_path / "records"), "--models", "svm,knn",
+    assert baselines.main(["--records", str(records), "--models", "svm,knn",
                            "--out", str(out)]) == 0
     summary = list(csv.DictReader(open(out / "baselines.csv")))
     assert {r["level"] for r in summary} == {"track"}
-    assert baselines.main(["--records", str(tmp_path / "records"), "--folds", "2",
+    assert baselines.main(["--records", str(records), "--folds", "2",
                            "--models", "logistic_regression"]) == 0
-    assert explore.main(["--records", str(tmp_path / "records"), "--out",
+    assert explore.main(["--records", str(records), "--out",
                          str(tmp_path / "explore")]) == 0
     assert (tmp_path / "explore" / "pca_2d.png").exists()
 
@@ -203,7 +178,8 @@ def test_baselines_and_explore_on_records(tmp_path):
 def test_knn_on_a_table_smaller_than_its_neighbourhood(tmp_path):
     # 2 classes x 2 tracks, 2 folds: each fold trains on 2 rows, fewer than knn's 5
     # neighbours; scikit-learn raised a ValueError that ended the whole job.
-    table = write_features_csv(tmp_path / "tiny.csv", classes=2, tracks=2)
+    table = write_gtzan_feature_table(tmp_path / "tiny.csv", **{**TABLE, "classes": 2},
+                                      tracks_per_class=2)
     cfg = config.from_dict(BaselinesConfig, {"features_csv": str(table), "folds": 2,
                                              "models": ["knn", "logistic_regression"]})
     summary, per_fold = run_baselines(cfg)

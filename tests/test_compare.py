@@ -136,13 +136,10 @@ def test_argument_errors(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_evaluates_a_run_without_predictions(tmp_path: Path, tmp_path_factory) -> None:
+def test_evaluates_a_run_without_predictions(tmp_path: Path, tiny_runs) -> None:
     """A trained run whose report lacks tracks.csv is evaluated first."""
-    from inference_fixtures import tiny_runs
-
-    runs = tiny_runs(tmp_path_factory)
     copy = tmp_path / "run"
-    shutil.copytree(runs.features, copy)
+    shutil.copytree(tiny_runs.features, copy)
     shutil.rmtree(copy / "report", ignore_errors=True)
     run = load_run_predictions(str(copy))
     assert (copy / "report" / "tracks.csv").is_file() and len(run.track_ids) > 0

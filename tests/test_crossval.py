@@ -11,29 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tables import write_gtzan_feature_table
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
 from tfgenre.folds import assign_folds, fold_splits
 
-FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
-GENRES = ["blues", "classical", "country"]
-
 
 def write_csv(path: Path, *, tracks: int = 8, segments: int = 2, artists: int = 0) -> Path:
-    """A small separable table; with ``artists`` > 0 a ``group`` column (artist per genre)."""
-    rng = np.random.default_rng(0)
-    centers = rng.normal(0.0, 3.0, (len(GENRES), len(FEATURES)))
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["filename", "length", *FEATURES, "label", *(["group"] if artists else [])])
-        for c, genre in enumerate(GENRES):
-            for i in range(tracks):
-                for s in range(segments):
-                    x = centers[c] + rng.normal(0.0, 0.5, len(FEATURES))
-                    group = [f"{genre}-artist{i % artists}"] if artists else []
-                    w.writerow([f"{genre}.{i:05d}.{s}.wav", 66149, *np.round(x, 5), genre, *group])
-    return path
+    """A small separable table of 3 genres (rows around their genre's center, sd 0.5);
+    with ``artists`` > 0 a ``group`` column (artist per genre)."""
+    return write_gtzan_feature_table(path, classes=3, tracks_per_class=tracks,
+                                     segments_per_track=segments, spread=3.0, track_noise=0.0,
+                                     segment_noise=0.5, decimals=5, groups_per_class=artists)
 
 
 def _tracks(n_labels: int = 3, per_label: int = 10, artists: int = 0) -> list[tuple]:

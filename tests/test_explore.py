@@ -5,42 +5,19 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
+from images import is_png
+from tables import FEATURES, write_gtzan_feature_table
 
 from tfgenre import explore
 from tfgenre.classical.feature_plots import safe_name
 
-GENRES = ["blues", "classical", "country", "disco"]
-FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
-
-
-def write_features_csv(path: Path, *, tracks: int = 12, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 2.0, (len(GENRES), len(FEATURES)))
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["filename", "length", *FEATURES, "label"])
-        for c, genre in enumerate(GENRES):
-            for i in range(tracks):
-                x = centers[c] + rng.normal(0.0, 1.0, len(FEATURES))
-                w.writerow([f"{genre}.{i:05d}.wav", 661794, *np.round(x, 6), genre])
-    return path
-
-
-def is_png(path: Path) -> bool:
-    from PIL import Image
-
-    if not path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"):
-        return False
-    with Image.open(path) as image:
-        image.verify()
-        return image.size[0] > 50 and image.size[1] > 50
-
 
 @pytest.fixture(scope="module")
 def features_csv(tmp_path_factory) -> Path:
-    return write_features_csv(tmp_path_factory.mktemp("e") / "features.csv")
+    """4 genres x 12 whole tracks of the 5 ``FEATURES``, unscaled."""
+    return write_gtzan_feature_table(tmp_path_factory.mktemp("e") / "features.csv",
+                                     classes=4, tracks_per_class=12)
 
 
 def test_explore_writes_every_plot_and_an_index(features_csv, tmp_path, capsys):
@@ -50,7 +27,7 @@ def test_explore_writes_every_plot_and_an_index(features_csv, tmp_path, capsys):
     names = ["correlation.png", "pca_2d.png", "pca_3d.png", "pca_variance.png"]
     names += [f"boxplots/{f}.png" for f in FEATURES]  # one per feature
     for name in names:
-        assert is_png(out / name), name
+        assert is_png(out / name, min_size=50), name
     assert sorted(p.name for p in (out / "boxplots").iterdir()) == sorted(
         f"{f}.png" for f in FEATURES)
     index = (out / "index.html").read_text()
@@ -93,10 +70,10 @@ def test_explore_is_a_pipeline_stage_fed_by_fit(features_csv, tmp_path, capsys):
     explore._explore_stage(dict(pipeline["explore"]), pipeline)
     assert "[explore] wrote" in capsys.readouterr().out
     assert "(test)" in (out / "index.html").read_text()
-    assert is_png(out / "pca_2d.png")
+    assert is_png(out / "pca_2d.png", min_size=50)
     # the section's own data wins over fit's
     other = tmp_path / "other.csv"
-    write_features_csv(other, tracks=4, seed=1)
+    write_gtzan_feature_table(other, classes=4, tracks_per_class=4, seed=1)
     explore._explore_stage({"out": str(tmp_path / "o2"), "features_csv": str(other)}, pipeline)
     assert "other.csv" in (tmp_path / "o2" / "index.html").read_text()
     with pytest.raises(ConfigError, match="exactly one of records"):

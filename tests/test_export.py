@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
+from builders import legacy_run_json, run_info
 
 from tfgenre import audio
 from tfgenre.export import export_run, main
 from tfgenre.inference import Predictor
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    return tiny_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def long_stereo(runs, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("long") / "long.wav"
-    write_long_stereo(path, runs.audio, seconds=125.0, sample_rate=44100)
-    return path
 
 
 def _tflite(path: Path, **inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -39,10 +26,10 @@ def _tflite(path: Path, **inputs: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("view", ["mel", "raw"])
-def test_savedmodel_and_tflite_agree_with_predict(runs, long_stereo, capsys, view):
+def test_savedmodel_and_tflite_agree_with_predict(tiny_runs, long_stereo, capsys, view):
     import tensorflow as tf
 
-    run = getattr(runs, view)
+    run = getattr(tiny_runs, view)
     assert main(["--run-dir", str(run), "--format", "savedmodel", "--format", "tflite",
                  "--log-level", "ERROR"]) == 0
     printed = capsys.readouterr().out
@@ -106,45 +93,43 @@ def test_in_graph_mel_matches_librosa():
     np.testing.assert_allclose(got, view.compute(y, 16000).astype(np.float32), atol=0.07)
 
 
-def test_features_model_exports_a_features_signature(runs, tmp_path):
+def test_features_model_exports_a_features_signature(tiny_runs, tmp_path):
     import tensorflow as tf
 
     from tfgenre.inference import load_keras_model
 
-    result = export_run(str(runs.features), "savedmodel", str(tmp_path / "sm"))
+    result = export_run(str(tiny_runs.features), "savedmodel", str(tmp_path / "sm"))
     assert result.input_name == "features" and result.num_bytes > 0
     meta = json.loads(Path(result.metadata_path).read_text())
     assert meta["signature"]["inputs"] == {"features": {"dtype": "float32", "shape": [None, 57]}}
     assert len(meta["feature_names"]) == 57 and meta["feature_window"] == 22050
     x = np.random.default_rng(0).normal(size=(4, 57)).astype(np.float32) * 10
-    model = load_keras_model(str(runs.features / "model.keras"))
+    model = load_keras_model(str(tiny_runs.features / "model.keras"))
     serve = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
     np.testing.assert_allclose(serve(features=tf.constant(x))["probabilities"].numpy(),
                                model.predict(x, verbose=0), atol=1e-5)
-    lite = export_run(str(runs.features), "tflite", str(tmp_path / "f.tflite"), quantize=True)
+    lite = export_run(str(tiny_runs.features), "tflite", str(tmp_path / "f.tflite"), quantize=True)
     out = _tflite(Path(lite.path), features=x[:1])
     assert out["probabilities"].shape == (1, 3)
 
 
-def test_keras_format_copies_model(runs, tmp_path):
-    result = export_run(str(runs.mel), "keras", str(tmp_path / "m.keras"))
-    assert (tmp_path / "m.keras").read_bytes() == (runs.mel / "model.keras").read_bytes()
+def test_keras_format_copies_model(tiny_runs, tmp_path):
+    result = export_run(str(tiny_runs.mel), "keras", str(tmp_path / "m.keras"))
+    assert (tmp_path / "m.keras").read_bytes() == (tiny_runs.mel / "model.keras").read_bytes()
     meta = json.loads((tmp_path / "m.keras.json").read_text())
-    assert meta["labels"] == list(run_info(runs.mel).labels) and meta["view"] == "mel"
-    assert result.num_bytes == (runs.mel / "model.keras").stat().st_size
+    assert meta["labels"] == list(run_info(tiny_runs.mel).labels) and meta["view"] == "mel"
+    assert result.num_bytes == (tiny_runs.mel / "model.keras").stat().st_size
 
 
-def test_versioned_and_legacy_run_json_export_the_same_metadata(runs, tmp_path):
+def test_versioned_and_legacy_run_json_export_the_same_metadata(tiny_runs, tmp_path):
     import shutil
 
-    from tfgenre.run_info import FORMAT_VERSION
-
-    run = dataclasses.replace(run_info(runs.raw), format_version=FORMAT_VERSION)
+    run = run_info(tiny_runs.raw)
     metas = {}
     for name in ("new", "old"):
         folder = tmp_path / name
         folder.mkdir()
-        shutil.copy(runs.raw / "model.keras", folder / "model.keras")
+        shutil.copy(tiny_runs.raw / "model.keras", folder / "model.keras")
         if name == "new":
             run.write(str(folder))
         else:
@@ -158,26 +143,26 @@ def test_versioned_and_legacy_run_json_export_the_same_metadata(runs, tmp_path):
     assert metas["new", "keras"]["view_entry"]["params"]["downsample"] == 1
 
 
-def test_export_errors(runs, tmp_path, capsys):
+def test_export_errors(tiny_runs, tmp_path, capsys):
     assert main(["--run-dir", str(tmp_path)]) == 2
-    assert main(["--run-dir", str(runs.mel), "--format", "all", "--output", "x"]) == 2
-    assert main(["--run-dir", str(runs.mel), "--format", "keras", "--quantize"]) == 2
+    assert main(["--run-dir", str(tiny_runs.mel), "--format", "all", "--output", "x"]) == 2
+    assert main(["--run-dir", str(tiny_runs.mel), "--format", "keras", "--quantize"]) == 2
     with pytest.raises(SystemExit):
-        main(["--run-dir", str(runs.mel), "--format", "onnx"])
+        main(["--run-dir", str(tiny_runs.mel), "--format", "onnx"])
     err = capsys.readouterr().err
     assert "not a tfgenre run folder" in err and "--output works with one --format" in err
 
 
-def test_savedmodel_on_real_gtzan_clip(real_data, runs, tmp_path):
+def test_savedmodel_on_real_gtzan_clip(real_data, tiny_runs, tmp_path):
     """A real 30-s clip: the in-graph mel equals the records' mel view (float16)."""
     import tensorflow as tf
 
     from tfgenre.serving import FrontendSpec, frame_waveform, view_from_windows
 
     clip = Path(real_data) / "gtzan_sample" / "genres" / "blues" / "blues.00000.wav"
-    info = run_info(runs.mel)
+    info = run_info(tiny_runs.mel)
     spec = FrontendSpec.from_run_info(info)
-    predictor = Predictor.load(str(runs.mel))
+    predictor = Predictor.load(str(tiny_runs.mel))
     y = audio.decode(str(clip), 22050)
     chunks, _, _ = predictor.model_inputs(y)
     expected = np.concatenate(list(chunks))
@@ -189,7 +174,7 @@ def test_savedmodel_on_real_gtzan_clip(real_data, runs, tmp_path):
     assert np.mean(got == expected) > 0.99
 
 
-def _centroid_mel_run(runs, run_dir: Path) -> Path:
+def _centroid_mel_run(tiny_runs, run_dir: Path) -> Path:
     """A copy of the tiny mel run whose model tells the genres apart on every window.
 
     The model is a nearest-centroid classifier on the standardised mean dB of each mel
@@ -204,13 +189,13 @@ def _centroid_mel_run(runs, run_dir: Path) -> Path:
     from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import to_numpy_arrays
 
-    shutil.copytree(runs.mel, run_dir, ignore=shutil.ignore_patterns("export"))
-    train = to_numpy_arrays(RecordsInfo.load(str(runs.records)), "mel", "train")
+    shutil.copytree(tiny_runs.mel, run_dir, ignore=shutil.ignore_patterns("export"))
+    train = to_numpy_arrays(RecordsInfo.load(str(tiny_runs.records)), "mel", "train")
     bands = train["data"].astype(np.float32)[..., 0].mean(axis=2)  # (n, n_mels)
     mean, std = bands.mean(axis=0), bands.std(axis=0) + 1e-3
     z = (bands - mean) / std
     centroids = np.stack([z[train["label"] == k].mean(axis=0) for k in range(3)])
-    n_mels, frames, _ = run_info(runs.mel).input_shape
+    n_mels, frames, _ = run_info(tiny_runs.mel).input_shape
     inputs = keras.Input((n_mels, frames, 1))
     x = keras.layers.Reshape((n_mels, frames))(inputs)
     x = keras.layers.GlobalAveragePooling1D()(keras.layers.Permute((2, 1))(x))
@@ -222,14 +207,14 @@ def _centroid_mel_run(runs, run_dir: Path) -> Path:
     return run_dir
 
 
-def test_quantized_tflite_is_its_own_file_and_predicts_like_float(runs, tmp_path, capsys):
+def test_quantized_tflite_is_its_own_file_and_predicts_like_float(tiny_runs, tmp_path, capsys):
     """--quantize keeps the front end in float: the old export quantised the mel
     filterbank (and with it the power spectrum) to int8, 11-29 dB off on average, and
     this model agreed with its float self on 65 % of windows; it also replaced the float
     model.tflite."""
     from tfgenre import audio
 
-    run = _centroid_mel_run(runs, tmp_path / "run")
+    run = _centroid_mel_run(tiny_runs, tmp_path / "run")
     args = ["--run-dir", str(run), "--format", "tflite", "--log-level", "ERROR"]
     assert main(args) == 0
     export = run / "export"
@@ -245,7 +230,7 @@ def test_quantized_tflite_is_its_own_file_and_predicts_like_float(runs, tmp_path
     meta = json.loads((export / "model_quant.tflite.json").read_text())
     assert meta["quantized"] is True and meta["quantization"] == report
     agree = total = 0
-    for clip in sorted(runs.audio.rglob("*.wav")):  # every clip, train and test too
+    for clip in sorted(tiny_runs.audio.rglob("*.wav")):  # every clip, train and test too
         y = audio.decode(str(clip), 22050)
         want = _tflite(export / "model.tflite", waveform=y)["segment_probabilities"]
         got = _tflite(quant, waveform=y)["segment_probabilities"]
@@ -254,36 +239,36 @@ def test_quantized_tflite_is_its_own_file_and_predicts_like_float(runs, tmp_path
     assert agree / total >= 0.95, (agree, total)
 
 
-def test_quantized_mel_cnn_has_int8_weights_and_a_float_front_end(runs, tmp_path):
+def test_quantized_mel_cnn_has_int8_weights_and_a_float_front_end(tiny_runs, tmp_path):
     import warnings
 
     import tensorflow as tf
 
-    result = export_run(str(runs.mel), "tflite", str(tmp_path / "q.tflite"), quantize=True)
+    result = export_run(str(tiny_runs.mel), "tflite", str(tmp_path / "q.tflite"), quantize=True)
     assert result.agreement["top1_agreement"] >= 0.95
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
         interpreter = tf.lite.Interpreter(model_path=result.path)
     int8 = [tuple(d["shape"]) for d in interpreter.get_tensor_details()
             if d["dtype"] == np.int8]
-    n_mels = run_info(runs.mel).input_shape[0]
+    n_mels = run_info(tiny_runs.mel).input_shape[0]
     assert any(len(shape) == 4 for shape in int8), int8  # the conv kernels are int8
     assert not [s for s in int8 if n_mels in s and 1025 in s], int8  # the filterbank is not
-    floats = export_run(str(runs.mel), "tflite", str(tmp_path / "f.tflite"))
+    floats = export_run(str(tiny_runs.mel), "tflite", str(tmp_path / "f.tflite"))
     assert result.num_bytes < 0.5 * floats.num_bytes
     # A features-CSV run without a validation split is measured on its test rows.
-    csv_run = export_run(str(runs.features_csv_run), "tflite", str(tmp_path / "c.tflite"),
+    csv_run = export_run(str(tiny_runs.features_csv_run), "tflite", str(tmp_path / "c.tflite"),
                          quantize=True)
     assert csv_run.agreement["split"] == "test"
-    assert csv_run.agreement["data"] == str(runs.features_csv)
+    assert csv_run.agreement["data"] == str(tiny_runs.features_csv)
 
 
-def test_quantized_tflite_below_the_agreement_is_refused(runs, tmp_path, capsys, monkeypatch):
+def test_quantized_tflite_below_the_agreement_is_refused(tiny_runs, tmp_path, capsys, monkeypatch):
     import tfgenre.quantization
 
     monkeypatch.setattr(tfgenre.quantization, "MIN_AGREEMENT", 1.01)  # nothing can pass
     out = tmp_path / "q.tflite"
-    assert main(["--run-dir", str(runs.raw), "--format", "tflite", "--quantize",
+    assert main(["--run-dir", str(tiny_runs.raw), "--format", "tflite", "--quantize",
                  "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert "agrees with the float model on 100.0 % of 15 windows" in err

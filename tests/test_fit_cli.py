@@ -9,14 +9,13 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from builders import RecordsSpec
+from tables import write_gtzan_feature_table
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
-from tfgenre.records.writer import write_records
-from tfgenre.records.writer_config import WriterConfig
 from tfgenre.trainer.config import FitConfig
 from tfgenre.trainer.loop import train
 
@@ -25,31 +24,17 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 GENRES = ("blues", "jazz", "rock")
 
 
-def _records(out: Path, splits: dict[str, float]) -> Path:
-    write_records(
-        config.from_dict(
-            WriterConfig,
-            {
-                "source": "synthetic",
-                "input": str(out / "audio"),
-                "output": str(out / "records"),
-                "source_options": {"num_genres": 3, "clips_per_genre": 4, "clip_seconds": 2.0},
-                "views": ["mel", "features"],
-                "audio": {"window_seconds": 1.0},
-                "mel": {"n_mels": 32},
-                "splits": splits,
-                "shards": 1,
-                "workers": 1,
-            },
-        )
-    )
-    return out / "records"
+def _records_spec(**splits: float) -> RecordsSpec:
+    """3 genres x 4 clips of 2 s, 1-s windows, mel (32 bands) and features views, 1 shard."""
+    return RecordsSpec(num_genres=3, clips_per_genre=4, clip_seconds=2.0,
+                       views=("mel", "features"), window_seconds=1.0, n_mels=32,
+                       splits=tuple(splits.items()), shards=1)
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
-    splits = {"train": 0.5, "validation": 0.25, "test": 0.25}
-    return _records(tmp_path_factory.mktemp("rec"), splits)
+def records(synthetic_records) -> Path:
+    """``_records_spec`` with splits 0.5/0.25/0.25."""
+    return synthetic_records(_records_spec(train=0.5, validation=0.25, test=0.25)).records
 
 
 def write_table(path: Path, *, tracks: int = 8, drop: str = "", cell: tuple = ()) -> Path:
@@ -59,21 +44,16 @@ def write_table(path: Path, *, tracks: int = 8, drop: str = "", cell: tuple = ()
     """
     from tfgenre.views.features import FEATURE_NAMES
 
-    rng = np.random.default_rng(0)
     names = [n for n in FEATURE_NAMES if n != drop]
-    centers = rng.normal(0.0, 3.0, (len(GENRES), len(names)))
-    lines = [",".join(["filename", "length", *names, "label"])]
-    for c, genre in enumerate(GENRES):
-        for i in range(tracks):
-            x = centers[c] + rng.normal(0.0, 1.0, len(names))
-            lines.append(",".join([f"{genre}.{i:05d}.wav", "661794",
-                                   *(f"{v:.5f}" for v in x), genre]))
+    write_gtzan_feature_table(path, classes=GENRES, tracks_per_class=tracks, features=names,
+                              spread=3.0, decimals=5)
     if cell:
         row, column, text = cell
+        lines = path.read_text().splitlines()
         values = lines[row].split(",")
         values[lines[0].split(",").index(column)] = text
         lines[row] = ",".join(values)
-    path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -126,8 +106,8 @@ def test_empty_test_split_is_evaluated_on_validation_features_csv(table, tmp_pat
     assert not (run / "report").exists()
 
 
-def test_empty_test_split_records_and_nothing_to_evaluate(tmp_path, table):
-    records = _records(tmp_path / "d", {"train": 0.5, "validation": 0.5})
+def test_empty_test_split_records_and_nothing_to_evaluate(tmp_path, table, synthetic_records):
+    records = synthetic_records(_records_spec(train=0.5, validation=0.5)).records
     cfg = config.from_dict(FitConfig, {
         "records": str(records), "view": "features", "model": "features_mlp",
         "run_dir": str(tmp_path / "run"), "epochs": 1, "batch_size": 8,

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from builders import RecordsSpec
 
 from tfgenre import config
-from tfgenre.records.writer import write_records
-from tfgenre.records.writer_config import WriterConfig
 from tfgenre.trainer.config import FitConfig
 from tfgenre.trainer.loop import train
 
@@ -30,26 +29,16 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+#: 4 genres x 12 clips of 4 s, 2-s windows, the features view, splits 0.6/0.2/0.2, 2 shards.
+MULTIWORKER_RECORDS = RecordsSpec(
+    num_genres=4, clips_per_genre=12, clip_seconds=4.0, views=("features",),
+    window_seconds=2.0, shards=2)
+
+
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("mw")
-    write_records(
-        config.from_dict(
-            WriterConfig,
-            {
-                "source": "synthetic",
-                "input": str(base / "audio"),
-                "output": str(base / "records"),
-                "source_options": {"num_genres": 4, "clips_per_genre": 12, "clip_seconds": 4.0},
-                "views": ["features"],
-                "audio": {"window_seconds": 2.0},
-                "shards": 2,
-                "workers": 1,
-                "splits": {"train": 0.6, "validation": 0.2, "test": 0.2},
-            },
-        )
-    )
-    return base / "records"
+def records(synthetic_records) -> Path:
+    """The ``MULTIWORKER_RECORDS`` folder."""
+    return synthetic_records(MULTIWORKER_RECORDS).records
 
 
 FIT = dict(

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from inference_fixtures import write_feature_table
+from builders import write_audio_feature_table
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
@@ -119,7 +119,7 @@ def test_gtzan_features_mlp(tmp_path):
 
     synthesize_dataset(str(tmp_path / "audio"), 3, 6, 3.0, 22050, 0)
     table = tmp_path / "features_30_sec.csv"
-    write_feature_table(tmp_path / "audio", table)
+    write_audio_feature_table(tmp_path / "audio", table)
     run = tmp_path / "run"
     code = main([
         str(ROOT / "pipelines" / "gtzan_features_mlp.yaml"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from inference_fixtures import legacy_run_json, run_info, tiny_runs, write_long_stereo
+from builders import legacy_run_json, run_info
 
 from tfgenre import audio
 from tfgenre.inference import Predictor, list_audio_files, resolve_model_path
@@ -22,21 +21,9 @@ from tfgenre.predict import main
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    return tiny_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def long_stereo(runs, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("long") / "long_stereo_44k.wav"
-    write_long_stereo(path, runs.audio, seconds=125.0, sample_rate=44100)
-    return path
-
-
-@pytest.fixture(scope="module")
-def short_file(runs, tmp_path_factory) -> Path:
+def short_file(tiny_runs, tmp_path_factory) -> Path:
     """0.4 s of a clip as 48 kHz stereo FLAC: shorter than the 1-s window."""
-    y, rate = sf.read(sorted(runs.audio.rglob("*.wav"))[0], dtype="float32")
+    y, rate = sf.read(sorted(tiny_runs.audio.rglob("*.wav"))[0], dtype="float32")
     import librosa
 
     y = librosa.resample(y[: int(0.4 * rate)], orig_sr=rate, target_sr=48000)
@@ -51,14 +38,14 @@ def _json(capsys, argv: list[str]) -> tuple[int, list[dict], str]:
     return code, json.loads(out.out) if out.out.strip() else [], out.err
 
 
-def test_long_44k_stereo_file(runs, long_stereo, capsys):
-    code, result, _ = _json(capsys, [str(long_stereo), "--model", str(runs.mel), "--segments"])
+def test_long_44k_stereo_file(tiny_runs, long_stereo, capsys):
+    code, result, _ = _json(capsys, [str(long_stereo), "--model", str(tiny_runs.mel), "--segments"])
     assert code == 0
     (r,) = result
     assert r["path"] == str(long_stereo)
     assert r["duration_seconds"] == pytest.approx(125.0, abs=1e-3)
     # Decoded at the run's 22050 Hz, 1-s windows every 0.5 s.
-    info = run_info(runs.mel)
+    info = run_info(tiny_runs.mel)
     n = 125 * 22050
     expected = 1 + (n - info.audio.window_samples) // info.audio.hop_samples
     assert r["num_segments"] == expected == len(r["segments"])
@@ -69,16 +56,16 @@ def test_long_44k_stereo_file(runs, long_stereo, capsys):
     assert r["segments"][1]["start_seconds"] == pytest.approx(0.5)
     assert r["segments"][-1]["end_seconds"] <= 125.0
     # The track's probabilities are the mean of the segments' (check via the library).
-    pred = Predictor.load(str(runs.mel)).predict_file(str(long_stereo))
+    pred = Predictor.load(str(tiny_runs.mel)).predict_file(str(long_stereo))
     np.testing.assert_allclose(pred.probabilities, pred.segment_probabilities.mean(0), atol=1e-6)
     assert pred.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
     assert [g[0] for g in r["genres"]] == [label for label, _ in pred.top(3)]
 
 
 @pytest.mark.parametrize("which", ["mel", "raw", "features", "features_csv_run"])
-def test_file_shorter_than_one_window(runs, short_file, capsys, which):
+def test_file_shorter_than_one_window(tiny_runs, short_file, capsys, which):
     code, result, _ = _json(
-        capsys, [str(short_file), "--model", str(getattr(runs, which)), "--segments"]
+        capsys, [str(short_file), "--model", str(getattr(tiny_runs, which)), "--segments"]
     )
     assert code == 0
     (r,) = result
@@ -91,19 +78,19 @@ def test_file_shorter_than_one_window(runs, short_file, capsys, which):
 
 
 @pytest.mark.parametrize("view", ["mel", "raw", "features"])
-def test_model_inputs_equal_the_records(runs, view):
+def test_model_inputs_equal_the_records(tiny_runs, view):
     """predict feeds the model exactly what the records writer stored for the track."""
     from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import iterate_numpy, payload_scale
 
-    m = RecordsInfo.load(str(runs.records))
+    m = RecordsInfo.load(str(tiny_runs.records))
     examples = [e for e in iterate_numpy(m, view, "train")]
     track = examples[0]["track_id"]
     stored = np.stack([e["data"] for e in examples if e["track_id"] == track])
     stored = stored.astype(np.float32) / payload_scale(m.view(view))
     genre = track.split(".")[0]
-    predictor = Predictor.load(str(getattr(runs, view)))
-    y = audio.decode(str(runs.audio / genre / f"{track}.wav"), predictor.sample_rate)
+    predictor = Predictor.load(str(getattr(tiny_runs, view)))
+    y = audio.decode(str(tiny_runs.audio / genre / f"{track}.wav"), predictor.sample_rate)
     chunks, starts, padded = predictor.model_inputs(y)
     x = np.concatenate(list(chunks))
     assert not padded and x.shape == stored.shape
@@ -114,16 +101,16 @@ def test_model_inputs_equal_the_records(runs, view):
         np.testing.assert_array_equal(x, stored)
 
 
-def test_features_csv_run_uses_whole_track(runs):
+def test_features_csv_run_uses_whole_track(tiny_runs):
     """A features-CSV run of whole-track rows computes the features of the whole file."""
     import pandas as pd
 
-    info = run_info(runs.features_csv_run)
+    info = run_info(tiny_runs.features_csv_run)
     assert info.audio.whole_tracks and info.source == "features_csv"
-    table = pd.read_csv(runs.features_csv)
+    table = pd.read_csv(tiny_runs.features_csv)
     row = table.iloc[0]
-    predictor = Predictor.load(str(runs.features_csv_run))
-    path = runs.audio / row["label"] / row["filename"]
+    predictor = Predictor.load(str(tiny_runs.features_csv_run))
+    path = tiny_runs.audio / row["label"] / row["filename"]
     y = audio.decode(str(path), predictor.sample_rate)
     chunks, starts, _ = predictor.model_inputs(y)
     x = np.concatenate(list(chunks))
@@ -134,10 +121,10 @@ def test_features_csv_run_uses_whole_track(runs):
     assert pred.segment_span(0) == pytest.approx((0.0, 3.0), abs=1e-3)
 
 
-def test_folder_with_bad_files_reports_and_exits_1(runs, tmp_path, capsys):
+def test_folder_with_bad_files_reports_and_exits_1(tiny_runs, tmp_path, capsys):
     folder = tmp_path / "music"
     (folder / "sub").mkdir(parents=True)
-    clips = sorted(runs.audio.rglob("*.wav"))[:2]
+    clips = sorted(tiny_runs.audio.rglob("*.wav"))[:2]
     (folder / "a.wav").write_bytes(clips[0].read_bytes())
     (folder / "sub" / "b.wav").write_bytes(clips[1].read_bytes())
     (folder / "broken.mp3").write_bytes(b"ID3 this is not audio" * 10)
@@ -145,7 +132,7 @@ def test_folder_with_bad_files_reports_and_exits_1(runs, tmp_path, capsys):
     (folder / "notes.txt").write_text("ignored: not audio by name")
     (folder / ".hidden.wav").write_bytes(b"ignored: hidden")
     (folder / "sub" / "phone.m4a").write_bytes(b"not decoded by libsndfile")
-    code = main([str(folder), "--model", str(runs.raw), "--format", "csv",
+    code = main([str(folder), "--model", str(tiny_runs.raw), "--format", "csv",
                  "--top-k", "2", "--segments", "--log-level", "ERROR"])
     out = capsys.readouterr()
     assert code == 1
@@ -164,9 +151,9 @@ def test_folder_with_bad_files_reports_and_exits_1(runs, tmp_path, capsys):
     assert segments[1]["start_seconds"] == "0.500"
 
 
-def test_table_format_top_k_and_hop(runs, capsys):
-    clip = sorted(runs.audio.rglob("*.wav"))[0]
-    code = main([str(clip), "--model", str(runs.mel), "--top-k", "1", "--segments",
+def test_table_format_top_k_and_hop(tiny_runs, capsys):
+    clip = sorted(tiny_runs.audio.rglob("*.wav"))[0]
+    code = main([str(clip), "--model", str(tiny_runs.mel), "--top-k", "1", "--segments",
                  "--hop-seconds", "1.0", "--log-level", "ERROR"])
     out = capsys.readouterr().out
     assert code == 0
@@ -176,27 +163,28 @@ def test_table_format_top_k_and_hop(runs, capsys):
     assert len(lines[1].split()) == 2  # one "genre probability" pair
 
 
-def test_usage_errors_exit_2(runs, tmp_path, capsys):
-    clip = str(sorted(runs.audio.rglob("*.wav"))[0])
+def test_usage_errors_exit_2(tiny_runs, tmp_path, capsys):
+    clip = str(sorted(tiny_runs.audio.rglob("*.wav"))[0])
     assert main([clip, "--model", str(tmp_path / "nope")]) == 2
     assert main([clip, "--model", str(tmp_path)]) == 2
-    assert main([clip, "--model", str(runs.mel), "--top-k", "0"]) == 2
+    assert main([clip, "--model", str(tiny_runs.mel), "--top-k", "0"]) == 2
     (tmp_path / "empty").mkdir()
-    assert main([str(tmp_path / "empty"), "--model", str(runs.mel)]) == 2
+    assert main([str(tmp_path / "empty"), "--model", str(tiny_runs.mel)]) == 2
     with pytest.raises(SystemExit) as err:
-        main([clip, "--model", str(runs.mel), "--format", "xml"])
+        main([clip, "--model", str(tiny_runs.mel), "--format", "xml"])
     assert err.value.code == 2
     err = capsys.readouterr().err
     assert "file not found: --model" in err and "no run.json" in err and "--top-k=0" in err
 
 
-def test_model_path_forms(runs, tmp_path):
-    assert resolve_model_path(str(runs.mel)) == (str(runs.mel / "model.keras"), str(runs.mel))
-    best = runs.mel / "checkpoints" / "best.keras"
+def test_model_path_forms(tiny_runs, tmp_path):
+    mel = tiny_runs.mel
+    assert resolve_model_path(str(mel)) == (str(mel / "model.keras"), str(mel))
+    best = tiny_runs.mel / "checkpoints" / "best.keras"
     if best.exists():
-        assert resolve_model_path(str(best))[1] == str(runs.mel)
-    assert resolve_model_path(str(runs.mel / "model.keras"))[1] == str(runs.mel)
-    files, unsupported = list_audio_files([str(runs.audio)])
+        assert resolve_model_path(str(best))[1] == str(tiny_runs.mel)
+    assert resolve_model_path(str(tiny_runs.mel / "model.keras"))[1] == str(tiny_runs.mel)
+    files, unsupported = list_audio_files([str(tiny_runs.audio)])
     assert len(files) == 12 and files == sorted(files) and unsupported == []
 
 
@@ -214,42 +202,42 @@ def _predict_process(*argv: object) -> subprocess.CompletedProcess:
     )
 
 
-def test_missing_paths_are_named_before_tensorflow_starts(runs, tmp_path):
+def test_missing_paths_are_named_before_tensorflow_starts(tiny_runs, tmp_path):
     """A typo in a path gives `file not found` at once, not `System error` after the load."""
     missing = tmp_path / "no_such_song.mp3"
-    proc = _predict_process(missing, "--model", runs.mel)
+    proc = _predict_process(missing, "--model", tiny_runs.mel)
     assert proc.returncode == 2, proc.stderr
     assert f"error: file not found: {missing}" in proc.stderr
     assert proc.stdout.strip() == "False"  # TensorFlow was never imported
     assert "Traceback" not in proc.stderr
 
-    clip = sorted(runs.audio.rglob("*.wav"))[0]
+    clip = sorted(tiny_runs.audio.rglob("*.wav"))[0]
     proc = _predict_process(clip, "--model", tmp_path / "no_such_run")
     assert proc.returncode == 2 and proc.stdout.strip() == "False"
     assert f"error: file not found: --model {tmp_path / 'no_such_run'}" in proc.stderr
 
-    proc = _predict_process(clip, "--model", runs.mel, "--output", tmp_path / "no" / "out.json")
+    out = tmp_path / "no" / "out.json"
+    proc = _predict_process(clip, "--model", tiny_runs.mel, "--output", out)
     assert proc.returncode == 2 and proc.stdout.strip() == "False"
     assert "does not exist" in proc.stderr and str(tmp_path / "no") in proc.stderr
 
 
-def test_versioned_and_legacy_run_json_predict_the_same(runs, tmp_path):
+def test_versioned_and_legacy_run_json_predict_the_same(tiny_runs, tmp_path):
     """A run folder with the versioned run.json predicts as one with the old layout."""
     import shutil
 
     from tfgenre.run_info import FORMAT_VERSION, RunInfo
 
-    # A run read from the old layout keeps format_version=1; write it as the new one.
-    run = dataclasses.replace(RunInfo.load(str(runs.mel)), format_version=FORMAT_VERSION)
+    run = RunInfo.load(str(tiny_runs.mel))
     folders = {"new": tmp_path / "new", "old": tmp_path / "old"}
     for folder in folders.values():
         folder.mkdir()
-        shutil.copy(runs.mel / "model.keras", folder / "model.keras")
+        shutil.copy(tiny_runs.mel / "model.keras", folder / "model.keras")
     run.write(str(folders["new"]))
     (folders["old"] / "run.json").write_text(json.dumps(legacy_run_json(run)))
     assert json.loads((folders["new"] / "run.json").read_text())["format_version"] == FORMAT_VERSION
     assert RunInfo.load(str(folders["old"])).format_version == 1
-    clip = str(sorted(runs.audio.rglob("*.wav"))[0])
+    clip = str(sorted(tiny_runs.audio.rglob("*.wav"))[0])
     new = Predictor.load(str(folders["new"])).predict_file(clip)
     old = Predictor.load(str(folders["old"])).predict_file(clip)
     np.testing.assert_array_equal(new.segment_probabilities, old.segment_probabilities)

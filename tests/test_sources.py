@@ -61,7 +61,9 @@ def test_unknown_option_names_the_known_ones(tmp_path):
 # --------------------------------------------------------------------------- gtzan
 
 
-def make_gtzan(root: Path) -> None:
+def make_gtzan_with_junk(root: Path) -> None:
+    """A GTZAN folder of tiny tones (blues and rock x 3 .wav, jazz as .au/.AU) plus what
+    the listing must skip: .DS_Store, AppleDouble and hidden files, input.mf, notes.txt."""
     for genre in ("blues", "rock"):
         for i in range(3):
             write_wav(root / genre / f"{genre}.{i:05d}.wav")
@@ -76,7 +78,7 @@ def make_gtzan(root: Path) -> None:
 
 
 def test_gtzan_lists_wav_and_au_and_ignores_hidden_files(tmp_path):
-    make_gtzan(tmp_path)
+    make_gtzan_with_junk(tmp_path)
     write_wav(tmp_path / "loose.00000.wav")
     write_wav(tmp_path / "rock" / "extra" / "rock.00099.wav")
     source = get_source("gtzan", str(tmp_path))
@@ -106,14 +108,14 @@ def test_gtzan_lists_wav_and_au_and_ignores_hidden_files(tmp_path):
 
 @pytest.mark.parametrize("sub", ["genres", "genres_original", "Data/genres_original"])
 def test_gtzan_root_may_hold_the_genres_folder(tmp_path, sub):
-    make_gtzan(tmp_path / sub)
+    make_gtzan_with_junk(tmp_path / sub)
     tracks = get_source("gtzan", str(tmp_path)).tracks()
     assert len(tracks) == 8
     assert tracks[0].path == str(tmp_path / sub / "blues" / "blues.00000.wav")
 
 
 def test_gtzan_split_files(tmp_path):
-    make_gtzan(tmp_path / "genres")
+    make_gtzan_with_junk(tmp_path / "genres")
     lists = tmp_path / "lists"
     touch(lists / "train.txt", b"blues/blues.00000.wav\nblues.00001.wav\njazz/jazz.00000.au\n")
     touch(lists / "valid.txt", b"# fault-filtered\n\nrock.00000\nrock.00000\n")
@@ -195,7 +197,7 @@ def test_gtzan_named_split_errors(tmp_path):
 
 
 def test_gtzan_track_in_two_split_lists_is_an_error(tmp_path):
-    make_gtzan(tmp_path)
+    make_gtzan_with_junk(tmp_path)
     touch(tmp_path / "a.txt", b"blues.00000\n")
     touch(tmp_path / "b.txt", b"blues/blues.00000.wav\n")
     with pytest.raises(SourceError, match=r"'blues.00000' is in two split lists"):
@@ -207,7 +209,7 @@ def test_gtzan_track_in_two_split_lists_is_an_error(tmp_path):
 
 
 def test_gtzan_split_files_errors(tmp_path):
-    make_gtzan(tmp_path)
+    make_gtzan_with_junk(tmp_path)
     touch(tmp_path / "a.txt", b"blues.00000\n")
     with pytest.raises(SourceError, match=r"split 'holdout'.*must be one of train, validation"):
         get_source("gtzan", str(tmp_path), split_files={"holdout": str(tmp_path / "a.txt")})

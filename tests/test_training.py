@@ -10,38 +10,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import RecordsSpec
 
 from tfgenre import config
 from tfgenre.errors import RecordsError
-from tfgenre.records.writer import write_records
-from tfgenre.records.writer_config import WriterConfig
 from tfgenre.trainer.config import FitConfig
 from tfgenre.trainer.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: 4 genres x 12 clips of 6 s, 2-s windows, raw (4000 samples), mel (64) and features
+#: views, splits 0.6/0.2/0.2, 2 shards.
+TRAINING_RECORDS = RecordsSpec(
+    num_genres=4, clips_per_genre=12, clip_seconds=6.0, views=("raw", "mel", "features"),
+    window_seconds=2.0, raw_max_samples=4000, n_mels=64, shards=2)
+
+
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("synth")
-    cfg = config.from_dict(
-        WriterConfig,
-        {
-            "source": "synthetic",
-            "input": str(base / "audio"),
-            "output": str(base / "records"),
-            "source_options": {"num_genres": 4, "clips_per_genre": 12, "clip_seconds": 6.0},
-            "views": ["raw", "mel", "features"],
-            "audio": {"window_seconds": 2.0},
-            "raw": {"max_samples": 4000},
-            "mel": {"n_mels": 64},
-            "splits": {"train": 0.6, "validation": 0.2, "test": 0.2},
-            "shards": 2,
-            "workers": 1,
-        },
-    )
-    write_records(cfg)
-    return base / "records"
+def records(synthetic_records) -> Path:
+    """The ``TRAINING_RECORDS`` folder."""
+    return synthetic_records(TRAINING_RECORDS).records
 
 
 def _fit(records: Path, run_dir: Path, **kw) -> FitConfig:

@@ -6,9 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from images import is_png
+from tables import write_gtzan_feature_table
 
 from tfgenre import config
 from tfgenre.errors import ConfigError
@@ -16,39 +17,14 @@ from tfgenre.search.space import SearchSpace, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "pipelines" / "search" / "gtzan_features_grid.yaml"
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop"]
-FEATURES = ["chroma_stft_mean", "rms_mean", "spectral_centroid_mean", "tempo", "mfcc1_mean"]
-
-
-def write_features_csv(path: Path, *, classes: int = 4, tracks: int = 15, seed: int = 0) -> Path:
-    """A GTZAN-like feature table whose features depend on the genre (learnable)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 3.0, (classes, len(FEATURES)))
-    scales = np.array([0.1, 0.05, 1500.0, 30.0, 100.0])  # very different units
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["filename", "length", *FEATURES, "label"])
-        for c in range(classes):
-            for i in range(tracks):
-                x = (centers[c] + rng.normal(0.0, 1.0, len(FEATURES))) * scales + scales * 5
-                w.writerow([f"{GENRES[c]}.{i:05d}.wav", 661794, *np.round(x, 6), GENRES[c]])
-    return path
-
-
-def is_png(path: Path) -> bool:
-    from PIL import Image
-
-    data = path.read_bytes()
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return False
-    with Image.open(path) as image:
-        image.verify()
-    return True
 
 
 @pytest.fixture(scope="module")
 def features_csv(tmp_path_factory) -> Path:
-    return write_features_csv(tmp_path_factory.mktemp("csv") / "features.csv")
+    """4 genres x 15 whole tracks; the 5 features in very different units, offset by 5."""
+    return write_gtzan_feature_table(tmp_path_factory.mktemp("csv") / "features.csv",
+                                     classes=4, tracks_per_class=15, spread=3.0, units=True,
+                                     offset=5.0)
 
 
 def base_fit(csv_path: Path, **kw) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_tune import write_features_csv
+from tables import write_gtzan_feature_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
@@ -73,7 +73,8 @@ def _running(storage: str, number: int):
 
 
 def _setup(tmp_path: Path) -> tuple[Path, str, list[str]]:
-    features = write_features_csv(tmp_path / "features.csv")
+    features = write_gtzan_feature_table(tmp_path / "features.csv", classes=4,
+                                         tracks_per_class=15, spread=3.0, units=True, offset=5.0)
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump({"params": {
         "optimizer.learning_rate": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True},

@@ -4,7 +4,8 @@ A port of ``musicnn.models.build_musicnn`` made of standard Keras layers only, s
 runs on every Keras backend, saves to ``.keras`` and exports. Layers are named after
 the TF1 variable scopes of the published checkpoints (``conv2d_3``,
 ``batch_normalization_7``, ``dense``), which is how :mod:`tfgenre.backbones.pretrained`
-maps the weights. Batch normalization uses the TF1 default ``epsilon=1e-3``.
+maps the weights. Batch normalization uses the TF1 default ``epsilon=1e-3`` and
+TF1's inference formula (:class:`FusedBatchNormalization`).
 
 Shapes (``T`` = 187 frames for the published weights, ``F`` = 96 mel bands):
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import keras
 
+from tfgenre.backbones.batch_norm import FusedBatchNormalization
 from tfgenre.backbones.frontend import N_MELS, PATCH_FRAMES
 
 #: Time padding of the front end's timbral branches and of the mid-end convolutions.
@@ -32,7 +34,7 @@ _PAD = 3
 
 
 def _bn(x: Any, name: str) -> Any:
-    return keras.layers.BatchNormalization(epsilon=1e-3, name=name)(x)
+    return FusedBatchNormalization(epsilon=1e-3, name=name)(x)
 
 
 def _branch(x: Any, filters: int, kernel: tuple[int, int], padding: str, index: int) -> Any:

@@ -1,8 +1,8 @@
 """musicnn's vgg baseline (Pons and Serra, 2019) as a Keras 3 functional model.
 
 A port of ``musicnn.models.vgg``: five ``3 x 3`` convolution blocks (128 filters,
-ReLU, batch norm, max pooling)
-on the batch-normalized log-mel patch, flatten, dense 50 + sigmoid. Layers carry the
+ReLU, batch norm, max
+pooling) on the batch-normalized log-mel patch, flatten, dense 50 + sigmoid. Layers carry the
 TF1 scope names of the published checkpoints (``1CNN`` ... ``5CNN``,
 ``batch_normalization_k``, ``dense``). The pools differ between the two weight sets
 (:data:`MTT_POOLS`, :data:`MSD_POOLS`). The input length is fixed at 187 frames: the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import keras
 
+from tfgenre.backbones.batch_norm import FusedBatchNormalization
 from tfgenre.backbones.frontend import N_MELS, PATCH_FRAMES
 
 Pools = tuple[tuple[tuple[int, int], tuple[int, int]], ...]
@@ -62,14 +63,14 @@ def build_vgg(
     """
     patches = keras.Input((PATCH_FRAMES, N_MELS), name="log_mel")
     x = keras.layers.Reshape((PATCH_FRAMES, N_MELS, 1), name="expand")(patches)
-    x = keras.layers.BatchNormalization(epsilon=1e-3, name="batch_normalization")(x)
+    x = FusedBatchNormalization(epsilon=1e-3, name="batch_normalization")(x)
     for i, (pool, strides) in enumerate(pools, start=1):
         if i > 1:
             x = keras.layers.Dropout(0.25, name=f"dropout_{i - 1}")(x)
         x = keras.layers.Conv2D(
             num_filters, (3, 3), padding="same", activation="relu", name=f"{i}CNN"
         )(x)
-        x = keras.layers.BatchNormalization(epsilon=1e-3, name=f"batch_normalization_{i}")(x)
+        x = FusedBatchNormalization(epsilon=1e-3, name=f"batch_normalization_{i}")(x)
         x = keras.layers.MaxPooling2D(pool, strides=strides, name=f"pool{i}")(x)
     penultimate = keras.layers.Flatten(name="penultimate")(x)
     x = keras.layers.Dropout(0.5, name="dropout_5")(penultimate)

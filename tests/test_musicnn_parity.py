@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from musicnn_graph import (
     WEIGHT_NAMES,
     librosa_log_mel,
@@ -46,6 +45,12 @@ needs_musicnn = pytest.mark.skipif(
 def _real_root() -> str | None:
     root = os.environ.get("TFGENRE_REAL_DATA")
     return root if root and os.path.isdir(root) else None
+
+
+needs_real_data = pytest.mark.skipif(
+    _real_root() is None,
+    reason="TFGENRE_REAL_DATA is not set; point it at the shared data folder",
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +84,16 @@ def real_audio() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("name", WEIGHT_NAMES)
 def test_port_equals_original_on_random_log_mel(parity, name: str) -> None:
     diffs = parity[name]["random"]
-    expected = {"taggram", "penultimate"} | ({"mean_pool", "max_pool"} if "musicnn" in name else set())
+    pools = {"mean_pool", "max_pool"} if "musicnn" in name else set()
+    expected = {"taggram", "penultimate"} | pools
     assert set(diffs) == expected
     assert max(diffs.values()) <= TOLERANCE, diffs
 
 
 @needs_musicnn
+@needs_real_data
 @pytest.mark.parametrize("name", WEIGHT_NAMES)
 def test_port_equals_original_on_real_music(parity, name: str) -> None:
-    if _real_root() is None:
-        pytest.skip("TFGENRE_REAL_DATA is not set; point it at the shared data folder")
     diffs = parity[name]["real"]
     assert max(diffs.values()) <= TOLERANCE, diffs
 

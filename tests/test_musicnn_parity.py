@@ -149,6 +149,34 @@ def test_front_end_overlapping_patches_and_short_clip_error() -> None:
         MusicnnFrontEnd()(np.zeros((1, 16000), np.float32))
 
 
+def test_front_end_stays_finite_on_loud_music() -> None:
+    """The original's float16 cast overflows to inf here; the port computes in float32."""
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    loud = np.sign(np.sin(2 * np.pi * 110 * t)).astype(np.float32)  # full-scale square
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=loud, sr=SAMPLE_RATE, hop_length=256, n_fft=512).T
+    assert np.isinf(np.log10(10000 * mel.astype(np.float16) + 1)).any()  # the original
+    out = np.asarray(MusicnnFrontEnd()(loud[None, :]))
+    assert np.isfinite(out).all()
+    assert np.max(np.abs(out[0] - patches_of(librosa_log_mel(loud)))) <= TOLERANCE
+
+
+def test_front_end_and_musicnn_export_as_a_saved_model(tmp_path: Path) -> None:
+    import keras
+    import tensorflow as tf
+
+    wave = keras.Input((SAMPLE_RATE * 3,), name="waveform")
+    patches = keras.layers.Reshape((187, N_MELS))(MusicnnFrontEnd()(wave))
+    net = build_musicnn(5, num_filt_midend=8, num_units_backend=16)
+    model = keras.Model(wave, net(patches)["taggram"])
+    x = _tone_and_noise(3.0)[None, :]
+    model.export(str(tmp_path / "saved"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: it owns the variables
+    served = loaded.serve(tf.constant(x))
+    np.testing.assert_allclose(np.asarray(served), np.asarray(model(x)), atol=1e-5)
+
+
 def test_keras_round_trip(tmp_path: Path) -> None:
     """Front end + musicnn in one model saves to .keras and loads in tfgenre's loader."""
     import keras

@@ -177,6 +177,14 @@ def test_front_end_and_musicnn_export_as_a_saved_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.asarray(served), np.asarray(model(x)), atol=1e-5)
 
 
+def test_musicnn_takes_any_patch_length_when_asked() -> None:
+    net = build_musicnn(3, num_filt_midend=8, num_units_backend=16, patch_frames=None)
+    for frames in (64, 300):
+        out = net(np.zeros((2, frames, N_MELS), np.float32))
+        assert tuple(out["taggram"].shape) == (2, 3)
+        assert tuple(out["max_pool"].shape) == (2, 561 + 3 * 8)
+
+
 def test_keras_round_trip(tmp_path: Path) -> None:
     """Front end + musicnn in one model saves to .keras and loads in tfgenre's loader."""
     import keras

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import logging
 import os
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ import numpy as np
 from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 
-logger = logging.getLogger(__name__)
-
 #: The pip package that ships the weights (install it with ``--no-deps``).
 PACKAGE = "musicnn"
 #: The one package version the ports are tested against.
@@ -31,6 +28,8 @@ PACKAGE_VERSION = "0.1.0"
 #: The file of a checkpoint folder that holds the variables.
 DATA_FILE = ".data-00000-of-00001"
 _CHECKPOINT_FILES = (".index", DATA_FILE)
+#: Adam's scalar state, saved beside the model's variables (its slots end in "Adam").
+_OPTIMIZER_SCALARS = frozenset({"beta1_power", "beta2_power"})
 
 _LICENCE = (
     "ISC licence. Pons, J. and Serra, X. (2019), 'musicnn: pre-trained convolutional "
@@ -92,7 +91,7 @@ class WeightSet:
         return {
             n: np.asarray(reader.get_tensor(n), dtype=np.float32)
             for n in sorted(names)
-            if "Adam" not in n and not n.startswith("beta")
+            if "Adam" not in n and n not in _OPTIMIZER_SCALARS
         }
 
     def checksum(self) -> str:

@@ -4,13 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# The published musicnn weights (tfgenre/backbones, tests/test_musicnn_parity.py).
+# Installed without its declared dependencies, which pin an old numpy; a requirements
+# file cannot say --no-deps for one line, hence its own pin here.
+MUSICNN := musicnn==0.1.0
 
 .PHONY: venv demo test test-all lint bench clean
 
-$(STAMP): pyproject.toml requirements.txt
+$(STAMP): pyproject.toml requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps $(MUSICNN)
 	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -19,6 +19,8 @@ def register_custom_objects() -> None:
 
     Idempotent and cheap after the first call.
     """
+    import tfgenre.backbones.batch_norm  # (FusedBatchNormalization)
+    import tfgenre.backbones.frontend  # (MusicnnFrontEnd)
     import tfgenre.models.layers  # (DecibelScaling, RepeatChannels, ...)
     import tfgenre.schedules  # noqa: F401  (the schedules of saved optimizers)
 

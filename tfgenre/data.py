@@ -82,15 +82,14 @@ def records_tracks(
     view with the fewest bytes: every view holds the same tracks and segments).
     """
     tf = _tf()
-    info = records
-    splits = info.split_names
+    splits = records.split_names
     if view is None:
 
         def view_bytes(name: str) -> int:
-            return sum(sh.num_bytes for s in splits for sh in info.shards(name, s))
+            return sum(sh.num_bytes for s in splits for sh in records.shards(name, s))
 
-        view = min(info.views, key=view_bytes)
-    paths = [p for s in splits for p in info.shard_paths(view, s)]
+        view = min(records.views, key=view_bytes)
+    paths = [p for s in splits for p in records.shard_paths(view, s)]
     spec = {
         "track_id": tf.io.FixedLenFeature([], tf.string),
         "label": tf.io.FixedLenFeature([], tf.int64),
@@ -203,12 +202,11 @@ def records_dataset(
         ``(b, num_classes)``.
     """
     tf = _tf()
-    info = records
-    spec = info.view(view)
+    spec = records.view(view)
     splits = select.splits if select is not None else (split,)
-    paths = [p for s in splits for p in info.shard_paths(view, s)]
+    paths = [p for s in splits for p in records.shard_paths(view, s)]
     if not paths:
-        raise RecordsError(f"split {split!r} of view {view!r} has no shards in {info.root}")
+        raise RecordsError(f"split {split!r} of view {view!r} has no shards in {records.root}")
     ds = _serialized_examples(
         paths,
         training=training,
@@ -225,10 +223,10 @@ def records_dataset(
         deterministic=True,
     )
     if not skip_corrupt:  # a known length gives Keras its step count and progress bar
-        n = select.num_examples if select else info.split(split).num_examples
+        n = select.num_examples if select else records.split(split).num_examples
         batches = n // batch_size if drop_remainder else -(-n // batch_size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
-    to_xy = _to_xy(spec, len(info.labels), with_meta)
+    to_xy = _to_xy(spec, len(records.labels), with_meta)
     ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training and augment is not None and augment.active:
         std = None if spec.std is None or view != "features" else np.asarray(spec.std, np.float32)

@@ -26,6 +26,7 @@ from musicnn_graph import (
     patches_of,
     real_clips,
 )
+from skips import needs_musicnn
 
 from tfgenre.backbones import MusicnnFrontEnd, build_musicnn, build_pretrained, find_weights
 from tfgenre.backbones import weights as weights_module
@@ -34,12 +35,6 @@ from tfgenre.errors import ConfigError
 
 #: The parity bound of issue 12 (max abs difference, every output).
 TOLERANCE = 1e-4
-
-needs_musicnn = pytest.mark.skipif(
-    importlib.util.find_spec("musicnn") is None,
-    reason="the musicnn package (the published weights) is not installed: "
-    "pip install --no-deps musicnn==0.1.0",
-)
 
 
 def _real_root() -> str | None:
@@ -65,7 +60,10 @@ def parity(tmp_path_factory) -> dict[str, dict]:
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(root)}
     result = subprocess.run(
         [sys.executable, str(root / "tests" / "musicnn_graph.py"), str(out)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(out.read_text())
@@ -228,8 +226,12 @@ def test_port_under_jax_equals_tensorflow(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
     result = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", _JAX_SCRIPT],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     tf_out = build_pretrained("musicnn_msd").predict(x, verbose=0)["taggram"]

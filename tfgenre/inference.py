@@ -84,7 +84,7 @@ class TrackPrediction:
         return start, end if self.padded else min(end, max(self.duration_seconds, start))
 
     def to_json(self, top_k: int = 3, segments: bool = False) -> dict[str, Any]:
-        """Plain data: ``{"path", "genres": [[label, p], ...], ...}`` (+ ``segments``)."""
+        """Plain data: ``{"path", "<kind>s": [[label, p], ...], ...}`` (+ ``segments``)."""
         out: dict[str, Any] = {
             "path": self.path,
             f"{self.kind}s": [[label, round(p, 6)] for label, p in self.top(top_k)],

@@ -4,7 +4,9 @@ Usage: ``python -m benchmarks.run [--quick] [--out benchmarks/results/latest.jso
 
 Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
-``train_throughput``, ``predict_latency``. The baseline is the TensorFlow FMA-study
+``train_throughput``, ``predict_latency``, ``embeddings_throughput`` (musicnn_msd's
+port against the original graph, with its realtime factor; see
+:mod:`benchmarks.backbones_bench`). The baseline is the TensorFlow FMA-study
 style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
 GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
 the ratios, not the absolute rates.
@@ -44,6 +46,7 @@ FIGURES = (
     "reader_vs_train",
     "train_throughput",
     "predict_latency",
+    "embeddings_throughput",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -583,6 +586,21 @@ def bench_predict(clips: Clips, records: str, repeats: int = 3) -> dict[str, Any
     }
 
 
+def bench_backbone(clips: Clips, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]:
+    """``embeddings_throughput`` of musicnn_msd, or why it was skipped (no weights)."""
+    import importlib.util
+
+    from benchmarks.backbones_bench import bench_embeddings
+
+    if importlib.util.find_spec("musicnn") is None:
+        return {"skipped": "the musicnn package (the weights) is not installed"}
+    n = int(sizes.get("embedding_clips", 4 if quick else 8))
+    result = bench_embeddings(
+        clips.paths[:n], repeats=int(sizes.get("repeats", 2)), rounds=2 if n > 1 else 1
+    )
+    return result["embeddings_throughput"]
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -602,7 +620,7 @@ def run(
         sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
-            ``train_batch_size``, ``mixed_on_cpu``, ``copies``.
+            ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench
@@ -698,6 +716,8 @@ def run(
     }
     print("== predict", flush=True)
     results["predict_latency"] = bench_predict(clips, paths["records"])
+    print("== embeddings", flush=True)
+    results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -843,6 +863,17 @@ def format_table(r: dict[str, Any]) -> str:
             f"{p['realtime_factor']:.0f}x realtime",
         )
     )
+    e = r.get("embeddings_throughput", {})
+    if "ratio" in e:
+        rows.append(
+            (
+                f"embeddings {e['weights']}, {e['clip_seconds']:.0f}-s clips/s",
+                f"{e['clips_per_second']:.2f}",
+                f"{e['original_clips_per_second']:.2f} original graph",
+                f"{e['ratio']:.2f}x",
+            )
+        )
+        rows.append(("embeddings realtime factor", f"{e['realtime_factor']:.0f}x", "", ""))
     head = ("figure", "tfgenre", "baseline", "ratio")
     widths = [max(len(row[i]) for row in [*rows, head]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

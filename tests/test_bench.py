@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import needs_musicnn
 
 from benchmarks import naive
 from benchmarks import run as bench
@@ -108,6 +109,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "workers": 1,
             "repeats": 1,
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
+            "embedding_clips": 1,
         },
     )
     data = json.loads(out.read_text())
@@ -124,8 +126,25 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     # tfgenre's writer ran on each clip twice (links), the naive one once
     assert data["writer_speedup"]["tfgenre_tracks"] == 2 * data["writer_speedup"]["naive_tracks"]
     assert data["predict_latency"]["segments"] == 1
+    embeddings = data["embeddings_throughput"]
+    assert "skipped" in embeddings or embeddings["clips"] == 1
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
+    assert "skipped" in embeddings or "embeddings realtime factor" in table
+
+
+@needs_musicnn
+def test_embeddings_throughput_times_both_sides_on_the_same_clips(tiny):
+    from benchmarks.backbones_bench import bench_embeddings
+
+    clips = tiny[0]
+    e = bench_embeddings(clips.paths[:1], repeats=1, rounds=1)["embeddings_throughput"]
+    assert e["clips"] == 1 and e["clip_seconds"] == pytest.approx(6.0, abs=0.01)
+    assert e["clips_per_second"] > 0 and e["original_clips_per_second"] > 0
+    assert e["ratio"] == pytest.approx(e["clips_per_second"] / e["original_clips_per_second"])
+    assert e["realtime_factor"] == pytest.approx(6.0 * e["clips_per_second"], rel=1e-3)
+    # the same clip's tags on both sides: the port and its front end equal the original
+    assert e["max_abs_diff_taggram"] < 1e-3
 
 
 def test_machine_scaling_probe_runs_in_a_pool(tiny):

@@ -46,6 +46,8 @@ class TrackPrediction:
         segment_seconds: Length of one segment in seconds (the whole file for
             whole-track feature models).
         padded: The file was shorter than one window and was zero-padded.
+        kind: What the labels are (``genre``, or ``tag`` for a pretrained tagger): the
+            JSON key is its plural and the CSV columns ``<kind>_1`` ...
     """
 
     path: str
@@ -56,6 +58,7 @@ class TrackPrediction:
     segment_starts: np.ndarray
     segment_seconds: float
     padded: bool = False
+    kind: str = "genre"
 
     @property
     def num_segments(self) -> int:
@@ -81,10 +84,10 @@ class TrackPrediction:
         return start, end if self.padded else min(end, max(self.duration_seconds, start))
 
     def to_json(self, top_k: int = 3, segments: bool = False) -> dict[str, Any]:
-        """Plain data: ``{"path", "genres": [[label, p], ...], ...}`` (+ ``segments``)."""
+        """Plain data: ``{"path", "<kind>s": [[label, p], ...], ...}`` (+ ``segments``)."""
         out: dict[str, Any] = {
             "path": self.path,
-            "genres": [[label, round(p, 6)] for label, p in self.top(top_k)],
+            f"{self.kind}s": [[label, round(p, 6)] for label, p in self.top(top_k)],
             "duration_seconds": round(self.duration_seconds, 3),
             "num_segments": self.num_segments,
             "padded": self.padded,
@@ -94,7 +97,9 @@ class TrackPrediction:
                 {
                     "start_seconds": round(self.segment_span(i)[0], 3),
                     "end_seconds": round(self.segment_span(i)[1], 3),
-                    "genres": [[label, round(p, 6)] for label, p in self.segment_top(i, top_k)],
+                    f"{self.kind}s": [
+                        [label, round(p, 6)] for label, p in self.segment_top(i, top_k)
+                    ],
                 }
                 for i in range(self.num_segments)
             ]
@@ -195,9 +200,7 @@ def make_frontend(run: RunInfo) -> tuple[Framing, Frontend]:
         from tfgenre.views.features import FEATURE_NAMES
 
         index = {name: i for i, name in enumerate(FEATURE_NAMES)}
-        columns = np.asarray(
-            [index[n] for n in run.feature_names or FEATURE_NAMES], dtype=np.int64
-        )
+        columns = np.asarray([index[n] for n in run.feature_names or FEATURE_NAMES], dtype=np.int64)
         return framing, lambda s: view.compute(s, rate)[:, columns].astype(np.float32)
     scale = np.float32(payload_scale(run.view_spec))
     return framing, lambda s: view.compute(s, rate).astype(np.float32) / scale
@@ -366,7 +369,6 @@ class Predictor:
         y = audio.decode(path, self.framing.sample_rate)
         return self.predict_waveform(y, path)
 
-
     def predict_files(
         self,
         paths: Sequence[str],
@@ -384,18 +386,42 @@ class Predictor:
         Returns:
             (the predictions in the order of ``paths``, the skipped files).
         """
-        results: list[TrackPrediction] = []
-        failed: list[str] = []
-        for n, path in enumerate(paths, start=1):
-            try:
-                results.append(self.predict_file(path))
-            except AudioDecodeError as err:
-                failed.append(path)
-                if on_skip is not None:
-                    on_skip(err)
-            if on_step is not None:
-                on_step(n)
-        return results, failed
+        return predict_each(self.predict_file, paths, on_skip=on_skip, on_step=on_step)
+
+
+def predict_each(
+    predict_file: Callable[[str], TrackPrediction],
+    paths: Sequence[str],
+    *,
+    on_skip: Callable[[AudioDecodeError], Any] | None = None,
+    on_step: Callable[[int], Any] | None = None,
+) -> tuple[list[TrackPrediction], list[str]]:
+    """``predict_file`` on every file of ``paths``; a file that cannot be decoded is skipped.
+
+    The one file loop of genre prediction (:class:`Predictor`) and tagging
+    (:class:`tfgenre.tagging.Tagger`).
+
+    Args:
+        predict_file: Decodes and predicts one file; raises ``AudioDecodeError``.
+        paths: Audio files.
+        on_skip: Called with the error of each skipped file, when it happens.
+        on_step: Called with the number of files done after each file (progress).
+
+    Returns:
+        (the predictions in the order of ``paths``, the skipped files).
+    """
+    results: list[TrackPrediction] = []
+    failed: list[str] = []
+    for n, path in enumerate(paths, start=1):
+        try:
+            results.append(predict_file(path))
+        except AudioDecodeError as err:
+            failed.append(path)
+            if on_skip is not None:
+                on_skip(err)
+        if on_step is not None:
+            on_step(n)
+    return results, failed
 
 
 def _batch_function(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:

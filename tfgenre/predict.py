@@ -18,8 +18,16 @@ Output formats:
     csv    one row per file (``level=track``) and per segment (``level=segment``):
            path, level, segment, start_seconds, end_seconds, genre_1, probability_1, ...
 
-Example:
+Tags without training: when ``--model`` names a published weight set (``musicnn_mtt``,
+``musicnn_msd``, ``vgg_mtt``, ``vgg_msd``; see ``--list-models``) rather than a path,
+each file is decoded to mono 16 kHz, cut into the backbone's 3-s patches and tagged
+(:mod:`tfgenre.tagging`): the layouts above, with the 50 tags as labels (JSON key
+``tags``, CSV columns ``tag_1``...) and, with ``--segments``, the taggram over time.
+
+Examples:
     python -m tfgenre.predict song.mp3 music/ --model runs/demo --top-k 3 --segments
+    python -m tfgenre.predict song.mp3 --model musicnn_msd --top-k 5 --segments
+    python -m tfgenre.predict --list-models
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tfgenre import cli
 from tfgenre.errors import ConfigError
@@ -39,18 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     p = argparse.ArgumentParser(
         prog="python -m tfgenre.predict",
-        description="Predict the genres of audio files.",
+        description="Predict the genres of audio files (or their tags, with a pretrained model).",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    p.add_argument("--model", required=True, help="run folder (or a .keras file inside one)")
-    p.add_argument("--top-k", type=int, default=3, help="genres to list per file (default 3)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="audio files or folders")
+    p.add_argument(
+        "--model",
+        help="run folder (or a .keras file inside one), or a published weight set for "
+        "tags (musicnn_msd, ...; see --list-models)",
+    )
+    p.add_argument(
+        "--list-models",
+        action="store_true",
+        help="list the published weight sets (licences, training data) and exit",
+    )
+    p.add_argument("--top-k", type=int, default=3, help="labels to list per file (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format")
     p.add_argument("--segments", action="store_true", help="also give the per-segment timeline")
     p.add_argument(
         "--hop-seconds",
         type=float,
         default=None,
-        help="distance between window starts (default: the run's hop)",
+        help="distance between window starts (default: the run's hop; for tags: 2.992 s)",
     )
     p.add_argument("--batch-size", type=int, default=32, help="windows per model call")
     p.add_argument("--output", help="write the results to this file instead of stdout")
@@ -58,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """PATH and ``--model`` are required unless ``--list-models`` (exits 2 with the usage)."""
+    if args.list_models:
+        return
+    missing = [what for what, given in (("PATH", args.paths), ("--model", args.model)) if not given]
+    if missing:
+        parser.error(
+            f"the following arguments are required: {', '.join(missing)} "
+            "(or give --list-models alone)"
+        )
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -70,7 +98,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     Raises:
         ConfigError: naming the first path that breaks a rule.
     """
-    from tfgenre import io
+    from tfgenre import io, tagging
+    from tfgenre.backbones.weights import find_weights
     from tfgenre.inference import resolve_model_path
 
     if args.top_k < 1:
@@ -82,9 +111,12 @@ def check_arguments(args: argparse.Namespace) -> None:
     missing = [p for p in args.paths if not io.exists(p)]
     if missing:
         raise ConfigError(f"file not found: {', '.join(missing)}")
-    if not io.exists(args.model):
-        raise ConfigError(f"file not found: --model {args.model}")
-    resolve_model_path(args.model)
+    if io.exists(args.model):
+        resolve_model_path(args.model)
+    elif tagging.is_weight_set(args.model):
+        find_weights(args.model)  # the musicnn package is installed
+    else:
+        raise tagging.unknown_model_error(args.model)
     if args.output and not io.is_remote(args.output):
         folder = os.path.dirname(os.path.abspath(args.output))
         if os.path.isdir(args.output):
@@ -94,14 +126,30 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"--output {args.output!r}: the folder {folder!r} does not exist")
 
 
-def _main(args: argparse.Namespace) -> int:
-    from tfgenre.inference import Predictor, list_audio_files
+def _load(args: argparse.Namespace) -> Any:
+    """The predictor of ``--model``: a genre Predictor, or a Tagger for a weight set."""
+    from tfgenre import io, tagging
+    from tfgenre.inference import Predictor
 
+    options = {"hop_seconds": args.hop_seconds, "batch_size": args.batch_size}
+    if not io.exists(args.model) and tagging.is_weight_set(args.model):
+        return tagging.Tagger.load(args.model, **options)
+    return Predictor.load(args.model, **options)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tfgenre.inference import list_audio_files
+
+    if args.list_models:
+        from tfgenre.tagging import format_weight_sets, list_weight_sets
+
+        sys.stdout.write(format_weight_sets(list_weight_sets()))
+        return 0
     check_arguments(args)
     files, unsupported = list_audio_files(args.paths)
     for path, reason in unsupported:
         sys.stderr.write(f"skipped: {path}: {reason}\n")
-    predictor = Predictor.load(args.model, hop_seconds=args.hop_seconds, batch_size=args.batch_size)
+    predictor = _load(args)
     bar = None
     if sys.stderr.isatty() and len(files) > 1:
         from tqdm.auto import tqdm
@@ -140,7 +188,10 @@ def _main(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (1 when some files failed)."""
-    return cli.run(_main, cli.parse(build_parser(), argv))
+    parser = build_parser()
+    args = cli.parse(parser, argv)
+    check_usage(parser, args)
+    return cli.run(_main, args)
 
 
 if __name__ == "__main__":

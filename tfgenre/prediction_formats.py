@@ -1,8 +1,10 @@
 """How ``python -m tfgenre.predict`` writes its results: a table, JSON or CSV.
 
 Each formatter takes a sequence of :class:`~tfgenre.inference.TrackPrediction`, the
-number of genres to list and whether to add the per-segment timeline, and returns the
-whole text (see :mod:`tfgenre.predict` for the layouts).
+number of labels to list and whether to add the per-segment timeline, and returns the
+whole text (see :mod:`tfgenre.predict` for the layouts). Genre predictions and the
+tags of a pretrained tagger share the layouts; the JSON key and the CSV columns say
+which (``genres``/``genre_1`` or ``tags``/``tag_1``).
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ def format_json(results: Sequence[Any], top_k: int, segments: bool) -> str:
 def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
     """CSV rows per file and, with ``segments``, per segment."""
     k = min(top_k, len(results[0].labels)) if results else top_k
+    kind = results[0].kind if results else "genre"
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["path", "level", "segment", "start_seconds", "end_seconds"]
     for i in range(1, k + 1):
-        head += [f"genre_{i}", f"probability_{i}"]
+        head += [f"{kind}_{i}", f"probability_{i}"]
     w.writerow(head)
 
     def pairs(top: list[tuple[str, float]]) -> list[Any]:

@@ -31,12 +31,14 @@ _CHECKPOINT_FILES = (".index", DATA_FILE)
 #: Adam's scalar state, saved beside the model's variables (its slots end in "Adam").
 _OPTIMIZER_SCALARS = frozenset({"beta1_power", "beta2_power"})
 
-_LICENCE = (
+#: Licence and citation of the four published weight sets.
+LICENCE = (
     "ISC licence. Pons, J. and Serra, X. (2019), 'musicnn: pre-trained convolutional "
     "neural networks for music audio tagging', ISMIR late-breaking demo; "
     "https://github.com/jordipons/musicnn"
 )
-_DATASETS = {
+#: Training dataset -> the data the weights were trained on, in words.
+DATASETS = {
     "mtt": "MagnaTagATune (MTT): 50 most frequent tags",
     "msd": "Million Song Dataset (MSD, last.fm tags): 50 most frequent tags",
 }
@@ -129,8 +131,8 @@ def read_labels(dataset: str, package_dir: str | None = None) -> tuple[str, ...]
     Returns:
         The labels in output order.
     """
-    if dataset not in _DATASETS:
-        raise ConfigError(f"dataset={dataset!r} must be one of {sorted(_DATASETS)}")
+    if dataset not in DATASETS:
+        raise ConfigError(f"dataset={dataset!r} must be one of {sorted(DATASETS)}")
     path = os.path.join(package_dir or package_folder(), "configuration.py")
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), filename=path)
@@ -176,8 +178,8 @@ def _weight_set(name: str, arch: str, dataset: str, folder: str, package_dir: st
         dataset=dataset,
         folder=folder,
         labels=read_labels(dataset, package_dir),
-        licence=_LICENCE,
-        source=_DATASETS[dataset],
+        licence=LICENCE,
+        source=DATASETS[dataset],
     )
 
 

@@ -151,20 +151,23 @@ class Framing:
 
 
 def framing_for(run: RunInfo) -> Framing:
-    """How files are cut for ``run``: its audio framing (features: whole files or windows).
+    """How files are cut for ``run``: its audio framing (vector views: whole files or windows).
 
     Raises:
         ConfigError: for a raw or mel run whose audio has no window.
     """
+    from tfgenre.views.registry import VECTOR_VIEWS
+
     spec = run.audio
     if spec.whole_tracks:
-        if run.view != "features":
+        if run.view not in VECTOR_VIEWS:
             raise ConfigError(
                 f"run.json of view {run.view!r} has window_samples=None; a window is needed "
                 "to frame audio for it"
             )
         from tfgenre.views.features import N_FFT
 
+        # embeddings pad a file shorter than one backbone patch themselves
         return Framing(spec.sample_rate, None, None, min_samples=N_FFT)
     return Framing(spec.sample_rate, int(spec.window_samples or 0), int(spec.hop or 0))
 
@@ -195,9 +198,7 @@ def make_frontend(run: RunInfo) -> tuple[Framing, Frontend]:
         from tfgenre.views.features import FEATURE_NAMES
 
         index = {name: i for i, name in enumerate(FEATURE_NAMES)}
-        columns = np.asarray(
-            [index[n] for n in run.feature_names or FEATURE_NAMES], dtype=np.int64
-        )
+        columns = np.asarray([index[n] for n in run.feature_names or FEATURE_NAMES], dtype=np.int64)
         return framing, lambda s: view.compute(s, rate)[:, columns].astype(np.float32)
     scale = np.float32(payload_scale(run.view_spec))
     return framing, lambda s: view.compute(s, rate).astype(np.float32) / scale
@@ -365,7 +366,6 @@ class Predictor:
         """
         y = audio.decode(path, self.framing.sample_rate)
         return self.predict_waveform(y, path)
-
 
     def predict_files(
         self,

@@ -4,7 +4,8 @@ Usage: ``python -m benchmarks.run [--quick] [--out benchmarks/results/latest.jso
 
 Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
-``train_throughput``, ``predict_latency``. The baseline is the TensorFlow FMA-study
+``train_throughput``, ``predict_latency``, ``probe_time`` (embeddings + a linear probe
+for 100 clips, end to end; :mod:`benchmarks.probe_bench`). The baseline is the TensorFlow FMA-study
 style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
 GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
 the ratios, not the absolute rates.
@@ -27,8 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre.views.registry import VIEW_NAMES
-
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
@@ -44,6 +43,7 @@ FIGURES = (
     "reader_vs_train",
     "train_throughput",
     "predict_latency",
+    "probe_time",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -97,7 +97,8 @@ def prepare_clips(
     return Clips(tuple(paths), labels, names, "synthetic", "synthetic", audio_root, opts)
 
 
-ALL_VIEWS = VIEW_NAMES
+#: The views the naive writer also writes (not ``embeddings``: see probe_time).
+ALL_VIEWS: tuple[str, ...] = ("raw", "mel", "features")
 
 
 def replicate(clips: Clips, copies: int, folder: str) -> Clips:
@@ -445,7 +446,7 @@ def input_specs(records: str) -> dict[str, Any]:
 
     manifest = RecordsInfo.load(records)
     specs = {}
-    for view in VIEW_NAMES:
+    for view in ALL_VIEWS:
         entry = manifest.view(view)
         specs[view] = InputSpec(view, entry.shape, entry.mean, entry.std)
     return specs
@@ -602,7 +603,7 @@ def run(
         sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
-            ``train_batch_size``, ``mixed_on_cpu``, ``copies``.
+            ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``probe_clips``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench
@@ -698,6 +699,8 @@ def run(
     }
     print("== predict", flush=True)
     results["predict_latency"] = bench_predict(clips, paths["records"])
+    print("== probe", flush=True)
+    results["probe_time"] = _probe(clips, workdir, workers, int(sizes.get("probe_clips", 100)))
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -706,6 +709,17 @@ def run(
     if tmp is not None:
         tmp.cleanup()
     return results
+
+
+def _probe(clips: Clips, workdir: str, workers: int, count: int) -> dict[str, Any]:
+    """``probe_time`` (:mod:`benchmarks.probe_bench`), or why it was skipped."""
+    import importlib.util
+
+    if importlib.util.find_spec("musicnn") is None:
+        return {"skipped": "the musicnn package (the pretrained weights) is not installed"}
+    from benchmarks.probe_bench import bench_probe
+
+    return bench_probe(clips, os.path.join(workdir, "probe"), workers, count=count)["probe_time"]
 
 
 def format_table(r: dict[str, Any]) -> str:
@@ -843,6 +857,16 @@ def format_table(r: dict[str, Any]) -> str:
             f"{p['realtime_factor']:.0f}x realtime",
         )
     )
+    pt = r.get("probe_time") or {}
+    if "total_seconds" in pt:
+        rows.append(
+            (
+                f"probe {pt['clips']} clips ({pt['backbone']}) s",
+                f"{pt['total_seconds']:.1f}",
+                f"write {pt['write_seconds']:.1f} + probe {pt['baselines_seconds']:.1f}",
+                f"{pt['clips'] / pt['total_seconds']:.2f} clips/s",
+            )
+        )
     head = ("figure", "tfgenre", "baseline", "ratio")
     widths = [max(len(row[i]) for row in [*rows, head]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from skips import needs_musicnn
 
 from benchmarks import naive
 from benchmarks import run as bench
@@ -108,6 +109,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "workers": 1,
             "repeats": 1,
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
+            "probe_clips": 10,
         },
     )
     data = json.loads(out.read_text())
@@ -124,6 +126,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     # tfgenre's writer ran on each clip twice (links), the naive one once
     assert data["writer_speedup"]["tfgenre_tracks"] == 2 * data["writer_speedup"]["naive_tracks"]
     assert data["predict_latency"]["segments"] == 1
+    probe = data["probe_time"]
+    assert probe.get("clips") == 10 or "musicnn" in probe.get("skipped", "")
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
 
@@ -140,3 +144,17 @@ def test_machine_scaling_probe_runs_in_a_pool(tiny):
         pool.terminate()
         pool.join()
     assert np.isfinite(ratio) and 0 < ratio < 4
+
+
+@needs_musicnn
+def test_probe_time_writes_embeddings_and_probes_them(tiny, tmp_path):
+    from benchmarks.probe_bench import bench_probe
+    from tfgenre.records.info import RecordsInfo
+
+    clips = tiny[0]  # 2 clips of 6 s, listed 5 times each
+    out = bench_probe(clips, str(tmp_path / "probe"), 1, count=10)["probe_time"]
+    assert out["clips"] == 10 and out["windows"] == 20 and out["backbone"] == "musicnn_msd"
+    assert out["total_seconds"] == pytest.approx(out["write_seconds"] + out["baselines_seconds"])
+    assert 0.0 <= out["track_accuracy"] <= 1.0 and 0.0 <= out["segment_accuracy"] <= 1.0
+    info = RecordsInfo.load(str(tmp_path / "probe" / "records"))
+    assert list(info.views) == ["embeddings"] and info.view("embeddings").shape == (803,)

@@ -43,6 +43,7 @@ EXPECTED_MODELS = {
     "efficientnet_b0",
     "features_mlp",
     "genre_resnet",
+    "linear",
     "mel_cnn",
     "mobilenet_v2",
     "raw_conv1d",
@@ -141,7 +142,8 @@ def test_registry_lists_every_model() -> None:
     assert set(known_models()) == EXPECTED_MODELS
     assert known_models() == sorted(known_models())
     assert models_for_view("raw") == ["raw_conv1d"]
-    assert models_for_view("features") == ["features_mlp"]
+    assert models_for_view("features") == ["features_mlp", "linear"]
+    assert models_for_view("embeddings") == ["features_mlp", "linear"]
     assert "genre_resnet" in models_for_view("mel")
 
 

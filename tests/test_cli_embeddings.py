@@ -132,6 +132,17 @@ def test_fit_on_embeddings(user: User) -> None:
     user.passed.add("fit")
 
 
+def test_fit_a_linear_probe_on_embeddings(user: User) -> None:
+    user.require("write")
+    out = user.run(
+        "tfgenre.fit", "--records", "records", "--view", "embeddings", "--model", "linear",
+        "--epochs", "1", "--run-dir", "runs/emb_linear",
+    ).stdout  # fmt: skip
+    assert re.search(r"test accuracy: segment \d\.\d{4}, track \d\.\d{4}", out)
+    run = json.loads((user.root / "runs" / "emb_linear" / "run.json").read_text())
+    assert run["model"] == "linear" and run["view_spec"]["stats_split"] == "train"
+
+
 def test_evaluate_predict_and_export_an_embeddings_run(user: User) -> None:
     user.require("fit")
     out = user.run("tfgenre.evaluate", "--run-dir", "runs/emb").stdout

@@ -147,14 +147,19 @@ def test_machine_scaling_probe_runs_in_a_pool(tiny):
 
 
 @needs_musicnn
-def test_probe_time_writes_embeddings_and_probes_them(tiny, tmp_path):
+def test_probe_time_writes_embeddings_and_probes_them(tmp_path, monkeypatch):
     from benchmarks.probe_bench import bench_probe
     from tfgenre.records.info import RecordsInfo
 
-    clips = tiny[0]  # 2 clips of 6 s, listed 5 times each
-    out = bench_probe(clips, str(tmp_path / "probe"), 1, count=10)["probe_time"]
-    assert out["clips"] == 10 and out["windows"] == 20 and out["backbone"] == "musicnn_msd"
+    monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)
+    clips = bench.prepare_clips(
+        str(tmp_path / "audio"), num_genres=2, clips_per_genre=2, clip_seconds=6.0
+    )
+    out = bench_probe(clips, str(tmp_path / "probe"), 1, count=8)["probe_time"]
+    assert out["clips"] == 8 and out["windows"] == 16 and out["backbone"] == "musicnn_msd"
     assert out["total_seconds"] == pytest.approx(out["write_seconds"] + out["baselines_seconds"])
     assert 0.0 <= out["track_accuracy"] <= 1.0 and 0.0 <= out["segment_accuracy"] <= 1.0
     info = RecordsInfo.load(str(tmp_path / "probe" / "records"))
     assert list(info.views) == ["embeddings"] and info.view("embeddings").shape == (803,)
+    # the two copies of a clip are on one side of the split
+    assert info.split("train").num_tracks == info.split("test").num_tracks == 4

@@ -71,6 +71,8 @@ def tiny_case(name: str) -> tuple[InputSpec, dict[str, Any]]:
         return InputSpec("raw", (2048,)), {}
     if name == "features_mlp":
         return InputSpec("features", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
+    if name == "linear":
+        return InputSpec("embeddings", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
     if name == "genre_resnet":
         return TINY_MEL, {"width": 8}
     options: dict[str, Any] = {"input_size": 64 if name == "alexnet" else 32}
@@ -87,6 +89,8 @@ def default_case(name: str) -> tuple[InputSpec, dict[str, Any]]:
         return InputSpec("raw", (66150,)), {}
     if name == "features_mlp":
         return InputSpec("features", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
+    if name == "linear":
+        return InputSpec("embeddings", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
     options = {"weights": None} if "weights" in model_options(name) else {}
     return InputSpec("mel", (128, 130, 1)), options
 

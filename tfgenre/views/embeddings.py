@@ -56,13 +56,9 @@ def runner_for(backbone: str) -> Any:
 
 
 @functools.lru_cache(maxsize=8)
-def _checksum(folder: str, weights: WeightSet) -> str:
-    return weights.checksum()
-
-
 def weights_checksum(weights: WeightSet) -> str:
     """The sha256 of a weight set's data file (hashed once per process)."""
-    return _checksum(weights.folder, weights)
+    return weights.checksum()
 
 
 def _column(label: str) -> str:

@@ -143,7 +143,7 @@ def test_fit_a_linear_probe_on_embeddings(user: User) -> None:
     assert run["model"] == "linear" and run["view_spec"]["stats_split"] == "train"
 
 
-def test_evaluate_predict_and_export_an_embeddings_run(user: User) -> None:
+def test_evaluate_and_predict_an_embeddings_run(user: User) -> None:
     user.require("fit")
     out = user.run("tfgenre.evaluate", "--run-dir", "runs/emb").stdout
     assert re.search(r"track: accuracy \d\.\d{4}", out)
@@ -160,9 +160,31 @@ def test_evaluate_predict_and_export_an_embeddings_run(user: User) -> None:
     # embeddings computed anew from the audio give the probabilities of the stored ones
     for label, p in result["genres"]:
         assert p == pytest.approx(float(track[f"p_{label}"]), abs=1e-4)
+    user.passed.add("predict")
+
+
+def test_export_an_embeddings_run(user: User) -> None:
+    import tensorflow as tf
+
+    from tfgenre.inference import load_keras_model
+    from tfgenre.records.info import RecordsInfo
+    from tfgenre.records.reader import to_numpy_arrays
+
+    user.require("fit")
     out = user.run(
-        "tfgenre.export", "--run-dir", "runs/emb", "--format", "keras", "--format", "savedmodel"
-    ).stdout
-    assert "input 'embeddings'" in out
-    meta = json.loads((user.root / "runs" / "emb" / "export" / "model.keras.json").read_text())
+        "tfgenre.export", "--run-dir", "runs/emb",
+        "--format", "keras", "--format", "savedmodel", "--format", "tflite",
+    ).stdout  # fmt: skip
+    assert out.count("input 'embeddings'") == 3, out
+    export = user.root / "runs" / "emb" / "export"
+    meta = json.loads((export / "model.keras.json").read_text())
     assert meta["view"] == "embeddings" and meta["input"]["shape"] == [None, 803]
+    meta = json.loads((export / "model.tflite.json").read_text())
+    assert meta["signature"]["inputs"] == {"embeddings": {"dtype": "float32", "shape": [None, 803]}}
+    assert meta["view_entry"]["params"]["backbone"] == "musicnn_msd"
+    # the SavedModel takes the stored rows and gives the Keras model's probabilities
+    rows = to_numpy_arrays(RecordsInfo.load(str(user.root / "records")), "embeddings", "test")
+    x = tf.constant(rows["data"].astype(np.float32))
+    serve = tf.saved_model.load(str(export / "savedmodel")).signatures["serving_default"]
+    expected = load_keras_model(str(export / "model.keras")).predict(x, verbose=0)
+    np.testing.assert_allclose(serve(embeddings=x)["probabilities"].numpy(), expected, atol=1e-5)

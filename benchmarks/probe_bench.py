@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from typing import Any
 
 from benchmarks.run import SAMPLE_RATE, WINDOW_SECONDS, Clips, prepare_clips, replicate
@@ -33,7 +34,8 @@ PROBE_MODEL = "logistic_regression"
 def probe_clips(clips: Clips, count: int, folder: str) -> Clips:
     """``count`` clips: ``clips`` replicated as links, genres interleaved, as a CSV source.
 
-    The copies of a clip share a group, so the split keeps them on one side.
+    The copies of a clip share a group, so the split keeps them on one side (unless a
+    genre has a single clip: then its copies are split like distinct tracks).
     """
     copies = max(1, math.ceil(count / len(clips.paths)))
     listed = replicate(clips, copies, os.path.join(folder, "copies"))
@@ -44,7 +46,9 @@ def probe_clips(clips: Clips, count: int, folder: str) -> Clips:
     chosen = order[:count]
     paths = tuple(listed.paths[i] for i in chosen)
     labels = tuple(listed.labels[i] for i in chosen)
-    groups = [os.path.basename(clips.paths[i // per_clip]) for i in chosen]  # the original
+    # the copies of a clip share its name as group, when each genre has 2 clips to split
+    grouped = min(Counter(clips.labels).values()) >= 2
+    groups = [os.path.basename(clips.paths[i // per_clip]) if grouped else "" for i in chosen]
     os.makedirs(folder, exist_ok=True)
     listing = os.path.join(folder, "probe_clips.csv")
     with open(listing, "w") as f:

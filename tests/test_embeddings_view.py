@@ -141,3 +141,23 @@ def test_vector_heads_take_embeddings(model: str) -> None:
     if model == "linear":  # one dense layer on standardised inputs: softmax regression
         assert [w.shape for w in net.get_layer("logits").weights] == [(20, 3), (3,)]
         assert len([layer for layer in net.layers if "dense" in layer.name]) == 0
+
+
+@needs_musicnn
+def test_predict_front_end_of_a_whole_track_embeddings_run() -> None:
+    """predict decodes at the records' rate (not 16 kHz) and the view computes the rows."""
+    from tfgenre.inference import make_frontend
+    from tfgenre.records.info import AudioSpec
+    from tfgenre.run_info import RunInfo
+
+    view = EmbeddingsView(tags=False)
+    spec = view.spec(0, RATE)
+    run = RunInfo(
+        labels=("a", "b"), model="linear", view_spec=spec, input_shape=spec.shape,
+        audio=AudioSpec(RATE, None, None), source="records", data_path="/r",
+    )  # fmt: skip
+    framing, frontend = make_frontend(run)
+    assert framing.sample_rate == RATE and framing.window_samples is None
+    segments, _, _ = framing.cut(_music(4.0))
+    np.testing.assert_allclose(frontend(segments), view.compute(segments, RATE), atol=1e-6)
+    assert frontend(segments).shape == (1, 753)

@@ -96,6 +96,23 @@ def test_write_records_refuses_bad_embeddings_options_up_front(user: User) -> No
     assert "did you mean 'musicnn_msd'" in err and not (user.root / "typo").exists()
 
 
+def test_write_records_takes_the_layer_tags_and_whole_tracks(user: User) -> None:
+    import yaml
+
+    out = user.run(
+        "tfgenre.write_records", *WRITE, "--set", "embeddings.layer=penultimate",
+        "--set", "embeddings.tags=false", "--window-seconds", "0", "--dry-run",
+    ).stdout  # fmt: skip
+    cfg = yaml.safe_load(out)
+    assert cfg["embeddings"] == {"backbone": "musicnn_msd", "layer": "penultimate", "tags": False}
+    assert cfg["audio"]["window_seconds"] == 0 and cfg["views"] == ["embeddings", "features"]
+    err = user.run(
+        "tfgenre.write_records", *WRITE, "--set", "embeddings.layer=max_pool",
+        "--set", "embeddings.backbone=vgg_msd", "--dry-run", ok=False,
+    ).stderr  # fmt: skip
+    assert "error: embeddings.layer='max_pool' is not an output of vgg_msd" in err
+
+
 def test_baselines_on_embeddings(user: User) -> None:
     user.require("write")
     out = user.run(

@@ -6,7 +6,8 @@ Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
 ``train_throughput``, ``predict_latency``, ``embeddings_throughput`` (musicnn_msd's
 port against the original graph, with its realtime factor; see
-:mod:`benchmarks.backbones_bench`). The baseline is the TensorFlow FMA-study
+:mod:`benchmarks.backbones_bench`), ``probe_time`` (embeddings + a linear probe for 100
+clips, end to end; :mod:`benchmarks.probe_bench`). The baseline is the TensorFlow FMA-study
 style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
 GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
 the ratios, not the absolute rates.
@@ -29,8 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre.views.registry import VIEW_NAMES
-
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
@@ -47,6 +46,7 @@ FIGURES = (
     "train_throughput",
     "predict_latency",
     "embeddings_throughput",
+    "probe_time",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -100,7 +100,8 @@ def prepare_clips(
     return Clips(tuple(paths), labels, names, "synthetic", "synthetic", audio_root, opts)
 
 
-ALL_VIEWS = VIEW_NAMES
+#: The views the naive writer also writes (not ``embeddings``: see probe_time).
+ALL_VIEWS: tuple[str, ...] = ("raw", "mel", "features")
 
 
 def replicate(clips: Clips, copies: int, folder: str) -> Clips:
@@ -448,7 +449,7 @@ def input_specs(records: str) -> dict[str, Any]:
 
     manifest = RecordsInfo.load(records)
     specs = {}
-    for view in VIEW_NAMES:
+    for view in ALL_VIEWS:
         entry = manifest.view(view)
         specs[view] = InputSpec(view, entry.shape, entry.mean, entry.std)
     return specs
@@ -620,7 +621,8 @@ def run(
         sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
-            ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``.
+            ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
+            ``probe_clips``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench
@@ -718,6 +720,8 @@ def run(
     results["predict_latency"] = bench_predict(clips, paths["records"])
     print("== embeddings", flush=True)
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
+    print("== probe", flush=True)
+    results["probe_time"] = _probe(clips, workdir, workers, int(sizes.get("probe_clips", 100)))
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -726,6 +730,17 @@ def run(
     if tmp is not None:
         tmp.cleanup()
     return results
+
+
+def _probe(clips: Clips, workdir: str, workers: int, count: int) -> dict[str, Any]:
+    """``probe_time`` (:mod:`benchmarks.probe_bench`), or why it was skipped."""
+    import importlib.util
+
+    if importlib.util.find_spec("musicnn") is None:
+        return {"skipped": "the musicnn package (the pretrained weights) is not installed"}
+    from benchmarks.probe_bench import bench_probe
+
+    return bench_probe(clips, os.path.join(workdir, "probe"), workers, count=count)["probe_time"]
 
 
 def format_table(r: dict[str, Any]) -> str:
@@ -874,6 +889,16 @@ def format_table(r: dict[str, Any]) -> str:
             )
         )
         rows.append(("embeddings realtime factor", f"{e['realtime_factor']:.0f}x", "", ""))
+    pt = r.get("probe_time") or {}
+    if "total_seconds" in pt:
+        rows.append(
+            (
+                f"probe {pt['clips']} clips ({pt['backbone']}) s",
+                f"{pt['total_seconds']:.1f}",
+                f"write {pt['write_seconds']:.1f} + probe {pt['baselines_seconds']:.1f}",
+                f"{pt['clips'] / pt['total_seconds']:.2f} clips/s",
+            )
+        )
     head = ("figure", "tfgenre", "baseline", "ratio")
     widths = [max(len(row[i]) for row in [*rows, head]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

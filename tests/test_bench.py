@@ -110,6 +110,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "repeats": 1,
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
             "embedding_clips": 1,
+            "probe_clips": 10,
         },
     )
     data = json.loads(out.read_text())
@@ -128,6 +129,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert data["predict_latency"]["segments"] == 1
     embeddings = data["embeddings_throughput"]
     assert "skipped" in embeddings or embeddings["clips"] == 1
+    probe = data["probe_time"]
+    assert probe.get("clips") == 10 or "musicnn" in probe.get("skipped", "")
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
     assert "skipped" in embeddings or "embeddings realtime factor" in table
@@ -159,3 +162,22 @@ def test_machine_scaling_probe_runs_in_a_pool(tiny):
         pool.terminate()
         pool.join()
     assert np.isfinite(ratio) and 0 < ratio < 4
+
+
+@needs_musicnn
+def test_probe_time_writes_embeddings_and_probes_them(tmp_path, monkeypatch):
+    from benchmarks.probe_bench import bench_probe
+    from tfgenre.records.info import RecordsInfo
+
+    monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)
+    clips = bench.prepare_clips(
+        str(tmp_path / "audio"), num_genres=2, clips_per_genre=2, clip_seconds=6.0
+    )
+    out = bench_probe(clips, str(tmp_path / "probe"), 1, count=8)["probe_time"]
+    assert out["clips"] == 8 and out["windows"] == 16 and out["backbone"] == "musicnn_msd"
+    assert out["total_seconds"] == pytest.approx(out["write_seconds"] + out["baselines_seconds"])
+    assert 0.0 <= out["track_accuracy"] <= 1.0 and 0.0 <= out["segment_accuracy"] <= 1.0
+    info = RecordsInfo.load(str(tmp_path / "probe" / "records"))
+    assert list(info.views) == ["embeddings"] and info.view("embeddings").shape == (803,)
+    # the two copies of a clip are on one side of the split
+    assert info.split("train").num_tracks == info.split("test").num_tracks == 4

@@ -40,7 +40,7 @@ def test_values_validated_with_rule_in_message():
         config.from_dict(WriterConfig, {"shards": "abc"})
     with pytest.raises(ConfigError, match="unknown view 'mels'.*did you mean 'mel'"):
         config.from_dict(WriterConfig, {"views": ["mels"]})
-    with pytest.raises(ConfigError, match="whole tracks.*features view"):
+    with pytest.raises(ConfigError, match="whole tracks.*features and embeddings views"):
         config.from_dict(WriterConfig, {"views": ["mel"], "audio": {"window_seconds": None}})
 
 

@@ -43,6 +43,7 @@ EXPECTED_MODELS = {
     "efficientnet_b0",
     "features_mlp",
     "genre_resnet",
+    "linear",
     "mel_cnn",
     "mobilenet_v2",
     "raw_conv1d",
@@ -70,6 +71,8 @@ def tiny_case(name: str) -> tuple[InputSpec, dict[str, Any]]:
         return InputSpec("raw", (2048,)), {}
     if name == "features_mlp":
         return InputSpec("features", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
+    if name == "linear":
+        return InputSpec("embeddings", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
     if name == "genre_resnet":
         return TINY_MEL, {"width": 8}
     options: dict[str, Any] = {"input_size": 64 if name == "alexnet" else 32}
@@ -86,6 +89,8 @@ def default_case(name: str) -> tuple[InputSpec, dict[str, Any]]:
         return InputSpec("raw", (66150,)), {}
     if name == "features_mlp":
         return InputSpec("features", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
+    if name == "linear":
+        return InputSpec("embeddings", (N_FEATURES,), mean=FEATURE_MEAN, std=FEATURE_STD), {}
     options = {"weights": None} if "weights" in model_options(name) else {}
     return InputSpec("mel", (128, 130, 1)), options
 
@@ -141,7 +146,8 @@ def test_registry_lists_every_model() -> None:
     assert set(known_models()) == EXPECTED_MODELS
     assert known_models() == sorted(known_models())
     assert models_for_view("raw") == ["raw_conv1d"]
-    assert models_for_view("features") == ["features_mlp"]
+    assert models_for_view("features") == ["features_mlp", "linear"]
+    assert models_for_view("embeddings") == ["features_mlp", "linear"]
     assert "genre_resnet" in models_for_view("mel")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tfgenre.run_info import RunInfo
 from tfgenre.serving import SIGNATURE
+from tfgenre.views.registry import VECTOR_VIEWS
 
 #: File name of the metadata inside a SavedModel's ``assets.extra``.
 METADATA_FILE = "tfgenre.json"
@@ -50,27 +51,41 @@ def _keras(run: RunInfo) -> dict[str, Any]:
         "window_samples": run.audio.window_samples,
         "hop_samples": run.audio.hop_samples,
     }
-    if run.view == "features":
+    if run.view in VECTOR_VIEWS:
         window = _feature_window(run)
         meta["feature_names"] = window["feature_names"]
         meta["feature_window"] = window["feature_window"]
     return meta
 
 
+_VECTOR_NOTES = {
+    "features": (
+        "compute the features with tfgenre.views.features.FeaturesView on mono audio at "
+        "sample_rate (whole file or windows of feature_window samples) and average the "
+        "probabilities over windows"
+    ),
+    "embeddings": (
+        "compute the embeddings with tfgenre.views.embeddings.EmbeddingsView.from_spec("
+        "view_entry) on mono audio at sample_rate (whole file or windows of feature_window "
+        "samples; it resamples to the backbone's 16 kHz) and average the probabilities over "
+        "windows; for a model that takes a waveform, fine-tune with fit --model musicnn_msd"
+    ),
+}
+
+
 def _features_signature(run: RunInfo) -> dict[str, Any]:
-    return {
+    out = {
         "signature": {
             "name": SIGNATURE,
-            "inputs": {"features": {"dtype": "float32", "shape": [None, *run.input_shape]}},
+            "inputs": {run.view: {"dtype": "float32", "shape": [None, *run.input_shape]}},
             "outputs": {"probabilities": {"dtype": "float32", "shape": [None, len(run.labels)]}},
         },
         **_feature_window(run),
-        "note": (
-            "compute the features with tfgenre.views.features.FeaturesView on mono audio at "
-            "sample_rate (whole file or windows of feature_window samples) and average the "
-            "probabilities over windows"
-        ),
+        "note": _VECTOR_NOTES[run.view],
     }
+    if run.view == "embeddings":
+        out["view_entry"] = run.view_spec.to_json()
+    return out
 
 
 def _waveform_signature(run: RunInfo) -> dict[str, Any]:
@@ -120,6 +135,6 @@ def metadata(run: RunInfo, fmt: str) -> dict[str, Any]:
     }
     if fmt == "keras":
         return {**meta, **_keras(run)}
-    if run.view == "features":
+    if run.view in VECTOR_VIEWS:
         return {**meta, **_features_signature(run)}
     return {**meta, **_waveform_signature(run)}

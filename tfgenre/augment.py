@@ -84,7 +84,6 @@ def make_augment(view: str, cfg: AugmentConfig, feature_std: np.ndarray | None =
     """A batch function ``(x, y) -> (x, y)`` applying ``cfg`` for ``view``."""
     import tensorflow as tf
 
-
     def augment(x: Any, y: Any) -> tuple[Any, Any]:
         b = tf.shape(x)[0]
         rank = len(x.shape)
@@ -94,7 +93,7 @@ def make_augment(view: str, cfg: AugmentConfig, feature_std: np.ndarray | None =
             x = x + gain if view == "mel" else (x * 10.0 ** (gain / 20.0) if view == "raw" else x)
         if cfg.noise_std:
             scale = cfg.noise_std
-            if view == "features" and feature_std is not None:
+            if feature_std is not None:  # vector views: in units of each column's std
                 scale = cfg.noise_std * tf.constant(feature_std, tf.float32)
             x = x + tf.random.normal(tf.shape(x)) * scale
         if view == "mel" and (cfg.time_masks or cfg.freq_masks):

@@ -1,4 +1,4 @@
-"""``python -m tfgenre.baselines``: classical models on the engineered features.
+"""``python -m tfgenre.baselines``: classical models on the engineered features or embeddings.
 
 Logistic regression, k-nearest neighbours, Gaussian naive Bayes, an RBF SVM, a random
 forest and gradient boosting (scikit-learn's histogram-based
@@ -25,6 +25,7 @@ Examples:
     python -m tfgenre.baselines --features-csv features_30_sec.csv \
         --splits train=0.7,test=0.3 --seed 0 --out runs/baselines
     python -m tfgenre.baselines --records records/gtzan --folds 10 --out runs/baselines
+    python -m tfgenre.baselines --records records/emb --view embeddings --models logistic_regression
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tfgenre.baselines",
         description="Classical baselines (scikit-learn) on the engineered features.",
     )
-    p.add_argument("--records", help="records folder with a features view")
+    p.add_argument("--records", help="records folder with a features or embeddings view")
+    p.add_argument(
+        "--view",
+        help="the records' vector view: features (default) or embeddings (a linear probe "
+        "on pretrained embeddings)",
+    )
     p.add_argument("--features-csv", help="a features CSV")
     p.add_argument("--splits", help="fractions for a CSV without a split column")
     p.add_argument(
@@ -101,6 +107,7 @@ def _main(args: argparse.Namespace) -> int:
 
     flags = {
         "records": args.records,
+        "view": args.view,
         "features_csv": args.features_csv,
         "splits": parse_fractions(args.splits) if args.splits else None,
         "named_split": args.split,

@@ -22,6 +22,7 @@ from tfgenre.errors import RecordsError
 from tfgenre.records.info import RecordsInfo
 from tfgenre.records.reader import parse_batch
 from tfgenre.views.base import ViewSpec
+from tfgenre.views.registry import VECTOR_VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def records_dataset(
 
     Args:
         records: The records folder's :class:`~tfgenre.records.info.RecordsInfo`.
-        view: ``raw``, ``mel`` or ``features``.
+        view: ``raw``, ``mel``, ``features`` or ``embeddings``.
         split: Split name.
         batch_size: Global batch size.
         training: Shuffle files and examples, augment, repeat order per epoch.
@@ -229,7 +230,7 @@ def records_dataset(
     to_xy = _to_xy(spec, len(records.labels), with_meta)
     ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training and augment is not None and augment.active:
-        std = None if spec.std is None or view != "features" else np.asarray(spec.std, np.float32)
+        std = None if spec.std is None or view not in VECTOR_VIEWS else np.asarray(spec.std, "f4")
         ds = ds.map(make_augment(view, augment, std), num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True

@@ -26,7 +26,10 @@ graph (HPSS, beat tracking, chroma tuning estimation have no TensorFlow ops), so
 SavedModel/TFLite signature takes ``features`` ``(batch, n_features)`` float32,
 unnormalised, in the order of ``feature_names`` in the metadata (compute them with
 :class:`tfgenre.views.features.FeaturesView`), and returns ``probabilities``
-``(batch, num_classes)``.
+``(batch, num_classes)``. Models on the ``embeddings`` view likewise take ``embeddings``
+``(batch, width)`` (compute them with
+:meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry`` in the
+metadata); for a model that takes the waveform, fine-tune with ``fit --model musicnn_msd``.
 
 This module is the command only; the export itself is :func:`tfgenre.artifacts.export_run`.
 

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a named split for a features CSV: fault_filtered (the GTZAN fault-filtered "
         "lists shipped with tfgenre; rows in no list are excluded)",
     )
-    p.add_argument("--view", help="raw | mel | features")
+    p.add_argument("--view", help="raw | mel | features | embeddings")
     p.add_argument("--model", help="registered model name (see --list-models)")
     p.add_argument("--run-dir", help="output folder of the run")
     p.add_argument("--epochs", type=int)

@@ -156,20 +156,23 @@ class Framing:
 
 
 def framing_for(run: RunInfo) -> Framing:
-    """How files are cut for ``run``: its audio framing (features: whole files or windows).
+    """How files are cut for ``run``: its audio framing (vector views: whole files or windows).
 
     Raises:
         ConfigError: for a raw or mel run whose audio has no window.
     """
+    from tfgenre.views.registry import VECTOR_VIEWS
+
     spec = run.audio
     if spec.whole_tracks:
-        if run.view != "features":
+        if run.view not in VECTOR_VIEWS:
             raise ConfigError(
                 f"run.json of view {run.view!r} has window_samples=None; a window is needed "
                 "to frame audio for it"
             )
         from tfgenre.views.features import N_FFT
 
+        # embeddings pad a file shorter than one backbone patch themselves
         return Framing(spec.sample_rate, None, None, min_samples=N_FFT)
     return Framing(spec.sample_rate, int(spec.window_samples or 0), int(spec.hop or 0))
 

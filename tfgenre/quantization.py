@@ -18,6 +18,7 @@ from tfgenre.errors import TfgenreError
 from tfgenre.records.info import RecordsInfo
 from tfgenre.run_info import RunInfo
 from tfgenre.serving import SIGNATURE
+from tfgenre.views.registry import VECTOR_VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ def _validation_audio(
 def validation_inputs(run_dir: str, run: RunInfo) -> CheckInputs:
     """The run's validation examples as inputs of its serving signature.
 
-    Feature models get the validation rows (of the records' features view or of the
-    run's features CSV), raw models the stored validation windows (a window is a
+    Feature and embeddings models get the validation rows (of the records' view or of
+    the run's features CSV), raw models the stored validation windows (a window is a
     waveform the signature takes as it is), mel models the validation tracks' audio,
     decoded from the records' source at the model's rate. A run without a validation
     split uses its evaluation split, then its training split.
@@ -120,9 +121,9 @@ def validation_inputs(run_dir: str, run: RunInfo) -> CheckInputs:
     split = _pick_split(order, records.split_names)
     arrays = to_numpy_arrays(records, run.view, split)
     where = f"{records.root} ({run.view} view)"
-    if run.view == "features":
+    if run.view in VECTOR_VIEWS:
         batches = _feature_batches(arrays["data"])
-        return CheckInputs(split, where, "features", "probabilities", batches)
+        return CheckInputs(split, where, run.view, "probabilities", batches)
     if run.view == "raw":
         scale = np.float32(payload_scale(records.view("raw")))
         x = arrays["data"][:MAX_CHECK_EXAMPLES].astype(np.float32) / scale
@@ -198,7 +199,11 @@ def check_agreement(
     }
     logger.info(
         "quantised model: top-1 agreement with the float model %.1f %% (%d of %d %ss of %r)",
-        100 * figure, agree, total, unit, check.split,
+        100 * figure,
+        agree,
+        total,
+        unit,
+        check.split,
     )
     if figure < minimum:
         raise TfgenreError(

@@ -21,7 +21,8 @@ reproducing what the records writer computed with numpy:
 The ``features`` view (57 librosa features: HPSS, beat tracking, chroma with tuning
 estimation) has no faithful in-graph equivalent, so feature models are exported with a
 ``features`` input instead (:func:`serving_module`); see
-:func:`tfgenre.artifacts.export_run`.
+:func:`tfgenre.artifacts.export_run`. Models on the ``embeddings`` view likewise take
+``embeddings`` rows (fine-tune ``fit --model musicnn_msd`` for a waveform input).
 
 :func:`write_saved_model` writes the serving SavedModel (signature :data:`SIGNATURE`).
 """
@@ -257,8 +258,10 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
 
 
 def serving_input_name(run: RunInfo) -> str:
-    """The serving signature's input: ``features`` for feature models, else ``waveform``."""
-    return "features" if run.view == "features" else "waveform"
+    """The serving signature's input: a vector view's name, else ``waveform``."""
+    from tfgenre.views.registry import VECTOR_VIEWS
+
+    return run.view if run.view in VECTOR_VIEWS else "waveform"
 
 
 def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
@@ -269,7 +272,8 @@ def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
     """
     import tensorflow as tf
 
-    if run.view == "features":
+    name = serving_input_name(run)
+    if name != "waveform":  # a vector view: its rows are the input
         width = int(run.input_shape[0])
 
         class FeaturesServing(tf.Module):
@@ -277,11 +281,11 @@ def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
                 super().__init__(name="tfgenre_serving")
                 self.model = model
 
-            @tf.function(input_signature=[tf.TensorSpec([None, width], tf.float32, "features")])
+            @tf.function(input_signature=[tf.TensorSpec([None, width], tf.float32, name)])
             def serve(self, features: Any) -> dict[str, Any]:
                 return {"probabilities": tf.cast(self.model(features, training=False), tf.float32)}
 
-        return FeaturesServing(model), "features"
+        return FeaturesServing(model), name
     spec = FrontendSpec.from_run_info(run)
 
     class WaveformServing(tf.Module):

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="gtzan | fma | folder | csv | synthetic")
     p.add_argument("--input", help="the source's root folder (or CSV file for --source csv)")
     p.add_argument("--output", help="records folder (local or gs://)")
-    p.add_argument("--views", help="comma-separated: raw,mel,features")
+    p.add_argument("--views", help="comma-separated: raw,mel,features,embeddings")
     p.add_argument(
         "--window-seconds", type=float, help="segment length; 0 = one segment per whole track"
     )

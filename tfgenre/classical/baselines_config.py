@@ -8,6 +8,7 @@ from typing import Any
 from tfgenre import config
 from tfgenre.classical.models import MODELS
 from tfgenre.protocols import get_named_split
+from tfgenre.views.registry import VECTOR_VIEWS
 
 #: The keys of a ``fit:`` section that say which data and split a fit used.
 FIT_DATA_KEYS: tuple[str, ...] = (
@@ -27,6 +28,7 @@ class BaselinesConfig:
 
     Attributes:
         records: Records folder with a ``features`` view (or use ``features_csv``).
+        view: The records' vector view to use: ``features`` or ``embeddings``.
         features_csv: A features CSV (the GTZAN table or tfgenre's ``features.csv``).
         splits: Split fractions for a CSV without a split column (as in ``fit``).
         named_split: A named split for a features CSV (``fault_filtered``), as in fit.
@@ -41,6 +43,7 @@ class BaselinesConfig:
     """
 
     records: str = ""
+    view: str = "features"
     features_csv: str = ""
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -59,6 +62,14 @@ class BaselinesConfig:
         config.require(
             bool(self.records) != bool(self.features_csv),
             "give exactly one of records (a records folder) and features_csv",
+        )
+        config.require(
+            self.view in VECTOR_VIEWS,
+            f"view={self.view!r} must be one of {', '.join(VECTOR_VIEWS)} (a vector per segment)",
+        )
+        config.require(
+            self.view == "features" or not self.features_csv,
+            f"view={self.view!r} needs records; a features CSV holds the features view",
         )
         config.require(self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 or >= 2")
         if self.named_split:

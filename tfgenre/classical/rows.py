@@ -1,4 +1,4 @@
-"""Engineered-feature rows: the ``features`` of a records folder or a features CSV."""
+"""Feature rows: a vector view (``features``, ``embeddings``) of records, or a features CSV."""
 
 from __future__ import annotations
 
@@ -48,19 +48,21 @@ def load_feature_rows(
     splits: Mapping[str, float] | None = None,
     seed: int = 0,
     named_split: str = "",
+    view: str = "features",
 ) -> FeatureRows:
-    """Reads the features of every split from a features CSV or a records folder.
+    """Reads the rows of every split from a features CSV or a records folder.
 
     Args:
-        records: Records folder with a ``features`` view.
+        records: Records folder with the vector view ``view``.
         features_csv: A features CSV (used when ``records`` is empty).
         splits: Fractions for a CSV without a split column.
         seed: Split seed for such a CSV.
         named_split: A named split for the CSV (``fault_filtered``).
+        view: The records' view to read (``features`` or ``embeddings``).
 
     Raises:
         ConfigError: when neither source is given, or the CSV is malformed.
-        RecordsError: when the records lack the ``features`` view.
+        RecordsError: when the records lack the view.
     """
     xs, ys, ids, names_of_split = [], [], [], []
     protocol, excluded = UNKNOWN_PROTOCOL, ()
@@ -69,11 +71,11 @@ def load_feature_rows(
         from tfgenre.records.reader import to_numpy_arrays
 
         m = RecordsInfo.load(records)
-        feature_names = tuple(m.view("features").feature_names or ())
+        feature_names = tuple(m.view(view).feature_names or ())
         labels = tuple(m.labels)
         protocol, excluded = m.protocol, tuple(m.excluded)
         for split in m.split_names:
-            arrays = to_numpy_arrays(m, "features", split)
+            arrays = to_numpy_arrays(m, view, split)
             xs.append(arrays["data"].astype(np.float64))
             ys.append(arrays["label"])
             ids.append(np.asarray([str(t) for t in arrays["track_id"]], dtype=object))

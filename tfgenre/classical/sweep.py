@@ -30,9 +30,12 @@ def load_rows(cfg: BaselinesConfig) -> FeatureRows:
         splits=cfg.splits,
         seed=cfg.seed,
         named_split=cfg.named_split,
+        view=cfg.view,
     )
-    fix = "--split fault_filtered" if cfg.features_csv else "records written with " + (
-        "--set source_options.split=fault_filtered"
+    fix = (
+        "--split fault_filtered"
+        if cfg.features_csv
+        else "records written with " + ("--set source_options.split=fault_filtered")
     )
     warn_if_leaky(protocol_of(cfg, rows), f"GTZAN ({cfg.records or cfg.features_csv})", fix)
     if rows.excluded:
@@ -61,8 +64,9 @@ def run_baselines(
         rows = load_rows(cfg)
     folds = folds_of(rows, cfg)
     logger.info(
-        "%d rows (%s), %d features, %d classes, %s",
+        "%d rows of %s (%s), %d columns, %d classes, %s",
         len(rows.y),
+        cfg.view,
         "segments, scored per track" if rows.segments else "one per track",
         rows.x.shape[1],
         len(rows.labels),
@@ -151,6 +155,9 @@ def _score_on_folds(
             "macro_f1_lo": float(f1_ci[0]),
             "macro_f1_hi": float(f1_ci[1]),
             "interval": method,
+            "segment_accuracy_mean": (
+                float(np.mean([s["segment_accuracy"] for s in scores])) if rows.segments else None
+            ),
             "seconds": round(seconds, 2),
         }
     )

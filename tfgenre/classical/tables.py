@@ -24,16 +24,25 @@ def _pm(row: Mapping[str, Any], key: str) -> str:
 
 
 def markdown_table(summary: Sequence[Mapping[str, Any]], title: str = "") -> str:
-    """The summary as a Markdown table (best accuracy first), intervals stated below."""
+    """The summary as a Markdown table (best accuracy first), intervals stated below.
+
+    Rows of segments are scored per track; their segment-level accuracy gets a column.
+    """
+    segments = any(row.get("segment_accuracy_mean") is not None for row in summary)
     lines = [f"### {title}", ""] if title else []
     lines += [
-        "| model | accuracy [95 % CI] | macro-F1 [95 % CI] | level | seconds |",
-        "| --- | --- | --- | --- | --- |",
+        "| model | accuracy [95 % CI] | macro-F1 [95 % CI] | level | "
+        + ("segment accuracy | " if segments else "")
+        + "seconds |",
+        "| --- | --- | --- | --- | " + ("--- | " if segments else "") + "--- |",
     ]
     for row in sorted(summary, key=lambda r: -r["accuracy_mean"]):
+        seg = row.get("segment_accuracy_mean")
         lines.append(
             f"| {row['model']} | {_pm(row, 'accuracy')} | {_pm(row, 'macro_f1')} | "
-            f"{row['level']} | {row['seconds']:.1f} |"
+            f"{row['level']} | "
+            + ((f"{seg:.4f} | " if seg is not None else "- | ") if segments else "")
+            + f"{row['seconds']:.1f} |"
         )
     methods = sorted({row["interval"] for row in summary if row.get("interval")})
     if methods:
@@ -60,6 +69,8 @@ def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
 def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
     """One line saying what was evaluated how (with ``rows``: the protocol, exclusions)."""
     source = cfg.records or cfg.features_csv
+    if cfg.records and cfg.view != "features":
+        source += f" ({cfg.view} view)"
     if cfg.folds:
         text = (
             f"{source}: stratified {cfg.folds}-fold grouped by {fold_grouping(cfg)} "

@@ -6,7 +6,7 @@ Importing this package registers every model family. Names say architecture and 
   and keras.applications transfers ``mobilenet_v2``, ``resnet50``, ``densenet121``,
   ``vgg16``, ``efficientnet_b0``;
 - raw: ``raw_conv1d``;
-- features: ``features_mlp``.
+- features and embeddings: ``features_mlp``, ``linear`` (a linear probe).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tfgenre.models import (  # noqa: F401  (imported to register the families)
     applications,
     features_mlp,
     genre_resnet,
+    linear,
     mel_cnn,
     raw_conv1d,
     resnet,

@@ -1,8 +1,12 @@
-"""``features_mlp``: the three-hidden-layer MLP of the GTZAN 57-feature study."""
+"""``features_mlp``: the three-hidden-layer MLP of the GTZAN 57-feature study.
+
+It takes any vector view: the 57 features or a pretrained backbone's embeddings.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import keras
 import numpy as np
@@ -14,6 +18,7 @@ from tfgenre.models.registry import (
     check_rates,
     register_model,
 )
+from tfgenre.views.registry import VECTOR_VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +26,35 @@ ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu")
 INITIALIZERS: tuple[str, ...] = ("glorot_uniform", "random_uniform")
 
 
-@register_model("features_mlp", views=("features",))
+def normalised_input(input_spec: InputSpec, model: str) -> tuple[keras.KerasTensor, Any]:
+    """The input of a vector view and its standardisation inside the model.
+
+    Columns are standardised with the train-split ``mean``/``std`` of ``input_spec``
+    (a column with std 0 is only centred); without them a BatchNormalization layer
+    learns the scaling instead (and a warning is logged).
+
+    Args:
+        input_spec: A ``features`` or ``embeddings`` spec, ``(n_features,)``.
+        model: The model's name, for the warning.
+
+    Returns:
+        ``(inputs, normalised)``: the ``keras.Input`` (named after the view) and the
+        standardised tensor, both ``(batch, n_features)``.
+    """
+    inputs = keras.Input(input_spec.shape, name=input_spec.view)
+    if input_spec.mean is not None and input_spec.std is not None:
+        std = np.asarray(input_spec.std, dtype="float64")
+        std = np.where(std > 0, std, 1.0)
+        x = keras.layers.Normalization(
+            mean=list(input_spec.mean), variance=(std**2).tolist(), name="normalization"
+        )(inputs)
+    else:
+        logger.warning("%s: input_spec has no mean/std; normalising with BatchNormalization", model)
+        x = keras.layers.BatchNormalization(name="normalization")(inputs)
+    return inputs, x
+
+
+@register_model("features_mlp", views=VECTOR_VIEWS)
 def build(
     input_spec: InputSpec,
     num_classes: int,
@@ -33,12 +66,12 @@ def build(
 ) -> keras.Model:
     """Normalisation, three dense hidden layers with dropout, softmax.
 
-    Features are standardised inside the model with the train-split ``mean``/``std``
-    of ``input_spec`` (a feature with std 0 is only centred). Without them, a
-    BatchNormalization layer learns the scaling instead (and a warning is logged).
+    Features (or embeddings) are standardised inside the model with the train-split
+    ``mean``/``std`` of ``input_spec`` (see :func:`normalised_input`).
 
     Args:
-        input_spec: A ``features`` spec, ``(n_features,)``, with ``mean`` and ``std``.
+        input_spec: A ``features`` or ``embeddings`` spec, ``(n_features,)``, with
+            ``mean`` and ``std``.
         num_classes: Number of classes.
         units: Units of the three hidden layers.
         dropout: Dropout rate after each hidden layer, one for all or three.
@@ -52,18 +85,7 @@ def build(
     rates = check_rates("dropout", dropout, length=3)
     activation = check_choice("activation", activation, ACTIVATIONS)
     initializer = check_choice("initializer", initializer, INITIALIZERS)
-    inputs = keras.Input(input_spec.shape, name="features")
-    if input_spec.mean is not None and input_spec.std is not None:
-        std = np.asarray(input_spec.std, dtype="float64")
-        std = np.where(std > 0, std, 1.0)
-        x = keras.layers.Normalization(
-            mean=list(input_spec.mean), variance=(std**2).tolist(), name="normalization"
-        )(inputs)
-    else:
-        logger.warning(
-            "features_mlp: input_spec has no mean/std; normalising with BatchNormalization"
-        )
-        x = keras.layers.BatchNormalization(name="normalization")(inputs)
+    inputs, x = normalised_input(input_spec, "features_mlp")
     for i, (n_units, rate) in enumerate(zip(units, rates, strict=True), start=1):
         x = keras.layers.Dense(n_units, kernel_initializer=initializer, name=f"dense{i}")(x)
         if activation == "relu":

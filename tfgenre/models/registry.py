@@ -27,7 +27,7 @@ from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 from tfgenre.views.registry import VIEW_NAMES as VIEWS
 
-_RANKS: dict[str, int] = {"raw": 1, "mel": 3, "features": 1}
+_RANKS: dict[str, int] = {"raw": 1, "mel": 3, "features": 1, "embeddings": 1}
 
 Builder = Callable[..., keras.Model]
 B = TypeVar("B", bound=Builder)
@@ -38,12 +38,12 @@ class InputSpec:
     """One example as the tf.data pipeline delivers it to the model (float32).
 
     Attributes:
-        view: ``"raw"``, ``"mel"`` or ``"features"``.
+        view: ``"raw"``, ``"mel"``, ``"features"`` or ``"embeddings"``.
         shape: Shape of one example: raw ``(n_samples,)`` in [-1, 1]; mel
             ``(n_mels, n_frames, 1)`` in dB (librosa ``power_to_db``, ``ref=1.0``,
-            ``top_db=80``); features ``(n_features,)``, unnormalised.
-        mean: Train-split mean per feature, for in-model normalisation (features view).
-        std: Train-split standard deviation per feature (features view).
+            ``top_db=80``); features and embeddings ``(n_features,)``, unnormalised.
+        mean: Train-split mean per column, for in-model normalisation (vector views).
+        std: Train-split standard deviation per column (vector views).
     """
 
     view: str

@@ -237,6 +237,11 @@ _LIBROSA_NUMBA_MODULES: tuple[str, ...] = (
 )
 
 
+#: Views that run no numba code: not run in the parent (embeddings would build its
+#: backbone there, which only the workers use).
+_NO_NUMBA_VIEWS: frozenset[str] = frozenset({"embeddings"})
+
+
 def warm_compiled_code(cfg: WriterConfig | None = None) -> None:
     """Compiles, in this process, every cached numba function the workers will run.
 
@@ -261,8 +266,9 @@ def warm_compiled_code(cfg: WriterConfig | None = None) -> None:
     n = a.window_samples or a.sample_rate
     y = (0.1 * np.random.default_rng(0).standard_normal((1, n))).astype(np.float32)
     with one_blas_thread():
-        for view in make_views(cfg).values():
-            view.compute(y, a.sample_rate)
+        for name, view in make_views(cfg).items():
+            if name not in _NO_NUMBA_VIEWS:
+                view.compute(y, a.sample_rate)
     logger.debug("compiled code warmed in %.1f s", time.perf_counter() - started)
 
 

@@ -12,7 +12,8 @@ import math
 from typing import Any
 
 from tfgenre import audio, config, splits
-from tfgenre.views import ViewSpec, check_view_names, view_class
+from tfgenre.views import VECTOR_VIEWS, ViewSpec, check_view_names, view_class
+from tfgenre.views.embeddings import EmbeddingsView
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 
@@ -24,7 +25,7 @@ class AudioConfig:
     Attributes:
         sample_rate: Target rate in Hz.
         window_seconds: Segment length; 0 or None means one segment = the whole track
-            (features view only, since raw and mel need a fixed shape).
+            (features and embeddings views only, since raw and mel need a fixed shape).
         hop_seconds: Distance between segment starts (None: = window_seconds).
         short_tracks: ``pad`` or ``drop`` tracks shorter than one window.
         max_seconds: Decode at most this many seconds from the start (None: all).
@@ -102,6 +103,7 @@ class WriterConfig:
         audio: Decoding and windowing.
         raw: Raw view options.
         mel: Mel view options.
+        embeddings: Embeddings view options (backbone, layer, tags).
         splits: Target split fractions when the source defines none.
         use_source_splits: Use the source's own split when it has one.
         shards: Shards per split (capped at the split's number of tracks).
@@ -120,6 +122,7 @@ class WriterConfig:
     audio: AudioConfig = dataclasses.field(default_factory=AudioConfig)
     raw: RawView = dataclasses.field(default_factory=RawView)
     mel: MelView = dataclasses.field(default_factory=MelView)
+    embeddings: EmbeddingsView = dataclasses.field(default_factory=EmbeddingsView)
     splits: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
@@ -145,12 +148,16 @@ class WriterConfig:
                 self.limit_per_split > 0, f"limit_per_split={self.limit_per_split} must be > 0"
             )
         if self.audio.window_samples is None:
-            fixed = [v for v in self.views if v != "features"]
+            fixed = [v for v in self.views if v not in VECTOR_VIEWS]
             config.require(
                 not fixed,
                 f"audio.window_seconds={self.audio.window_seconds} (whole tracks) works only "
-                f"for the features view; {', '.join(fixed)} need a fixed window",
+                f"for the {' and '.join(VECTOR_VIEWS)} views; {', '.join(fixed)} need a "
+                "fixed window",
             )
+        if "embeddings" in self.views:  # before any track is decoded
+            self.embeddings.check_window(self.audio.window_seconds)
+            self.embeddings.weights()
         if self.labels is not None:
             config.require(
                 len(set(self.labels)) == len(self.labels), f"labels={self.labels} repeat a name"
@@ -161,12 +168,14 @@ class WriterConfig:
         data = config.to_dict(self)
         for key in ("output", "workers"):
             data.pop(key)
+        if "embeddings" not in self.views:  # the hash of records without it is unchanged
+            data.pop("embeddings")
         return data
 
 
 def make_views(cfg: WriterConfig) -> dict[str, Any]:
     """The view objects for ``cfg.views``, in order."""
-    # a view with settings in the config (raw, mel) is configured there; others take defaults
+    # a view with settings in the config (raw, mel, embeddings) is configured there
     return {name: getattr(cfg, name, None) or view_class(name)() for name in cfg.views}
 
 

@@ -105,7 +105,7 @@ class FitConfig:
             (``fault_filtered``: the GTZAN fault-filtered lists; rows in no list are
             excluded); overrides ``splits`` and the CSV's split column. Records carry
             the split they were written with.
-        view: raw, mel or features.
+        view: raw, mel, features or embeddings.
         model: Registered model name.
         model_options: The model's options.
         run_dir: Output folder.
@@ -203,9 +203,12 @@ class FitConfig:
             self.class_weights in ("none", "balanced"),
             f"class_weights={self.class_weights!r} must be none or balanced",
         )
+        from tfgenre.views.registry import VIEW_NAMES
+
         config.require(
-            self.view in ("raw", "mel", "features"),
-            f"view={self.view!r} must be raw, mel or features",
+            self.view in VIEW_NAMES,
+            f"view={self.view!r} must be one of {', '.join(VIEW_NAMES)}"
+            + config.did_you_mean(str(self.view), VIEW_NAMES),
         )
         config.require(
             self.early_stopping_patience >= 0,

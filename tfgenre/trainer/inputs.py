@@ -26,6 +26,7 @@ from tfgenre.records.info import RecordsInfo
 from tfgenre.run_info import RunInfo, features_csv_audio
 from tfgenre.trainer.config import FitConfig
 from tfgenre.views.base import ViewSpec
+from tfgenre.views.registry import VECTOR_VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +109,9 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     run = RunInfo(
         labels=tuple(table.labels),
         model=cfg.model,
-        view_spec=ViewSpec(
-            "features", "float32", (width,), tuple(table.feature_names)
-        ).with_stats(mean, std, "train"),
+        view_spec=ViewSpec("features", "float32", (width,), tuple(table.feature_names)).with_stats(
+            mean, std, "train"
+        ),
         input_shape=(width,),
         audio=features_csv_audio(table.window),
         source="features_csv",
@@ -151,9 +152,10 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     """The run's data from records: its splits, or one fold of a cross-validation.
 
     Without a fold, train/validation are the records' splits and a features view is
-    normalised with the writer's train mean/std. With a fold (``cfg.fold``), every
+    normalised with the writer's train mean/std (an embeddings view, which the writer
+    gives none, with the train split's, computed here). With a fold (``cfg.fold``), every
     split's shards are read and filtered by the fold's tracks
-    (:func:`tfgenre.folds.records_fold`), and a features view is normalised with the
+    (:func:`tfgenre.folds.records_fold`), and a vector view is normalised with the
     mean and std of the fold's training examples.
     """
     m = RecordsInfo.load(cfg.records)
@@ -163,9 +165,9 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     selections, fold_info = record_selections(cfg, m)
     if folded and cfg.train_split not in selections:
         raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
-    if folded and cfg.view == "features":
-        mean, std = _fold_feature_stats(cfg, m, selections[cfg.train_split])
-        spec = spec.with_stats(mean, std, f"fold {cfg.fold} train")
+    if cfg.view in VECTOR_VIEWS and (folded or spec.mean is None):
+        mean, std = _fold_feature_stats(cfg, m, selections.get(cfg.train_split))
+        spec = spec.with_stats(mean, std, f"fold {cfg.fold} train" if folded else cfg.train_split)
     train, val = _records_datasets(cfg, m, selections, drop_remainder)
     if folded:
         n_train = selections[cfg.train_split].num_examples
@@ -197,7 +199,10 @@ def _check_records(cfg: FitConfig, m: RecordsInfo) -> dict[str, int]:
 def _fold_feature_stats(
     cfg: FitConfig, m: RecordsInfo, select: Any
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std (1 where 0) of the fold's training features, each ``(features,)``."""
+    """Mean and std (1 where 0) of the training rows, each ``(columns,)``.
+
+    The rows of the fold's training tracks, or of the train split when ``select`` is None.
+    """
     from tfgenre.data import records_dataset
 
     plain = records_dataset(

@@ -70,7 +70,6 @@ from tfgenre.views.stft_blocks import (
 logger = logging.getLogger(__name__)
 
 
-
 def _feature_names() -> tuple[str, ...]:
     names: list[str] = []
     for base in (

@@ -19,9 +19,13 @@ _VIEWS: dict[str, str] = {
     "raw": "tfgenre.views.raw:RawView",
     "mel": "tfgenre.views.mel:MelView",
     "features": "tfgenre.views.features:FeaturesView",
+    "embeddings": "tfgenre.views.embeddings:EmbeddingsView",
 }
 
 VIEW_NAMES: tuple[str, ...] = tuple(_VIEWS)
+#: Views that store one vector per segment of any length: whole tracks work for them,
+#: their models take ``(n_features,)`` and they are normalised with per-column stats.
+VECTOR_VIEWS: tuple[str, ...] = ("features", "embeddings")
 
 
 def check_view_names(names: tuple[str, ...] | list[str]) -> None:

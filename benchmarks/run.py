@@ -4,10 +4,11 @@ Usage: ``python -m benchmarks.run [--quick] [--out benchmarks/results/latest.jso
 
 Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
-``train_throughput``, ``predict_latency``. The baseline is the TensorFlow FMA-study
-style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
-GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
-the ratios, not the absolute rates.
+``train_throughput``, ``predict_latency``, ``finetune_throughput`` (a music backbone's
+fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`). The baseline
+is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`. Audio: synthetic
+30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are
+noisy and shared: read the ratios, not the absolute rates.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ FIGURES = (
     "reader_vs_train",
     "train_throughput",
     "predict_latency",
+    "finetune_throughput",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -602,10 +604,11 @@ def run(
         sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
-            ``train_batch_size``, ``mixed_on_cpu``, ``copies``.
+            ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``finetune_batch_size``,
+            ``finetune_steps``.
     """
     sizes = dict(sizes or {})
-    from benchmarks import features_bench
+    from benchmarks import features_bench, finetune_bench
     from tfgenre.models.registry import known_models
     from tfgenre.records.executors import resolve_workers
 
@@ -665,7 +668,11 @@ def run(
         audio_clips=2 if quick else 4,
     )
     print("== train", flush=True)
-    models = [m for m in QUICK_MODELS if m in known_models()] if quick else known_models()
+    # The music backbones take 16-kHz windows: finetune_throughput measures them.
+    from tfgenre.models.musicnn_transfer import MODEL_NAMES as MUSIC_BACKBONES
+
+    everything = [m for m in known_models() if m not in MUSIC_BACKBONES]
+    models = [m for m in QUICK_MODELS if m in known_models()] if quick else everything
     models = list(sizes.get("models", models))
     for must in sizes.get("required_models", ("mel_cnn", "mobilenet_v2")):
         if must in known_models() and must not in models:
@@ -682,7 +689,7 @@ def run(
         mixed_on_cpu=sizes.get("mixed_on_cpu", False),
     )
     if quick:
-        train["skipped_in_quick_mode"] = [m for m in known_models() if m not in models]
+        train["skipped_in_quick_mode"] = [m for m in everything if m not in models]
     results["train_throughput"] = train
     reader_rate = results["reader_speedup"]["tfgenre_mel_224x224x3_examples_per_s"]
     native_rate = results["reader_speedup"]["tfgenre_mel_native_examples_per_s"]
@@ -698,6 +705,13 @@ def run(
     }
     print("== predict", flush=True)
     results["predict_latency"] = bench_predict(clips, paths["records"])
+    print("== finetune", flush=True)
+    results.update(
+        finetune_bench.bench_finetune(
+            batch_size=sizes.get("finetune_batch_size"),
+            steps=int(sizes.get("finetune_steps", 3 if quick else 5)),
+        )
+    )
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -843,6 +857,17 @@ def format_table(r: dict[str, Any]) -> str:
             f"{p['realtime_factor']:.0f}x realtime",
         )
     )
+    ft = r.get("finetune_throughput")
+    if ft:
+        rates = ft["examples_per_second"]
+        rows.append(
+            (
+                f"finetune {ft['model']} ({ft['device']}) ex/s, unfrozen",
+                f"{rates['unfrozen']:.1f}",
+                f"{rates['frozen']:.1f} frozen",
+                f"{ft['unfrozen_over_frozen']:.2f}x",
+            )
+        )
     head = ("figure", "tfgenre", "baseline", "ratio")
     widths = [max(len(row[i]) for row in [*rows, head]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

@@ -108,6 +108,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "workers": 1,
             "repeats": 1,
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
+            "finetune_batch_size": 1,
+            "finetune_steps": 1,
         },
     )
     data = json.loads(out.read_text())
@@ -124,8 +126,13 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     # tfgenre's writer ran on each clip twice (links), the naive one once
     assert data["writer_speedup"]["tfgenre_tracks"] == 2 * data["writer_speedup"]["naive_tracks"]
     assert data["predict_latency"]["segments"] == 1
+    finetune = data["finetune_throughput"]
+    assert finetune["batch_size"] == 1 and finetune["device"] == "CPU"
+    assert set(finetune["examples_per_second"]) == {"frozen", "unfrozen"}
+    assert all(rate > 0 for rate in finetune["examples_per_second"].values())
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
+    assert "finetune musicnn_msd (CPU) ex/s, unfrozen" in table
 
 
 def test_machine_scaling_probe_runs_in_a_pool(tiny):

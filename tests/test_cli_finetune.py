@@ -142,3 +142,18 @@ def test_fit_refuses_records_at_another_rate(tmp_path):
     assert fit.returncode == 2
     assert "error:" in fit.stderr and "sample_rate=22050 Hz" in fit.stderr
     assert "write_records --sample-rate 16000" in fit.stderr
+
+
+def test_finetune_benchmark_prints_both_phases():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.finetune_bench", "--model", "vgg_mtt",
+         "--batch-size", "2", "--steps", "1"],
+        env=ENV, capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    figure = json.loads(proc.stdout[proc.stdout.index("{") :])["finetune_throughput"]
+    assert figure["model"] == "vgg_mtt" and figure["batch_size"] == 2
+    assert figure["device"] in ("CPU", "GPU")
+    rates = figure["examples_per_second"]
+    assert set(rates) == {"frozen", "unfrozen"} and min(rates.values()) > 0
+    assert figure["unfrozen_over_frozen"] == pytest.approx(rates["unfrozen"] / rates["frozen"])

@@ -449,7 +449,9 @@ def input_specs(records: str) -> dict[str, Any]:
     specs = {}
     for view in VIEW_NAMES:
         entry = manifest.view(view)
-        specs[view] = InputSpec(view, entry.shape, entry.mean, entry.std)
+        specs[view] = InputSpec(
+            view, entry.shape, entry.mean, entry.std, sample_rate=entry.sample_rate
+        )
     return specs
 
 

@@ -178,3 +178,21 @@ def test_freeze_and_unfreeze_counts():
     assert len(model.trainable_weights) == 2
     vgg = get_model("vgg_msd", SPEC, NUM_CLASSES, weights=None)
     assert set_trainable_top(vgg, 2) == ["4CNN", "5CNN"]
+
+
+@needs_musicnn
+def test_mixed_float16_matches_float32():
+    t = np.arange(48000) / 16000
+    x = np.stack([0.9 * np.sin(2 * np.pi * f * t) for f in (220, 1500)]).astype(np.float32)
+    model = get_model("musicnn_msd", SPEC, NUM_CLASSES)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = get_model("musicnn_msd", SPEC, NUM_CLASSES)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert get_backbone(mixed).get_layer("conv2d").compute_dtype == "float16"
+    assert mixed.get_layer("frontend").compute_dtype == "float32"
+    mixed.set_weights(model.get_weights())
+    probs = mixed.predict(x, verbose=0)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs, model.predict(x, verbose=0), atol=0.01)

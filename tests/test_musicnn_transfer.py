@@ -136,7 +136,7 @@ def test_keras_file_round_trip(tmp_path):
 
 @needs_musicnn
 @pytest.mark.parametrize("unfreeze", ["set_trainable_top", "freeze=False"])
-def test_published_batch_norm_stays_in_inference_mode_when_unfrozen(unfreeze):
+def test_published_batch_norm_stays_in_inference_mode_when_unfrozen(unfreeze, tmp_path):
     model = get_model("musicnn_msd", SPEC, NUM_CLASSES)
     if unfreeze == "set_trainable_top":
         freeze_backbone(model)
@@ -151,6 +151,11 @@ def test_published_batch_norm_stays_in_inference_mode_when_unfrozen(unfreeze):
     for key, value in before.items():
         np.testing.assert_array_equal(after[key], value, err_msg=key)
     assert np.abs(keras.ops.convert_to_numpy(conv.kernel) - kernel).max() > 0  # it trained
+    model.save(tmp_path / "m.keras")  # a reloaded run (best checkpoint, resume) keeps it
+    reloaded = get_backbone(load_model(str(tmp_path / "m.keras")))
+    norms = [x for x in reloaded.layers if isinstance(x, keras.layers.BatchNormalization)]
+    assert len(norms) == 11 and not any(x.trainable for x in norms)
+    assert reloaded.get_layer("conv2d_7").trainable
 
 
 def test_random_init_trains_its_batch_norm():

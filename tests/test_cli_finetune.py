@@ -84,7 +84,7 @@ def test_fine_tune_musicnn_then_evaluate_export_and_predict(tmp_path):
         "--run-dir", run,
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr[-3000:]
-    assert "fine-tune phase 2: unfroze 9 backbone layers" in fit.stderr
+    assert "fine-tune phase 2: unfroze 8 backbone layers" in fit.stderr
     with open(run / "history.csv") as f:
         history = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in history] == [0, 1]

@@ -102,7 +102,8 @@ def test_other_sample_rates_and_short_windows_are_refused():
 
 
 def test_bad_options_are_refused_before_any_weights_load(tmp_path):
-    with pytest.raises(ConfigError, match=r"`layer` must be one of 'penult.*layer='max_pool'"):
+    only = r"`layer` must be one of 'penultimate'. Received: layer='max_pool'"
+    with pytest.raises(ConfigError, match=only):
         get_model("vgg_msd", SPEC, 3, weights=None, layer="max_pool")
     with pytest.raises(ConfigError, match="layer='taggram'"):
         get_model("musicnn_msd", SPEC, 3, weights=None, layer="taggram")
@@ -147,14 +148,14 @@ def test_published_batch_norm_stays_in_inference_mode_when_unfrozen(unfreeze, tm
     kernel = keras.ops.convert_to_numpy(conv.kernel)
     fit_step(model, waveforms(4, 48000))
     after = bn_statistics(backbone)
-    assert len(before) == 2 * 11  # 11 batch norms on the way to the penultimate layer
+    assert len(before) == 2 * 9  # 9 batch norms on the way to mean_pool (the default)
     for key, value in before.items():
         np.testing.assert_array_equal(after[key], value, err_msg=key)
     assert np.abs(keras.ops.convert_to_numpy(conv.kernel) - kernel).max() > 0  # it trained
     model.save(tmp_path / "m.keras")  # a reloaded run (best checkpoint, resume) keeps it
     reloaded = get_backbone(load_model(str(tmp_path / "m.keras")))
     norms = [x for x in reloaded.layers if isinstance(x, keras.layers.BatchNormalization)]
-    assert len(norms) == 11 and not any(x.trainable for x in norms)
+    assert len(norms) == 9 and not any(x.trainable for x in norms)
     assert reloaded.get_layer("conv2d_7").trainable
 
 
@@ -170,15 +171,15 @@ def test_random_init_trains_its_batch_norm():
 def test_freeze_and_unfreeze_counts():
     model = get_model("musicnn_msd", SPEC, NUM_CLASSES, weights=None, freeze=True)
     assert [w.path for w in model.trainable_weights] == ["logits/kernel", "logits/bias"]
+    assert get_backbone(model).output_shape == (None, 753)  # mean_pool, the default
     unfrozen = set_trainable_top(model, 3)
-    assert unfrozen == ["conv2d_6", "conv2d_7", "dense"]
+    assert unfrozen == ["conv2d_5", "conv2d_6", "conv2d_7"]
     assert len(model.trainable_weights) == 2 * 3 + 2
     assert set_trainable_top(model, 100) == [
-        *(f"conv2d{s}" for s in ("", "_1", "_2", "_3", "_4", "_5")),
-        "conv2d_6",
-        "conv2d_7",
-        "dense",
+        f"conv2d{s}" for s in ("", "_1", "_2", "_3", "_4", "_5", "_6", "_7")
     ]
+    penultimate = get_model("musicnn_msd", SPEC, NUM_CLASSES, weights=None, layer="penultimate")
+    assert set_trainable_top(penultimate, 2) == ["conv2d_7", "dense"]
     freeze_backbone(model)
     assert len(model.trainable_weights) == 2
     vgg = get_model("vgg_msd", SPEC, NUM_CLASSES, weights=None)

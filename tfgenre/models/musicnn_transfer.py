@@ -52,9 +52,15 @@ logger = logging.getLogger(__name__)
 
 #: The registered names, one per published weight set.
 MODEL_NAMES: tuple[str, ...] = tuple(WEIGHT_SETS)
-#: Outputs of each architecture that a classifier head can read.
+#: Outputs of each architecture that a classifier head can read; the first is the default.
+#: musicnn defaults to ``mean_pool``, the mid-end features averaged over time (753), not
+#: the 200-unit ``penultimate`` layer trained for the 50 tags: in a check on synthetic
+#: records (8 genres, 96 training windows, 6 frozen + 2 unfrozen epochs) its head learnt
+#: faster while the backbone was frozen (validation accuracy 0.60 against 0.44 after 6
+#: epochs) and it ended best on test (segment accuracy 0.83; penultimate 0.75, max_pool
+#: 0.60, whose unnormalised maxima started at a loss of 8.9).
 LAYERS: dict[str, tuple[str, ...]] = {
-    "musicnn": ("penultimate", "max_pool", "mean_pool"),
+    "musicnn": ("mean_pool", "penultimate", "max_pool"),
     "vgg": ("penultimate",),
 }
 #: ``weights`` value that loads the weight set of the model's name.
@@ -205,8 +211,8 @@ def build_transfer(
         num_classes: Number of classes.
         weights: ``"published"`` (the weight set of ``name``; needs the ``musicnn``
             package installed), None/``"none"`` (random init) or a checkpoint folder.
-        layer: Backbone output the head reads (musicnn: ``penultimate`` (200),
-            ``max_pool`` or ``mean_pool`` (753); vgg: ``penultimate`` (256)).
+        layer: Backbone output the head reads (musicnn: ``mean_pool`` or ``max_pool``
+            (753) or ``penultimate`` (200); vgg: ``penultimate`` (256)).
         freeze: Make the backbone non-trainable.
         dropout: Dropout rate before the dense layer.
 
@@ -236,13 +242,14 @@ def build_transfer(
 def _register(name: str) -> None:
     """Registers the builder of weight set ``name``."""
     arch, dataset, folder = WEIGHT_SETS[name]
+    default_layer = LAYERS[arch][0]
 
     def build(
         input_spec: InputSpec,
         num_classes: int,
         *,
         weights: str | None = PUBLISHED,
-        layer: str = "penultimate",
+        layer: str = default_layer,
         freeze: bool = False,
         dropout: float = 0.3,
     ) -> keras.Model:

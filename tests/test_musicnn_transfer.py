@@ -202,3 +202,28 @@ def test_mixed_float16_matches_float32():
     probs = mixed.predict(x, verbose=0)
     assert probs.dtype == np.float32
     np.testing.assert_allclose(probs, model.predict(x, verbose=0), atol=0.01)
+
+
+def test_dynamic_range_quantisation_leaves_the_front_end_float(tmp_path):
+    """``export --quantize`` quantises weights, not the mel filterbank of the front end."""
+    from tfgenre.tflite import convert_tflite, tflite_signature
+
+    front = MusicnnFrontEnd()
+    front.build((None, 48000))
+
+    class Module(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.front = front  # tracked, so the SavedModel holds the filterbank
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 48000], tf.float32, "waveform")])
+        def serve(self, waveform):
+            return {"log_mel": self.front(waveform)}
+
+    module = Module()
+    tf.saved_model.save(
+        module, str(tmp_path / "front"), signatures={"serving_default": module.serve}
+    )
+    quantised = tflite_signature(convert_tflite(str(tmp_path / "front"), quantize=True))
+    x = waveforms(1, 48000, seed=5)
+    np.testing.assert_allclose(quantised(waveform=x)["log_mel"], np.asarray(front(x)), atol=1e-3)

@@ -95,6 +95,7 @@ def bench_finetune(
     batch_size: int | None = None,
     steps: int = 4,
     weights: str | None = "published",
+    mixed_on_cpu: bool = False,
 ) -> dict[str, Any]:
     """Training examples/s of ``model`` with its backbone frozen and unfrozen.
 
@@ -104,6 +105,7 @@ def bench_finetune(
         steps: Timed steps per phase (one more, untimed, traces the graph).
         weights: ``"published"`` (random init when the musicnn package is missing) or
             None.
+        mixed_on_cpu: Measure ``mixed_float16`` without a GPU too (for the tests).
 
     Returns:
         ``{"finetune_throughput": {"model", "weights", "device", "batch_size", "steps",
@@ -127,7 +129,7 @@ def bench_finetune(
     rates = _measure(model, weights, batch_size, steps, "float32")
     out["examples_per_second"] = rates
     out["unfrozen_over_frozen"] = rates["unfrozen"] / rates["frozen"]
-    if gpu:
+    if gpu or mixed_on_cpu:
         out["examples_per_second_mixed_float16"] = _measure(
             model, weights, batch_size, steps, "mixed_float16"
         )
@@ -142,8 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="musicnn_msd")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument(
+        "--mixed-on-cpu", action="store_true", help="measure mixed_float16 without a GPU too"
+    )
     args = parser.parse_args(argv)
-    result = bench_finetune(args.model, batch_size=args.batch_size, steps=args.steps)
+    result = bench_finetune(
+        args.model, batch_size=args.batch_size, steps=args.steps, mixed_on_cpu=args.mixed_on_cpu
+    )
     print(json.dumps(result, indent=2))
     return 0
 

@@ -147,7 +147,7 @@ def test_fit_refuses_records_at_another_rate(tmp_path):
 def test_finetune_benchmark_prints_both_phases():
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.finetune_bench", "--model", "vgg_mtt",
-         "--batch-size", "2", "--steps", "1"],
+         "--batch-size", "2", "--steps", "1", "--mixed-on-cpu"],
         env=ENV, capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -157,3 +157,5 @@ def test_finetune_benchmark_prints_both_phases():
     rates = figure["examples_per_second"]
     assert set(rates) == {"frozen", "unfrozen"} and min(rates.values()) > 0
     assert figure["unfrozen_over_frozen"] == pytest.approx(rates["unfrozen"] / rates["frozen"])
+    mixed = figure["examples_per_second_mixed_float16"]  # measured on a GPU without the flag
+    assert set(mixed) == {"frozen", "unfrozen"} and min(mixed.values()) > 0

@@ -7,10 +7,11 @@ Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``train_throughput``, ``predict_latency``, ``embeddings_throughput`` (musicnn_msd's
 port against the original graph, with its realtime factor; see
 :mod:`benchmarks.backbones_bench`), ``probe_time`` (embeddings + a linear probe for 100
-clips, end to end; :mod:`benchmarks.probe_bench`). The baseline is the TensorFlow FMA-study
-style pipeline in :mod:`benchmarks.naive`. Audio: synthetic 30-s clips, or the real
-GTZAN sample when ``TFGENRE_REAL_DATA`` is set. Machines here are noisy and shared: read
-the ratios, not the absolute rates.
+clips, end to end; :mod:`benchmarks.probe_bench`), ``finetune_throughput`` (a music
+backbone's fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`).
+The baseline is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`.
+Audio: synthetic 30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set.
+Machines here are noisy and shared: read the ratios, not the absolute rates.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FIGURES = (
     "predict_latency",
     "embeddings_throughput",
     "probe_time",
+    "finetune_throughput",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -451,7 +453,9 @@ def input_specs(records: str) -> dict[str, Any]:
     specs = {}
     for view in ALL_VIEWS:
         entry = manifest.view(view)
-        specs[view] = InputSpec(view, entry.shape, entry.mean, entry.std)
+        specs[view] = InputSpec(
+            view, entry.shape, entry.mean, entry.std, sample_rate=entry.sample_rate
+        )
     return specs
 
 
@@ -622,10 +626,10 @@ def run(
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
             ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
-            ``probe_clips``.
+            ``probe_clips``, ``finetune_batch_size``, ``finetune_steps``.
     """
     sizes = dict(sizes or {})
-    from benchmarks import features_bench
+    from benchmarks import features_bench, finetune_bench
     from tfgenre.models.registry import known_models
     from tfgenre.records.executors import resolve_workers
 
@@ -685,7 +689,11 @@ def run(
         audio_clips=2 if quick else 4,
     )
     print("== train", flush=True)
-    models = [m for m in QUICK_MODELS if m in known_models()] if quick else known_models()
+    # The music backbones take 16-kHz windows: finetune_throughput measures them.
+    from tfgenre.models.musicnn_transfer import MODEL_NAMES as MUSIC_BACKBONES
+
+    everything = [m for m in known_models() if m not in MUSIC_BACKBONES]
+    models = [m for m in QUICK_MODELS if m in known_models()] if quick else everything
     models = list(sizes.get("models", models))
     for must in sizes.get("required_models", ("mel_cnn", "mobilenet_v2")):
         if must in known_models() and must not in models:
@@ -702,7 +710,7 @@ def run(
         mixed_on_cpu=sizes.get("mixed_on_cpu", False),
     )
     if quick:
-        train["skipped_in_quick_mode"] = [m for m in known_models() if m not in models]
+        train["skipped_in_quick_mode"] = [m for m in everything if m not in models]
     results["train_throughput"] = train
     reader_rate = results["reader_speedup"]["tfgenre_mel_224x224x3_examples_per_s"]
     native_rate = results["reader_speedup"]["tfgenre_mel_native_examples_per_s"]
@@ -722,6 +730,13 @@ def run(
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
     print("== probe", flush=True)
     results["probe_time"] = _probe(clips, workdir, workers, int(sizes.get("probe_clips", 100)))
+    print("== finetune", flush=True)
+    results.update(
+        finetune_bench.bench_finetune(
+            batch_size=sizes.get("finetune_batch_size"),
+            steps=int(sizes.get("finetune_steps", 3 if quick else 5)),
+        )
+    )
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -897,6 +912,17 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{pt['total_seconds']:.1f}",
                 f"write {pt['write_seconds']:.1f} + probe {pt['baselines_seconds']:.1f}",
                 f"{pt['clips'] / pt['total_seconds']:.2f} clips/s",
+            )
+        )
+    ft = r.get("finetune_throughput")
+    if ft:
+        rates = ft["examples_per_second"]
+        rows.append(
+            (
+                f"finetune {ft['model']} ({ft['device']}) ex/s, unfrozen",
+                f"{rates['unfrozen']:.1f}",
+                f"{rates['frozen']:.1f} frozen",
+                f"{ft['unfrozen_over_frozen']:.2f}x",
             )
         )
     head = ("figure", "tfgenre", "baseline", "ratio")

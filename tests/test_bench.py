@@ -111,6 +111,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
             "embedding_clips": 1,
             "probe_clips": 10,
+            "finetune_batch_size": 1,
+            "finetune_steps": 1,
         },
     )
     data = json.loads(out.read_text())
@@ -131,9 +133,14 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert "skipped" in embeddings or embeddings["clips"] == 1
     probe = data["probe_time"]
     assert probe.get("clips") == 10 or "musicnn" in probe.get("skipped", "")
+    finetune = data["finetune_throughput"]
+    assert finetune["batch_size"] == 1 and finetune["device"] == "CPU"
+    assert set(finetune["examples_per_second"]) == {"frozen", "unfrozen"}
+    assert all(rate > 0 for rate in finetune["examples_per_second"].values())
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
     assert "skipped" in embeddings or "embeddings realtime factor" in table
+    assert "finetune musicnn_msd (CPU) ex/s, unfrozen" in table
 
 
 @needs_musicnn

@@ -208,7 +208,11 @@ def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
     from tfgenre.records.info import RecordsInfo
 
     m = RecordsInfo.load(str(records))
+    from tfgenre.models.musicnn_transfer import MODEL_NAMES as MUSIC_BACKBONES
+
     for name in known_models():
+        if name in MUSIC_BACKBONES:  # 16-kHz windows: tests/test_musicnn_transfer.py
+            continue
         view = get_entry(name).views[0]
         entry = m.view(view)
         spec = InputSpec(view, entry.shape, entry.mean, entry.std)

@@ -115,7 +115,9 @@ class RunInfo:
         from tfgenre.models.registry import InputSpec
 
         spec = self.view_spec
-        return InputSpec(self.view, tuple(self.input_shape), spec.mean, spec.std)
+        return InputSpec(
+            self.view, tuple(self.input_shape), spec.mean, spec.std, sample_rate=spec.sample_rate
+        )
 
     # ------------------------------------------------------------------ files
 

@@ -100,8 +100,13 @@ class MusicnnFrontEnd(keras.layers.Layer):
         real, imag = ops.stft(
             x, FFT_SIZE, FFT_HOP, FFT_SIZE, window=ops.convert_to_tensor(self._window), center=False
         )
-        power = ops.square(real) + ops.square(imag)
-        mel = ops.matmul(power, ops.cast(self.filterbank, "float32"))
+        power = ops.square(real) + ops.square(imag)  # (batch, frames, bins)
+        # The filterbank is the left operand, as in tfgenre.serving.log_mel: TFLite's
+        # dynamic-range quantisation turns a constant right operand into int8 weights
+        # and quantises the power spectrum with it (exports with --quantize then agreed
+        # with the float model on a third of the windows); on the left it stays float32.
+        basis = ops.transpose(ops.cast(self.filterbank, "float32"))  # (96, bins)
+        mel = ops.transpose(ops.matmul(basis, ops.transpose(power, (0, 2, 1))), (0, 2, 1))
         return ops.log10(10000.0 * mel + 1.0)
 
     def call(self, inputs: Any) -> Any:

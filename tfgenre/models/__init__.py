@@ -5,7 +5,8 @@ Importing this package registers every model family. Names say architecture and 
 - mel: ``genre_resnet`` (default), ``mel_cnn``, ``resnet18``, ``resnet34``, ``alexnet``,
   and keras.applications transfers ``mobilenet_v2``, ``resnet50``, ``densenet121``,
   ``vgg16``, ``efficientnet_b0``;
-- raw: ``raw_conv1d``;
+- raw: ``raw_conv1d``, and the pretrained music backbones fine-tuned on 16-kHz windows
+  ``musicnn_mtt``, ``musicnn_msd``, ``vgg_mtt``, ``vgg_msd``;
 - features and embeddings: ``features_mlp``, ``linear`` (a linear probe).
 """
 
@@ -18,6 +19,7 @@ from tfgenre.models import (  # noqa: F401  (imported to register the families)
     genre_resnet,
     linear,
     mel_cnn,
+    musicnn_transfer,
     raw_conv1d,
     resnet,
 )

@@ -44,12 +44,16 @@ class InputSpec:
             ``top_db=80``); features and embeddings ``(n_features,)``, unnormalised.
         mean: Train-split mean per column, for in-model normalisation (vector views).
         std: Train-split standard deviation per column (vector views).
+        sample_rate: Rate in Hz of the audio the example was computed from (raw: of
+            the stored window), None when unknown. Models whose weights are tied to
+            a rate (``musicnn_msd``, ...) check it.
     """
 
     view: str
     shape: tuple[int, ...]
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    sample_rate: int | None = None
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -97,6 +101,10 @@ class InputSpec:
             object.__setattr__(self, key, floats)
         if (self.mean is None) != (self.std is None):
             raise ConfigError("InputSpec mean and std must be given together (or neither)")
+        rate = self.sample_rate
+        if rate is not None:
+            if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+                raise ConfigError(f"InputSpec sample_rate={rate!r} must be a positive int or None")
 
 
 @dataclasses.dataclass(frozen=True)

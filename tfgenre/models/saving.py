@@ -22,6 +22,7 @@ def register_custom_objects() -> None:
     import tfgenre.backbones.batch_norm  # (FusedBatchNormalization)
     import tfgenre.backbones.frontend  # (MusicnnFrontEnd)
     import tfgenre.models.layers  # (DecibelScaling, RepeatChannels, ...)
+    import tfgenre.models.musicnn_transfer  # (FoldPatches, MeanOverPatches)
     import tfgenre.schedules  # noqa: F401  (the schedules of saved optimizers)
 
 

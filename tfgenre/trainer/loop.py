@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tfgenre import config, io, layout, run_folder
@@ -60,7 +61,7 @@ class _Distribution:
     """Where a run's model lives: the strategy, its scope and what the run knows of it."""
 
     strategy: Any
-    scope: Any
+    scope: Callable[[], Any]  # a fresh scope context manager per call (they are one-shot)
     info: dict[str, Any]
     chief: bool
     patch_build: BuildPatch
@@ -214,7 +215,7 @@ def _fit_phases(
     from tfgenre.models.registry import get_model
 
     n_classes = len(data.labels)
-    with dist.scope:
+    with dist.scope():
         model = get_model(cfg.model, data.input_spec, n_classes, **dict(cfg.model_options))
         apply_l2(model, cfg.optimizer.l2)
         two_phase = cfg.fine_tune.warmup_epochs > 0 and _has_backbone(model)
@@ -237,13 +238,15 @@ def _fit_phases(
         return model, history
     from tfgenre.models.backbone import set_trainable_top
 
-    with dist.scope:
+    with dist.scope():
         unfrozen = set_trainable_top(model, cfg.fine_tune.unfreeze_top)
         logger.info("fine-tune phase 2: unfroze %d backbone layers", len(unfrozen))
         remaining = (cfg.epochs - first_epochs) * data.steps_per_epoch
         factor = cfg.fine_tune.learning_rate_factor
         compile_model(model, cfg, learning_rate_schedule(cfg, remaining, factor))
         dist.patch_build(model, data.input_spec.shape, n_classes)
+    # The HParams callback records one session and refuses a second fit: phase 1 has it.
+    fit_kwargs["callbacks"] = [cb for cb in callbacks if not _single_fit_only(cb)]
     more = _fit_guarded(
         model, data, cfg, epochs=cfg.epochs, initial_epoch=first_epochs, **fit_kwargs
     )
@@ -301,6 +304,13 @@ def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> di
         ) from err
 
 
+def _single_fit_only(callback: Any) -> bool:
+    """Whether ``callback`` is TensorBoard's HParams callback (valid for one ``fit``)."""
+    from tensorboard.plugins.hparams import api as hp
+
+    return isinstance(callback, hp.KerasCallback)
+
+
 def _has_backbone(model: Any) -> bool:
     try:
         model.get_layer("backbone")
@@ -326,17 +336,17 @@ def flat_hparams(cfg: FitConfig) -> dict[str, Any]:
     return out
 
 
-def _strategy_scope(cfg: FitConfig) -> tuple[Any, Any, dict[str, Any]]:
-    """The run's strategy (None off TensorFlow), its scope and its description."""
+def _strategy_scope(cfg: FitConfig) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
+    """The run's strategy (None off TensorFlow), its scope factory and its description."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         return (
             None,
-            contextlib.nullcontext(),
+            contextlib.nullcontext,
             {"name": f"{keras.backend.backend()} (no tf.distribute)", "num_replicas": 1},
         )
     from tfgenre.strategy import describe_strategy, resolve_strategy
 
     strategy = resolve_strategy(cfg.strategy)
-    return strategy, strategy.scope(), describe_strategy(strategy)
+    return strategy, strategy.scope, describe_strategy(strategy)

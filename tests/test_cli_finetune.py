@@ -144,6 +144,7 @@ def test_fit_refuses_records_at_another_rate(tmp_path):
     assert "write_records --sample-rate 16000" in fit.stderr
 
 
+@pytest.mark.slow  # a benchmark; test_bench's run covers the figure in the default suite
 def test_finetune_benchmark_prints_both_phases():
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.finetune_bench", "--model", "vgg_mtt",

@@ -132,3 +132,33 @@ def test_two_tune_processes_share_one_storage(kind, tmp_path):
     # distinct sampled points: the two samplers did not replay each other's trials
     lrs = [t.params["optimizer.learning_rate"] for t in trials]
     assert len(set(lrs)) == len(lrs)
+
+
+def test_storage_created_by_two_processes_at_once_is_retried(monkeypatch, tmp_path):
+    """The loser of the schema-creation race opens the database again instead of failing."""
+    import optuna
+    import sqlalchemy.exc
+
+    from tfgenre.search import optuna_backend
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(url, **kwargs):
+        calls.append(url)
+        if len(calls) <= 2:  # the other process stamps the schema version first, twice
+            raise sqlalchemy.exc.IntegrityError("INSERT INTO alembic_version", {}, Exception())
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(optuna_backend.time, "sleep", lambda seconds: None)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = optuna_backend.make_storage(url)
+    assert len(calls) == 3 and storage.get_all_studies() == []
+
+
+    def always(url, **kwargs):
+        raise sqlalchemy.exc.IntegrityError("INSERT INTO alembic_version", {}, Exception())
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", always)
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        optuna_backend.make_storage(url)

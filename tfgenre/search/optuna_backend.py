@@ -82,15 +82,42 @@ def make_storage(url: str) -> Any:
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     if url.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///"))), exist_ok=True)
-    with warnings.catch_warnings():  # heartbeats are flagged experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=60,
-            grace_period=180,
-            heartbeat_stale_trial_callback=retry_trial,
-        )
+    return _rdb_storage(url, engine_kwargs)
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any] | None, attempts: int = 5) -> Any:
+    """``optuna.storages.RDBStorage(url)``, retried when another process creates it too.
+
+    Two tune processes started together on a new database both create its tables and
+    stamp its schema version; the loser gets an ``IntegrityError`` (``UNIQUE constraint
+    failed: alembic_version.version_num``) or an ``OperationalError`` (``table ...
+    already exists``). A moment later the database is complete, and opening it again
+    succeeds, so those two errors are retried ``attempts`` times before they are raised.
+    """
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are flagged experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=60,
+                    grace_period=180,
+                    heartbeat_stale_trial_callback=retry_trial,
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
+            if attempt == attempts - 1:
+                raise
+            logger.info(
+                "storage %s is being created by another process (%s); retrying",
+                url,
+                type(err).__name__,
+            )
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def resume_seed(seed: int, existing_trials: int) -> int:

@@ -34,10 +34,6 @@ from tfgenre.inference import TrackPrediction, predict_each
 
 logger = logging.getLogger(__name__)
 
-#: Rate the backbones take (Hz).
-SAMPLE_RATE = 16000
-#: Samples between spectrogram frames (patch hops are whole frames).
-_FRAME_HOP = 256
 
 
 def is_weight_set(name: str) -> bool:
@@ -59,11 +55,13 @@ def hop_frames(hop_seconds: float | None) -> int | None:
     Raises:
         ConfigError: when ``hop_seconds`` is not > 0.
     """
+    from tfgenre.backbones.frontend import FFT_HOP, SAMPLE_RATE
+
     if hop_seconds is None:
         return None
     if not hop_seconds > 0:
         raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
-    return max(1, int(round(hop_seconds * SAMPLE_RATE / _FRAME_HOP)))
+    return max(1, int(round(hop_seconds * SAMPLE_RATE / FFT_HOP)))
 
 
 class Tagger:
@@ -74,8 +72,10 @@ class Tagger:
     """
 
     def __init__(self, runner: Any) -> None:
+        from tfgenre.backbones.frontend import SAMPLE_RATE
         from tfgenre.backbones.runner import PATCH_SECONDS
 
+        self._sample_rate = SAMPLE_RATE
         self.runner = runner
         self.labels: tuple[str, ...] = tuple(runner.labels)
         self.patch_seconds = float(PATCH_SECONDS)
@@ -102,7 +102,7 @@ class Tagger:
     @property
     def sample_rate(self) -> int:
         """The rate files are decoded at."""
-        return SAMPLE_RATE
+        return self._sample_rate
 
     def predict_waveform(self, y16: np.ndarray, path: str = "") -> TrackPrediction:
         """The tags of a mono waveform at 16 kHz.
@@ -121,7 +121,7 @@ class Tagger:
         return TrackPrediction(
             path=path,
             labels=self.labels,
-            duration_seconds=len(y16) / SAMPLE_RATE,
+            duration_seconds=len(y16) / self.sample_rate,
             probabilities=taggram.mean(axis=0),
             segment_probabilities=taggram,
             segment_starts=np.asarray(patches.starts, np.float64),
@@ -136,7 +136,7 @@ class Tagger:
         Raises:
             AudioDecodeError: when the file cannot be decoded.
         """
-        return self.predict_waveform(audio.decode(path, SAMPLE_RATE), path)
+        return self.predict_waveform(audio.decode(path, self.sample_rate), path)
 
     def predict_files(
         self,

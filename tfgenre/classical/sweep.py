@@ -35,7 +35,7 @@ def load_rows(cfg: BaselinesConfig) -> FeatureRows:
     fix = (
         "--split fault_filtered"
         if cfg.features_csv
-        else "records written with " + ("--set source_options.split=fault_filtered")
+        else "records written with --set source_options.split=fault_filtered"
     )
     warn_if_leaky(protocol_of(cfg, rows), f"GTZAN ({cfg.records or cfg.features_csv})", fix)
     if rows.excluded:

@@ -166,7 +166,7 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     if folded and cfg.train_split not in selections:
         raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
     if cfg.view in VECTOR_VIEWS and (folded or spec.mean is None):
-        mean, std = _fold_feature_stats(cfg, m, selections.get(cfg.train_split))
+        mean, std = _train_row_stats(cfg, m, selections.get(cfg.train_split))
         spec = spec.with_stats(mean, std, f"fold {cfg.fold} train" if folded else cfg.train_split)
     train, val = _records_datasets(cfg, m, selections, drop_remainder)
     if folded:
@@ -196,7 +196,7 @@ def _check_records(cfg: FitConfig, m: RecordsInfo) -> dict[str, int]:
     return report_corrupt(m, cfg.view, splits_used) if cfg.skip_corrupt else {}
 
 
-def _fold_feature_stats(
+def _train_row_stats(
     cfg: FitConfig, m: RecordsInfo, select: Any
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std (1 where 0) of the training rows, each ``(columns,)``.

@@ -28,6 +28,7 @@ import numpy as np
 from tfgenre import audio, io, layout
 from tfgenre.errors import AudioDecodeError, ConfigError
 from tfgenre.run_info import RunInfo
+from tfgenre.traced import batch_function
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class Predictor:
                 framing = dataclasses.replace(framing, hop_samples=hop)
         self.framing = framing
         self.batch_size = int(batch_size)
-        self._classify = _batch_function(model, run.input_shape)
+        self._classify = batch_function(model, run.input_shape)
         out = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
         if out is not None and out != len(self.labels):
             raise ConfigError(
@@ -425,18 +426,6 @@ def predict_each(
         if on_step is not None:
             on_step(n)
     return results, failed
-
-
-def _batch_function(model: Any, shape: tuple[int, ...]) -> Callable[[np.ndarray], Any]:
-    """``x -> probabilities``, traced once for every batch size (TensorFlow backend)."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return model.predict_on_batch
-    import tensorflow as tf
-
-    spec = tf.TensorSpec([None, *(int(d) for d in shape)], tf.float32)
-    return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
 
 def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:

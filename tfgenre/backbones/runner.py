@@ -15,7 +15,6 @@ as in ``musicnn.extractor``. A clip shorter than one patch is zero-padded to one
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from tfgenre.backbones.frontend import FFT_HOP, N_MELS, PATCH_FRAMES, SAMPLE_RATE, frame_count
 from tfgenre.backbones.weights import WeightSet, find_weights
 from tfgenre.errors import ConfigError
+from tfgenre.traced import batch_function
 
 #: Seconds of audio in one patch (187 frames of hop 256 at 16 kHz).
 PATCH_SECONDS = PATCH_FRAMES * FFT_HOP / SAMPLE_RATE
@@ -63,26 +63,6 @@ def to_backbone_rate(y: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.resample(
         y, orig_sr=int(sample_rate), target_sr=SAMPLE_RATE, res_type="soxr_hq"
     ).astype(np.float32)
-
-
-def _traced(
-    fn: Callable[[Any], Any],
-    shape: Sequence[int | None],
-    other: Callable[[Any], Any] | None = None,
-) -> Callable[[Any], Any]:
-    """``fn`` traced once for every input of ``shape`` (``None``: any size), on TensorFlow.
-
-    One graph for all batch sizes: no retracing, and none of the per-call work of
-    ``predict_on_batch`` (the outputs are the same, bit for bit). Other backends get
-    ``other`` (or ``fn``).
-    """
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return other or fn
-    import tensorflow as tf
-
-    return tf.function(fn, input_signature=[tf.TensorSpec(list(shape), tf.float32)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,11 +107,7 @@ class BackboneRunner:
         self.frontend = MusicnnFrontEnd()
         self.frontend.build((None, None))
         self.dims = output_dims(self.weights)
-        self._model = _traced(
-            lambda x: self.model(x, training=False),
-            (None, PATCH_FRAMES, N_MELS),
-            self.model.predict_on_batch,
-        )
+        self._model = batch_function(self.model, (PATCH_FRAMES, N_MELS))
 
     @property
     def labels(self) -> tuple[str, ...]:

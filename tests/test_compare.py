@@ -146,5 +146,5 @@ def test_evaluates_a_run_without_predictions(tmp_path: Path, tiny_runs) -> None:
     shutil.rmtree(copy / "report", ignore_errors=True)
     run = load_run_predictions(str(copy))
     assert (copy / "report" / "tracks.csv").is_file() and len(run.track_ids) > 0
-    rows = compare_runs([run, load_run_predictions(str(copy))])
+    rows = compare_runs([run, load_run_predictions(str(tiny_runs.features))])
     assert rows[0]["tracks"] == len(run.track_ids)

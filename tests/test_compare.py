@@ -67,22 +67,25 @@ def test_compare_two_runs(tmp_path: Path) -> None:
         assert r["macro_f1_lo"] <= r["macro_f1"] <= r["macro_f1_hi"]
 
 
-def test_macro_f1_averages_over_every_class_of_the_run(tmp_path: Path) -> None:
-    """A class in p_<class> but never true nor predicted still counts (as evaluate's)."""
+def test_macro_f1_averages_over_the_classes_with_tracks(tmp_path: Path) -> None:
+    """A class in p_<class> but without a track is not averaged in (as evaluate's)."""
     from sklearn.metrics import f1_score
 
     truth = ["blues", "jazz"] * 5
     pred = ["blues", "jazz", "jazz", "jazz", "blues"] * 2
     a = fake_run(tmp_path, "a", truth, pred)
-    rows = compare_runs([load_run_predictions(str(a))] * 2)
-    expected = f1_score(truth, pred, labels=list(CLASSES), average="macro", zero_division=0)
+    shutil.copytree(a, tmp_path / "b")
+    rows = compare_runs([load_run_predictions(str(a)), load_run_predictions(str(tmp_path / "b"))])
+    expected = f1_score(truth, pred, labels=["blues", "jazz"], average="macro", zero_division=0)
     assert rows[0]["macro_f1"] == pytest.approx(expected)
 
 
 def test_a_run_against_itself_differs_by_zero(tmp_path: Path) -> None:
+    """Two folders with the same predictions (one folder twice is refused: issue 18)."""
     a, _, _, _ = two_runs(tmp_path)
-    run = load_run_predictions(str(a))
-    rows = compare_runs([run, run])
+    shutil.copytree(a, tmp_path / "copy")
+    copy = load_run_predictions(str(tmp_path / "copy"))
+    rows = compare_runs([load_run_predictions(str(a)), copy])
     assert rows[1]["diff_to_best"] == 0.0 and rows[1]["diff_lo"] == rows[1]["diff_hi"] == 0.0
     assert rows[1]["mcnemar_p"] == 1.0
     assert rows[0]["run"] != rows[1]["run"] or rows[0]["run"] == str(a)
@@ -143,5 +146,5 @@ def test_evaluates_a_run_without_predictions(tmp_path: Path, tiny_runs) -> None:
     shutil.rmtree(copy / "report", ignore_errors=True)
     run = load_run_predictions(str(copy))
     assert (copy / "report" / "tracks.csv").is_file() and len(run.track_ids) > 0
-    rows = compare_runs([run, load_run_predictions(str(copy))])
+    rows = compare_runs([run, load_run_predictions(str(tiny_runs.features))])
     assert rows[0]["tracks"] == len(run.track_ids)

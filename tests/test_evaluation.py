@@ -185,9 +185,9 @@ def test_metrics_carry_bootstrap_intervals_over_tracks() -> None:
             "method": "bootstrap over tracks", "resamples": 1000, "seed": 0, "level": 0.95,
         }
     other = evaluate_predictions(
-        probs, labels, track_ids, CLASSES, bootstrap=BootstrapSettings(resamples=50, seed=1)
+        probs, labels, track_ids, CLASSES, bootstrap=BootstrapSettings(resamples=100, seed=1)
     )
-    assert other["track"]["ci"]["resamples"] == 50
+    assert other["track"]["ci"]["resamples"] == 100
 
 
 def test_report_shows_intervals_and_writes_track_predictions(tmp_path: Path) -> None:

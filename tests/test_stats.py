@@ -67,14 +67,14 @@ def test_segments_resample_whole_tracks() -> None:
 
 
 def test_counts_and_macro_f1_helpers() -> None:
-    counts = bootstrap_counts(7, BootstrapSettings(resamples=50))
-    assert counts.shape == (50, 7) and (counts.sum(axis=1) == 7).all()
+    counts = bootstrap_counts(7, BootstrapSettings(resamples=100))
+    assert counts.shape == (100, 7) and (counts.sum(axis=1) == 7).all()
     y, p = noisy_predictions(80, k=4)
     confusion = np.zeros((4, 4))
     np.add.at(confusion, (y, p), 1)
     expected = f1_score(y, p, labels=[0, 1, 2, 3], average="macro", zero_division=0)
     assert macro_f1_from_confusion(confusion) == pytest.approx(expected)
-    with pytest.raises(ConfigError, match="resamples=0"):
+    with pytest.raises(ConfigError, match="resamples=0 is too few.*at least 100"):
         BootstrapSettings(resamples=0)
     with pytest.raises(ConfigError, match="level=1.5"):
         BootstrapSettings(level=1.5)

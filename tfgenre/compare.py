@@ -3,7 +3,10 @@
 Compares runs evaluated on the same tracks: track accuracy and macro-F1 with bootstrap
 intervals, and each run's paired difference to the best run with its interval and
 McNemar's p-value. Reads each run's ``report/tracks.csv`` (evaluating the run when it
-is missing); refuses (exit 2) when the runs' tracks differ. Prints the Markdown table;
+is missing); a cross-validation's folder (``fit --folds K``) is compared on its K test
+folds pooled. Refuses (exit 2) a folder given twice, runs whose tracks differ, and
+fewer than 100 ``--resamples``. The intervals are the ones the runs' own reports show:
+the same bootstrap over the same tracks with the same seed. Prints the Markdown table;
 ``--out`` also writes ``compare.md``, ``compare.csv`` and ``compare.png``.
 
 Example:
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 
 from tfgenre import cli
 from tfgenre.errors import ConfigError
-from tfgenre.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
+from tfgenre.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_RESAMPLES, BootstrapSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resamples",
         type=int,
         default=DEFAULT_RESAMPLES,
-        help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})",
+        help=f"bootstrap resamples, at least {MIN_RESAMPLES} (default {DEFAULT_RESAMPLES})",
     )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default 0)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _main(args: argparse.Namespace) -> int:
     from tfgenre import io
     from tfgenre.scoring.comparison import (
+        check_distinct_runs,
         compare_runs,
         comparison_markdown,
         load_run_predictions,
@@ -52,12 +56,18 @@ def _main(args: argparse.Namespace) -> int:
 
     if len(args.run_dirs) < 2:
         raise ConfigError(f"compare needs at least two run folders; got {len(args.run_dirs)}")
+    if args.resamples < MIN_RESAMPLES:
+        raise ConfigError(
+            f"--resamples {args.resamples} is too few: a percentile bootstrap interval needs "
+            f"at least {MIN_RESAMPLES} resamples (default {DEFAULT_RESAMPLES})"
+        )
     settings = BootstrapSettings(resamples=args.resamples, seed=args.seed)
     io.check_output_folder(args.out or "", "--out")
     # Every folder is checked before a run that lacks its predictions is evaluated.
     for run in args.run_dirs:
         if not io.isdir(run):
             raise ConfigError(f"run folder {run!r} does not exist")
+    check_distinct_runs(args.run_dirs)
     runs = [load_run_predictions(run, args.split) for run in args.run_dirs]
     rows = compare_runs(runs, settings)
     sys.stdout.write(comparison_markdown(rows, settings))

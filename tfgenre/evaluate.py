@@ -34,6 +34,8 @@ def _main(args: argparse.Namespace) -> int:
     from tfgenre.stats import format_interval
 
     metrics = evaluate_run(args.run_dir, args.split)
+    if metrics.get("note"):
+        sys.stdout.write(f"note: {metrics['note']}\n")
     for level in ("segment", "track", "track_vote"):
         m = metrics[level]
         sys.stdout.write(

@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import numbers
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tfgenre.errors import ConfigError
@@ -71,7 +72,11 @@ def _key(seed: int, text: str) -> str:
 
 
 def assign_folds(
-    tracks: Iterable[tuple[str, Any, str | None]], k: int, seed: int = 0
+    tracks: Iterable[tuple[str, Any, str | None]],
+    k: int,
+    seed: int = 0,
+    *,
+    label_names: Sequence[str] | None = None,
 ) -> FoldAssignment:
     """Assigns every track to one of ``k`` folds: stratified, grouped, deterministic.
 
@@ -86,6 +91,8 @@ def assign_folds(
             (one per segment row) with the same label.
         k: Number of folds, >= 2.
         seed: Changes the assignment; the same seed gives the same folds.
+        label_names: Class names by index, for messages when labels are indices (a
+            message names ``blues``, not ``0``).
 
     Returns:
         The assignment.
@@ -96,12 +103,21 @@ def assign_folds(
     """
     if k < 2:
         raise ConfigError(f"folds={k} must be >= 2")
+
+    def name(label: Any) -> str:
+        integral = isinstance(label, numbers.Integral) and not isinstance(label, bool)
+        if label_names is not None and integral and 0 <= int(label) < len(label_names):
+            return str(label_names[int(label)])
+        return str(label)
+
     labels: dict[str, Any] = {}
     groups: dict[str, str] = {}
     for track_id, label, group in tracks:
         track_id = str(track_id)
         if labels.setdefault(track_id, label) != label:
-            raise ConfigError(f"track {track_id!r} has two labels ({labels[track_id]}, {label})")
+            raise ConfigError(
+                f"track {track_id!r} has two labels ({name(labels[track_id])}, {name(label)})"
+            )
         if group:
             groups[track_id] = str(group)
     if not labels:
@@ -109,8 +125,10 @@ def assign_folds(
     per_label = Counter(labels.values())
     fewest_label, fewest = min(per_label.items(), key=lambda kv: (kv[1], str(kv[0])))
     if fewest < k:
+        hint = f"; use --folds {fewest} or fewer" if fewest >= 2 else ""
         raise ConfigError(
-            f"folds={k} is more than the {fewest} track(s) of the smallest class ({fewest_label!r})"
+            f"folds={k} is more than the {fewest} track(s) of the smallest class "
+            f"({name(fewest_label)}){hint}"
         )
     members: dict[str, list[str]] = defaultdict(list)
     for track_id in labels:
@@ -136,7 +154,7 @@ def assign_folds(
         per_label_groups = Counter(
             Counter(labels[t] for t in ts).most_common(1)[0][0] for ts in members.values()
         )
-        thin = sorted(str(lab) for lab, n in per_label_groups.items() if n < k)
+        thin = sorted(name(lab) for lab, n in per_label_groups.items() if n < k)
         if thin:
             logger.warning(
                 "folds=%d: label(s) %s have fewer groups (artists) than folds, so some "
@@ -206,7 +224,7 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
         for _, y, ids in table.splits.values()
         for t, label in zip(ids, y)
     ]
-    assignment = assign_folds(rows, k, seed)
+    assignment = assign_folds(rows, k, seed, label_names=table.labels)
     policy = {**assignment.protocol(), "fold": fold, "validation": VALIDATION_FRACTION}
     folded = refold_table(table, fold_splits(assignment, fold), policy)
     # random folds: GTZAN without artists leaks them
@@ -238,7 +256,10 @@ def records_fold(
     tracks = records_tracks(manifest, skip_corrupt=skip_corrupt)
     groups = records_groups(manifest)
     assignment = assign_folds(
-        ((t, label, groups.get(t)) for t, (label, _) in tracks.items()), k, seed
+        ((t, label, groups.get(t)) for t, (label, _) in tracks.items()),
+        k,
+        seed,
+        label_names=manifest.labels,
     )
     split_of = fold_splits(assignment, fold)
     selections: dict[str, Any] = {}

@@ -116,6 +116,8 @@ def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     cfg = _evaluate_config(section, pipeline)
     metrics = evaluate_run(cfg.run_dir, cfg.split)
     lines = [f"[evaluate] {cfg.run_dir} ({cfg.split})"]
+    if metrics.get("note"):  # e.g. that the data is synthetic
+        lines.append(f"note: {metrics['note']}")
     for level in ("segment", "track", "track_vote"):
         m = metrics[level]
         lines.append(

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_LEVEL",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
+    "MIN_RESAMPLES",
     "BootstrapSettings",
     "bootstrap_counts",
     "bootstrap_metrics",
@@ -38,9 +39,12 @@ __all__ = [
     "mcnemar",
     "paired_bootstrap",
     "t_interval",
+    "track_key",
 ]
 
 DEFAULT_RESAMPLES = 1000
+#: Fewer resamples give percentile bounds that are one or two draws: not an interval.
+MIN_RESAMPLES = 100
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
 METHOD = "bootstrap over tracks"
@@ -51,7 +55,7 @@ class BootstrapSettings:
     """How intervals are drawn.
 
     Attributes:
-        resamples: Number of bootstrap resamples (>= 1).
+        resamples: Number of bootstrap resamples (>= :data:`MIN_RESAMPLES`).
         seed: Seed of the resampling.
         level: Coverage of the percentile interval, in (0, 1).
     """
@@ -61,8 +65,11 @@ class BootstrapSettings:
     level: float = DEFAULT_LEVEL
 
     def __post_init__(self) -> None:
-        if self.resamples < 1:
-            raise ConfigError(f"resamples={self.resamples} must be >= 1")
+        if self.resamples < MIN_RESAMPLES:
+            raise ConfigError(
+                f"resamples={self.resamples} is too few: a percentile bootstrap interval "
+                f"needs at least {MIN_RESAMPLES} resamples (default {DEFAULT_RESAMPLES})"
+            )
         if not 0.0 < self.level < 1.0:
             raise ConfigError(f"level={self.level} must be in (0, 1)")
 
@@ -102,10 +109,12 @@ def bootstrap_counts(n: int, settings: BootstrapSettings) -> np.ndarray:
 
 
 def macro_f1_from_confusion(confusion: np.ndarray) -> np.ndarray:
-    """Macro-F1 over all classes of one or many confusion matrices.
+    """Macro-F1 over the classes that are there, of one or many confusion matrices.
 
-    A class with no true and no predicted example scores 0 (scikit-learn's
-    ``zero_division=0`` with every label listed).
+    The average runs over the classes with support (a true example) in each matrix:
+    a class absent from the scored tracks has no F1 and is left out, as scikit-learn's
+    ``f1_score(..., labels=<the labels with support>, average="macro")``. A matrix
+    with no example scores 0.
 
     Args:
         confusion: Counts (or weights), shape (..., k, k), rows true, columns predicted.
@@ -115,21 +124,37 @@ def macro_f1_from_confusion(confusion: np.ndarray) -> np.ndarray:
     """
     confusion = np.asarray(confusion, dtype=np.float64)
     tp = np.diagonal(confusion, axis1=-2, axis2=-1)
-    denominator = confusion.sum(axis=-1) + confusion.sum(axis=-2)  # 2tp + fp + fn
+    support = confusion.sum(axis=-1)
+    denominator = support + confusion.sum(axis=-2)  # 2tp + fp + fn
     f1 = np.divide(2.0 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1.mean(axis=-1)
+    present = support > 0
+    count = present.sum(axis=-1)
+    total = np.where(present, f1, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def track_key(track: Any) -> str:
+    """A track id as text (bytes decoded), the order every bootstrap resamples tracks in.
+
+    ``tracks.csv`` stores ids this way, so a run's report, evaluate and compare line
+    the same tracks up in the same order and draw the same resamples.
+    """
+    if isinstance(track, np.ndarray | np.generic):
+        track = track.item()
+    if isinstance(track, bytes):
+        return track.decode("utf-8", errors="replace")
+    return str(track)
 
 
 def _group_index(groups: Sequence[Any] | np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
+    """Each row's track as an index into the tracks sorted by :func:`track_key`."""
     if groups is None:
         return np.arange(n), n
-    index: dict[Any, int] = {}
-    inverse = np.fromiter(
-        (index.setdefault(g.item() if hasattr(g, "item") else g, len(index)) for g in groups),
-        dtype=np.int64,
-        count=n,
-    )
-    return inverse, len(index)
+    keys = [track_key(g) for g in groups]
+    if len(keys) != n:
+        raise ConfigError(f"{len(keys)} groups for {n} rows; give one track per row")
+    order = {key: i for i, key in enumerate(sorted(set(keys)))}
+    return np.fromiter((order[k] for k in keys), dtype=np.int64, count=n), len(order)
 
 
 def bootstrap_metrics(
@@ -145,9 +170,12 @@ def bootstrap_metrics(
     Args:
         y_true: True class indices, shape (n,).
         y_pred: Predicted class indices, shape (n,).
-        num_classes: k, the number of classes (macro-F1 averages over all k).
-        groups: Track of each row, shape (n,), for segment rows: a resampled track
-            brings all of its rows. None: each row is its own track.
+        num_classes: k, the number of classes (macro-F1 averages over those with
+            support in each resample, :func:`macro_f1_from_confusion`).
+        groups: Track of each row, shape (n,): a resampled track brings all of its
+            rows. Tracks are resampled in the order of :func:`track_key`, so the same
+            tracks give the same intervals whatever order their rows come in. None:
+            each row is its own track, in the given order.
         settings: Resamples, seed and level (defaults: 1000, 0, 0.95).
 
     Returns:

@@ -50,7 +50,10 @@ def folds_of(rows: FeatureRows, cfg: BaselinesConfig) -> list[tuple[np.ndarray, 
     groups = _source_groups(cfg)
     ids = [str(t) for t in rows.track_ids.tolist()]
     assignment = assign_folds(
-        ((t, y, groups.get(t)) for t, y in zip(ids, rows.y.tolist())), cfg.folds, cfg.seed
+        ((t, y, groups.get(t)) for t, y in zip(ids, rows.y.tolist())),
+        cfg.folds,
+        cfg.seed,
+        label_names=rows.labels,
     )
     fold_of_row = np.asarray([assignment.fold_of[t] for t in ids])
     return [

@@ -36,14 +36,17 @@ def score(
     Returns:
         ``{"accuracy", "accuracy_lo", "accuracy_hi", "macro_f1", "macro_f1_lo",
         "macro_f1_hi"}``, the bounds a percentile bootstrap over the scored tracks
-        (plus ``segment_accuracy`` for segment rows).
+        (plus ``segment_accuracy`` for segment rows). Macro-F1 averages over the
+        classes with tracks in the scored split.
     """
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
 
-    labels = list(range(num_classes))
+    from tfgenre.stats import macro_f1_from_confusion
+
     if not segments:
         pred = model.predict(x_test)
         truth = y_test
+        tracks = track_ids
         extra: dict[str, float] = {}
     else:
         scores = (
@@ -62,13 +65,18 @@ def score(
         pred = sums.argmax(axis=1)
         truth = np.zeros(len(order), dtype=np.int64)
         truth[index] = y_test
+        tracks = np.asarray(list(order), dtype=object)
         extra = {"segment_accuracy": float(accuracy_score(y_test, probs.argmax(axis=1)))}
-    ci = bootstrap_metrics(truth, pred, num_classes, settings=bootstrap)
+    # Tracks resampled by id, as fit's report and compare do on the same tracks.
+    ci = bootstrap_metrics(truth, pred, num_classes, groups=tracks, settings=bootstrap)
+    confusion = np.zeros((num_classes, num_classes))
+    np.add.at(confusion, (np.asarray(truth, np.int64), np.asarray(pred, np.int64)), 1.0)
     return {
         "accuracy": float(accuracy_score(truth, pred)),
         "accuracy_lo": ci["accuracy_ci"][0],
         "accuracy_hi": ci["accuracy_ci"][1],
-        "macro_f1": float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)),
+        # over the classes with tracks in the scored split (absent ones are no zeros)
+        "macro_f1": float(macro_f1_from_confusion(confusion)),
         "macro_f1_lo": ci["macro_f1_ci"][0],
         "macro_f1_hi": ci["macro_f1_ci"][1],
         **extra,

@@ -134,6 +134,10 @@ def plan(cfg: WriterConfig) -> Plan:
     )
 
 
+#: Sources whose name is the dataset's (``synthetic``: clips tfgenre generated).
+KNOWN_DATASETS: tuple[str, ...] = ("gtzan", "fma", "synthetic")
+
+
 def records_protocol(
     cfg: WriterConfig, source: Any, tracks: list[Track], policy: Mapping[str, Any]
 ) -> Protocol:
@@ -152,13 +156,13 @@ def records_protocol(
         return Protocol(
             SOURCE,
             grouping="artist" if artist_groups else "unknown",
-            dataset=cfg.source if cfg.source in ("gtzan", "fma") else None,
+            dataset=cfg.source if cfg.source in KNOWN_DATASETS else None,
             leaks_artists=bool(policy["shared_groups"]) if artist_groups else None,
         )
     return random_protocol(
         gtzan=gtzan,
         artist_groups=artist_groups,
-        dataset=cfg.source if cfg.source in ("gtzan", "fma") else None,
+        dataset=cfg.source if cfg.source in KNOWN_DATASETS else None,
     )
 
 

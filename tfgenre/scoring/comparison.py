@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io
+from tfgenre import io, layout
 from tfgenre.errors import ConfigError
-from tfgenre.layout import MODEL, TRACKS_CSV
-from tfgenre.run_folder import report_dir
+from tfgenre.layout import FOLDS, MODEL, RUN_JSON, TRACKS_CSV
+from tfgenre.run_folder import report_dir, saved_fit_config
 from tfgenre.scoring.tracks import read_track_predictions
 from tfgenre.stats import (
     BootstrapSettings,
@@ -43,11 +43,14 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "RunPredictions",
+    "check_distinct_runs",
     "check_same_tracks",
     "compare_runs",
     "comparison_csv",
     "comparison_markdown",
+    "fold_dirs",
     "intervals_png",
+    "is_cross_validation",
     "load_run_predictions",
     "write_comparison",
 ]
@@ -82,18 +85,24 @@ def load_run_predictions(
 ) -> RunPredictions:
     """Reads a run's ``tracks.csv`` for ``split``, evaluating the run first when it is missing.
 
+    A cross-validation's folder (``fit --folds K``) gives its K test folds pooled: every
+    track once, predicted by the fold model that did not train on it.
+
     Args:
         run_dir: A run folder written by ``tfgenre.fit`` (or any folder holding
-            ``report/tracks.csv``).
+            ``report/tracks.csv``), or a cross-validation's folder.
         split: The split; ``test`` reads ``report/``, others ``report_<split>/``.
         evaluate_missing: Run ``tfgenre.evaluate`` when the file is missing.
 
     Raises:
         ConfigError: When the folder does not exist, or holds neither the predictions
-            nor a model to make them, or the file is malformed or has a repeated track.
+            nor a model to make them, or the file is malformed or has a repeated track;
+            for a cross-validation, when ``split`` is not test or a fold is unfinished.
     """
     if not io.isdir(run_dir):
         raise ConfigError(f"run folder {run_dir!r} does not exist")
+    if is_cross_validation(run_dir):
+        return _pooled_folds(run_dir, split)
     path = io.join(report_dir(run_dir, split), TRACKS_CSV)
     if not io.exists(path):
         if not evaluate_missing or not io.exists(io.join(run_dir, MODEL)):
@@ -105,7 +114,59 @@ def load_run_predictions(
         from tfgenre.scoring.predictions import evaluate_run
 
         evaluate_run(run_dir, split)
-    rows = read_track_predictions(path)
+    return _run_predictions(run_dir, split, read_track_predictions(path), path)
+
+
+def is_cross_validation(run_dir: str) -> bool:
+    """Whether ``run_dir`` is a cross-validation's folder (``folds/``, no ``run.json``)."""
+    return io.isdir(io.join(run_dir, FOLDS)) and not io.exists(io.join(run_dir, RUN_JSON))
+
+
+def fold_dirs(run_dir: str) -> list[tuple[int, str]]:
+    """``(k, folder)`` of each fold of a cross-validation, in order.
+
+    The number of folds is the one in the folder's ``config.yaml`` (``folds``), else
+    the numbered folders under ``folds/``.
+    """
+    saved = saved_fit_config(run_dir) or {}
+    k = saved.get("folds")
+    if isinstance(k, int) and k >= 2:
+        numbers = list(range(k))
+    else:
+        numbers = sorted(int(n) for n in io.listdir(io.join(run_dir, FOLDS)) if n.isdigit())
+    return [(n, io.join(run_dir, FOLDS, str(n))) for n in numbers]
+
+
+def _pooled_folds(run_dir: str, split: str) -> RunPredictions:
+    """A cross-validation's test predictions, its K test folds pooled (each track once)."""
+    if split != "test":
+        raise ConfigError(
+            f"{run_dir!r} is a cross-validation: it is compared on its test folds pooled "
+            f"(every track scored once, by the fold that did not train on it); --split "
+            f"{split} has no pooled predictions (each fold has its own {split} tracks)"
+        )
+    folds = fold_dirs(run_dir)
+    missing = [
+        k for k, folder in folds if not io.exists(io.join(report_dir(folder, "test"), TRACKS_CSV))
+    ]
+    if missing or not folds:
+        which = ", ".join(str(k) for k in missing) or "all"
+        raise ConfigError(
+            f"cross-validation {run_dir!r} lacks the test predictions of fold(s) {which} "
+            f"({layout.FOLDS}/<k>/{layout.REPORT}/{TRACKS_CSV}); rerun the same fit --folds "
+            "command to finish them, then compare"
+        )
+    rows: list[dict[str, str]] = []
+    for _, folder in folds:
+        rows += read_track_predictions(io.join(report_dir(folder, "test"), TRACKS_CSV))
+    where = io.join(run_dir, FOLDS, "*", layout.REPORT, TRACKS_CSV)
+    return _run_predictions(run_dir, split, rows, where)
+
+
+def _run_predictions(
+    run_dir: str, split: str, rows: list[dict[str, str]], path: str
+) -> RunPredictions:
+    """The rows of a ``tracks.csv`` as a :class:`RunPredictions`, refusing repeated tracks."""
     classes = tuple(k[2:] for k in (rows[0] if rows else {}) if k.startswith("p_"))
     ids = [r["track_id"] for r in rows]
     if len(set(ids)) != len(ids):
@@ -120,6 +181,26 @@ def load_run_predictions(
         predicted=tuple(r["predicted"] for r in rows),
         classes=classes,
     )
+
+
+def check_distinct_runs(run_dirs: Sequence[str]) -> None:
+    """Refuses a run folder given twice (also as another path to the same folder).
+
+    A run compared with itself differs by exactly 0 with McNemar p = 1: a table that
+    looks like evidence and is none.
+
+    Raises:
+        ConfigError: Naming the folder and both spellings.
+    """
+    seen: dict[str, str] = {}
+    for run in run_dirs:
+        key = os.path.realpath(run) if "://" not in run else run.rstrip("/")
+        if key in seen:
+            same = f" ({seen[key]!r} and {run!r})" if seen[key] != run else ""
+            raise ConfigError(
+                f"run folder {run!r} is given twice{same}: compare needs two or more different runs"
+            )
+        seen[key] = run
 
 
 def check_same_tracks(runs: Sequence[RunPredictions]) -> None:
@@ -177,13 +258,15 @@ def compare_runs(
         ``diff_lo``/``_hi``, ``mcnemar_p``, ``only_best_right``, ``only_run_right``.
 
     Raises:
-        ConfigError: With fewer than two runs, or runs on different tracks.
+        ConfigError: With fewer than two runs, one run folder given twice, or runs on
+            different tracks.
     """
     if len(runs) < 2:
         raise ConfigError(f"compare needs at least two runs; got {len(runs)}")
+    check_distinct_runs([r.run_dir for r in runs])
     settings = settings or BootstrapSettings()
     check_same_tracks(runs)
-    # Macro-F1 averages over every class the runs know, as evaluate's does.
+    # Macro-F1 averages over the classes with tracks here, as evaluate's does.
     classes = sorted({c for r in runs for c in (*r.classes, *r.labels, *r.predicted)})
     index = {c: i for i, c in enumerate(classes)}
     y_true = np.array([index[c] for c in runs[0].labels], dtype=np.int64)
@@ -195,7 +278,8 @@ def compare_runs(
     for name, run, pred, right in zip(_names(runs), runs, preds, correct):
         confusion = np.zeros((len(classes), len(classes)))
         np.add.at(confusion, (y_true, pred), 1.0)
-        ci = bootstrap_metrics(y_true, pred, len(classes), settings=settings)
+        # Resampled by track id, as the run's own report: the same figures as there.
+        ci = bootstrap_metrics(y_true, pred, len(classes), groups=run.track_ids, settings=settings)
         diff = paired_bootstrap(right, correct[best], settings)
         test = mcnemar(correct[best], right)
         rows.append(

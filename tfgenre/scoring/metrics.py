@@ -27,8 +27,11 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Accuracy, F1, precision, recall and the confusion matrix of hard predictions.
 
-    Averages run over all ``len(class_names)`` classes (a class absent from both
-    ``y_true`` and ``y_pred`` counts with zero scores), with ``zero_division=0``.
+    Macro averages run over the classes with support in ``y_true`` (scikit-learn's
+    ``labels=<those classes>``, ``zero_division=0``): a class absent from the scored
+    examples has no recall and no F1, and counting it as 0 would pull the average down
+    for a class that was never asked about. Such a class is listed in
+    ``absent_labels`` and its per-class precision, recall and F1 are None.
 
     Args:
         y_true: True class indices, shape (n,), ints in [0, n_classes).
@@ -37,9 +40,10 @@ def classification_metrics(
 
     Returns:
         ``{"accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall":
-        float, "per_class": {name: {"precision", "recall", "f1": float, "support":
-        int}}, "confusion_matrix": list[list[int]] (rows true, columns predicted),
-        "num_examples": int}``.
+        float, "macro_labels": [names averaged over], "absent_labels": [names without
+        support], "per_class": {name: {"precision", "recall", "f1": float or None,
+        "support": int}}, "confusion_matrix": list[list[int]] (rows true, columns
+        predicted), "num_examples": int}``.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
@@ -51,21 +55,30 @@ def classification_metrics(
         y_true, y_pred, labels=labels, average="weighted", zero_division=0
     )
     matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
+    present = support > 0
+
+    def macro(values: np.ndarray) -> float:
+        return float(np.mean(values[present])) if present.any() else 0.0
+
+    def per_class(i: int) -> dict[str, Any]:
+        if not present[i]:
+            return {"precision": None, "recall": None, "f1": None, "support": 0}
+        return {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+
     return {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
-        "macro_f1": float(np.mean(f1)),
+        "macro_f1": macro(f1),
         "weighted_f1": float(weighted_f1),
-        "macro_precision": float(np.mean(precision)),
-        "macro_recall": float(np.mean(recall)),
-        "per_class": {
-            str(name): {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, name in enumerate(class_names)
-        },
+        "macro_precision": macro(precision),
+        "macro_recall": macro(recall),
+        "macro_labels": [str(n) for n, p in zip(class_names, present) if p],
+        "absent_labels": [str(n) for n, p in zip(class_names, present) if not p],
+        "per_class": {str(name): per_class(i) for i, name in enumerate(class_names)},
         "confusion_matrix": [[int(v) for v in row] for row in matrix],
         "num_examples": len(y_true),
     }
@@ -153,8 +166,10 @@ def evaluate_predictions(
     Returns:
         ``{"segment": m, "track": m, "track_vote": m}`` where each ``m`` is the dict of
         :func:`classification_metrics` plus ``accuracy_ci`` and ``macro_f1_ci``
-        (``[lo, hi]``, percentile bootstrap over tracks: at segment level a resampled
-        track brings all its segments) and ``ci`` (``{"method", "resamples", "seed",
+        (``[lo, hi]``, percentile bootstrap over tracks, drawn in the order of
+        :func:`tfgenre.stats.track_key` so every level, and ``tfgenre.compare`` on
+        the same tracks, draws the same resamples: at segment level a resampled track
+        brings all its segments) and ``ci`` (``{"method", "resamples", "seed",
         "level"}``). ``track`` decides a track by the argmax of its segments' mean
         probability, ``track_vote`` by majority vote of the segments' argmax (ties
         broken by mean probability). Only plain ints, floats, strs, lists and dicts:
@@ -186,8 +201,8 @@ def evaluate_predictions(
     out: dict[str, dict[str, Any]] = {}
     for level, y_true, y_pred, groups in (
         ("segment", labels, probs.argmax(axis=1), track_ids),
-        ("track", tracks["labels"], tracks["pred_mean"], None),
-        ("track_vote", tracks["labels"], tracks["pred_vote"], None),
+        ("track", tracks["labels"], tracks["pred_mean"], tracks["track_ids"]),
+        ("track_vote", tracks["labels"], tracks["pred_vote"], tracks["track_ids"]),
     ):
         out[level] = classification_metrics(y_true, y_pred, class_names)
         if len(y_true):

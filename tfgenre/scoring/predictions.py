@@ -16,6 +16,7 @@ import numpy as np
 
 from tfgenre import io, layout, run_folder
 from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.protocols import SYNTHETIC_DATASET, SYNTHETIC_NOTE
 from tfgenre.records.info import RecordsInfo
 from tfgenre.run_info import RunInfo
 from tfgenre.trainer.config import FitConfig
@@ -118,9 +119,14 @@ def evaluate_run(
         split: The split to evaluate.
         model: The run's model when already loaded.
         note: A remark kept in ``metrics.json`` (e.g. why ``split`` was chosen).
+
+    Raises:
+        ConfigError: For a cross-validation's folder (its folds are the runs).
     """
     from tfgenre.scoring.metrics import evaluate_predictions
     from tfgenre.scoring.report import write_report
+
+    check_not_cross_validation(run_dir)
 
     probs, labels, track_ids, names = predict_split(run_dir, split, model)
     metrics = evaluate_predictions(probs, labels, track_ids, names)
@@ -145,6 +151,27 @@ def evaluate_run(
     return metrics
 
 
+def check_not_cross_validation(run_dir: str) -> None:
+    """Refuses a cross-validation's folder, saying where its figures are and what to run.
+
+    Raises:
+        ConfigError: When ``run_dir`` holds ``folds/`` and no ``run.json``.
+    """
+    from tfgenre.scoring.comparison import fold_dirs, is_cross_validation
+
+    if not is_cross_validation(run_dir):
+        return
+    folds = fold_dirs(run_dir)
+    first = folds[0][1] if folds else io.join(run_dir, layout.FOLDS, "0")
+    raise ConfigError(
+        f"{run_dir!r} is a cross-validation ({len(folds)} folds, fit --folds): fit already "
+        f"evaluated each fold in {layout.FOLDS}/<k>/{layout.REPORT}/ and summarised them in "
+        f"{layout.FOLDS_SUMMARY_MD}; evaluate one fold with --run-dir {first}, or compare "
+        "the cross-validation with other runs on its pooled test folds (python -m "
+        "tfgenre.compare)"
+    )
+
+
 def _report_context(info: RunInfo, split: str, note: str | None) -> dict[str, Any]:
     """What goes into ``metrics.json`` and ``report.md`` beside the metric levels."""
     extra: dict[str, Any] = {"split": split, "model": info.model, "view": info.view}
@@ -153,6 +180,10 @@ def _report_context(info: RunInfo, split: str, note: str | None) -> dict[str, An
     extra["protocol"] = info.protocol.to_json()
     # tracks left out on purpose (in no list of a named split)
     extra["excluded_tracks"] = len(info.excluded)
+    if info.protocol.dataset == SYNTHETIC_DATASET:
+        # said beside the figures: fit and evaluate print the note, report.md a line
+        extra["data"] = SYNTHETIC_DATASET
+        note = f"{note}; {SYNTHETIC_NOTE}" if note else SYNTHETIC_NOTE
     if note:
         extra["note"] = note
     return extra

@@ -46,6 +46,30 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+#: What a per-class cell says for a class with no example in the scored split.
+ABSENT = "absent"
+
+
+def _fmt_class(value: float | None) -> str:
+    return ABSENT if value is None else _fmt(value)
+
+
+def _macro_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]:
+    """Which classes the macro averages run over, naming those absent from the split."""
+    entry = metrics[levels[0]]
+    if "macro_labels" not in entry:  # a report of an older version
+        return []
+    absent = [str(n) for n in entry.get("absent_labels") or []]
+    scored = len(entry["macro_labels"])
+    if not absent:
+        return ["", f"Macro averages run over all {scored} classes."]
+    return [
+        "",
+        f"Macro averages run over the {scored} classes with examples in this split; "
+        f"absent (not averaged in): {', '.join(absent)}.",
+    ]
+
+
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(str(h) for h in header) + " |"]
     lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -68,10 +92,14 @@ def _with_ci(entry: dict[str, Any], key: str) -> str:
 def _protocol_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]:
     """The protocol line, the interval method, and published anchors when they match."""
     from tfgenre.anchors import anchors_for, protocol_name
+    from tfgenre.protocols import SYNTHETIC_DATASET, SYNTHETIC_NOTE
 
     lines: list[str] = []
     name = protocol_name(metrics)
     protocol = metrics.get("protocol")
+    dataset = protocol.get("dataset") if isinstance(protocol, dict) else None
+    if metrics.get("data") == SYNTHETIC_DATASET or dataset == SYNTHETIC_DATASET:
+        lines += [f"**Synthetic data:** {SYNTHETIC_NOTE}.", ""]
     if name:
         text = f"Protocol: `{name}`"
         if isinstance(protocol, dict) and protocol.get("description"):
@@ -87,24 +115,43 @@ def _protocol_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]
         ]
     entry = anchors_for(metrics)
     if entry and entry["anchors"] and "track" in metrics:
-        own = metrics["track"]
-        split = metrics.get("split", "test")
-        run = f"this run ({metrics['model']})" if metrics.get("model") else "this run"
-        lines += [f"## Published figures on `{name}`", ""]
-        if entry.get("description"):
-            lines += [entry["description"], ""]
-        rows = [[run, f"track accuracy, {split}", _with_ci(own, "accuracy"), "this report"]]
-        rows += [
-            [a.name, f"{a.level} {a.metric}, {a.split}", a.text(), a.citation]
-            for a in entry["anchors"]
-        ]
-        lines += _markdown_table(["system", "figure", "value", "source"], rows)
-        if split != "test":
-            lines += ["", f"The published figures are on test; this report is on {split}."]
-        if entry.get("split_citation"):
-            lines += ["", f"Split: {entry['split_citation']}"]
-        lines += [""]
+        lines += _anchor_lines(metrics, name or "", entry)
     return lines
+
+
+def _anchor_lines(metrics: dict[str, Any], name: str, entry: dict[str, Any]) -> list[str]:
+    """The published figures; the run's own beside them only when it is comparable."""
+    from tfgenre.anchors import Comparability, comparability
+
+    own = metrics["track"]
+    split = metrics.get("split", "test")
+    stored = metrics.get("anchor_comparability")
+    check = (
+        Comparability.from_json(stored)
+        if isinstance(stored, dict)
+        else comparability(entry, split, None, int(own.get("num_examples", 0)))
+    )
+    lines = [f"## Published figures on `{name}`", ""]
+    if entry.get("description"):
+        lines += [entry["description"], ""]
+    rows = []
+    if check.comparable:
+        run = f"this run ({metrics['model']})" if metrics.get("model") else "this run"
+        rows.append([run, f"track accuracy, {split}", _with_ci(own, "accuracy"), "this report"])
+    else:
+        lines += [
+            f"**This run is {check.reason()}.** Its figures are not set beside the "
+            f"published ones, which are on all {check.published} test clips; score the "
+            "whole published test split to compare.",
+            "",
+        ]
+    rows += [
+        [a.name, f"{a.level} {a.metric}, {a.split}", a.text(), a.citation] for a in entry["anchors"]
+    ]
+    lines += _markdown_table(["system", "figure", "value", "source"], rows)
+    if entry.get("split_citation"):
+        lines += ["", f"Split: {entry['split_citation']}"]
+    return [*lines, ""]
 
 
 def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]) -> str:
@@ -133,6 +180,7 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
             for level in levels
         ],
     )
+    lines += _macro_lines(metrics, levels)
     lines += ["", "## Per class", ""]
     per_class_levels = [level for level in ("segment", "track") if level in metrics] or levels[:1]
     header = ["class"]
@@ -144,9 +192,9 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
         for level in per_class_levels:
             scores = metrics[level]["per_class"][name]
             row += [
-                _fmt(scores["precision"]),
-                _fmt(scores["recall"]),
-                _fmt(scores["f1"]),
+                _fmt_class(scores["precision"]),
+                _fmt_class(scores["recall"]),
+                _fmt_class(scores["f1"]),
                 scores["support"],
             ]
         rows.append(row)
@@ -183,8 +231,9 @@ def write_report(
     """Writes ``metrics.json``, ``report.md`` and the figures into ``out_dir``.
 
     Files: ``metrics.json``; ``report.md`` (protocol, overall table per level with
-    bootstrap intervals, published anchors of the protocol, per-class table, confusion
-    matrices); ``confusion_matrix_segment.png`` and ``confusion_matrix_track.png``
+    bootstrap intervals, published anchors of the protocol with the run's figure
+    beside them only when it scored the published test clips, per-class table,
+    confusion matrices); ``confusion_matrix_segment.png`` and ``confusion_matrix_track.png``
     (normalised per row, counts annotated); when ``history_csv`` is given,
     ``training_curves.png``; when ``predictions`` are given, ``tracks.csv`` (one row
     per track, see :func:`tfgenre.scoring.tracks.track_prediction_rows`), which
@@ -211,6 +260,7 @@ def write_report(
     out = os.fspath(out_dir)
     tf.io.gfile.makedirs(out)
     written: dict[str, str] = {}
+    metrics = _with_anchor_comparability(metrics, predictions)
 
     path = os.path.join(out, METRICS_JSON)
     _write_bytes(path, (json.dumps(metrics, indent=2) + "\n").encode("utf-8"))
@@ -232,6 +282,30 @@ def write_report(
     written["report"] = path
     logger.info("evaluation report written to %s", out)
     return written
+
+
+def _with_anchor_comparability(
+    metrics: dict[str, Any],
+    predictions: tuple[np.ndarray, np.ndarray, np.ndarray | Sequence[Any]] | None,
+) -> dict[str, Any]:
+    """``metrics`` plus ``anchor_comparability`` when its protocol has published figures.
+
+    Whether the scored tracks are the published test clips is checked on their ids
+    (from ``predictions``); without them a run is never shown as comparable.
+    """
+    from tfgenre.anchors import anchors_for, comparability
+
+    entry = anchors_for(metrics)
+    if not entry or "track" not in metrics:
+        return metrics
+    track_ids = None if predictions is None else predictions[2]
+    check = comparability(
+        entry,
+        str(metrics.get("split", "test")),
+        track_ids,
+        int(metrics["track"].get("num_examples", 0)),
+    )
+    return {**metrics, "anchor_comparability": check.to_json()}
 
 
 def _write_confusion_images(metrics: dict[str, Any], out: str) -> dict[str, str]:

@@ -28,6 +28,9 @@ MANIFEST = "manifest.json"
 FEATURES_CSV = "features.csv"
 STATE_DIR = ".state"
 INCOMPLETE_SUFFIX = ".incomplete"
+#: The lock a writing process holds on its output folder (records or run folder); it
+#: holds the holder's pid. Hidden, and counted as tfgenre's own by the ownership checks.
+LOCK_FILE = ".tfgenre.lock"
 
 # --- run folder
 CONFIG_YAML = "config.yaml"
@@ -47,6 +50,9 @@ BEST_CHECKPOINT = "best.keras"
 TRACKS_CSV = "tracks.csv"
 #: The scores, inside a report folder.
 METRICS_JSON = "metrics.json"
+#: The files a fit wrote into its run folder (one path relative to the folder a line),
+#: so that ``--overwrite`` deletes only those (:mod:`tfgenre.run_folder`).
+WRITTEN = ".tfgenre-written"
 
 RUN_OUTPUTS: tuple[str, ...] = (
     CONFIG_YAML,

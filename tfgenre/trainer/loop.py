@@ -134,12 +134,20 @@ def train(
         patch_build = stack.enter_context(multi_worker_patches(strategy))
         dist = _Distribution(strategy, scope, strategy_info, _is_chief(strategy), patch_build)
         # Only the chief decides about the folder; the other workers keep their backups.
-        plan = run_folder.check_run_dir(cfg, overwrite=overwrite) if dist.chief else None
+        if dist.chief:
+            run_folder.check_run_dir(cfg, overwrite=overwrite)
         data = load_run_data(cfg, drop_remainder=on_tpu)
+        check_model_input(cfg, data)
         eval_split = None
         if evaluate:
             source = cfg.features_csv or cfg.records
             eval_split = resolve_eval_split(cfg, dict(data.run.num_examples), source)
+        # Everything is checked: now the folder is made, locked (a second fit into it
+        # is refused, naming this pid) and, under the lock, looked at again.
+        plan = None
+        if dist.chief:
+            stack.enter_context(run_folder.locked(cfg.run_dir))
+            plan = run_folder.check_run_dir(cfg, overwrite=overwrite)
         _prepare_folder(cfg, plan, data, dist)
         callbacks = _callbacks(cfg, data, dist, confusion_images) + list(extra_callbacks or [])
         model, history = _fit_phases(cfg, data, dist, callbacks)
@@ -159,6 +167,22 @@ def _check_request(cfg: FitConfig) -> None:
             "run it with fit --folds (tfgenre.trainer.crossval.run_folds), or set folds=0"
         )
     check_names(cfg)
+
+
+def check_model_input(cfg: FitConfig, data: RunData) -> None:
+    """Refuses data the model cannot take, before the run folder is created.
+
+    The model's own input check (:func:`tfgenre.models.registry.check_model`: its
+    view, the option names, and for pretrained backbones the sample rate and window
+    length their weights need), so that refused records leave no run folder behind
+    to block the corrected command.
+
+    Raises:
+        ConfigError: naming the model, the value and what to do.
+    """
+    from tfgenre.models.registry import check_model
+
+    check_model(cfg.model, data.input_spec, len(data.labels), **dict(cfg.model_options))
 
 
 def _is_chief(strategy: Any) -> bool:

@@ -167,3 +167,13 @@ def test_a_fit_refused_for_its_records_leaves_no_run_folder(synthetic_records, t
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "16000-Hz" in proc.stderr
     assert not run_dir.exists()
+
+
+def test_a_fit_refused_while_building_its_model_leaves_no_run_folder(records, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run(
+        tmp_path, "tfgenre.fit", *fit_args(records, run_dir, "--set", "model_options.dropout=1.5")
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "dropout" in proc.stderr
+    assert not run_dir.exists()

@@ -270,9 +270,10 @@ def folder_lock(folder: str, what: str) -> Iterator[None]:
 
     The lock is ``fcntl.flock`` on ``<folder>/.tfgenre.lock`` (:data:`tfgenre.layout.LOCK_FILE`),
     which holds the holder's pid. The operating system releases it when the process
-    ends, however it ends (``kill -9`` included), so no stale lock is ever left; the
-    file stays, empty, and does not count as a foreign file anywhere. ``gs://`` (and
-    other remote) folders are not locked: there is no such lock there, which is logged.
+    ends, however it ends (``kill -9`` included), so no stale lock is ever left: a file
+    left by a killed process is taken over by the next run, and counts as a foreign
+    file nowhere. A holder removes the file when it is done. ``gs://`` (and other
+    remote) folders are not locked: there is no such lock there, which is logged.
 
     Args:
         folder: The output folder (a records folder or a run folder).
@@ -297,23 +298,31 @@ def folder_lock(folder: str, what: str) -> Iterator[None]:
 
     makedirs(folder)
     path = os.path.join(folder, layout.LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             holder = _read_holder(path)
             raise FolderInUseError(
                 f"{folder!r} is in use: another process (pid {holder}) is writing into "
                 f"it ({path} is locked). Wait for it to finish, or stop it, then run "
                 f"{what} again; two writers into one folder would mix their files"
             ) from None
+        # A holder that finishes removes the file: make sure ours is still the one there.
+        try:
+            same = os.path.samestat(os.stat(path), os.fstat(fd))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still locked, so no one else's lock file is removed
         os.close(fd)

@@ -351,6 +351,12 @@ def clear_run_outputs(run_dir: str, files: tuple[str, ...]) -> None:
         )
 
 
+def undo_new_run(run_dir: str) -> None:
+    """Removes what a new run wrote before it was refused (only a fit's files)."""
+    owned, _ = survey_run(run_dir)
+    clear_run_outputs(run_dir, tuple(owned))
+
+
 @contextlib.contextmanager
 def locked(run_dir: str) -> Iterator[None]:
     """Holds the run folder's lock (creating the folder) while a fit writes into it.

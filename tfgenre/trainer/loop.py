@@ -145,12 +145,23 @@ def train(
         # Everything is checked: now the folder is made, locked (a second fit into it
         # is refused, naming this pid) and, under the lock, looked at again.
         plan = None
+        existed = io.exists(cfg.run_dir)
         if dist.chief:
             stack.enter_context(run_folder.locked(cfg.run_dir))
             plan = run_folder.check_run_dir(cfg, overwrite=overwrite)
-        _prepare_folder(cfg, plan, data, dist)
-        callbacks = _callbacks(cfg, data, dist, confusion_images) + list(extra_callbacks or [])
-        model, history = _fit_phases(cfg, data, dist, callbacks)
+        try:
+            _prepare_folder(cfg, plan, data, dist)
+            callbacks = _callbacks(cfg, data, dist, confusion_images)
+            callbacks += list(extra_callbacks or [])
+            model, history = _fit_phases(cfg, data, dist, callbacks)
+        except ConfigError:
+            # Refused while building (an option value, say): a new run leaves nothing.
+            if plan is not None and not plan.resume:
+                run_folder.undo_new_run(cfg.run_dir)
+            stack.close()  # releases the lock, whose file goes with it
+            if not existed and io.isdir(cfg.run_dir) and not io.listdir(cfg.run_dir):
+                io.rmtree(cfg.run_dir)
+            raise
         metrics = _finish(cfg, model, data, dist, eval_split)
     return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start)
 

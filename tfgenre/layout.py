@@ -17,6 +17,9 @@ A **run folder** (``python -m tfgenre.fit --run-dir DIR``)::
     DIR/export/                              SavedModel / TFLite / .keras exports
     DIR/folds/<k>/                           one run folder per cross-validation fold
     DIR/folds_summary.json, .md              the figures over folds
+    DIR/.tfgenre-written                     the files fit wrote whose names are not fixed
+
+Both folders hold ``.tfgenre.lock`` while a process writes into them (:data:`LOCK_FILE`).
 
 A **synthetic set** (``--source synthetic``) carries :data:`SYNTHETIC_MARKER`.
 """

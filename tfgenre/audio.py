@@ -107,6 +107,9 @@ def decode(
 
     if sample_rate <= 0:
         raise ConfigError(f"sample_rate={sample_rate} must be > 0")
+    irregular = io.irregular_reason(path)  # a named pipe would block the open forever
+    if irregular is not None:
+        raise AudioDecodeError(f"{path}: {irregular}")
     try:
         source = _io.BytesIO(io.read_bytes(path)) if io.is_remote(path) else path
         with sf.SoundFile(source) as f:

@@ -26,3 +26,7 @@ class RecordsError(TfgenreError):
 
 class SourceError(ConfigError):
     """A dataset source is malformed (missing root, duplicate ids, bad CSV, ...)."""
+
+
+class FolderInUseError(TfgenreError):
+    """Another process holds the lock of an output folder (two writers into one folder)."""

@@ -434,7 +434,10 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
     Files given by name are kept whatever their extension (a bad one fails to decode and
     is reported); inside folders only :data:`~tfgenre.sources.base.AUDIO_EXTENSIONS`
     files that are not hidden count, and audio in a format that is not decoded
-    (``.m4a``, ``.aac``, ``.wma`` ...) is returned as skipped with its reason.
+    (``.m4a``, ``.aac``, ``.wma`` ...) is returned as skipped with its reason. Only
+    regular files are opened (a named pipe would block forever): others are returned as
+    skipped, with the reason; each real folder and file is visited once, so a symbolic
+    link loop neither hangs nor repeats files.
 
     Returns:
         (files to predict, ``(path, reason)`` of the files skipped up front).
@@ -450,17 +453,46 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
 
     out: list[str] = []
     skipped: list[tuple[str, str]] = []
+    seen_folders: set[str] = set()
+    seen_files: dict[str, str] = {}
+
+    def once(path: str) -> str | None:
+        """Why ``path`` is not predicted: not a regular file, or a file listed before."""
+        reason = io.irregular_reason(path)
+        if reason is not None or io.is_remote(path):
+            return reason
+        real = os.path.realpath(path)
+        if real in seen_files:
+            return f"the same file as {seen_files[real]}: predicted once"
+        seen_files[real] = path
+        return None
+
     for path in paths:
         if not io.isdir(path):
-            out.append(path)
+            reason = io.irregular_reason(path)  # named files: as given, if regular
+            if reason is None:
+                out.append(path)
+            else:
+                skipped.append((path, reason))
             continue
         found: list[str] = []
         unsupported: list[tuple[str, str]] = []
         stack = [path]
         while stack:
             folder = stack.pop()
+            if not io.is_remote(folder):  # each real folder once: a link loop ends here
+                real = os.path.realpath(folder)
+                if real in seen_folders:
+                    continue
+                seen_folders.add(real)
             names = io.listdir(folder)
-            found.extend(io.join(folder, n) for n in iter_audio_files(names))
+            for name in iter_audio_files(names):
+                file = io.join(folder, name)
+                reason = once(file)
+                if reason is None:
+                    found.append(file)
+                else:
+                    unsupported.append((file, reason))
             unsupported.extend((s.path, s.reason) for s in unsupported_audio_skips(folder, names))
             stack.extend(
                 io.join(folder, n)

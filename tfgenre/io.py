@@ -6,8 +6,15 @@ worker processes that never touch gs:// start faster without it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import posixpath
+import time
+from collections.abc import Iterator
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 def check_output_folder(path: str, name: str) -> None:
@@ -168,3 +175,154 @@ def sha256(path: str) -> str:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def inside(root: str, rel: Any, entry: str) -> str:
+    """The path of ``rel`` in ``root``, refusing one that leaves ``root``.
+
+    Every path that tfgenre reads from one of its own files (a manifest's shard
+    ``file``, a writer's ``.state`` file) is relative to the folder holding it. An
+    absolute path, a URL, a ``..`` that climbs out, or an empty name is refused, so
+    that an altered file cannot make a command read (or name) files elsewhere, such
+    as ``features/../../outside/x.tfrecord`` or ``/etc/passwd``.
+
+    Args:
+        root: The folder the path belongs to.
+        rel: The path as read from the file.
+        entry: Where it was read, for the message (``manifest.json splits.train
+            shards[0].file``).
+
+    Returns:
+        ``join(root, rel)``.
+
+    Raises:
+        RecordsError: naming the entry, its value and the rule.
+    """
+    from tfgenre.errors import RecordsError
+
+    text = rel if isinstance(rel, str) else ""
+    norm = posixpath.normpath(text.replace("\\", "/")) if text else ""
+    if (
+        not text
+        or "\x00" in text
+        or is_remote(text)
+        or os.path.isabs(text)
+        or text.startswith(("/", "\\"))
+        or (len(text) > 1 and text[1] == ":")  # a Windows drive
+        or norm == ".."
+        or norm.startswith("../")
+        or norm == "."
+    ):
+        raise RecordsError(
+            f"{entry}={rel!r} must be a path inside {root!r} (relative, without '..' "
+            "that leaves the folder); the file was altered or is not tfgenre's: rewrite "
+            "it (e.g. `python -m tfgenre.write_records ... --overwrite`)"
+        )
+    return join(root, norm)
+
+
+def irregular_reason(path: str) -> str | None:
+    """Why ``path`` must not be opened as a file, or None for a regular file.
+
+    Opening a named pipe (FIFO) waits for a writer forever, and a device or socket is
+    no audio: only regular files (or symbolic links to one) are opened. Remote paths
+    are always regular. A missing path is None (opening it says so).
+    """
+    import stat
+
+    if is_remote(path):
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken symbolic link" if os.path.islink(path) else None
+    except OSError as err:
+        return f"cannot read it: {err.strerror or err}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = (
+        "a folder" if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )  # fmt: skip
+    return f"not a regular file ({kind}): not opened"
+
+
+def _read_holder(path: str) -> str:
+    """The pid written in a lock file (a holder writes it right after locking)."""
+    for _ in range(20):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read().strip()
+        except OSError:
+            text = ""
+        if text:
+            return text.split()[0]
+        time.sleep(0.025)
+    return "unknown"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str, what: str) -> Iterator[None]:
+    """Holds an exclusive lock on ``folder`` (creating it) while the block runs.
+
+    The lock is ``fcntl.flock`` on ``<folder>/.tfgenre.lock`` (:data:`tfgenre.layout.LOCK_FILE`),
+    which holds the holder's pid. The operating system releases it when the process
+    ends, however it ends (``kill -9`` included), so no stale lock is ever left: a file
+    left by a killed process is taken over by the next run, and counts as a foreign
+    file nowhere. A holder removes the file when it is done. ``gs://`` (and other
+    remote) folders are not locked: there is no such lock there, which is logged.
+
+    Args:
+        folder: The output folder (a records folder or a run folder).
+        what: What the caller writes, for the message (``write_records``, ``fit``).
+
+    Raises:
+        FolderInUseError: when another process holds the lock, naming its pid.
+    """
+    from tfgenre import layout
+    from tfgenre.errors import FolderInUseError
+
+    if is_remote(folder):
+        logger.info(
+            "%s: %s is remote: no lock is taken, so make sure no other process writes "
+            "into it at the same time",
+            what,
+            folder,
+        )
+        yield
+        return
+    import fcntl
+
+    makedirs(folder)
+    path = os.path.join(folder, layout.LOCK_FILE)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = _read_holder(path)
+            raise FolderInUseError(
+                f"{folder!r} is in use: another process (pid {holder}) is writing into "
+                f"it ({path} is locked). Wait for it to finish, or stop it, then run "
+                f"{what} again; two writers into one folder would mix their files"
+            ) from None
+        # A holder that finishes removes the file: make sure ours is still the one there.
+        try:
+            same = os.path.samestat(os.stat(path), os.fstat(fd))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still locked, so no one else's lock file is removed
+        os.close(fd)

@@ -17,6 +17,9 @@ A **run folder** (``python -m tfgenre.fit --run-dir DIR``)::
     DIR/export/                              SavedModel / TFLite / .keras exports
     DIR/folds/<k>/                           one run folder per cross-validation fold
     DIR/folds_summary.json, .md              the figures over folds
+    DIR/.tfgenre-written                     the files fit wrote whose names are not fixed
+
+Both folders hold ``.tfgenre.lock`` while a process writes into them (:data:`LOCK_FILE`).
 
 A **synthetic set** (``--source synthetic``) carries :data:`SYNTHETIC_MARKER`.
 """
@@ -28,6 +31,9 @@ MANIFEST = "manifest.json"
 FEATURES_CSV = "features.csv"
 STATE_DIR = ".state"
 INCOMPLETE_SUFFIX = ".incomplete"
+#: The lock a writing process holds on its output folder (records or run folder); it
+#: holds the holder's pid. Hidden, and counted as tfgenre's own by the ownership checks.
+LOCK_FILE = ".tfgenre.lock"
 
 # --- run folder
 CONFIG_YAML = "config.yaml"
@@ -47,6 +53,9 @@ BEST_CHECKPOINT = "best.keras"
 TRACKS_CSV = "tracks.csv"
 #: The scores, inside a report folder.
 METRICS_JSON = "metrics.json"
+#: The files a fit wrote into its run folder (one path relative to the folder a line),
+#: so that ``--overwrite`` deletes only those (:mod:`tfgenre.run_folder`).
+WRITTEN = ".tfgenre-written"
 
 RUN_OUTPUTS: tuple[str, ...] = (
     CONFIG_YAML,

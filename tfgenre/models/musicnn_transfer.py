@@ -269,7 +269,7 @@ def _register(name: str) -> None:
     )
     build.__qualname__ = f"build_{name}"
     build.__name__ = f"build_{name}"
-    register_model(name, views=("raw",))(build)
+    register_model(name, views=("raw",), check=check_input)(build)
 
 
 for _name in MODEL_NAMES:

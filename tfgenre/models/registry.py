@@ -118,6 +118,8 @@ class ModelEntry:
         options: Option names and their defaults, from the builder's keyword-only
             parameters.
         summary: First line of the builder's docstring.
+        check: Checks an input spec without building anything (e.g. the sample rate
+            and window length pretrained weights need); raises ConfigError.
     """
 
     name: str
@@ -125,17 +127,23 @@ class ModelEntry:
     views: tuple[str, ...]
     options: Mapping[str, Any]
     summary: str
+    check: Callable[[InputSpec], Any] | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, views: Sequence[str]) -> Callable[[B], B]:
+def register_model(
+    name: str, *, views: Sequence[str], check: Callable[[InputSpec], Any] | None = None
+) -> Callable[[B], B]:
     """Registers a model builder under ``name``.
 
     Args:
         name: Registry name; says architecture and view, never hyperparameters.
         views: The views (``raw``, ``mel``, ``features``) the model accepts.
+        check: Optional check of an input spec that needs no model (the rate and
+            window pretrained weights need), run by :func:`check_model` before any
+            build, so that ``fit`` refuses such records before writing anything.
 
     Returns:
         A decorator that registers the builder and returns it unchanged.
@@ -164,6 +172,7 @@ def register_model(name: str, *, views: Sequence[str]) -> Callable[[B], B]:
             views=views,
             options=dict(options),
             summary=doc.splitlines()[0] if doc else "",
+            check=check,
         )
         return builder
 
@@ -216,6 +225,24 @@ def get_model(name: str, input_spec: InputSpec, num_classes: int, **options: Any
         ConfigError: For an unknown name, a view the model does not take, a bad
             ``num_classes``, or an unknown or invalid option.
     """
+    entry = check_model(name, input_spec, num_classes, **options)
+    try:
+        return entry.builder(input_spec, num_classes, **options)
+    except ConfigError as err:
+        raise ConfigError(f"model {name!r}: {err}") from err
+
+
+def check_model(name: str, input_spec: InputSpec, num_classes: int, **options: Any) -> ModelEntry:
+    """What :func:`get_model` checks before it builds: name, view, classes, options, input.
+
+    Builds nothing (cheap: a fit runs it before it creates its run folder).
+
+    Returns:
+        The model's registry entry.
+
+    Raises:
+        ConfigError: as :func:`get_model`, for all that needs no model.
+    """
     entry = get_entry(name)
     if not isinstance(input_spec, InputSpec):
         raise ConfigError(
@@ -240,10 +267,12 @@ def get_model(name: str, input_spec: InputSpec, num_classes: int, **options: Any
                 f"model {name!r} has no option {key!r}. Received: {key}={value!r}. "
                 f"Allowed options: {allowed}{hint}"
             )
-    try:
-        return entry.builder(input_spec, num_classes, **options)
-    except ConfigError as err:
-        raise ConfigError(f"model {name!r}: {err}") from err
+    if entry.check is not None:
+        try:
+            entry.check(input_spec)
+        except ConfigError as err:
+            raise ConfigError(f"model {name!r}: {err}") from err
+    return entry
 
 
 # Option checks shared by the builders. Each raises ConfigError in keras-hub style:

@@ -26,7 +26,7 @@ from tfgenre.records.info import (
     WriteCounts,
     package_versions,
 )
-from tfgenre.records.plan import Unit
+from tfgenre.records.plan import Unit, state_path
 from tfgenre.records.writer_config import WriterConfig, view_specs
 from tfgenre.sources.base import Skip
 
@@ -51,7 +51,7 @@ def assemble_manifest(
     ``skip_fraction``.
     """
     views = dict(view_specs(cfg, cfg.audio.window_samples))
-    split_infos, unit_skips, padded = _split_infos(units, states, labels)
+    split_infos, unit_skips, padded = _split_infos(cfg.output, units, states, labels)
     skipped = [SkippedInput(s.path, s.reason) for s in source_skips] + unit_skips
     if "features" in views:
         spec = views["features"]
@@ -94,7 +94,7 @@ def assemble_manifest(
 
 
 def _split_infos(
-    units: list[Unit], states: States, labels: list[str]
+    output: str, units: list[Unit], states: States, labels: list[str]
 ) -> tuple[dict[str, SplitInfo], list[SkippedInput], list[str]]:
     """Per split its counts and shards; the units' skipped inputs; the padded track ids."""
     entries: dict[str, dict[str, Any]] = {}
@@ -117,6 +117,8 @@ def _split_infos(
         entry["tracks"] += len(st["tracks"])
         entry["examples"] += sum(t["segments"] for t in st["tracks"])
         entry["bytes"] += sum(s["num_bytes"] for s in st["shards"])
+        for s in st["shards"]:  # a state file's path must lie in the folder, as the manifest's
+            io.inside(output, s.get("file"), f"{state_path(output, u)}: shards file")
         entry["shards"].extend(ShardInfo.from_json(u.split, s) for s in st["shards"])
         skipped.extend(SkippedInput(s["path"], s["reason"]) for s in st["skipped"])
         padded.extend(st["padded"])

@@ -325,9 +325,13 @@ class RecordsInfo:
         data = read_json_object(path)
         check_format_version(data.get("format_version"), FORMAT_VERSION, path, "write_records")
         try:
-            return cls.from_json(data, root=root)
+            info = cls.from_json(data, root=root)
         except (KeyError, TypeError, ValueError) as err:
             raise RecordsError(f"{path} is incomplete or malformed: {err!r}") from err
+        for split in info.splits.values():  # refuse an altered path before any read
+            for shard in split.shards:
+                info.shard_path(shard)
+        return info
 
     def write(self, root: str) -> str:
         """Writes ``<root>/manifest.json`` atomically; returns its path."""
@@ -423,9 +427,19 @@ class RecordsInfo:
         self.view(view)
         return list(self.split(split).view_shards(view))
 
+    def shard_path(self, shard: ShardInfo) -> str:
+        """The full path of ``shard``, which must lie inside the records folder.
+
+        Raises:
+            RecordsError: naming the manifest entry when its ``file`` is absolute or
+                climbs out of the folder (:func:`tfgenre.io.inside`).
+        """
+        entry = f"{io.join(self.root, layout.MANIFEST)}: splits.{shard.split}.shards file"
+        return io.inside(self.root, shard.file, entry)
+
     def shard_paths(self, view: str, split: str) -> list[str]:
         """Full paths of the shards of ``view`` in ``split``."""
-        return [io.join(self.root, s.file) for s in self.shards(view, split)]
+        return [self.shard_path(s) for s in self.shards(view, split)]
 
     def label_counts(self, split: str) -> list[int]:
         """Segments per label of ``split``, in label index order."""
@@ -440,7 +454,7 @@ class RecordsInfo:
         """
         for split in splits:
             for shard in self.shards(view, split):
-                path = io.join(self.root, shard.file)
+                path = self.shard_path(shard)
                 if not io.exists(path):
                     raise RecordsError(f"shard {path} is listed in the manifest but missing")
                 actual = io.size(path)

@@ -32,7 +32,7 @@ from tfgenre.records.assemble import assemble_manifest, write_features_csv
 from tfgenre.records.executors import Executor, LocalExecutor
 from tfgenre.records.info import RecordsInfo
 from tfgenre.records.output import prepare_output
-from tfgenre.records.plan import make_units, pending_units, plan, read_states
+from tfgenre.records.plan import Plan, make_units, pending_units, plan, read_states
 from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,21 @@ def write_records(
     io.check_output_folder(cfg.output, "output")
     start = time.perf_counter()
     planned = plan(cfg)
+    # One writer per folder: a second one, with another config or the same, would mix
+    # its shards and states with ours (the lock goes with the process, kill -9 too).
+    with io.folder_lock(cfg.output, "write_records"):
+        return _write_locked(cfg, planned, overwrite, progress, executor, start)
+
+
+def _write_locked(
+    cfg: WriterConfig,
+    planned: Plan,
+    overwrite: bool,
+    progress: bool | None,
+    executor: Executor | None,
+    start: float,
+) -> WriteResult:
+    """:func:`write_records` once the output folder's lock is held."""
     content_hash = config.config_hash(cfg.content_dict())
     prepare_output(cfg, content_hash, overwrite)
     units = make_units(planned.tracks, cfg.shards)

@@ -134,13 +134,15 @@ def evaluate_run(
     history = io.join(run_dir, layout.HISTORY_CSV)
     out = run_folder.report_dir(run_dir, split)
     metrics = {**metrics, **_report_context(info, split, note)}
-    write_report(
+    written = write_report(
         metrics,
         out,
         history_csv=history if io.exists(history) else None,
         title=f"tfgenre report: {info.model} on {info.view} ({split})",
         predictions=(probs, labels, track_ids),
     )
+    # --overwrite deletes only what the run's ledger (or a fixed name) proves is ours
+    run_folder.record_written(run_dir, written.values())
     logger.info(
         "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
         split,

@@ -139,6 +139,7 @@ def walk(root: str, skipped: list[Skip]) -> Iterator[tuple[str, str, list[str], 
         logger.warning("cannot read folder %s: %s", err.filename, reason)
 
     seen: set[str] = set()
+    seen_files: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in seen:
@@ -149,7 +150,30 @@ def walk(root: str, skipped: list[Skip]) -> Iterator[tuple[str, str, list[str], 
         dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
         rel = os.path.relpath(dirpath, root)
         reldir = "" if rel == os.curdir else rel.replace(os.sep, "/")
-        yield dirpath, reldir, dirnames, sorted(f for f in filenames if not is_hidden(f))
+        files = []
+        for f in sorted(f for f in filenames if not is_hidden(f)):
+            reason = _unlisted_reason(os.path.join(dirpath, f), seen_files)
+            if reason is None:
+                files.append(f)
+            elif f.lower().endswith(AUDIO_EXTENSIONS):  # others would not be read anyway
+                skipped.append(Skip(os.path.join(dirpath, f), reason))
+        yield dirpath, reldir, dirnames, files
+
+
+def _unlisted_reason(path: str, seen_files: dict[str, str]) -> str | None:
+    """Why a local file is not listed: not a regular file, or a file listed before.
+
+    Only regular files are opened (a named pipe would block the writer forever), and
+    each real file once (two links to one file would be one track twice).
+    """
+    reason = tfio.irregular_reason(path)
+    if reason is not None:
+        return reason
+    real = os.path.realpath(path)
+    if real in seen_files:
+        return f"the same file as {seen_files[real]} (a link to it): listed once"
+    seen_files[real] = path
+    return None
 
 
 def _walk_remote(

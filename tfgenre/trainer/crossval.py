@@ -146,9 +146,16 @@ def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:
             (see :func:`check_cross_validation` and
             :func:`tfgenre.run_folder.check_run_dir`).
     """
+    check_cross_validation(cfg)
+    run_folder.check_run_dir(cfg, overwrite=overwrite)
+    with run_folder.locked(cfg.run_dir):  # one cross-validation per folder
+        return _run_folds_locked(cfg, overwrite)
+
+
+def _run_folds_locked(cfg: Any, overwrite: bool) -> CrossValResult:
+    """:func:`run_folds` once the folder's lock is held."""
     import keras
 
-    check_cross_validation(cfg)
     plan = run_folder.check_run_dir(cfg, overwrite=overwrite)
     run_folder.clear_run_outputs(cfg.run_dir, plan.remove)
     io.makedirs(cfg.run_dir)

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io
 from tfgenre.errors import RecordsError
 from tfgenre.protocols import Protocol, warn_if_leaky
 from tfgenre.records.info import RecordsInfo
@@ -296,7 +295,7 @@ def report_corrupt(manifest: RecordsInfo, view: str, splits: list[str]) -> dict[
     lost = {}
     for split in splits:
         for shard in manifest.shards(view, split):
-            path = io.join(manifest.root, shard.file)
+            path = manifest.shard_path(shard)
             missing = shard.examples - count_readable([path])
             if missing > 0:
                 logger.warning(

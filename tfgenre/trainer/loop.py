@@ -134,15 +134,34 @@ def train(
         patch_build = stack.enter_context(multi_worker_patches(strategy))
         dist = _Distribution(strategy, scope, strategy_info, _is_chief(strategy), patch_build)
         # Only the chief decides about the folder; the other workers keep their backups.
-        plan = run_folder.check_run_dir(cfg, overwrite=overwrite) if dist.chief else None
+        if dist.chief:
+            run_folder.check_run_dir(cfg, overwrite=overwrite)
         data = load_run_data(cfg, drop_remainder=on_tpu)
+        check_model_input(cfg, data)
         eval_split = None
         if evaluate:
             source = cfg.features_csv or cfg.records
             eval_split = resolve_eval_split(cfg, dict(data.run.num_examples), source)
-        _prepare_folder(cfg, plan, data, dist)
-        callbacks = _callbacks(cfg, data, dist, confusion_images) + list(extra_callbacks or [])
-        model, history = _fit_phases(cfg, data, dist, callbacks)
+        # Everything is checked: now the folder is made, locked (a second fit into it
+        # is refused, naming this pid) and, under the lock, looked at again.
+        plan = None
+        existed = io.exists(cfg.run_dir)
+        if dist.chief:
+            stack.enter_context(run_folder.locked(cfg.run_dir))
+            plan = run_folder.check_run_dir(cfg, overwrite=overwrite)
+        try:
+            _prepare_folder(cfg, plan, data, dist)
+            callbacks = _callbacks(cfg, data, dist, confusion_images)
+            callbacks += list(extra_callbacks or [])
+            model, history = _fit_phases(cfg, data, dist, callbacks)
+        except ConfigError:
+            # Refused while building (an option value, say): a new run leaves nothing.
+            if plan is not None and not plan.resume:
+                run_folder.undo_new_run(cfg.run_dir)
+            stack.close()  # releases the lock, whose file goes with it
+            if not existed and io.isdir(cfg.run_dir) and not io.listdir(cfg.run_dir):
+                io.rmtree(cfg.run_dir)
+            raise
         metrics = _finish(cfg, model, data, dist, eval_split)
     return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start)
 
@@ -159,6 +178,22 @@ def _check_request(cfg: FitConfig) -> None:
             "run it with fit --folds (tfgenre.trainer.crossval.run_folds), or set folds=0"
         )
     check_names(cfg)
+
+
+def check_model_input(cfg: FitConfig, data: RunData) -> None:
+    """Refuses data the model cannot take, before the run folder is created.
+
+    The model's own input check (:func:`tfgenre.models.registry.check_model`: its
+    view, the option names, and for pretrained backbones the sample rate and window
+    length their weights need), so that refused records leave no run folder behind
+    to block the corrected command.
+
+    Raises:
+        ConfigError: naming the model, the value and what to do.
+    """
+    from tfgenre.models.registry import check_model
+
+    check_model(cfg.model, data.input_spec, len(data.labels), **dict(cfg.model_options))
 
 
 def _is_chief(strategy: Any) -> bool:

@@ -228,3 +228,23 @@ def test_writer_config_takes_the_recipe_on_whole_tracks() -> None:
     view = make_views(cfg)["embeddings"]
     assert view == EmbeddingsView() and view.spec(0, RATE).shape == (953 * 3 + 256 * 3,)
 
+
+@needs_musicnn
+def test_embeddings_recipe_cost_times_both_on_the_same_clip(tmp_path, monkeypatch) -> None:
+    from benchmarks import run as bench
+    from benchmarks.embeddings_recipe import bench_recipe_cost
+
+    assert "embeddings_recipe_cost" in bench.FIGURES
+    monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)
+    clips = bench.prepare_clips(
+        str(tmp_path / "audio"), num_genres=1, clips_per_genre=1, clip_seconds=6.0
+    )
+    cost = bench_recipe_cost(clips.paths, repeats=1)["embeddings_recipe_cost"]
+    assert cost["clips"] == 1 and cost["clip_seconds"] == pytest.approx(6.0, abs=0.01)
+    assert cost["recipe_seconds_per_clip"] > 0 and cost["musicnn_msd_seconds_per_clip"] > 0
+    assert cost["ratio"] == pytest.approx(
+        cost["recipe_seconds_per_clip"] / cost["musicnn_msd_seconds_per_clip"]
+    )
+    assert cost["ratio_same_window"] == pytest.approx(
+        cost["recipe_seconds_per_clip"] / cost["musicnn_msd_whole_track_seconds_per_clip"]
+    )

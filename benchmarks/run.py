@@ -7,8 +7,10 @@ Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``train_throughput``, ``predict_latency``, ``embeddings_throughput`` (musicnn_msd's
 port against the original graph, with its realtime factor; see
 :mod:`benchmarks.backbones_bench`), ``probe_time`` (embeddings + a linear probe for 100
-clips, end to end; :mod:`benchmarks.probe_bench`), ``finetune_throughput`` (a music
-backbone's fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`).
+clips, end to end; :mod:`benchmarks.probe_bench`), ``embeddings_recipe_cost`` (the
+embeddings view's time per clip, the default recipe against musicnn_msd alone:
+:mod:`benchmarks.embeddings_recipe`), ``finetune_throughput`` (a music backbone's
+fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`).
 The baseline is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`.
 Audio: synthetic 30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set.
 Machines here are noisy and shared: read the ratios, not the absolute rates.
@@ -48,6 +50,7 @@ FIGURES = (
     "predict_latency",
     "embeddings_throughput",
     "probe_time",
+    "embeddings_recipe_cost",
     "finetune_throughput",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
@@ -606,6 +609,19 @@ def bench_backbone(clips: Clips, quick: bool, sizes: dict[str, Any]) -> dict[str
     return result["embeddings_throughput"]
 
 
+def bench_recipe(clips: Clips, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]:
+    """``embeddings_recipe_cost``, or why it was skipped (no weights)."""
+    import importlib.util
+
+    if importlib.util.find_spec("musicnn") is None:
+        return {"skipped": "the musicnn package (the weights) is not installed"}
+    from benchmarks.embeddings_recipe import bench_recipe_cost
+
+    n = int(sizes.get("recipe_clips", 2 if quick else 4))
+    result = bench_recipe_cost(clips.paths[:n], repeats=int(sizes.get("repeats", 2)))
+    return result["embeddings_recipe_cost"]
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -626,7 +642,8 @@ def run(
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
             ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
-            ``probe_clips``, ``finetune_batch_size``, ``finetune_steps``.
+            ``probe_clips``, ``recipe_clips``, ``finetune_batch_size``,
+            ``finetune_steps``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench, finetune_bench
@@ -730,6 +747,8 @@ def run(
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
     print("== probe", flush=True)
     results["probe_time"] = _probe(clips, workdir, workers, int(sizes.get("probe_clips", 100)))
+    print("== embeddings recipe", flush=True)
+    results["embeddings_recipe_cost"] = bench_recipe(clips, quick, sizes)
     print("== finetune", flush=True)
     results.update(
         finetune_bench.bench_finetune(
@@ -912,6 +931,16 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{pt['total_seconds']:.1f}",
                 f"write {pt['write_seconds']:.1f} + probe {pt['baselines_seconds']:.1f}",
                 f"{pt['clips'] / pt['total_seconds']:.2f} clips/s",
+            )
+        )
+    rc = r.get("embeddings_recipe_cost") or {}
+    if "ratio" in rc:
+        rows.append(
+            (
+                f"embeddings recipe s per {rc['clip_seconds']:.0f}-s clip",
+                f"{rc['recipe_seconds_per_clip']:.2f}",
+                f"{rc['musicnn_msd_seconds_per_clip']:.2f} musicnn_msd alone",
+                f"{rc['ratio']:.2f}x",
             )
         )
     ft = r.get("finetune_throughput")

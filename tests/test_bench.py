@@ -111,6 +111,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
             "embedding_clips": 1,
             "probe_clips": 10,
+            "recipe_clips": 1,
             "finetune_batch_size": 1,
             "finetune_steps": 1,
         },
@@ -131,6 +132,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert data["predict_latency"]["segments"] == 1
     embeddings = data["embeddings_throughput"]
     assert "skipped" in embeddings or embeddings["clips"] == 1
+    recipe = data["embeddings_recipe_cost"]
+    assert "skipped" in recipe or recipe["clips"] == 1
     probe = data["probe_time"]
     assert probe.get("clips") == 10 or "musicnn" in probe.get("skipped", "")
     finetune = data["finetune_throughput"]
@@ -140,6 +143,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
     assert "skipped" in embeddings or "embeddings realtime factor" in table
+    assert "skipped" in recipe or "embeddings recipe s per" in table
     assert "finetune musicnn_msd (CPU) ex/s, unfrozen" in table
 
 

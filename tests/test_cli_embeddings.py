@@ -23,6 +23,9 @@ TRACEBACK = "Traceback (most recent call last)"
 WRITE = (
     "--source", "synthetic", "--input", "audio", "--output", "records",
     "--views", "embeddings,features", "--set", "embeddings.backbone=musicnn_msd",
+    # the single-backbone embedding of earlier versions (the recipe has its own tests)
+    "--set", "embeddings.layer=max_pool", "--set", "embeddings.pooling=mean",
+    "--set", "embeddings.tags=true",
     "--set", "source_options.num_genres=2", "--set", "source_options.clips_per_genre=4",
     "--set", "source_options.clip_seconds=6", "--window-seconds", "3",
     "--splits", "train=0.5,validation=0.25,test=0.25", "--shards", "1", "--workers", "2",
@@ -104,7 +107,10 @@ def test_write_records_takes_the_layer_tags_and_whole_tracks(user: User) -> None
         "--set", "embeddings.tags=false", "--window-seconds", "0", "--dry-run",
     ).stdout  # fmt: skip
     cfg = yaml.safe_load(out)
-    assert cfg["embeddings"] == {"backbone": "musicnn_msd", "layer": "penultimate", "tags": False}
+    assert cfg["embeddings"] == {
+        "backbone": "musicnn_msd", "layer": "penultimate", "pooling": "mean",
+        "hop_seconds": None, "tags": False,
+    }  # fmt: skip
     assert cfg["audio"]["window_seconds"] == 0 and cfg["views"] == ["embeddings", "features"]
     err = user.run(
         "tfgenre.write_records", *WRITE, "--set", "embeddings.layer=max_pool",

@@ -12,7 +12,7 @@ from tfgenre import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer_config import AudioConfig, WriterConfig, make_views
 from tfgenre.views import VECTOR_VIEWS, VIEW_NAMES, from_spec
-from tfgenre.views.embeddings import EmbeddingsView, runner_for
+from tfgenre.views.embeddings import EARLIER_DEFAULT, EmbeddingsView, runner_for
 
 RATE = 22050
 
@@ -43,8 +43,8 @@ def test_layer_must_be_an_output_of_the_architecture() -> None:
     with pytest.raises(ConfigError, match="embeddings.layer='max_pool'.*vgg: taggram, penult"):
         EmbeddingsView(backbone="vgg_msd", layer="max_pool")
     with pytest.raises(ConfigError, match="tags twice"):
-        EmbeddingsView(layer="taggram")
-    assert EmbeddingsView().output == "max_pool"
+        EmbeddingsView(layer="taggram", tags=True)
+    assert EmbeddingsView(backbone="musicnn_msd", layer=None).output == "max_pool"
     assert EmbeddingsView(backbone="vgg_mtt").output == "penultimate"
     assert EmbeddingsView(layer="taggram", tags=False).output == "taggram"
 
@@ -66,7 +66,9 @@ def test_spec_round_trip_and_whole_tracks() -> None:
         {
             "views": ["embeddings", "features"],
             "audio": {"window_seconds": 0},
-            "embeddings": {"backbone": "musicnn_msd", "layer": "penultimate"},
+            "embeddings": {
+                "backbone": "musicnn_msd", "layer": "penultimate", "pooling": "mean", "tags": True
+            },
         },
     )
     view = make_views(cfg)["embeddings"]
@@ -87,7 +89,7 @@ def test_spec_round_trip_and_whole_tracks() -> None:
 
 @needs_musicnn
 def test_from_spec_refuses_other_weights() -> None:
-    spec = EmbeddingsView().spec(3 * RATE, RATE)
+    spec = EmbeddingsView(**EARLIER_DEFAULT).spec(3 * RATE, RATE)
     other = dataclasses.replace(spec, params={**spec.params, "weights_sha256": "0" * 64})
     with pytest.raises(ConfigError, match=f"sha256 {spec.params['weights_sha256']}.*sha256 0000"):
         from_spec(other)
@@ -97,7 +99,7 @@ def test_from_spec_refuses_other_weights() -> None:
 def test_payload_is_the_runner_mean_over_patches() -> None:
     from tfgenre.backbones.runner import to_backbone_rate
 
-    view = EmbeddingsView(backbone="musicnn_msd")
+    view = EmbeddingsView(**EARLIER_DEFAULT)
     windows = np.stack([_music(6.5, seed=0), _music(6.5, seed=1)])  # 2 patches each
     got = view.compute(windows, RATE)
     assert got.shape == (2, 753 + 50) and got.dtype == np.float32
@@ -150,7 +152,7 @@ def test_predict_front_end_of_a_whole_track_embeddings_run() -> None:
     from tfgenre.records.info import AudioSpec
     from tfgenre.run_info import RunInfo
 
-    view = EmbeddingsView(tags=False)
+    view = EmbeddingsView(**{**EARLIER_DEFAULT, "tags": False})
     spec = view.spec(0, RATE)
     run = RunInfo(
         labels=("a", "b"), model="linear", view_spec=spec, input_shape=spec.shape,

@@ -122,14 +122,17 @@ class BackboneRunner:
         # eager: a traced front end rounds differently in ~40 % of its values (grappler)
         return np.asarray(self.frontend.log_mel(y16[None, :]))[0]
 
-    def patches(self, y16: np.ndarray) -> Patches:
-        """The clip's 187-frame patches, every ``hop_frames`` frames."""
+    def patches(self, y16: np.ndarray, hop_frames: int | None = None) -> Patches:
+        """The clip's 187-frame patches, every ``hop_frames`` frames (None: the runner's)."""
         y16 = np.asarray(y16, dtype=np.float32)
         padded = frame_count(y16.shape[-1]) < PATCH_FRAMES
         if padded:
             y16 = np.pad(y16, (0, PATCH_SAMPLES - y16.shape[-1]))
         spec = self.log_mel(y16)
-        starts = np.arange(0, spec.shape[0] - PATCH_FRAMES + 1, self.hop_frames)
+        hop = self.hop_frames if hop_frames is None else int(hop_frames)
+        if hop < 1:
+            raise ConfigError(f"hop_frames={hop_frames!r} must be >= 1")
+        starts = np.arange(0, spec.shape[0] - PATCH_FRAMES + 1, hop)
         values = np.stack([spec[s : s + PATCH_FRAMES] for s in starts]).astype(np.float32)
         return Patches(values, starts * FFT_HOP / SAMPLE_RATE, padded)
 

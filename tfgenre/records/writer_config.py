@@ -157,7 +157,7 @@ class WriterConfig:
             )
         if "embeddings" in self.views:  # before any track is decoded
             self.embeddings.check_window(self.audio.window_seconds)
-            self.embeddings.weights()
+            self.embeddings.all_weights()
         if self.labels is not None:
             config.require(
                 len(set(self.labels)) == len(self.labels), f"labels={self.labels} repeat a name"

@@ -149,3 +149,72 @@ def test_baselines_on_a_corrupt_shard_names_it(tiny_runs, tmp_path):
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert f"error: corrupt record(s) in {shard}" in proc.stderr, proc.stderr[-3000:]
     assert "rerun write_records with --overwrite" in proc.stderr, proc.stderr[-3000:]
+
+
+# --- item 17: small slips -------------------------------------------------------------
+
+
+def test_evaluate_an_unknown_split_is_a_usage_error(tiny_runs):
+    proc = _cli("evaluate", "--run-dir", tiny_runs.features, "--split", "nonsense")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "error: split 'nonsense' is not in" in proc.stderr, proc.stderr[-3000:]
+
+
+def test_a_run_fitted_on_a_relative_path_is_evaluated_from_another_folder(tiny_runs, tmp_path):
+    import json
+
+    work = tmp_path / "work"
+    shutil.copytree(tiny_runs.records, work / "records")
+    proc = _cli("fit", "--records", "records", "--view", "features", "--model", "features_mlp",
+                "--run-dir", "run", "--epochs", "1", "--batch-size", "8", "--no-evaluate",
+                cwd=work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data_path = json.loads((work / "run" / "run.json").read_text())["data_path"]
+    assert data_path == str(work / "records"), data_path
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _cli("evaluate", "--run-dir", work / "run", "--split", "test", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "accuracy" in proc.stdout
+
+
+def _read_csv(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_predict_flags_silent_and_padded_files(tiny_runs, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    sf.write(tmp_path / "silence.wav", np.zeros(3 * 22050, np.float32), 22050)
+    y, rate = sf.read(sorted(tiny_runs.audio.rglob("*.wav"))[0], dtype="float32")
+    sf.write(tmp_path / "short.wav", y[: rate // 2], rate)  # half of a 1-s window
+    sf.write(tmp_path / "music.wav", y, rate)
+    proc = _cli("predict", "--model", tiny_runs.mel, "--format", "csv", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"warning: {tmp_path / 'silence.wav'}: silent" in proc.stderr, proc.stderr[-3000:]
+    assert "music.wav: silent" not in proc.stderr
+    tracks = {Path(r["path"]).name: r for r in _read_csv(proc.stdout) if r["level"] == "track"}
+    assert {n: (r["padded"], r["silent"]) for n, r in tracks.items()} == {
+        "music.wav": ("false", "false"),
+        "short.wav": ("true", "false"),
+        "silence.wav": ("false", "true"),
+    }
+    proc = _cli("predict", "--model", tiny_runs.mel, "--format", "json", tmp_path / "silence.wav")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [result] = json.loads(proc.stdout)
+    assert result["silent"] is True and result["padded"] is False
+
+
+def test_an_undecodable_mp3_is_not_said_to_be_missing(tiny_runs, tmp_path):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + np.random.default_rng(1).bytes(5000))
+    proc = _cli("predict", "--model", tiny_runs.mel, bad)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert f"skipped: {bad}: cannot decode audio (not a recognisable audio stream" in proc.stderr
+    assert "File does not exist" not in proc.stderr, proc.stderr[-3000:]
+    assert "Note:" not in proc.stderr and "libmpg123" not in proc.stderr, proc.stderr[-3000:]

@@ -608,7 +608,8 @@ def test_predict_csv_and_an_undecodable_file(user: Session) -> None:
     assert "broken.wav" in result.stderr, result.describe()
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == ["path", "level", "segment", "start_seconds", "end_seconds",
-                             "genre_1", "probability_1", "genre_2", "probability_2"]
+                             "padded", "silent", "genre_1", "probability_1", "genre_2",
+                             "probability_2"]
     tracks = [r for r in rows if r["level"] == "track"]
     segments = [r for r in rows if r["level"] == "segment"]
     total = len(GENRES) * CLIPS_PER_GENRE

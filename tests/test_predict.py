@@ -145,7 +145,8 @@ def test_folder_with_bad_files_reports_and_exits_1(tiny_runs, tmp_path, capsys):
     tracks = [r for r in rows if r["level"] == "track"]
     assert [Path(r["path"]).name for r in tracks] == ["a.wav", "b.wav"]
     assert set(rows[0]) == {"path", "level", "segment", "start_seconds", "end_seconds",
-                            "genre_1", "probability_1", "genre_2", "probability_2"}
+                            "padded", "silent", "genre_1", "probability_1", "genre_2",
+                            "probability_2"}
     segments = [r for r in rows if r["level"] == "segment"]
     assert len(segments) == 2 * 5  # 3-s clips, 1-s windows, 0.5-s hop
     assert segments[1]["start_seconds"] == "0.500"

@@ -90,9 +90,12 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 
 def _stage_keras(source: str, run: RunInfo, tmp: str) -> _Staged:
+    from tfgenre.models.saving import check_keras_file
+
     staged = os.path.join(tmp, "model.keras")
     with open(staged, "wb") as f:
         f.write(io.read_bytes(source))
+    check_keras_file(staged, shown=source)  # a damaged model is refused, not copied
     return _Staged(staged, run.view)
 
 

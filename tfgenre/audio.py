@@ -12,9 +12,14 @@ copy) is not decoded as a shorter track: :func:`decode` raises
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import logging
+import os
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -37,6 +42,63 @@ _FRAME_COUNT_LINES = (
     re.compile(r"Frame count read from 'COMM' chunk \((\d+)\) not equal"),
     re.compile(r"Calculated frame count \d+ does not match value from '\w+' chunk of (\d+)"),
 )
+
+
+#: What libmpg123 (libsndfile's MPEG decoder) writes to the process's stderr about a
+#: damaged stream: ``Note: Illegal Audio-MPEG-Header ...``, ``[src/libmpg123/...] warning``.
+_MPG123_NOISE = re.compile(r"^(?:Note: |\[src/libmpg123/)")
+_MPEG_SUFFIXES = (".mp3", ".mp2", ".mp1", ".mpga", ".mpeg")
+
+
+@contextlib.contextmanager
+def _quiet_mpg123(path: str) -> Iterator[None]:
+    """Keeps libmpg123's notes on a damaged MP3 off the user's terminal (logged at DEBUG).
+
+    libmpg123 writes them to file descriptor 2 itself, so ``sys.stderr`` cannot catch
+    them: fd 2 goes to a temporary file while an MPEG file is opened and read, and
+    whatever else was written there meanwhile is written back to stderr.
+    """
+    if not str(path).lower().endswith(_MPEG_SUFFIXES):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (an embedded interpreter)
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+    kept = []
+    for line in text.splitlines(keepends=True):
+        if _MPG123_NOISE.match(line):
+            logger.debug("%s: libmpg123: %s", path, line.rstrip())
+        else:
+            kept.append(line)
+    if kept:
+        sys.stderr.write("".join(kept))
+
+
+def _decode_error_reason(path: str, err: BaseException) -> str:
+    """The reason libsndfile gives, less its "File does not exist" for a file that exists.
+
+    libsndfile says "File does not exist or is not a regular file (possibly a pipe?)"
+    for any file whose format it cannot recognise, an undecodable MP3 included.
+    """
+    text = str(err)
+    if "File does not exist" in text and not io.is_remote(path) and os.path.isfile(path):
+        return (
+            "not a recognisable audio stream: the file exists but is corrupt, truncated "
+            "or not audio"
+        )
+    return text
 
 
 class TruncatedAudioError(AudioDecodeError):
@@ -112,7 +174,7 @@ def decode(
         raise AudioDecodeError(f"{path}: {irregular}")
     try:
         source = _io.BytesIO(io.read_bytes(path)) if io.is_remote(path) else path
-        with sf.SoundFile(source) as f:
+        with _quiet_mpg123(path), sf.SoundFile(source) as f:
             file_rate = int(f.samplerate)
             frames = f.frames
             declared = declared_frames(frames, f.extra_info)
@@ -126,7 +188,8 @@ def decode(
     except FileNotFoundError as err:
         raise AudioDecodeError(f"{path}: file not found") from err
     except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({err})") from err
+        reason = _decode_error_reason(path, err)
+        raise AudioDecodeError(f"{path}: cannot decode audio ({reason})") from err
     if data.shape[0] == 0:
         raise AudioDecodeError(f"{path}: holds no audio samples")
     y = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]

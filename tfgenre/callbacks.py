@@ -7,7 +7,7 @@
                                  the confusion-matrix image (validation) and hparams
       checkpoints/best.keras     the best model by ``monitor``
       backup/                    BackupAndRestore state; a killed run resumes from it
-      history.csv                one row per epoch (appended across resumes)
+      history.csv                one row per epoch; a resumed epoch replaces its row
 
 Paths are joined as strings and written by Keras/TensorFlow through ``tf.io.gfile``,
 so ``run_dir`` may be a ``gs://`` folder.
@@ -15,6 +15,8 @@ so ``run_dir`` may be a ``gs://`` folder.
 
 from __future__ import annotations
 
+import csv
+import io as stringio
 import logging
 import math
 import os
@@ -26,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from tfgenre import layout
+from tfgenre import io, layout
 from tfgenre.errors import ConfigError
 from tfgenre.scoring.figures import confusion_matrix_figure, figure_to_png, read_history
 from tfgenre.strategy import is_chief, task_info
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ConfusionMatrixImage",
+    "HistoryLogger",
     "LearningRateLogger",
     "hparams_callback",
     "sanitize_hparams",
@@ -58,7 +61,7 @@ def _current_learning_rate(model: keras.Model) -> float | None:
 class LearningRateLogger(keras.callbacks.Callback):
     """Adds the optimizer's current learning rate to the epoch logs as ``learning_rate``.
 
-    Place it before ``CSVLogger`` and ``TensorBoard`` in the callback list so that they
+    Place it before ``HistoryLogger`` and ``TensorBoard`` in the callback list so that they
     record it. With a schedule, the value is the rate of the epoch's next step.
     """
 
@@ -68,6 +71,66 @@ class LearningRateLogger(keras.callbacks.Callback):
         rate = _current_learning_rate(self.model)
         if rate is not None:
             logs["learning_rate"] = rate
+
+
+def _csv_value(value: Any) -> Any:
+    """A log value as Keras' ``CSVLogger`` writes it (lists as ``"[a, b]"``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+        return f'"[{", ".join(map(str, value))}]"'
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class HistoryLogger(keras.callbacks.Callback):
+    """Writes ``history.csv`` (one row per epoch) so that a resumed epoch replaces its row.
+
+    Keras' ``CSVLogger(append=True)`` appends a row at each epoch's end; a run killed
+    after that row but before the backup of the same epoch reruns the epoch on resume
+    and appended it a second time. Here each epoch's row drops the rows of that epoch
+    and later ones, and the file is rewritten atomically: the write is idempotent. The
+    format is ``CSVLogger``'s: ``epoch`` then the logged keys, sorted.
+
+    Args:
+        path: The CSV file (local or ``gs://``).
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _read(self) -> tuple[list[str], list[dict[str, str]]]:
+        if not io.exists(self.path):
+            return [], []
+        with tf.io.gfile.GFile(self.path, "r") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = dict(logs or {})
+        header, rows = self._read()
+        keys = sorted(logs)
+        if not header or "epoch" not in header:
+            header = ["epoch", *keys]
+        else:
+            header += [k for k in keys if k not in header]
+        kept = [r for r in rows if not _is_epoch_at_or_after(r.get("epoch"), epoch)]
+        row = {"epoch": epoch, **{k: _csv_value(v) for k, v in logs.items()}}
+        out = stringio.StringIO()
+        writer = csv.DictWriter(out, fieldnames=header, restval="NA", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*kept, row])
+        io.write_text_atomic(self.path, out.getvalue())
+
+
+def _is_epoch_at_or_after(value: str | None, epoch: int) -> bool:
+    try:
+        return int(float(value)) >= epoch
+    except (TypeError, ValueError):
+        return False
 
 
 class ConfusionMatrixImage(keras.callbacks.Callback):
@@ -278,7 +341,7 @@ def standard_callbacks(
     """The callbacks of a training run, in the order they must run.
 
     Order: learning-rate logger (so later callbacks see ``learning_rate``), confusion
-    matrix image, TensorBoard, hparams, CSVLogger, ModelCheckpoint, EarlyStopping and
+    matrix image, TensorBoard, hparams, HistoryLogger, ModelCheckpoint, EarlyStopping and
     last BackupAndRestore, so that an epoch counts as done only once everything else
     about it has been written. A killed run re-run with the same ``run_dir`` resumes
     after its last finished epoch; its best-model checkpoint keeps the best value seen
@@ -381,7 +444,7 @@ def _chief_callbacks(
     )
     if hparams:
         callbacks.append(hparams_callback(tb_dir, hparams))
-    callbacks.append(keras.callbacks.CSVLogger(history_csv, append=True))
+    callbacks.append(HistoryLogger(history_csv))
     threshold = _best_so_far(history_csv, monitor, mode) if resuming else None
     if threshold is not None:
         logger.info("resuming: best %s so far is %s", monitor, threshold)

@@ -24,6 +24,13 @@ class RecordsError(TfgenreError):
     """A records folder, shard or manifest is missing, corrupt or inconsistent."""
 
 
+class DamagedFileError(TfgenreError):
+    """A file tfgenre needs (a ``.keras`` model, a weights checkpoint) is truncated or corrupt.
+
+    The message names the file, says what is wrong with it and how to get a good copy.
+    """
+
+
 class SourceError(ConfigError):
     """A dataset source is malformed (missing root, duplicate ids, bad CSV, ...)."""
 

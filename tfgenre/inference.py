@@ -47,6 +47,9 @@ class TrackPrediction:
         segment_seconds: Length of one segment in seconds (the whole file for
             whole-track feature models).
         padded: The file was shorter than one window and was zero-padded.
+        silent: The file is silent (peak amplitude below 1e-5, the records writer's
+            default ``silence_threshold``, under which it skips a track): its
+            probabilities say nothing about it.
         kind: What the labels are (``genre``, or ``tag`` for a pretrained tagger): the
             JSON key is its plural and the CSV columns ``<kind>_1`` ...
     """
@@ -60,6 +63,7 @@ class TrackPrediction:
     segment_seconds: float
     padded: bool = False
     kind: str = "genre"
+    silent: bool = False
 
     @property
     def num_segments(self) -> int:
@@ -92,6 +96,7 @@ class TrackPrediction:
             "duration_seconds": round(self.duration_seconds, 3),
             "num_segments": self.num_segments,
             "padded": self.padded,
+            "silent": self.silent,
         }
         if segments:
             out["segments"] = [
@@ -128,12 +133,15 @@ class Framing:
         window_samples: Window length, or None for one segment = the whole file.
         hop_samples: Distance between window starts (None for whole files).
         min_samples: Files are zero-padded to at least this length.
+        pads_below: Whole files shorter than this are padded by the view itself (an
+            embeddings backbone pads to one patch): they are reported ``padded`` too.
     """
 
     sample_rate: int
     window_samples: int | None
     hop_samples: int | None
     min_samples: int = 0
+    pads_below: int = 0
 
     def cut(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Segments of ``y`` and their start samples.
@@ -146,9 +154,9 @@ class Framing:
         """
         padded = False
         if self.window_samples is None:
+            padded = len(y) < max(self.min_samples, self.pads_below)
             if len(y) < self.min_samples:
                 y = np.pad(y, (0, self.min_samples - len(y)))
-                padded = True
             return y[np.newaxis, :].astype(np.float32), np.zeros(1, np.int64), padded
         padded = len(y) < self.window_samples
         segments = audio.cut_segments(y, self.window_samples, self.hop_samples, short="pad")
@@ -173,8 +181,12 @@ def framing_for(run: RunInfo) -> Framing:
             )
         from tfgenre.views.features import N_FFT
 
-        # embeddings pad a file shorter than one backbone patch themselves
-        return Framing(spec.sample_rate, None, None, min_samples=N_FFT)
+        pads_below = 0
+        if run.view == "embeddings":  # it pads a file shorter than one backbone patch
+            from tfgenre.backbones.runner import PATCH_SECONDS
+
+            pads_below = int(np.ceil(PATCH_SECONDS * spec.sample_rate))
+        return Framing(spec.sample_rate, None, None, min_samples=N_FFT, pads_below=pads_below)
     return Framing(spec.sample_rate, int(spec.window_samples or 0), int(spec.hop or 0))
 
 
@@ -362,6 +374,7 @@ class Predictor:
             segment_starts=starts / rate,
             segment_seconds=length,
             padded=padded,
+            silent=audio.is_silent(y),
         )
 
     def predict_file(self, path: str) -> TrackPrediction:

@@ -13,10 +13,14 @@ the folder of ``--output`` are checked before TensorFlow starts: a missing one g
 Output formats:
     table  one line per file (and per segment with ``--segments``), for people;
     json   a list of ``{"path", "genres": [[label, probability], ...], "duration_seconds",
-           "num_segments", "padded"}`` (+ ``"segments": [{"start_seconds",
+           "num_segments", "padded", "silent"}`` (+ ``"segments": [{"start_seconds",
            "end_seconds", "genres"}]``);
     csv    one row per file (``level=track``) and per segment (``level=segment``):
-           path, level, segment, start_seconds, end_seconds, genre_1, probability_1, ...
+           path, level, segment, start_seconds, end_seconds, padded, silent, genre_1,
+           probability_1, ...
+
+A silent file (peak amplitude below 1e-5, which the records writer skips) is still
+predicted, flagged ``silent`` and named in a warning on stderr.
 
 Tags without training: when ``--model`` names a published weight set (``musicnn_mtt``,
 ``musicnn_msd``, ``vgg_mtt``, ``vgg_msd``; see ``--list-models``) rather than a path,
@@ -169,6 +173,12 @@ def _main(args: argparse.Namespace) -> int:
     )
     if bar is not None:
         bar.close()
+    for r in results:
+        if r.silent:
+            sys.stderr.write(
+                f"warning: {r.path}: silent (peak amplitude below 1e-05): its "
+                f"{r.kind}s say nothing about it (the records writer skips such files)\n"
+            )
     text = FORMATTERS[args.format](results, args.top_k, args.segments)
     if args.output:
         from tfgenre import io

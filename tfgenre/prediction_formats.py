@@ -23,7 +23,7 @@ def format_table(results: Sequence[Any], top_k: int, segments: bool) -> str:
     lines = []
     for r in results:
         genres = "  ".join(f"{label} {p:.3f}" for label, p in r.top(top_k))
-        note = ", padded" if r.padded else ""
+        note = (", padded" if r.padded else "") + (", SILENT" if r.silent else "")
         lines.append(f"{r.path}  ({r.duration_seconds:.1f} s, {r.num_segments} seg{note})")
         lines.append(f"    {genres}")
         if segments:
@@ -45,16 +45,19 @@ def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
     kind = results[0].kind if results else "genre"
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["path", "level", "segment", "start_seconds", "end_seconds"]
+    head = ["path", "level", "segment", "start_seconds", "end_seconds", "padded", "silent"]
     for i in range(1, k + 1):
         head += [f"{kind}_{i}", f"probability_{i}"]
     w.writerow(head)
+    flags = {True: "true", False: "false"}
 
     def pairs(top: list[tuple[str, float]]) -> list[Any]:
         return [x for label, p in top for x in (label, f"{p:.6f}")]
 
     for r in results:
-        w.writerow([r.path, "track", "", "0.000", f"{r.duration_seconds:.3f}", *pairs(r.top(k))])
+        track_flags = [flags[bool(r.padded)], flags[bool(r.silent)]]
+        span = ["0.000", f"{r.duration_seconds:.3f}"]
+        w.writerow([r.path, "track", "", *span, *track_flags, *pairs(r.top(k))])
         if segments:
             for i in range(r.num_segments):
                 start, end = r.segment_span(i)
@@ -65,6 +68,7 @@ def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
                         i,
                         f"{start:.3f}",
                         f"{end:.3f}",
+                        *track_flags,
                         *pairs(r.segment_top(i, k)),
                     ]
                 )

@@ -35,7 +35,6 @@ from tfgenre.inference import TrackPrediction, predict_each
 logger = logging.getLogger(__name__)
 
 
-
 def is_weight_set(name: str) -> bool:
     """True when ``name`` is one of the published weight sets (``musicnn_msd``, ...)."""
     return name in WEIGHT_SETS
@@ -128,6 +127,7 @@ class Tagger:
             segment_seconds=self.patch_seconds,
             padded=patches.padded,
             kind="tag",
+            silent=audio.is_silent(y16),
         )
 
     def predict_file(self, path: str) -> TrackPrediction:

@@ -14,7 +14,7 @@ import numpy as np
 
 from tfgenre.backbones.musicnn import build_musicnn
 from tfgenre.backbones.vgg import MSD_POOLS, MTT_POOLS, build_vgg
-from tfgenre.backbones.weights import WeightSet, find_weights
+from tfgenre.backbones.weights import WeightSet, find_weights, verify_weights
 from tfgenre.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def build_pretrained(weights: str | WeightSet) -> keras.Model:
         ``max_pool``), named after the weight set.
     """
     ws = weights if isinstance(weights, WeightSet) else find_weights(weights)
+    verify_weights(ws)  # a truncated or altered file: DamagedFileError naming it
     variables = ws.read_variables()
     num_classes = len(ws.labels)
     if ws.architecture == "musicnn":

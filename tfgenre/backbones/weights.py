@@ -11,6 +11,8 @@ and the 50 tag labels from the package's ``configuration.py`` read as text.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import functools
 import hashlib
 import importlib.util
 import os
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfgenre.config import did_you_mean
-from tfgenre.errors import ConfigError
+from tfgenre.errors import ConfigError, DamagedFileError
 
 #: The pip package that ships the weights (install it with ``--no-deps``).
 PACKAGE = "musicnn"
@@ -51,6 +53,17 @@ WEIGHT_SETS: dict[str, tuple[str, str, str]] = {
     "vgg_msd": ("vgg", "msd", "MSD_vgg"),
 }
 ARCHITECTURES: tuple[str, ...] = ("musicnn", "vgg")
+#: Weight-set name -> sha256 of its data file as musicnn==PACKAGE_VERSION ships it.
+PUBLISHED_SHA256: dict[str, str] = {
+    "musicnn_mtt": "041f3935e981a65cea739842d30c188d3a7d2adf4410955c8668eb3de4a5acab",
+    "musicnn_msd": "8579734ee6388f799ed0def4bbd0d1fdcbeaf213ef2a9dc860917bd76a303de6",
+    "vgg_mtt": "458f5c8bcecc086a3bba3dce83809df6da6e0a3560a59ddd84711bf3d5fd8303",
+    "vgg_msd": "9683d756b8311146534f333502ebf4a2a78a3e320c54ab0411dff6186d8375fc",
+}
+#: How to get good published weights back, for the messages.
+REINSTALL = (
+    f"reinstall the package: pip install --force-reinstall --no-deps {PACKAGE}=={PACKAGE_VERSION}"
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class WeightSet:
         labels: The 50 tag names, in the order of the model's outputs.
         licence: Licence and citation of the weights.
         source: The training data set, in words.
+        published_sha256: The sha256 the data file must have (the published weights,
+            found by name); None for a checkpoint folder given by path.
     """
 
     name: str
@@ -74,6 +89,22 @@ class WeightSet:
     labels: tuple[str, ...]
     licence: str
     source: str
+    published_sha256: str | None = None
+
+    @property
+    def data_file(self) -> str:
+        """The checkpoint's data file (the one that holds the variables)."""
+        return os.path.join(self.folder, DATA_FILE)
+
+    def _damaged(self, problem: str) -> DamagedFileError:
+        fix = (
+            REINSTALL
+            if self.published_sha256
+            else "copy the checkpoint folder again from where it came from"
+        )
+        return DamagedFileError(
+            f"{self.name} weights file {self.data_file} is damaged: {problem}; {fix}"
+        )
 
     @property
     def checkpoint_prefix(self) -> str:
@@ -85,24 +116,65 @@ class WeightSet:
 
         Returns:
             Variable name (e.g. ``conv2d/kernel``) -> its value as float32.
+
+        Raises:
+            DamagedFileError: The checkpoint cannot be read (a truncated or corrupt
+                data or index file).
         """
         import tensorflow as tf
 
-        reader = tf.compat.v1.train.NewCheckpointReader(self.checkpoint_prefix)
-        names = reader.get_variable_to_shape_map()
-        return {
-            n: np.asarray(reader.get_tensor(n), dtype=np.float32)
-            for n in sorted(names)
-            if "Adam" not in n and n not in _OPTIMIZER_SCALARS
-        }
+        try:
+            reader = tf.compat.v1.train.NewCheckpointReader(self.checkpoint_prefix)
+            names = reader.get_variable_to_shape_map()
+            return {
+                n: np.asarray(reader.get_tensor(n), dtype=np.float32)
+                for n in sorted(names)
+                if "Adam" not in n and n not in _OPTIMIZER_SCALARS
+            }
+        except (IndexError, ValueError, RuntimeError, tf.errors.OpError) as err:
+            # A truncated data file reads as IndexError "Read less bytes than requested".
+            message = str(getattr(err, "message", "") or err).splitlines()[0]
+            raise self._damaged(
+                f"the checkpoint cannot be read ({type(err).__name__}: {message})"
+            ) from err
 
     def checksum(self) -> str:
         """The sha256 hex digest of the checkpoint's data file."""
         digest = hashlib.sha256()
-        with open(os.path.join(self.folder, DATA_FILE), "rb") as f:
+        with open(self.data_file, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
+
+    def verify(self) -> str:
+        """Checks the weights once, before any work: the published sha256, then a full read.
+
+        The sha256 of the published weight sets is known (:data:`PUBLISHED_SHA256`), so
+        a truncated or altered copy is refused by name; a checkpoint folder given by
+        path is read in full instead, which a truncated data file fails.
+
+        Returns:
+            The sha256 of the data file.
+
+        Raises:
+            DamagedFileError: naming the data file, what is wrong and how to recover.
+        """
+        digest = self.checksum()
+        if self.published_sha256 and digest != self.published_sha256:
+            size = os.path.getsize(self.data_file)
+            raise self._damaged(
+                f"its sha256 is {digest} ({size} bytes), the published {PACKAGE}=="
+                f"{PACKAGE_VERSION} file has {self.published_sha256} (truncated or altered)"
+            )
+        if not self.published_sha256:
+            self.read_variables()
+        return digest
+
+
+@functools.lru_cache(maxsize=8)
+def verify_weights(weights: WeightSet) -> str:
+    """:meth:`WeightSet.verify`, once per weight set and process; returns the sha256."""
+    return weights.verify()
 
 
 def package_folder() -> str:
@@ -202,7 +274,8 @@ def find_weights(name_or_path: str) -> WeightSet:
         package_dir = package_folder()
         folder = os.path.join(package_dir, sub)
         _check_folder(folder, f"weights={name_or_path!r}")
-        return _weight_set(name_or_path, arch, dataset, folder, package_dir)
+        ws = _weight_set(name_or_path, arch, dataset, folder, package_dir)
+        return dataclasses.replace(ws, published_sha256=PUBLISHED_SHA256[name_or_path])
     if os.sep in name_or_path or os.path.isdir(name_or_path):
         if not os.path.isdir(name_or_path):
             raise ConfigError(f"weights path {name_or_path!r} does not exist")

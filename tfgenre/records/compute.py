@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tfgenre import audio
-from tfgenre.errors import AudioDecodeError
+from tfgenre.errors import AudioDecodeError, DamagedFileError
 from tfgenre.records.writer_config import WriterConfig, make_views
 from tfgenre.sources.base import Track
 
@@ -79,6 +79,8 @@ def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> 
     segments = audio.cut_segments(y, window, a.hop_samples, short=a.short_tracks)
     try:
         payloads = {name: v.compute(segments, a.sample_rate) for name, v in views.items()}
+    except DamagedFileError:
+        raise  # damaged weights fail every clip alike: the job stops, naming the file
     except Exception as err:  # one bad file never kills the job
         logger.exception("computing views failed for %s", track.path)
         reason = f"view computation failed: {type(err).__name__}: {err}"

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgenre.errors import RecordsError
 from tfgenre.records import example
 from tfgenre.records.info import RecordsInfo
 from tfgenre.views.base import ViewSpec
@@ -42,13 +43,26 @@ def parse_batch(spec: ViewSpec) -> Callable[[Any], dict[str, Any]]:
 def iterate_numpy(
     manifest: RecordsInfo, view: str, split: str
 ) -> Iterator[dict[str, Any]]:
-    """Yields every example of ``view``/``split`` in shard order, payload in stored dtype."""
+    """Yields every example of ``view``/``split`` in shard order, payload in stored dtype.
+
+    Raises:
+        RecordsError: A shard holds a corrupt or truncated record (naming the shard,
+            what is wrong, and how to write it again).
+    """
     import tensorflow as tf
 
     spec = manifest.view(view)
     for path in manifest.shard_paths(view, split):
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            yield example.parse_numpy(record, spec.dtype, tuple(spec.shape))
+        try:
+            for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+                yield example.parse_numpy(record, spec.dtype, tuple(spec.shape))
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+            reason = (err.message or type(err).__name__).splitlines()[0]
+            raise RecordsError(
+                f"corrupt record(s) in {path}: {reason}. The shard is damaged: write the "
+                "records again (rerun write_records with --overwrite, which starts from "
+                "scratch)"
+            ) from err
 
 
 def count_examples(paths: list[str]) -> int:

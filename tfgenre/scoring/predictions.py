@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tfgenre import io, layout, run_folder
-from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.errors import ConfigError
 from tfgenre.protocols import SYNTHETIC_DATASET, SYNTHETIC_NOTE
 from tfgenre.records.info import RecordsInfo
 from tfgenre.run_info import RunInfo
@@ -43,8 +43,8 @@ def predict_split(
         (probs ``(n, classes)``, labels ``(n,)``, track_ids ``(n,)``, class names).
 
     Raises:
-        ConfigError: without a model, or when the features CSV changed or lacks ``split``.
-        RecordsError: when the records lack ``split``.
+        ConfigError: without a model, when the features CSV changed, or when the
+            records or the features CSV lack ``split`` (a usage error: exit 2).
     """
     from tfgenre.models.saving import load_model
 
@@ -92,7 +92,7 @@ def _predict_records(cfg: FitConfig, split: str, model: Any, batch_size: int) ->
     selections, _ = record_selections(cfg, m)
     if split not in (selections if cfg.fold is not None else m.split_names):
         have = list(selections) if cfg.fold is not None else m.split_names
-        raise RecordsError(f"split {split!r} is not in {cfg.records} (have: {have})")
+        raise ConfigError(f"split {split!r} is not in {cfg.records} (have: {have})")
     select = selections.get(split)
     index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt, select=select)
     ds = records_dataset(

@@ -10,6 +10,7 @@ schedule registries.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from tfgenre import config
@@ -98,8 +99,10 @@ class FitConfig:
     """Everything a training run needs.
 
     Attributes:
-        records: Records folder (or use ``features_csv``).
-        features_csv: A features CSV instead of records (features view only).
+        records: Records folder (or use ``features_csv``); a local path is made
+            absolute, so that config.yaml and run.json name it from any folder.
+        features_csv: A features CSV instead of records (features view only); made
+            absolute like ``records``.
         splits: Split fractions for a features CSV without a split column.
         named_split: A split shipped with tfgenre for a features CSV
             (``fault_filtered``: the GTZAN fault-filtered lists; rows in no list are
@@ -169,6 +172,11 @@ class FitConfig:
     fold: int | None = None
 
     def __post_init__(self) -> None:
+        for key in ("records", "features_csv"):
+            path = getattr(self, key)
+            if isinstance(path, str) and path and "://" not in path:
+                # evaluate, predict and export read these back from another folder.
+                object.__setattr__(self, key, os.path.abspath(path))
         config.require(self.epochs > 0, f"epochs={self.epochs} must be > 0")
         config.require(
             self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 (off) or >= 2"

@@ -38,6 +38,9 @@ from tfgenre.trainer.state import (
 
 logger = logging.getLogger(__name__)
 
+#: The sub-folder of a run's backup that holds phase 2 of a fine-tune.
+PHASE2_BACKUP = "phase2"
+
 
 @dataclasses.dataclass(frozen=True)
 class FitResult:
@@ -268,9 +271,14 @@ def _fit_phases(
         class_weight=class_weight_dict(data.train_counts, cfg.class_weights),
         verbose=2,
     )
-    history = _fit_guarded(model, data, cfg, epochs=first_epochs, **fit_kwargs)
     if not two_phase or cfg.epochs <= first_epochs:
-        return model, history
+        return model, _fit_guarded(model, data, cfg, epochs=first_epochs, **fit_kwargs)
+    first_callbacks, second_callbacks, backup_dir = _phase_callbacks(callbacks)
+    fit_kwargs["callbacks"] = first_callbacks
+    history = _fit_guarded(model, data, cfg, epochs=first_epochs, **fit_kwargs)
+    # BackupAndRestore sets Keras' model._initial_epoch on resume, and every later fit
+    # of the model starts there: phase 2 would rerun phase 1's resumed epoch.
+    model._initial_epoch = None
     from tfgenre.models.backbone import set_trainable_top
 
     with dist.scope():
@@ -281,13 +289,64 @@ def _fit_phases(
         compile_model(model, cfg, learning_rate_schedule(cfg, remaining, factor))
         dist.patch_build(model, data.input_spec.shape, n_classes)
     # The HParams callback records one session and refuses a second fit: phase 1 has it.
-    fit_kwargs["callbacks"] = [cb for cb in callbacks if not _single_fit_only(cb)]
+    fit_kwargs["callbacks"] = [cb for cb in second_callbacks if not _single_fit_only(cb)]
     more = _fit_guarded(
         model, data, cfg, epochs=cfg.epochs, initial_epoch=first_epochs, **fit_kwargs
     )
     for k, v in more.items():
         history.setdefault(k, []).extend(v)
+    if backup_dir is not None and io.exists(backup_dir):
+        import tensorflow as tf
+
+        tf.io.gfile.rmtree(backup_dir)  # both phases are done: nothing is left to resume
     return model, history
+
+
+def _backup_callback(callbacks: list[Any]) -> Any | None:
+    """The run's ``BackupAndRestore`` callback, or None."""
+    import keras
+
+    return next((cb for cb in callbacks if isinstance(cb, keras.callbacks.BackupAndRestore)), None)
+
+
+def _phase_callbacks(callbacks: list[Any]) -> tuple[list[Any], list[Any], str | None]:
+    """The callbacks of the two phases of a fine-tune, each phase with its own backup.
+
+    Phase 1 backs up into the run's backup folder and keeps it when it ends; phase 2
+    backs up into its :data:`PHASE2_BACKUP` sub-folder. So a run killed in phase 2, or
+    between the phases, reruns phase 1 as a no-op that restores its end state, then
+    resumes phase 2 with phase 2's own optimizer state. With one backup for both, the
+    rerun's phase 1 restored phase 2's backup into phase 1's optimizer (Keras skipped
+    it: "Skipping variable loading for optimizer 'adam' (5 variables, saved 17)"),
+    deleted the backup on ending, and phase 2 restarted with a fresh optimizer.
+
+    Returns:
+        Phase 1's callbacks, phase 2's, and the backup folder to remove once phase 2
+        is done (None when there is no ``BackupAndRestore``: both lists are the same).
+    """
+    import keras
+
+    backup = _backup_callback(callbacks)
+    if backup is None:
+        return callbacks, callbacks, None
+    index = callbacks.index(backup)
+
+    def with_backup(replacement: Any) -> list[Any]:
+        return [*callbacks[:index], replacement, *callbacks[index + 1 :]]
+
+    first = keras.callbacks.BackupAndRestore(
+        backup.backup_dir,
+        save_freq=backup.save_freq,
+        delete_checkpoint=False,
+        double_checkpoint=backup.double_checkpoint,
+    )
+    second = keras.callbacks.BackupAndRestore(
+        io.join(backup.backup_dir, PHASE2_BACKUP),
+        save_freq=backup.save_freq,
+        delete_checkpoint=backup.delete_checkpoint,
+        double_checkpoint=backup.double_checkpoint,
+    )
+    return with_backup(first), with_backup(second), backup.backup_dir
 
 
 def _finish(

@@ -38,14 +38,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import re
 from typing import Any
 
 import numpy as np
 
-from tfgenre.backbones.weights import WEIGHT_SETS, WeightSet, find_weights
+from tfgenre.backbones.weights import WEIGHT_SETS, WeightSet, find_weights, verify_weights
 from tfgenre.config import did_you_mean
 from tfgenre.errors import ConfigError
 from tfgenre.views.base import ViewSpec
@@ -85,10 +84,16 @@ def runner_for(backbone: str) -> Any:
     return runner
 
 
-@functools.lru_cache(maxsize=8)
 def weights_checksum(weights: WeightSet) -> str:
-    """The sha256 of a weight set's data file (hashed once per process)."""
-    return weights.checksum()
+    """The sha256 of a weight set's data file, verified once per process.
+
+    Called by :meth:`EmbeddingsView.spec` and :meth:`EmbeddingsView.from_spec`, so a
+    damaged weights file stops write_records before any clip is read, not once per clip.
+
+    Raises:
+        DamagedFileError: The weights are truncated or altered.
+    """
+    return verify_weights(weights)
 
 
 def _column(label: str) -> str:

@@ -1,0 +1,156 @@
+"""Runs that are killed and resumed, and inputs that are damaged or odd (issue 18).
+
+A fine-tune killed in either phase, or between them, resumes each phase with that
+phase's optimizer state and learning rate, at the epoch after the last backed-up one,
+and a kill between the history row and the backup never leaves an epoch twice in
+history.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import TINY_RUNS_RECORDS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Trains resnet18 on the tiny mel records with a frozen warm-up of 2 epochs then 2
+#: unfrozen ones; argv: records, run_dir, the epoch after which the process dies (-1:
+#: never), and where: "after" (all callbacks ran) or "before_backup" (history row
+#: written, backup not).
+_FIT = """
+import os, sys, keras
+from tfgenre import config
+from tfgenre.trainer.config import FitConfig
+from tfgenre.trainer.loop import train
+import tfgenre.callbacks as cb
+records, run_dir, kill, where = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+class Die(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        print(f"epoch {epoch}: optimizer {len(opt.variables)} variables, "
+              f"{int(opt.iterations.numpy())} iterations", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == kill:
+            os._exit(9)
+
+orig = cb.standard_callbacks
+def standard_callbacks(*a, **k):
+    callbacks = orig(*a, **k)
+    if where == "after":  # after the backup restored, and after it saved
+        return callbacks + [Die()]
+    return callbacks[:-1] + [Die()] + callbacks[-1:]  # the backup is the last one
+cb.standard_callbacks = standard_callbacks
+train(config.from_dict(FitConfig, dict(
+    records=records, run_dir=run_dir, view="mel", model="resnet18",
+    model_options={"input_size": 32, "dropout": 0.0}, epochs=4, batch_size=8,
+    early_stopping_patience=0, seed=3,
+    fine_tune={"warmup_epochs": 2, "unfreeze_top": 3, "learning_rate_factor": 0.5},
+)), evaluate=False)
+"""
+
+
+def _fit(records: Path, run: Path, kill: int = -1,
+         where: str = "after") -> subprocess.CompletedProcess:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-c", _FIT, str(records), str(run), str(kill), where],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+
+
+def _history(run: Path) -> list[dict[str, str]]:
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def records(synthetic_records) -> Path:
+    return synthetic_records(TINY_RUNS_RECORDS).records
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(records, tmp_path_factory) -> tuple[Path, dict[int, str]]:
+    """The run without a kill, and its optimizer state at the start of each epoch."""
+    run = tmp_path_factory.mktemp("finetune") / "run"
+    proc = _fit(records, run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run, _optimizer_states(proc)
+
+
+def _optimizer_states(proc: subprocess.CompletedProcess) -> dict[int, str]:
+    """Epoch -> "optimizer N variables, I iterations" as printed at the epoch's start."""
+    found = re.findall(r"^epoch (\d+): (optimizer .*)$", proc.stdout, flags=re.M)
+    return {int(epoch): state for epoch, state in found}
+
+
+def _assert_resumed(proc: subprocess.CompletedProcess, run: Path, kill: int,
+                    uninterrupted: tuple[Path, dict[int, str]]) -> None:
+    """The rerun resumed after ``kill`` with each phase's optimizer, history once per epoch."""
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert "Skipping variable loading for optimizer" not in said, said[-3000:]
+    reference, states = uninterrupted
+    resumed = _optimizer_states(proc)
+    assert min(resumed) == kill + 1, f"the rerun ran epochs {sorted(resumed)}"
+    for epoch, state in resumed.items():
+        assert state == states[epoch], f"epoch {epoch}: {state}, uninterrupted: {states[epoch]}"
+    rows, want = _history(run), _history(reference)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3], [r["epoch"] for r in rows]
+    for got, expected in zip(rows, want, strict=True):
+        assert got["learning_rate"] == expected["learning_rate"], (got, expected)
+    for got, expected in zip(rows[: kill + 1], want[: kill + 1], strict=True):
+        assert got == expected  # the epochs before the kill are kept as they were
+    assert not (run / "backup").exists()
+    assert (run / "model.keras").exists()
+
+
+@pytest.mark.parametrize("kill", [1, 2], ids=["phase-boundary", "phase2"])
+def test_killed_fine_tune_resumes_each_phase_with_its_optimizer(records, uninterrupted,
+                                                                tmp_path, kill):
+    run = tmp_path / "run"
+    proc = _fit(records, run, kill=kill)
+    assert proc.returncode == 9, proc.stderr[-3000:]
+    _assert_resumed(_fit(records, run), run, kill, uninterrupted)
+
+
+@pytest.mark.parametrize("kill", [0, 2], ids=["phase1", "phase2"])
+def test_a_kill_between_history_row_and_backup_leaves_each_epoch_once(records, uninterrupted,
+                                                                     tmp_path, kill):
+    run = tmp_path / "run"
+    proc = _fit(records, run, kill=kill, where="before_backup")
+    assert proc.returncode == 9, proc.stderr[-3000:]
+    assert [int(r["epoch"]) for r in _history(run)][-1] == kill
+    # The epoch whose backup was not written runs again, and replaces its row.
+    _assert_resumed(_fit(records, run), run, kill - 1, uninterrupted)
+
+
+def test_a_whole_track_embeddings_run_flags_files_shorter_than_a_patch(tiny_runs):
+    """The embeddings view pads a file shorter than one backbone patch: ``padded``."""
+    import dataclasses
+
+    import numpy as np
+
+    from tfgenre.inference import framing_for
+    from tfgenre.run_info import RunInfo
+
+    run = RunInfo.load(str(tiny_runs.features_csv_run))
+    assert run.audio.whole_tracks
+    rate = run.audio.sample_rate
+    features = framing_for(run)
+    spec = dataclasses.replace(run.view_spec, name="embeddings")
+    embeddings = framing_for(dataclasses.replace(run, view_spec=spec))
+    two_seconds, four_seconds = np.ones(2 * rate, np.float32), np.ones(4 * rate, np.float32)
+    assert features.cut(two_seconds)[2] is False  # features take any length >= one FFT
+    assert embeddings.cut(two_seconds)[2] is True  # shorter than 2.992 s: padded by the view
+    assert embeddings.cut(four_seconds)[2] is False
+    assert embeddings.cut(two_seconds)[0].shape == (1, 2 * rate)  # the view pads, not this

@@ -74,9 +74,14 @@ def assign_splits(
 ) -> list[Track]:
     """Gives every track a split: stratified by label, grouped, deterministic.
 
-    Groups (``track.group``, else the track itself) are visited in an order fixed by a
+    First every label gets an integer quota of tracks per split
+    (:func:`label_quotas`): the quotas of a label sum to its tracks and the quotas of a
+    split sum to its fraction of all tracks (rounded by largest remainder), so the
+    fractions are honoured overall even when labels are too small to honour them one
+    by one (20 tracks, 2 per label, at 0.8/0.1/0.1 give 16/2/2, not 10/10/0). Then
+    groups (``track.group``, else the track itself) are visited in an order fixed by a
     hash of (seed, group id), largest first; each goes to the split whose share of the
-    group's majority label is furthest below its target. The result depends only on the
+    group's majority label is furthest below its quota. The result depends only on the
     track list, the fractions and the seed.
 
     Args:
@@ -94,6 +99,7 @@ def assign_splits(
         groups[group_of(track)].append(track)
 
     label_totals = Counter(t.label for t in tracks)
+    quotas = label_quotas(label_totals, {n: fractions[n] for n in names}, seed)
     counts: dict[str, Counter[str]] = {n: Counter() for n in names}
 
     def group_label(members: list[Track]) -> str:
@@ -105,10 +111,9 @@ def assign_splits(
     for gid in order:
         members = groups[gid]
         label = group_label(members)
-        total = label_totals[label]
 
-        def deficit(name: str, label: str = label, total: int = total) -> tuple[float, int]:
-            target = fractions[name] * total
+        def deficit(name: str, label: str = label) -> tuple[float, int]:
+            target = quotas[label][name]
             return (counts[name][label] - target) / max(target, 1e-9), names.index(name)
 
         best = min(names, key=deficit)
@@ -116,6 +121,66 @@ def assign_splits(
         for member in members:
             counts[best][member.label] += 1
     return [dataclasses.replace(t, split=assigned[group_of(t)]) for t in tracks]
+
+
+def label_quotas(
+    label_totals: Mapping[str, int], fractions: Mapping[str, float], seed: int = 0
+) -> dict[str, dict[str, int]]:
+    """Integer tracks per (label, split) that honour the fractions overall and per label.
+
+    Each split's total is its fraction of all tracks, rounded by largest remainder (ties
+    to the earlier split). Each label starts from the floor of its fraction in every
+    split; the tracks left over go, largest remainder first (ties in a seeded hash
+    order), to the splits still below their total. So small labels are spread over
+    the splits instead of all rounding the same way.
+
+    Args:
+        label_totals: Tracks per label.
+        fractions: Target fraction per split (only splits with a fraction > 0).
+        seed: Decides ties between labels.
+
+    Returns:
+        ``{label: {split: tracks}}``; each label's quotas sum to its tracks.
+    """
+    names = list(fractions)
+    total = sum(label_totals.values())
+    split_totals = _largest_remainder({n: fractions[n] * total for n in names}, total)
+    quotas = {
+        label: {n: math.floor(fractions[n] * count + 1e-9) for n in names}
+        for label, count in label_totals.items()
+    }
+    need = {n: split_totals[n] - sum(q[n] for q in quotas.values()) for n in names}
+    left = {label: count - sum(quotas[label].values()) for label, count in label_totals.items()}
+
+    def remainder(label: str, name: str) -> float:
+        exact = fractions[name] * label_totals[label]
+        return exact - math.floor(exact + 1e-9)
+
+    cells = sorted(
+        ((label, n) for label in sorted(label_totals) for n in names),
+        key=lambda c: (-round(remainder(*c), 9), _stable_key(seed, f"{c[0]}/{c[1]}")),
+    )
+    while any(v > 0 for v in left.values()):
+        moved = False
+        for label, name in cells:
+            if left[label] > 0 and need[name] > 0:
+                quotas[label][name] += 1
+                left[label] -= 1
+                need[name] -= 1
+                moved = True
+        if not moved:  # cannot happen: left and need have the same sum
+            break
+    return quotas
+
+
+def _largest_remainder(exact: Mapping[str, float], total: int) -> dict[str, int]:
+    """Integers that sum to ``total``: floors, then +1 by largest remainder (ties: order)."""
+    names = list(exact)
+    out = {n: math.floor(exact[n] + 1e-9) for n in names}
+    order = sorted(names, key=lambda n: (-round(exact[n] - out[n], 9), names.index(n)))
+    for name in order[: max(0, total - sum(out.values()))]:
+        out[name] += 1
+    return out
 
 
 def group_of(track: Track) -> str:

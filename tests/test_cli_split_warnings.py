@@ -1,0 +1,104 @@
+"""Split warnings as a user sees them: each ``python -m tfgenre.<cmd>`` its own process.
+
+Issue 18, items 3, 4 and 6: write_records says when an asked-for split came out empty
+and which labels each split lacks; fit refuses a train split without a label another
+split has (``--allow-missing-labels`` trains anyway); baselines states the split used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from synth import make_gtzan
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACEBACK = "Traceback (most recent call last)"
+GENRES = ("blues", "classical", "country", "disco", "hiphop",
+          "jazz", "metal", "pop", "reggae", "rock")  # fmt: skip
+
+
+def _run(cwd: Path, module: str, *args: str) -> subprocess.CompletedProcess:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert TRACEBACK not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc
+
+
+def _write(tmp_path: Path, per_genre: int, genres=GENRES, *extra: str):
+    audio = tmp_path / "clips"
+    make_gtzan(str(audio), genres=genres, per_genre=per_genre, seconds=1.0)
+    return _run(
+        tmp_path, "tfgenre.write_records", "--source", "folder", "--input", str(audio),
+        "--output", str(tmp_path / "records"), "--views", "features", "--window-seconds", "0",
+        "--shards", "1", "--workers", "1", "--no-progress", *extra,
+    )  # fmt: skip
+
+
+def test_twenty_clips_honour_the_fractions_and_the_gaps_are_said(tmp_path):
+    proc = _write(tmp_path, 2)
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stdout
+    # 2 tracks per label at 0.8/0.1/0.1: 16/2/2, not train 10 / validation 10 / test 0
+    assert "train: 16 tracks" in said, said
+    assert "validation: 2 tracks" in said and "test: 2 tracks" in said, said
+    manifest = json.loads((tmp_path / "records" / "manifest.json").read_text())
+    assert [manifest["splits"][s]["num_tracks"] for s in ("train", "validation", "test")] == [
+        16, 2, 2]
+    assert "WARNING: split 'validation' lacks 8 of 10 labels:" in said, said
+    assert "WARNING: split 'test' lacks 8 of 10 labels:" in said, said
+    assert "WARNING: split 'train'" not in said, said
+
+
+def test_an_asked_for_split_that_comes_out_empty_is_said_with_reason_and_fix(tmp_path):
+    proc = _write(tmp_path, 1, GENRES[:5])
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stdout
+    assert "WARNING: split 'test' was asked for 10% of the tracks but holds none" in said, said
+    assert "5 tracks in 5 labels (1 per label)" in said, said
+    assert "--splits train=0.9,validation=0.1" in said, said
+    # train lacks the label validation holds: said, with what fit will do about it
+    assert "WARNING: split 'train' lacks 1 of 5 labels" in said, said
+    assert "fit refuses" in said and "--allow-missing-labels" in said, said
+
+
+def test_fit_refuses_a_train_split_without_a_label_before_making_the_run_folder(tmp_path):
+    assert _write(tmp_path, 1, GENRES[:5]).returncode == 0
+    run_dir = tmp_path / "run"
+    args = ("--records", "records", "--view", "features", "--model", "features_mlp",
+            "--run-dir", str(run_dir), "--epochs", "1", "--batch-size", "4")  # fmt: skip
+    proc = _run(tmp_path, "tfgenre.fit", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "has no example of" in proc.stderr and "--allow-missing-labels" in proc.stderr
+    assert not run_dir.exists()
+    proc = _run(tmp_path, "tfgenre.fit", *args, "--allow-missing-labels")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "has no example of" in proc.stdout + proc.stderr
+    assert "lacks" in proc.stdout
+
+
+def test_fit_help_documents_allow_missing_labels(tmp_path):
+    proc = _run(tmp_path, "tfgenre.fit", "--help")
+    assert "--allow-missing-labels" in proc.stdout
+    assert "--allow-missing-labels" in (ROOT / "README.md").read_text()
+
+
+def test_baselines_heading_states_the_records_split_and_names_gaps(tmp_path):
+    assert _write(tmp_path, 2, GENRES, "--splits", "train=0.5,validation=0.25,test=0.25"
+                  ).returncode == 0
+    proc = _run(tmp_path, "tfgenre.baselines", "--records", "records",
+                "--models", "logistic_regression")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = proc.stdout
+    # the records' split, not the default fractions
+    assert "train=0.8" not in said and "'train': 0.8" not in said, said
+    assert "train=0.5,validation=0.25,test=0.25" in said, said
+    assert "train 10, validation 5, test 5 tracks" in said, said
+    assert "split 'test' lacks 5 of 10 labels" in said, said

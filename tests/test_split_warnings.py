@@ -1,0 +1,76 @@
+"""Issue 18 items 3-7 at the library level: split fractions on small sets, label gaps,
+baselines' fold interval and heading, and what early stopping did."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tfgenre.errors import ConfigError
+from tfgenre.sources.base import Track
+from tfgenre.split_checks import check_train_labels, missing_labels, train_gaps
+from tfgenre.splits import assign_splits, label_quotas
+
+FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def _tracks(labels: int, per_label: int) -> list[Track]:
+    return [Track(f"g{a}/{i}", "x.wav", f"g{a}") for a in range(labels) for i in range(per_label)]
+
+
+@pytest.mark.parametrize(
+    ("per_label", "sizes"),
+    [(1, (8, 1, 1)), (2, (16, 2, 2)), (3, (24, 3, 3)), (10, (80, 10, 10))],
+)
+def test_small_labels_still_honour_the_fractions_overall(per_label, sizes):
+    out = assign_splits(_tracks(10, per_label), FRACTIONS, seed=0)
+    counts = Counter(t.split for t in out)
+    assert (counts["train"], counts["validation"], counts["test"]) == sizes
+    # stratified: every label keeps at least one track in train when it has two
+    if per_label >= 2:
+        assert len({t.label for t in out if t.split == "train"}) == 10
+
+
+def test_label_quotas_sum_per_label_and_per_split():
+    totals = {"a": 2, "b": 2, "c": 3, "d": 7}
+    quotas = label_quotas(totals, {"train": 0.7, "validation": 0.15, "test": 0.15}, seed=3)
+    assert {label: sum(q.values()) for label, q in quotas.items()} == totals
+    per_split = Counter()
+    for q in quotas.values():
+        per_split.update(q)
+    assert per_split == {"train": 10, "validation": 2, "test": 2}
+
+
+def test_assignment_of_exact_fractions_is_unchanged():
+    out = assign_splits(_tracks(3, 10), {"train": 0.6, "test": 0.4}, seed=1)
+    for label in ("g0", "g1", "g2"):
+        assert Counter(t.split for t in out if t.label == label) == {"train": 6, "test": 4}
+
+
+def test_missing_labels_and_train_gaps():
+    present = {"train": {"a", "b"}, "validation": {"c"}, "test": {"a", "c"}}
+    assert missing_labels(("a", "b", "c"), present) == {
+        "train": ("c",), "validation": ("a", "b"), "test": ("b",)}  # fmt: skip
+    assert train_gaps(present, "train", ["validation", "test"]) == {
+        "validation": ("c",), "test": ("c",)}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"no example of c, which 'validation' has.*--allow"):
+        check_train_labels(present, "train", ["validation", "test"], "records")
+    lines = check_train_labels(present, "train", ["validation"], "records", allow=True)
+    assert lines == ["split 'train' has no example of c, which 'validation' has"]
+    assert check_train_labels({"train": {"a"}, "test": {"a"}}, "train", ["test"], "r") == []
+
+
+def test_baselines_heading_states_the_records_split_not_the_default(synthetic_records):
+    from builders import TINY_RUNS_RECORDS
+
+    from tfgenre.classical.baselines_config import BaselinesConfig
+    from tfgenre.classical.sweep import load_rows
+    from tfgenre.classical.tables import describe
+
+    records = synthetic_records(TINY_RUNS_RECORDS).records
+    cfg = BaselinesConfig(records=str(records))
+    text = describe(cfg, load_rows(cfg))
+    assert "0.8" not in text, text
+    assert "the records' split: train=0.5,validation=0.25,test=0.25, seed 0" in text, text
+    assert "train 6, validation 3, test 3 tracks" in text, text

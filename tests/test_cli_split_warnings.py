@@ -102,3 +102,30 @@ def test_baselines_heading_states_the_records_split_and_names_gaps(tmp_path):
     assert "train=0.5,validation=0.25,test=0.25" in said, said
     assert "train 10, validation 5, test 5 tracks" in said, said
     assert "split 'test' lacks 5 of 10 labels" in said, said
+
+
+def test_baselines_fold_interval_is_clipped_and_said_wide(tmp_path):
+    import csv
+
+    from tables import write_gtzan_feature_table
+
+    from tfgenre.stats import t_interval
+
+    table = write_gtzan_feature_table(tmp_path / "f.csv", classes=2, tracks_per_class=3,
+                                      track_noise=2.0, seed=1)  # fmt: skip
+    proc = _run(tmp_path, "tfgenre.baselines", "--features-csv", str(table), "--folds", "3",
+                "--models", "logistic_regression,naive_bayes,knn", "--out", "out")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "clipped to [0, 1]" in proc.stdout, proc.stdout
+    assert "wide with few folds: t = 4.30 at 2 degrees of freedom" in proc.stdout, proc.stdout
+    with open(tmp_path / "out" / "baselines_folds.csv") as f:
+        folds = list(csv.DictReader(f))
+    with open(tmp_path / "out" / "baselines.csv") as f:
+        summary = list(csv.DictReader(f))
+    unclipped = []
+    for row in summary:
+        assert 0.0 <= float(row["accuracy_lo"]) <= float(row["accuracy_hi"]) <= 1.0, row
+        assert 0.0 <= float(row["macro_f1_lo"]) <= float(row["macro_f1_hi"]) <= 1.0, row
+        scores = [float(r["accuracy"]) for r in folds if r["model"] == row["model"]]
+        unclipped += t_interval(scores)["ci"]
+    assert min(unclipped) < 0.0 or max(unclipped) > 1.0  # the case that printed 1.5504

@@ -74,3 +74,16 @@ def test_baselines_heading_states_the_records_split_not_the_default(synthetic_re
     assert "0.8" not in text, text
     assert "the records' split: train=0.5,validation=0.25,test=0.25, seed 0" in text, text
     assert "train 6, validation 3, test 3 tracks" in text, text
+
+
+def test_fold_interval_is_clipped_and_few_folds_are_said_wide():
+    from tfgenre.classical.sweep import fold_interval, fold_interval_method
+    from tfgenre.stats import t_interval
+
+    scores = [1.0, 0.5, 1.0]
+    assert t_interval(scores)["ci"][1] > 1.0
+    low, high = fold_interval(scores)
+    assert 0.0 <= low < high == 1.0
+    assert "clipped to [0, 1]" in fold_interval_method(3)
+    assert "wide with few folds: t = 4.30 at 2 degrees of freedom" in fold_interval_method(3)
+    assert "wide" not in fold_interval_method(10)

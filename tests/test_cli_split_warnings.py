@@ -129,3 +129,47 @@ def test_baselines_fold_interval_is_clipped_and_said_wide(tmp_path):
         scores = [float(r["accuracy"]) for r in folds if r["model"] == row["model"]]
         unclipped += t_interval(scores)["ci"]
     assert min(unclipped) < 0.0 or max(unclipped) > 1.0  # the case that printed 1.5504
+
+
+def test_fit_says_where_early_stopping_stopped_and_which_epoch_it_scores(
+    tmp_path, synthetic_records
+):
+    import re
+
+    import numpy as np
+    from builders import TINY_RUNS_RECORDS
+
+    from tfgenre.models.saving import load_model
+    from tfgenre.scoring.figures import read_history
+
+    records = synthetic_records(TINY_RUNS_RECORDS).records
+    run_dir = tmp_path / "run"
+    proc = _run(
+        tmp_path, "tfgenre.fit", "--records", str(records), "--view", "features",
+        "--model", "features_mlp", "--run-dir", str(run_dir), "--epochs", "40",
+        "--batch-size", "8", "--set", "early_stopping_patience=2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = re.search(
+        r"training: stopped at epoch (\d+) of 40 \(patience 2\); scoring the best "
+        r"checkpoint, epoch (\d+), val_accuracy (\d\.\d{4})",
+        proc.stdout,
+    )
+    assert found, proc.stdout
+    stopped, best, value = int(found[1]), int(found[2]), float(found[3])
+    history = read_history(str(run_dir / "history.csv"))
+    # true to the history: the last epoch run, the first epoch with the best value
+    assert stopped == len(history["epoch"]) < 40
+    val = history["val_accuracy"]
+    assert best == int(np.argmax(val)) + 1 and abs(value - max(val)) < 5e-5
+    assert stopped == best + 2  # patience 2 after the best epoch
+    # the scored model is the best checkpoint
+    scored = load_model(str(run_dir / "model.keras"), compile=False).get_weights()
+    kept = load_model(str(run_dir / "checkpoints" / "best.keras"), compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(scored, kept))
+    report = (run_dir / "report" / "report.md").read_text()
+    assert f"Stopped at epoch {stopped} of 40 (patience 2); scoring the best checkpoint, " \
+           f"epoch {best}, val_accuracy {found[3]}." in report
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["training"]["stopped_epoch"] == stopped
+    assert metrics["training"]["scored_epoch"] == best

@@ -87,3 +87,30 @@ def test_fold_interval_is_clipped_and_few_folds_are_said_wide():
     assert "clipped to [0, 1]" in fold_interval_method(3)
     assert "wide with few folds: t = 4.30 at 2 degrees of freedom" in fold_interval_method(3)
     assert "wide" not in fold_interval_method(10)
+
+
+class _Early:
+    """What stopping_summary reads of a keras EarlyStopping after the fit."""
+
+    def __init__(self, stopped_epoch: int, best_epoch: int, best: float) -> None:
+        self.stopped_epoch, self.best_epoch, self.best = stopped_epoch, best_epoch, best
+
+
+def test_stopping_summary_reads_the_history_and_the_callback():
+    from tfgenre.trainer.stopping import BEST_CHECKPOINT, LAST_EPOCH, RESTORED, stopping_summary
+
+    history = {"epoch": [0.0, 1.0, 2.0, 3.0, 4.0],
+               "val_accuracy": [0.5, 0.81, 0.7, 0.81, 0.6],
+               "loss": [2.0, 1.5, 1.2, 1.1, 1.3]}  # fmt: skip
+    out = stopping_summary(history, epochs=30, monitor="val_accuracy", patience=3,
+                           early_stopping=_Early(4, 1, 0.81), scored=BEST_CHECKPOINT)
+    assert out["summary"] == ("stopped at epoch 5 of 30 (patience 3); scoring the best "
+                              "checkpoint, epoch 2, val_accuracy 0.8100")  # fmt: skip
+    out = stopping_summary(history, epochs=5, monitor="loss", patience=3,
+                           early_stopping=_Early(0, 3, 1.1), scored=RESTORED)
+    assert out["summary"] == ("ran all 5 epochs; scoring the best weights early stopping "
+                              "restored, epoch 4, loss 1.1000")  # fmt: skip
+    out = stopping_summary(history, epochs=5, monitor="loss", patience=0, scored=LAST_EPOCH)
+    assert out["summary"] == ("ran all 5 epochs (early stopping off); scoring the last "
+                              "epoch's weights, epoch 5, loss 1.3000")  # fmt: skip
+    assert not out["stopped_early"] and out["epochs_run"] == 5

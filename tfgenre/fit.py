@@ -187,6 +187,8 @@ def _print_result(result: Any) -> None:
     from tfgenre.run_folder import report_dir
 
     sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
+    if result.training:
+        sys.stdout.write(f"training: {result.training['summary']}\n")
     if result.metrics:
         seg, trk = result.metrics["segment"], result.metrics["track"]
         split = result.metrics.get("split", "test")

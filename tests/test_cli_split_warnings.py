@@ -55,6 +55,8 @@ def test_twenty_clips_honour_the_fractions_and_the_gaps_are_said(tmp_path):
     assert "WARNING: split 'validation' lacks 8 of 10 labels:" in said, said
     assert "WARNING: split 'test' lacks 8 of 10 labels:" in said, said
     assert "WARNING: split 'train'" not in said, said
+    assert "20 tracks in 10 labels is 2 per label; a split of 10% reaches every label " \
+           "from 10 tracks per label" in said, said
 
 
 def test_an_asked_for_split_that_comes_out_empty_is_said_with_reason_and_fix(tmp_path):
@@ -173,3 +175,39 @@ def test_fit_says_where_early_stopping_stopped_and_which_epoch_it_scores(
     metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
     assert metrics["training"]["stopped_epoch"] == stopped
     assert metrics["training"]["scored_epoch"] == best
+
+
+def test_fault_filtered_records_gaps_are_said_by_writer_baselines_and_fit(tmp_path):
+    """The issue's case: the fault-filtered lists on a GTZAN subset leave train without
+    blues, classical and country; every command says so, and fit refuses."""
+    make_gtzan(str(tmp_path / "genres"), genres=GENRES, per_genre=12, seconds=1.0)
+    proc = _run(
+        tmp_path, "tfgenre.write_records", "--source", "gtzan", "--input", "genres",
+        "--output", "records", "--views", "features", "--window-seconds", "0",
+        "--shards", "1", "--workers", "1", "--no-progress",
+        "--set", "source_options.split=fault_filtered",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = json.loads((tmp_path / "records" / "manifest.json").read_text())
+    counts = {s: v["label_counts"] for s, v in manifest["splits"].items()}
+    lacking = [g for g in GENRES if not counts["train"].get(g)]
+    assert lacking, counts  # the subset leaves train without some labels
+    said = f"lacks {len(lacking)} of 10 labels: {', '.join(lacking)}"
+    assert f"WARNING: split 'train' {said}" in proc.stdout, proc.stdout
+
+    proc = _run(tmp_path, "tfgenre.baselines", "--records", "records",
+                "--models", "logistic_regression")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    heading = next(line for line in proc.stdout.splitlines() if line.startswith("### "))
+    assert "(the records' own split, from the gtzan source)" in heading, heading
+    assert "0.8" not in heading and "protocol gtzan_fault_filtered" in heading, heading
+    sizes = ", ".join(f"{s} {manifest['splits'][s]['num_tracks']}"
+                      for s in ("train", "validation", "test"))  # fmt: skip
+    assert f"{sizes} tracks" in heading, heading
+    assert f"WARNING: split 'train' {said}" in proc.stdout, proc.stdout
+
+    proc = _run(tmp_path, "tfgenre.fit", "--records", "records", "--view", "features",
+                "--model", "features_mlp", "--run-dir", "run", "--epochs", "1")  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"split 'train' has no example of {', '.join(lacking)}" in proc.stderr
+    assert not (tmp_path / "run").exists()

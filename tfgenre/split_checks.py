@@ -106,9 +106,9 @@ def check_train_labels(
     if lines and not allow:
         raise ConfigError(
             f"{source}: " + "; ".join(lines) + ". A model cannot learn a label it never sees "
-            "and every such example would count as an error. Write the records with more "
-            "tracks per label or other split fractions, or pass "
-            f"{ALLOW_FLAG} to train anyway"
+            "and every such example would count as an error. Use a split whose train split "
+            "holds every label (more tracks per label, other fractions or other split "
+            f"lists), or pass {ALLOW_FLAG} to train anyway"
         )
     return lines
 
@@ -167,3 +167,31 @@ def empty_split_lines(info: Any) -> list[str]:
             f"out: --splits {fix_splits}"
         )
     return lines
+
+
+def small_labels_line(info: Any) -> str | None:
+    """Why splits made here lack labels when labels are small, and what fixes it.
+
+    Args:
+        info: The records' :class:`~tfgenre.records.info.RecordsInfo`.
+
+    Returns:
+        One line when the smallest asked-for fraction needs more tracks per label than
+        the labels have (``None`` otherwise, or for a source's own split).
+    """
+    policy = info.split_policy or {}
+    fractions = [float(v) for v in (policy.get("fractions") or {}).values() if float(v) > 0]
+    if policy.get("kind") != "stratified_grouped" or len(fractions) < 2:
+        return None
+    total = sum(s.num_tracks for s in info.splits.values())
+    labels = max(len(info.labels), 1)
+    need = math.ceil(1 / min(fractions) - 1e-9)
+    if total / labels >= need:
+        return None
+    per_label = total / labels
+    per = f"{per_label:g}" if per_label == int(per_label) else f"about {per_label:.1f}"
+    return (
+        f"{total} tracks in {labels} labels is {per} per label; a split of "
+        f"{min(fractions):.0%} reaches every label from {need} tracks per label. Add tracks, "
+        "or use fewer splits, or cross-validate (fit/baselines --folds K)"
+    )

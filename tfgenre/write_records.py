@@ -114,6 +114,9 @@ def split_warnings(info: RecordsInfo) -> list[str]:
     lines = split_checks.empty_split_lines(info)
     missing = split_checks.missing_labels(info.labels, present)
     lines += split_checks.missing_label_lines(info.labels, missing)
+    hint = split_checks.small_labels_line(info) if missing else None
+    if hint:
+        lines.append(hint)
     others = [name for name in present if name != "train"]
     if split_checks.train_gaps(present, "train", others):
         lines.append(

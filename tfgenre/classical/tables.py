@@ -104,8 +104,9 @@ def _split_used(cfg: BaselinesConfig, rows: FeatureRows | None) -> str:
         if policy.get("kind") == "stratified_grouped" and policy.get("fractions"):
             fractions = ",".join(f"{k}={v:g}" for k, v in policy["fractions"].items())
             return f"the records' split: {fractions}, seed {policy.get('seed')}"
-        where = f" ({policy['source']})" if policy.get("source") else ""
-        return f"the records' split: {policy.get('kind', 'unknown')}{where}"
+        if policy.get("kind") == "source":
+            return f"the records' own split, from the {policy.get('source') or 'its'} source"
+        return f"the records' split: {policy.get('kind', 'unknown')}"
     if rows is not None and rows.protocol.name != "random":
         return f"the CSV's own split ({rows.protocol.name})"
     fractions = ",".join(f"{k}={v:g}" for k, v in cfg.splits.items())

@@ -128,7 +128,8 @@ def check_split_labels(cfg: Any, *, allow: bool = False) -> None:
     """Names the labels each split lacks; refuses a train split without one another has.
 
     A train split that lacks a label of the validation or evaluation split is refused
-    unless ``allow``. Runs before the run folder is created, so a refused fit leaves nothing behind.
+    unless ``allow``. Runs before the run folder is created, so a refused fit leaves
+    nothing behind.
 
     Raises:
         ConfigError: when train lacks such a label and ``allow`` is false.

@@ -114,3 +114,24 @@ def test_stopping_summary_reads_the_history_and_the_callback():
     assert out["summary"] == ("ran all 5 epochs (early stopping off); scoring the last "
                               "epoch's weights, epoch 5, loss 1.3000")  # fmt: skip
     assert not out["stopped_early"] and out["epochs_run"] == 5
+
+
+def test_pipeline_fit_stage_refuses_train_without_a_label(synthetic_records, tmp_path):
+    from builders import RecordsSpec
+
+    from tfgenre.fit import _fit_stage, stage_config
+
+    # one clip per genre at thirds: train, validation and test get one genre each
+    spec = RecordsSpec(num_genres=3, clips_per_genre=1, clip_seconds=1.0, views=("features",),
+                       window_seconds=0.0, splits=(("train", 0.34), ("validation", 0.33),
+                                                   ("test", 0.33)), shards=1)  # fmt: skip
+    records = synthetic_records(spec).records
+    section = {"records": str(records), "view": "features", "model": "features_mlp",
+               "run_dir": str(tmp_path / "run"), "epochs": 1}  # fmt: skip
+    with pytest.raises(ConfigError, match="has no example of .*--allow-missing-labels"):
+        _fit_stage(section, {})
+    assert not (tmp_path / "run").exists()
+    cfg, _ = stage_config({**section, "allow_missing_labels": True}, {})
+    assert cfg.records == str(records)
+    with pytest.raises(ConfigError, match="allow_missing_labels='yes' must be true or false"):
+        stage_config({**section, "allow_missing_labels": "yes"}, {})

@@ -218,6 +218,8 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any
     overwrite = section.pop("overwrite", False)
     if not isinstance(overwrite, bool):
         raise ConfigError(f"fit.overwrite={overwrite!r} must be true or false")
+    _allow_missing_labels(section)
+    section.pop("allow_missing_labels", None)
     data = with_default_records(section, pipeline)
     return config.from_dict(FitConfig, data, prefix="fit."), overwrite
 
@@ -241,6 +243,14 @@ def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     return cfg
 
 
+def _allow_missing_labels(section: dict[str, Any]) -> bool:
+    """The ``fit:`` section's ``allow_missing_labels`` (``--allow-missing-labels``)."""
+    allow = section.get("allow_missing_labels", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"fit.allow_missing_labels={allow!r} must be true or false")
+    return allow
+
+
 @stage("fit", check=_check_stage)
 def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     from tfgenre.trainer.loop import train
@@ -249,6 +259,7 @@ def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     if cfg.folds:
         _print_folds(cfg, overwrite=overwrite)
         return
+    check_split_labels(cfg, allow=_allow_missing_labels(section))
     _print_result(train(cfg, evaluate=True, overwrite=overwrite))
 
 

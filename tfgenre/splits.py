@@ -75,10 +75,11 @@ def assign_splits(
     """Gives every track a split: stratified by label, grouped, deterministic.
 
     First every label gets an integer quota of tracks per split
-    (:func:`label_quotas`): the quotas of a label sum to its tracks and the quotas of a
-    split sum to its fraction of all tracks (rounded by largest remainder), so the
-    fractions are honoured overall even when labels are too small to honour them one
-    by one (20 tracks, 2 per label, at 0.8/0.1/0.1 give 16/2/2, not 10/10/0). Then
+    (:func:`label_quotas`): the quotas of a label sum to its tracks, each as close to
+    the label's share as integers allow, and each split's total is its fraction of all
+    tracks rounded down or up, so the fractions are honoured overall even when labels
+    are too small to honour them one by one (20 tracks, 2 per label, at 0.8/0.1/0.1
+    give 16/2/2, not 10/10/0). Then
     groups (``track.group``, else the track itself) are visited in an order fixed by a
     hash of (seed, group id), largest first; each goes to the split whose share of the
     group's majority label is furthest below its quota. The result depends only on the
@@ -126,13 +127,15 @@ def assign_splits(
 def label_quotas(
     label_totals: Mapping[str, int], fractions: Mapping[str, float], seed: int = 0
 ) -> dict[str, dict[str, int]]:
-    """Integer tracks per (label, split) that honour the fractions overall and per label.
+    """Integer tracks per (label, split): each label rounded, the splits kept in bounds.
 
-    Each split's total is its fraction of all tracks, rounded by largest remainder (ties
-    to the earlier split). Each label starts from the floor of its fraction in every
-    split; the tracks left over go, largest remainder first (ties in a seeded hash
-    order), to the splits still below their total. So small labels are spread over
-    the splits instead of all rounding the same way.
+    Each label's exact shares (fraction x its tracks) are rounded by largest remainder
+    (ties to the earlier split), as close to stratified as integers allow. Then, while
+    a split's total lies outside the floor and ceiling of its exact share of all tracks,
+    one track moves between splits in the label where the move costs stratification
+    least (ties in a seeded hash order of the labels). So small labels, which would all
+    round the same way, are spread over the splits: 10 labels of 2 tracks at 0.8/0.1/0.1
+    give 16/2/2, not 20/0/0; labels that round well are left as they are.
 
     Args:
         label_totals: Tracks per label.
@@ -143,33 +146,45 @@ def label_quotas(
         ``{label: {split: tracks}}``; each label's quotas sum to its tracks.
     """
     names = list(fractions)
-    total = sum(label_totals.values())
-    split_totals = _largest_remainder({n: fractions[n] * total for n in names}, total)
-    quotas = {
-        label: {n: math.floor(fractions[n] * count + 1e-9) for n in names}
-        for label, count in label_totals.items()
+    exact = {
+        label: {n: fractions[n] * count for n in names} for label, count in label_totals.items()
     }
-    need = {n: split_totals[n] - sum(q[n] for q in quotas.values()) for n in names}
-    left = {label: count - sum(quotas[label].values()) for label, count in label_totals.items()}
+    quotas = {
+        label: _largest_remainder(exact[label], count) for label, count in label_totals.items()
+    }
+    total = sum(label_totals.values())
+    low = {n: math.floor(fractions[n] * total + 1e-9) for n in names}
+    high = {n: math.ceil(fractions[n] * total - 1e-9) for n in names}
+    tie = {label: _stable_key(seed, label) for label in label_totals}
 
-    def remainder(label: str, name: str) -> float:
-        exact = fractions[name] * label_totals[label]
-        return exact - math.floor(exact + 1e-9)
+    def size(name: str) -> int:
+        return sum(q[name] for q in quotas.values())
 
-    cells = sorted(
-        ((label, n) for label in sorted(label_totals) for n in names),
-        key=lambda c: (-round(remainder(*c), 9), _stable_key(seed, f"{c[0]}/{c[1]}")),
-    )
-    while any(v > 0 for v in left.values()):
-        moved = False
-        for label, name in cells:
-            if left[label] > 0 and need[name] > 0:
-                quotas[label][name] += 1
-                left[label] -= 1
-                need[name] -= 1
-                moved = True
-        if not moved:  # cannot happen: left and need have the same sum
+    def cost(label: str, src: str, dst: str) -> float:
+        q, e = quotas[label], exact[label]
+        before = abs(q[src] - e[src]) + abs(q[dst] - e[dst])
+        return abs(q[src] - 1 - e[src]) + abs(q[dst] + 1 - e[dst]) - before
+
+    for _ in range(total * max(len(names), 1) + 1):  # each move lowers the excess by 1
+        short = [n for n in names if size(n) < low[n]]
+        over = [n for n in names if size(n) > high[n]]
+        if short:
+            pairs = [(s, short[0]) for s in names if s != short[0] and size(s) > low[s]]
+        elif over:
+            pairs = [(over[0], d) for d in names if d != over[0] and size(d) < high[d]]
+        else:
             break
+        moves = [
+            (round(cost(label, src, dst), 9), tie[label], names.index(dst), label, src, dst)
+            for src, dst in pairs
+            for label in quotas
+            if quotas[label][src] > 0
+        ]
+        if not moves:  # cannot happen: the bounds bracket the total
+            break
+        *_, label, src, dst = min(moves)
+        quotas[label][src] -= 1
+        quotas[label][dst] += 1
     return quotas
 
 

@@ -39,7 +39,12 @@ from tfgenre import cli, config, io
 from tfgenre.classical.baselines_config import FIT_DATA_KEYS, BaselinesConfig
 from tfgenre.classical.models import MODELS
 from tfgenre.classical.sweep import load_rows, run_baselines
-from tfgenre.classical.tables import describe, markdown_table, write_tables
+from tfgenre.classical.tables import (
+    describe,
+    markdown_table,
+    missing_label_lines,
+    write_tables,
+)
 from tfgenre.pipeline import stage, with_default_records
 
 
@@ -128,6 +133,8 @@ def _main(args: argparse.Namespace) -> int:
 def _evaluate_and_print(cfg: BaselinesConfig) -> None:
     io.check_output_folder(cfg.out, "out")
     rows = load_rows(cfg)
+    for line in missing_label_lines(cfg, rows):
+        sys.stdout.write(f"WARNING: {line}\n")
     summary, per_fold = run_baselines(cfg, rows)
     sys.stdout.write(markdown_table(summary, describe(cfg, rows)))
     if cfg.out:

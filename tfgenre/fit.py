@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="grouped, stratified K-fold cross-validation over every track (runs in "
         "RUN_DIR/folds/<k>, summary in RUN_DIR/folds_summary.md; same folds as baselines)",
     )
+    p.add_argument(
+        "--allow-missing-labels",
+        action="store_true",
+        help="train even when the train split has no example of a label that the "
+        "validation or evaluation split has (refused by default: the model cannot learn "
+        "it, and every such example counts as an error)",
+    )
     p.add_argument("--no-evaluate", action="store_true", help="skip the final evaluation")
     p.add_argument(
         "--overwrite",
@@ -111,9 +118,58 @@ def _main(args: argparse.Namespace) -> int:
             raise ConfigError("--no-evaluate does not go with --folds: each fold is evaluated")
         _print_folds(cfg, overwrite=args.overwrite)
         return 0
+    check_split_labels(cfg, allow=args.allow_missing_labels)
     result = train(cfg, evaluate=not args.no_evaluate, overwrite=args.overwrite)
     _print_result(result)
     return 0
+
+
+def check_split_labels(cfg: Any, *, allow: bool = False) -> None:
+    """Names the labels each split lacks; refuses a train split without one another has.
+
+    A train split that lacks a label of the validation or evaluation split is refused
+    unless ``allow``. Runs before the run folder is created, so a refused fit leaves
+    nothing behind.
+
+    Raises:
+        ConfigError: when train lacks such a label and ``allow`` is false.
+    """
+    from tfgenre import split_checks
+
+    labels, present = _split_labels(cfg)
+    used = [cfg.train_split, cfg.val_split, cfg.eval_split]
+    missing = split_checks.missing_labels(
+        labels, {s: present[s] for s in dict.fromkeys(used) if s in present}
+    )
+    source = cfg.records or cfg.features_csv
+    gaps = split_checks.check_train_labels(present, cfg.train_split, used[1:], source, allow=allow)
+    for line in split_checks.missing_label_lines(labels, missing):
+        sys.stdout.write(f"WARNING: {line}\n")
+    for line in gaps:
+        sys.stdout.write(
+            f"WARNING: {line}; training anyway ({split_checks.ALLOW_FLAG}): every such "
+            "example will count as an error\n"
+        )
+
+
+def _split_labels(cfg: Any) -> tuple[tuple[str, ...], dict[str, set[str]]]:
+    """The label names and ``{split: labels it holds}`` of the run's records or CSV."""
+    from tfgenre import split_checks
+
+    if cfg.records:
+        from tfgenre.records.info import RecordsInfo
+
+        info = RecordsInfo.load(cfg.records)
+        return tuple(info.labels), split_checks.records_label_sets(info)
+    from tfgenre.trainer.inputs import feature_table
+
+    table = feature_table(cfg)
+    present = {
+        split: {table.labels[int(i)] for i in set(y.tolist())}
+        for split, (_, y, _) in table.splits.items()
+        if len(y)
+    }
+    return tuple(table.labels), present
 
 
 def _print_folds(cfg: Any, *, overwrite: bool) -> None:
@@ -132,6 +188,8 @@ def _print_result(result: Any) -> None:
     from tfgenre.run_folder import report_dir
 
     sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
+    if result.training:
+        sys.stdout.write(f"training: {result.training['summary']}\n")
     if result.metrics:
         seg, trk = result.metrics["segment"], result.metrics["track"]
         split = result.metrics.get("split", "test")
@@ -160,6 +218,8 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any
     overwrite = section.pop("overwrite", False)
     if not isinstance(overwrite, bool):
         raise ConfigError(f"fit.overwrite={overwrite!r} must be true or false")
+    _allow_missing_labels(section)
+    section.pop("allow_missing_labels", None)
     data = with_default_records(section, pipeline)
     return config.from_dict(FitConfig, data, prefix="fit."), overwrite
 
@@ -183,6 +243,14 @@ def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     return cfg
 
 
+def _allow_missing_labels(section: dict[str, Any]) -> bool:
+    """The ``fit:`` section's ``allow_missing_labels`` (``--allow-missing-labels``)."""
+    allow = section.get("allow_missing_labels", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"fit.allow_missing_labels={allow!r} must be true or false")
+    return allow
+
+
 @stage("fit", check=_check_stage)
 def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     from tfgenre.trainer.loop import train
@@ -191,6 +259,7 @@ def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
     if cfg.folds:
         _print_folds(cfg, overwrite=overwrite)
         return
+    check_split_labels(cfg, allow=_allow_missing_labels(section))
     _print_result(train(cfg, evaluate=True, overwrite=overwrite))
 
 

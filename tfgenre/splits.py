@@ -74,9 +74,15 @@ def assign_splits(
 ) -> list[Track]:
     """Gives every track a split: stratified by label, grouped, deterministic.
 
-    Groups (``track.group``, else the track itself) are visited in an order fixed by a
+    First every label gets an integer quota of tracks per split
+    (:func:`label_quotas`): the quotas of a label sum to its tracks, each as close to
+    the label's share as integers allow, and each split's total is its fraction of all
+    tracks rounded down or up, so the fractions are honoured overall even when labels
+    are too small to honour them one by one (20 tracks, 2 per label, at 0.8/0.1/0.1
+    give 16/2/2, not 10/10/0). Then
+    groups (``track.group``, else the track itself) are visited in an order fixed by a
     hash of (seed, group id), largest first; each goes to the split whose share of the
-    group's majority label is furthest below its target. The result depends only on the
+    group's majority label is furthest below its quota. The result depends only on the
     track list, the fractions and the seed.
 
     Args:
@@ -94,6 +100,7 @@ def assign_splits(
         groups[group_of(track)].append(track)
 
     label_totals = Counter(t.label for t in tracks)
+    quotas = label_quotas(label_totals, {n: fractions[n] for n in names}, seed)
     counts: dict[str, Counter[str]] = {n: Counter() for n in names}
 
     def group_label(members: list[Track]) -> str:
@@ -105,10 +112,9 @@ def assign_splits(
     for gid in order:
         members = groups[gid]
         label = group_label(members)
-        total = label_totals[label]
 
-        def deficit(name: str, label: str = label, total: int = total) -> tuple[float, int]:
-            target = fractions[name] * total
+        def deficit(name: str, label: str = label) -> tuple[float, int]:
+            target = quotas[label][name]
             return (counts[name][label] - target) / max(target, 1e-9), names.index(name)
 
         best = min(names, key=deficit)
@@ -116,6 +122,80 @@ def assign_splits(
         for member in members:
             counts[best][member.label] += 1
     return [dataclasses.replace(t, split=assigned[group_of(t)]) for t in tracks]
+
+
+def label_quotas(
+    label_totals: Mapping[str, int], fractions: Mapping[str, float], seed: int = 0
+) -> dict[str, dict[str, int]]:
+    """Integer tracks per (label, split): each label rounded, the splits kept in bounds.
+
+    Each label's exact shares (fraction x its tracks) are rounded by largest remainder
+    (ties to the earlier split), as close to stratified as integers allow. Then, while
+    a split's total lies outside the floor and ceiling of its exact share of all tracks,
+    one track moves between splits in the label where the move costs stratification
+    least (ties in a seeded hash order of the labels). So small labels, which would all
+    round the same way, are spread over the splits: 10 labels of 2 tracks at 0.8/0.1/0.1
+    give 16/2/2, not 20/0/0; labels that round well are left as they are.
+
+    Args:
+        label_totals: Tracks per label.
+        fractions: Target fraction per split (only splits with a fraction > 0).
+        seed: Decides ties between labels.
+
+    Returns:
+        ``{label: {split: tracks}}``; each label's quotas sum to its tracks.
+    """
+    names = list(fractions)
+    exact = {
+        label: {n: fractions[n] * count for n in names} for label, count in label_totals.items()
+    }
+    quotas = {
+        label: _largest_remainder(exact[label], count) for label, count in label_totals.items()
+    }
+    total = sum(label_totals.values())
+    low = {n: math.floor(fractions[n] * total + 1e-9) for n in names}
+    high = {n: math.ceil(fractions[n] * total - 1e-9) for n in names}
+    tie = {label: _stable_key(seed, label) for label in label_totals}
+
+    def size(name: str) -> int:
+        return sum(q[name] for q in quotas.values())
+
+    def cost(label: str, src: str, dst: str) -> float:
+        q, e = quotas[label], exact[label]
+        before = abs(q[src] - e[src]) + abs(q[dst] - e[dst])
+        return abs(q[src] - 1 - e[src]) + abs(q[dst] + 1 - e[dst]) - before
+
+    for _ in range(total * max(len(names), 1) + 1):  # each move lowers the excess by 1
+        short = [n for n in names if size(n) < low[n]]
+        over = [n for n in names if size(n) > high[n]]
+        if short:
+            pairs = [(s, short[0]) for s in names if s != short[0] and size(s) > low[s]]
+        elif over:
+            pairs = [(over[0], d) for d in names if d != over[0] and size(d) < high[d]]
+        else:
+            break
+        moves = [
+            (round(cost(label, src, dst), 9), tie[label], names.index(dst), label, src, dst)
+            for src, dst in pairs
+            for label in quotas
+            if quotas[label][src] > 0
+        ]
+        if not moves:  # cannot happen: the bounds bracket the total
+            break
+        *_, label, src, dst = min(moves)
+        quotas[label][src] -= 1
+        quotas[label][dst] += 1
+    return quotas
+
+
+def _largest_remainder(exact: Mapping[str, float], total: int) -> dict[str, int]:
+    """Integers that sum to ``total``: floors, then +1 by largest remainder (ties: order)."""
+    names = list(exact)
+    out = {n: math.floor(exact[n] + 1e-9) for n in names}
+    order = sorted(names, key=lambda n: (-round(exact[n] - out[n], 9), names.index(n)))
+    for name in order[: max(0, total - sum(out.values()))]:
+        out[name] += 1
+    return out
 
 
 def group_of(track: Track) -> str:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfgenre import cli, config
+from tfgenre import cli, config, split_checks
 from tfgenre.records.executors import resolve_workers
 from tfgenre.records.info import RecordsInfo
 from tfgenre.records.writer import write_records
@@ -100,11 +100,30 @@ def summarize(info: RecordsInfo) -> str:
         lines.append(
             f"inputs {c.inputs}, written {c.written}, skipped {c.skipped}, padded {c.padded}"
         )
+    lines += [f"WARNING: {line}" for line in split_warnings(info)]
     for skip in info.skipped[:10]:
         lines.append(f"  skipped {skip.path}: {skip.reason}")
     if len(info.skipped) > 10:
         lines.append(f"  ... and {len(info.skipped) - 10} more (see manifest.json)")
     return "\n".join(lines)
+
+
+def split_warnings(info: RecordsInfo) -> list[str]:
+    """Asked-for splits that came out empty, and the labels each split lacks."""
+    present = split_checks.records_label_sets(info)
+    lines = split_checks.empty_split_lines(info)
+    missing = split_checks.missing_labels(info.labels, present)
+    lines += split_checks.missing_label_lines(info.labels, missing)
+    hint = split_checks.small_labels_line(info) if missing else None
+    if hint:
+        lines.append(hint)
+    others = [name for name in present if name != "train"]
+    if split_checks.train_gaps(present, "train", others):
+        lines.append(
+            "fit refuses to train on these records while 'train' lacks a label another "
+            f"split has (pass {split_checks.ALLOW_FLAG} to train anyway)"
+        )
+    return lines
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -47,6 +47,36 @@ def load_rows(cfg: BaselinesConfig) -> FeatureRows:
     return rows
 
 
+#: Below this many folds the t-interval of the mean is said to be wide.
+FEW_FOLDS = 10
+
+
+def fold_interval(scores: np.ndarray) -> list[float]:
+    """The t-interval of the mean of per-fold scores, clipped to [0, 1] as fit's CV is.
+
+    With few folds the Student-t quantile is large (4.30 for 3 folds), so the unclipped
+    interval of an accuracy can leave [0, 1] ([0.1162, 1.5504]); a score cannot.
+    """
+    low, high = t_interval(scores)["ci"]
+    return [max(0.0, float(low)), min(1.0, float(high))]
+
+
+def fold_interval_method(folds: int) -> str:
+    """How the fold interval was made, and a warning when few folds make it wide."""
+    text = (
+        f"{100 * DEFAULT_LEVEL:.0f} % t-interval of the mean over {folds} folds, clipped to [0, 1]"
+    )
+    if folds < FEW_FOLDS:
+        from scipy.stats import t as student_t
+
+        quantile = float(student_t.ppf(0.5 + DEFAULT_LEVEL / 2.0, folds - 1))
+        text += (
+            f" (wide with few folds: t = {quantile:.2f} at {folds - 1} degrees of freedom; "
+            "more folds narrow it)"
+        )
+    return text
+
+
 def run_baselines(
     cfg: BaselinesConfig, rows: FeatureRows | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -131,9 +161,9 @@ def _score_on_folds(
     seconds = time.perf_counter() - start
     acc = np.array([s["accuracy"] for s in scores])
     f1 = np.array([s["macro_f1"] for s in scores])
-    if cfg.folds:  # spread over folds: a t-interval of the mean
-        acc_ci, f1_ci = t_interval(acc)["ci"], t_interval(f1)["ci"]
-        method = f"{100 * DEFAULT_LEVEL:.0f} % t-interval of the mean over {len(folds)} folds"
+    if cfg.folds:  # spread over folds: a t-interval of the mean, clipped to [0, 1]
+        acc_ci, f1_ci = fold_interval(acc), fold_interval(f1)
+        method = fold_interval_method(len(folds))
     else:  # one split: a bootstrap over its scored tracks
         acc_ci = [scores[0]["accuracy_lo"], scores[0]["accuracy_hi"]]
         f1_ci = [scores[0]["macro_f1_lo"], scores[0]["macro_f1_hi"]]

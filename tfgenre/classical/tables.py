@@ -79,16 +79,68 @@ def describe(cfg: BaselinesConfig, rows: FeatureRows | None = None) -> str:
     elif cfg.named_split:
         text = f"{source}: {cfg.train_split} -> {cfg.eval_split} (split {cfg.named_split})"
     else:
-        text = (
-            f"{source}: {cfg.train_split} -> {cfg.eval_split} "
-            f"(splits {cfg.splits}, seed {cfg.seed})"
-        )
+        text = f"{source}: {cfg.train_split} -> {cfg.eval_split} ({_split_used(cfg, rows)})"
+    if rows is not None and not cfg.folds:
+        text += f"; {split_sizes(rows)}"
     if rows is not None:
         protocol = protocol_of(cfg, rows)
         text += f"; protocol {protocol.name} ({protocol.describe()})"
         if rows.excluded:
             text += f"; {len(rows.excluded)} track(s) in no list excluded"
     return text
+
+
+def _split_used(cfg: BaselinesConfig, rows: FeatureRows | None) -> str:
+    """The split the rows actually have: the records' own, or the fractions drawn here.
+
+    Records keep the split they were written with (fractions and seed, or the source's
+    lists); a CSV with a split column keeps its column. Only a CSV without one is split
+    by ``cfg.splits``.
+    """
+    if cfg.records:
+        from tfgenre.records.info import RecordsInfo
+
+        policy = RecordsInfo.load(cfg.records).split_policy or {}
+        if policy.get("kind") == "stratified_grouped" and policy.get("fractions"):
+            fractions = ",".join(f"{k}={v:g}" for k, v in policy["fractions"].items())
+            return f"the records' split: {fractions}, seed {policy.get('seed')}"
+        if policy.get("kind") == "source":
+            return f"the records' own split, from the {policy.get('source') or 'its'} source"
+        return f"the records' split: {policy.get('kind', 'unknown')}"
+    if rows is not None and rows.protocol.name != "random":
+        return f"the CSV's own split ({rows.protocol.name})"
+    fractions = ",".join(f"{k}={v:g}" for k, v in cfg.splits.items())
+    return f"splits {fractions}, seed {cfg.seed}"
+
+
+def split_sizes(rows: FeatureRows) -> str:
+    """``train 40, validation 49, test 4 tracks``: distinct tracks per split of the rows."""
+    sizes: dict[str, set[str]] = {}
+    for split, track in zip(rows.splits.tolist(), rows.track_ids.tolist()):
+        sizes.setdefault(str(split), set()).add(str(track))
+    order = ["train", "validation", "test"]
+    names = sorted(sizes, key=lambda s: (order.index(s) if s in order else len(order), s))
+    return ", ".join(f"{name} {len(sizes[name])}" for name in names) + " tracks"
+
+
+def missing_label_lines(cfg: BaselinesConfig, rows: FeatureRows) -> list[str]:
+    """The labels the trained-on and scored splits lack (nothing with folds)."""
+    from tfgenre import split_checks
+
+    if cfg.folds:
+        return []
+    present: dict[str, set[str]] = {}
+    for split in dict.fromkeys([cfg.train_split, cfg.eval_split]):
+        ys = rows.y[rows.splits == split]
+        present[split] = {rows.labels[int(i)] for i in set(ys.tolist())}
+    missing = split_checks.missing_labels(rows.labels, present)
+    lines = split_checks.missing_label_lines(rows.labels, missing)
+    for split, gone in split_checks.train_gaps(present, cfg.train_split, [cfg.eval_split]).items():
+        lines.append(
+            f"every {split!r} track of {', '.join(gone)} counts as an error: "
+            f"{cfg.train_split!r} has none to learn from"
+        )
+    return lines
 
 
 def write_tables(

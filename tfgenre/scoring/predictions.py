@@ -110,7 +110,11 @@ def _predict_records(cfg: FitConfig, split: str, model: Any, batch_size: int) ->
 
 
 def evaluate_run(
-    run_dir: str, split: str = "test", model: Any = None, note: str | None = None
+    run_dir: str,
+    split: str = "test",
+    model: Any = None,
+    note: str | None = None,
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluates a run on ``split`` and writes its report; returns the metrics.
 
@@ -119,6 +123,8 @@ def evaluate_run(
         split: The split to evaluate.
         model: The run's model when already loaded.
         note: A remark kept in ``metrics.json`` (e.g. why ``split`` was chosen).
+        training: What early stopping did and which weights are scored
+            (:func:`tfgenre.trainer.stopping.stopping_summary`), for the report.
 
     Raises:
         ConfigError: For a cross-validation's folder (its folds are the runs).
@@ -134,6 +140,8 @@ def evaluate_run(
     history = io.join(run_dir, layout.HISTORY_CSV)
     out = run_folder.report_dir(run_dir, split)
     metrics = {**metrics, **_report_context(info, split, note)}
+    if training:
+        metrics["training"] = dict(training)
     written = write_report(
         metrics,
         out,

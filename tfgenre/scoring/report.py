@@ -165,6 +165,9 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
         "track_vote": "a track's segments by majority vote",
     }
     lines += _protocol_lines(metrics, levels)
+    if metrics.get("training", {}).get("summary"):
+        summary = metrics["training"]["summary"]
+        lines += ["## Training", "", f"{summary[:1].upper()}{summary[1:]}.", ""]
     lines += ["## Overall", ""]
     others = [key for key in _SUMMARY_KEYS if key not in ("accuracy", "macro_f1")]
     lines += _markdown_table(

@@ -51,12 +51,15 @@ class FitResult:
         metrics: The evaluation's metrics (None when not evaluated, or not the chief).
         history: Per-epoch values of every logged quantity.
         seconds: Wall time of the run.
+        training: What early stopping did and which epoch's weights are scored
+            (:func:`tfgenre.trainer.stopping.stopping_summary`; None off the chief).
     """
 
     run_dir: str
     metrics: dict[str, Any] | None
     history: dict[str, list[float]]
     seconds: float
+    training: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +168,8 @@ def train(
             if not existed and io.isdir(cfg.run_dir) and not io.listdir(cfg.run_dir):
                 io.rmtree(cfg.run_dir)
             raise
-        metrics = _finish(cfg, model, data, dist, eval_split)
-    return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start)
+        metrics, training = _finish(cfg, model, data, dist, eval_split, callbacks)
+    return FitResult(cfg.run_dir, metrics, history, time.perf_counter() - start, training)
 
 
 def _check_request(cfg: FitConfig) -> None:
@@ -350,29 +353,71 @@ def _phase_callbacks(callbacks: list[Any]) -> tuple[list[Any], list[Any], str | 
 
 
 def _finish(
-    cfg: FitConfig, model: Any, data: RunData, dist: _Distribution, eval_split: str | None
-) -> dict[str, Any] | None:
+    cfg: FitConfig,
+    model: Any,
+    data: RunData,
+    dist: _Distribution,
+    eval_split: str | None,
+    callbacks: list[Any],
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Saves the final model (the best checkpoint when there is one) and evaluates it.
 
     Returns:
-        The evaluation's metrics, or None (not evaluated, or not the chief).
+        The evaluation's metrics, or None (not evaluated, or not the chief), and what
+        early stopping did and which weights are scored (None off the chief).
     """
+    from tfgenre.trainer import stopping
+
     final = model
     best = io.join(cfg.run_dir, layout.CHECKPOINTS, layout.BEST_CHECKPOINT)
+    early = _early_stopping_callback(callbacks)
     if data.val is not None and io.exists(best):
         from tfgenre.models.saving import load_model
 
         final = load_model(best)
-    if dist.chief:
-        final.save(io.join(cfg.run_dir, layout.MODEL))
-    if eval_split is None or not dist.chief:
-        return None
+        scored = stopping.BEST_CHECKPOINT
+    elif early is not None and early.best_weights is not None:
+        scored = stopping.RESTORED  # EarlyStopping put the best weights back at the end
+    else:
+        scored = stopping.LAST_EPOCH
+    if not dist.chief:
+        return None, None
+    final.save(io.join(cfg.run_dir, layout.MODEL))
+    training = _training_summary(cfg, data, early, scored)
+    logger.info("%s", training["summary"])
+    if eval_split is None:
+        return None, training
     from tfgenre.scoring.predictions import evaluate_run
 
     note = None
     if eval_split != cfg.eval_split:
         note = f"split {cfg.eval_split!r} is empty: evaluated on {eval_split!r}"
-    return evaluate_run(cfg.run_dir, split=eval_split, model=final, note=note)
+    metrics = evaluate_run(cfg.run_dir, split=eval_split, model=final, note=note, training=training)
+    return metrics, training
+
+
+def _early_stopping_callback(callbacks: list[Any]) -> Any:
+    """The run's ``EarlyStopping`` callback, or None when early stopping is off."""
+    import keras
+
+    return next((cb for cb in callbacks if isinstance(cb, keras.callbacks.EarlyStopping)), None)
+
+
+def _training_summary(cfg: FitConfig, data: RunData, early: Any, scored: str) -> dict[str, Any]:
+    """:func:`tfgenre.trainer.stopping.stopping_summary` of the run's ``history.csv``."""
+    from tfgenre.scoring.figures import read_history
+    from tfgenre.trainer.stopping import stopping_summary
+
+    path = io.join(cfg.run_dir, layout.HISTORY_CSV)
+    history = read_history(path) if io.exists(path) else {}
+    return stopping_summary(
+        history,
+        epochs=cfg.epochs,
+        monitor=cfg.monitor if data.val is not None else "loss",
+        patience=cfg.early_stopping_patience,
+        early_stopping=early,
+        scored=scored,
+    )
 
 
 def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> dict[str, list]:

@@ -470,15 +470,7 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
     seen_files: dict[str, str] = {}
 
     def once(path: str) -> str | None:
-        """Why ``path`` is not predicted: not a regular file, or a file listed before."""
-        reason = io.irregular_reason(path)
-        if reason is not None or io.is_remote(path):
-            return reason
-        real = os.path.realpath(path)
-        if real in seen_files:
-            return f"the same file as {seen_files[real]}: predicted once"
-        seen_files[real] = path
-        return None
+        return io.first_visit_reason(path, seen_files, "predicted once")
 
     for path in paths:
         if not io.isdir(path):

@@ -250,6 +250,30 @@ def irregular_reason(path: str) -> str | None:
     return f"not a regular file ({kind}): not opened"
 
 
+def first_visit_reason(path: str, seen_files: dict[str, str], once: str) -> str | None:
+    """Why a listed file is not taken: not a regular file, or a file taken before.
+
+    Only regular files are opened (a named pipe would block forever), and each real
+    file once (two links to one file, or a symbolic link loop, would repeat it).
+
+    Args:
+        path: The file as listed.
+        seen_files: Real paths taken so far -> the path they were taken as; updated.
+        once: What happens to a repeat, e.g. ``"listed once"``.
+
+    Returns:
+        The reason, or None when ``path`` is taken (then it is in ``seen_files``).
+    """
+    reason = irregular_reason(path)
+    if reason is not None or is_remote(path):
+        return reason
+    real = os.path.realpath(path)
+    if real in seen_files:
+        return f"the same file as {seen_files[real]}: {once}"
+    seen_files[real] = path
+    return None
+
+
 def _read_holder(path: str) -> str:
     """The pid written in a lock file (a holder writes it right after locking)."""
     for _ in range(20):

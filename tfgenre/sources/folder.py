@@ -152,28 +152,14 @@ def walk(root: str, skipped: list[Skip]) -> Iterator[tuple[str, str, list[str], 
         reldir = "" if rel == os.curdir else rel.replace(os.sep, "/")
         files = []
         for f in sorted(f for f in filenames if not is_hidden(f)):
-            reason = _unlisted_reason(os.path.join(dirpath, f), seen_files)
+            reason = tfio.first_visit_reason(
+                os.path.join(dirpath, f), seen_files, "listed once"
+            )
             if reason is None:
                 files.append(f)
             elif f.lower().endswith(AUDIO_EXTENSIONS):  # others would not be read anyway
                 skipped.append(Skip(os.path.join(dirpath, f), reason))
         yield dirpath, reldir, dirnames, files
-
-
-def _unlisted_reason(path: str, seen_files: dict[str, str]) -> str | None:
-    """Why a local file is not listed: not a regular file, or a file listed before.
-
-    Only regular files are opened (a named pipe would block the writer forever), and
-    each real file once (two links to one file would be one track twice).
-    """
-    reason = tfio.irregular_reason(path)
-    if reason is not None:
-        return reason
-    real = os.path.realpath(path)
-    if real in seen_files:
-        return f"the same file as {seen_files[real]} (a link to it): listed once"
-    seen_files[real] = path
-    return None
 
 
 def _walk_remote(

@@ -1,13 +1,16 @@
-"""The tuned probe as a user runs it: ``python -m tfgenre.baselines`` as its own process.
+"""The tuned probe as a user runs it: ``python -m tfgenre.baselines`` and
+``python -m tfgenre.fit --model linear``, each its own process.
 
-Tiny records (2 synthetic genres x 4 clips of 6 s, 3-s windows, train/test halves: two
-training tracks per class, so C is chosen by leave-one-track-out inside train) with the
-embeddings and features views.
+Tiny records (2 synthetic genres x 4 clips of 6 s, 3-s windows; train/validation/test
+2/1/1 tracks per genre) with the embeddings and features views. Scored on validation
+instead of test, baselines has no split left to tune on and cross-validates inside train
+(two tracks per genre: leave-one-track-out).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +26,8 @@ WRITE = (
     "--views", "embeddings,features", "--set", "embeddings.backbone=musicnn_msd",
     "--set", "source_options.num_genres=2", "--set", "source_options.clips_per_genre=4",
     "--set", "source_options.clip_seconds=6", "--window-seconds", "3",
-    "--splits", "train=0.5,test=0.5", "--shards", "1", "--workers", "1", "--no-progress",
+    "--splits", "train=0.5,validation=0.25,test=0.25", "--shards", "1", "--workers", "1",
+    "--no-progress",
 )  # fmt: skip
 SECTION = "Regularisation chosen without the scored split"
 
@@ -51,11 +55,14 @@ def records(tmp_path_factory) -> Path:
 def test_baselines_on_embeddings_tunes_c_by_default(records):
     out = _run(records, "tfgenre.baselines", "--records", "records", "--view", "embeddings",
                "--models", "logistic_regression,knn", "--out", "b").stdout
-    assert SECTION in out and "leave-one-group-out CV inside train, grouped by track" in out
+    assert SECTION in out and "fitted on train, scored on the validation split" in out
     assert "| logistic_regression | 0 | C=" in out and "0.01:" in out and "100:" in out
     assert SECTION in (records / "b" / "baselines.md").read_text()
     folds = {r["model"]: r for r in csv.DictReader(open(records / "b" / "baselines_folds.csv"))}
     assert folds["logistic_regression"]["tuned"].startswith("C=") and not folds["knn"]["tuned"]
+    out = _run(records, "tfgenre.baselines", "--records", "records", "--view", "embeddings",
+               "--models", "logistic_regression", "--set", "eval_split=validation").stdout
+    assert "leave-one-group-out CV inside train, grouped by track" in out
 
 
 @needs_musicnn
@@ -77,3 +84,21 @@ def test_help_and_a_wrong_tune_value(tmp_path):
     err = _run(tmp_path, "tfgenre.baselines", "--features-csv", "x.csv", "--tune", "sometimes",
                code=2).stderr
     assert "--tune" in err and "sometimes" in err
+
+
+@needs_musicnn
+def test_fit_linear_on_embeddings_chooses_l2_on_validation(records):
+    out = _run(records, "tfgenre.fit", "--records", "records", "--view", "embeddings",
+               "--model", "linear", "--epochs", "3", "--run-dir", "lin").stdout
+    assert "test accuracy" in out
+    record = json.loads((records / "lin" / "probe_tuning.json").read_text())
+    assert [t["l2"] for t in record["grid"]] == [0.0, 1e-4, 1e-3, 1e-2, 1e-1]
+    assert record["chosen"] in [t["l2"] for t in record["grid"]]
+    assert "scored on validation" in record["method"]
+    report = (records / "lin" / "report" / "report.md").read_text()
+    assert "## Probe tuning (chosen without the test split)" in report
+    _run(records, "tfgenre.fit", "--records", "records", "--view", "embeddings",
+         "--model", "linear", "--epochs", "1", "--run-dir", "fixed", "--probe-tune", "off")
+    assert not (records / "fixed" / "probe_tuning.json").exists()
+    help_text = _run(records, "tfgenre.fit", "--help").stdout
+    assert "--probe-tune" in help_text and "validation" in help_text

@@ -144,3 +144,65 @@ def test_the_report_holds_the_grid_and_the_choice(segments_csv, tmp_path, capsys
         "logistic_regression", "svm"}
     summary = list(csv.DictReader(open(out / "baselines.csv")))
     assert all(r["tuned"].startswith("C=") for r in summary)
+
+
+# fit --model linear: L2 chosen on the validation split
+
+
+def _split_table(source: Path, out: Path, *, permute_test: bool) -> Path:
+    """``source`` with a split column by track (60/20/20); optionally test labels moved."""
+    import pandas as pd
+
+    table = pd.read_csv(source)
+    track = table["filename"].str.rsplit(".", n=2).str[0]
+    index = track.map({t: i for i, t in enumerate(sorted(set(track)))})
+    table["split"] = np.where(index % 5 < 3, "train", np.where(index % 5 == 3, "validation",
+                                                                 "test"))
+    if permute_test:
+        labels = sorted(set(table["label"]))
+        test = table["split"] == "test"
+        table.loc[test, "label"] = table.loc[test, "label"].map(
+            lambda g: labels[(labels.index(g) + 1) % len(labels)])
+    table.to_csv(out, index=False)
+    return out
+
+
+def _fit(csv_path: Path, run_dir: Path, *extra: str) -> None:
+    from tfgenre import fit
+
+    assert fit.main(["--features-csv", str(csv_path), "--view", "features", "--model", "linear",
+                     "--run-dir", str(run_dir), "--epochs", "6", "--learning-rate", "0.05",
+                     *extra]) == 0
+
+
+def test_fit_linear_chooses_l2_without_the_test_split(segments_csv, tmp_path):
+    import json
+
+    runs = {}
+    for permute in (False, True):
+        table = _split_table(segments_csv, tmp_path / f"t{permute}.csv", permute_test=permute)
+        _fit(table, tmp_path / f"run{permute}", "--probe-tune", "on",
+             "--set", "probe_l2_grid=[0.0,0.01,1.0]")
+        runs[permute] = json.loads((tmp_path / f"run{permute}" / "probe_tuning.json").read_text())
+    honest, permuted = runs[False], runs[True]
+    assert [t["l2"] for t in honest["grid"]] == [0.0, 0.01, 1.0]
+    assert honest["chosen"] == permuted["chosen"]  # the test labels changed nothing
+    assert [t["val_accuracy"] for t in honest["grid"]] == [
+        t["val_accuracy"] for t in permuted["grid"]]
+    run = tmp_path / "runFalse"
+    assert f"l2: {honest['chosen']}" in (run / "config.yaml").read_text()
+    report = (run / "report" / "report.md").read_text()
+    assert "## Probe tuning (chosen without the test split)" in report and "(chosen)" in report
+
+
+def test_fit_linear_keeps_l2_without_a_validation_split_or_when_off(segments_csv, tmp_path):
+    import json
+
+    _fit(segments_csv, tmp_path / "noval", "--splits", "train=0.7,test=0.3", "--probe-tune", "on")
+    record = json.loads((tmp_path / "noval" / "probe_tuning.json").read_text())
+    assert "no 'validation' split" in record["reason"]
+    # probe_tuning.json is the run's own file: --overwrite replaces the run without refusing
+    _fit(segments_csv, tmp_path / "noval", "--splits", "train=0.7,test=0.3", "--overwrite")
+    assert not (tmp_path / "noval" / "probe_tuning.json").exists()
+    _fit(segments_csv, tmp_path / "auto", "--splits", "train=0.6,validation=0.2,test=0.2")
+    assert not (tmp_path / "auto" / "probe_tuning.json").exists()  # features: auto is off

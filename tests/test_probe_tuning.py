@@ -201,8 +201,27 @@ def test_fit_linear_keeps_l2_without_a_validation_split_or_when_off(segments_csv
     _fit(segments_csv, tmp_path / "noval", "--splits", "train=0.7,test=0.3", "--probe-tune", "on")
     record = json.loads((tmp_path / "noval" / "probe_tuning.json").read_text())
     assert "no 'validation' split" in record["reason"]
+    # evaluated on validation (test is empty): choosing on it would select on the scored split
+    _fit(segments_csv, tmp_path / "valeval", "--splits", "train=0.7,validation=0.3",
+         "--probe-tune", "on")
+    record = json.loads((tmp_path / "valeval" / "probe_tuning.json").read_text())
+    assert "select on the scored split" in record["reason"]
     # probe_tuning.json is the run's own file: --overwrite replaces the run without refusing
     _fit(segments_csv, tmp_path / "noval", "--splits", "train=0.7,test=0.3", "--overwrite")
     assert not (tmp_path / "noval" / "probe_tuning.json").exists()
     _fit(segments_csv, tmp_path / "auto", "--splits", "train=0.6,validation=0.2,test=0.2")
     assert not (tmp_path / "auto" / "probe_tuning.json").exists()  # features: auto is off
+
+
+def test_one_track_per_class_is_not_tuned_and_the_report_says_so(tmp_path, capsys):
+    table = write_gtzan_feature_table(tmp_path / "one.csv", tracks_per_class=2,
+                                      segments_per_track=3, **TABLE)
+    cfg = _cfg(table, splits={"train": 0.5, "test": 0.5}, models=["logistic_regression"])
+    rows = load_feature_rows(features_csv=str(table), splits={"train": 0.5, "test": 0.5})
+    train = rows.splits == "train"
+    assert len(set(rows.track_ids[train])) == len(rows.labels)  # one track per class
+    _, per_fold = run_baselines(cfg, rows)
+    assert per_fold[0]["tuned"] is None and "not tuned (C=1 kept)" in per_fold[0]["tuning_method"]
+    from tfgenre.classical.tuning import tuning_markdown
+
+    assert "| logistic_regression | 0 | - | - | not tuned (C=1 kept)" in tuning_markdown(per_fold)

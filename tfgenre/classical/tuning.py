@@ -214,11 +214,12 @@ def tune_in_fold(
         groups, grouping = _groups(cfg, rows.track_ids[train])
         inner = inner_splitter(rows.y[train], groups, cfg.seed)
         if inner is None:
-            logger.warning(
-                "%s: %s not tuned (scikit-learn's default kept): no class has two %ss in "
-                "the training rows to cross-validate on", name, param, grouping,
-            )  # fmt: skip
-            return dict(EMPTY_COLUMNS)
+            why = (
+                f"not tuned ({param}={model.get_params()[f'model__{param}']:g} kept): no "
+                f"class has two {grouping}s in the training rows to cross-validate on"
+            )
+            logger.warning("%s: %s", name, why)
+            return {**EMPTY_COLUMNS, "tuning_method": why}
         cv, how = inner
         tuning = choose(
             model, param, rows.x[train], rows.y[train], cv, groups, cfg.tune_grid,
@@ -243,7 +244,7 @@ def summary_text(fold_rows: Sequence[Mapping[str, Any]]) -> str | None:
 
 def tuning_markdown(per_fold: Sequence[Mapping[str, Any]]) -> str:
     """A Markdown section with each tuned fold's grid, scores and choice ('' : none tuned)."""
-    tuned = [r for r in per_fold if r.get("tuned")]
+    tuned = [r for r in per_fold if r.get("tuned") or r.get("tuning_method")]
     if not tuned:
         return ""
     lines = [
@@ -255,7 +256,7 @@ def tuning_markdown(per_fold: Sequence[Mapping[str, Any]]) -> str:
     ]
     for r in tuned:
         lines.append(
-            f"| {r['model']} | {r['fold']} | {r['tuned']} | {r['tuning_scores']} | "
+            f"| {r['model']} | {r['fold']} | {r['tuned'] or '-'} | {r['tuning_scores'] or '-'} | "
             f"{r['tuning_method']} |"
         )
     return "\n".join(lines) + "\n"

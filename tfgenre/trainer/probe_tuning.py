@@ -14,8 +14,9 @@ The grid, each value's best validation accuracy, loss and epoch, and the choice 
 written to ``probe_tuning.json`` in the run folder and as a section of the report's
 ``report.md``; ``run.json``'s config holds the chosen ``optimizer.l2``.
 
-Without a validation split (or with ``optimizer.l2`` set to a value other than 0, which
-fixes it) nothing is tuned and the configured L2 is kept; ``probe_tuning.json`` says why.
+Without a validation split, when the run would be evaluated on the validation split
+(its eval split empty), or with ``optimizer.l2`` set to a value other than 0 (which fixes
+it), nothing is tuned and the configured L2 is kept; ``probe_tuning.json`` says why.
 """
 
 from __future__ import annotations
@@ -43,11 +44,23 @@ def wants_tuning(cfg: Any) -> bool:
     return cfg.probe_tune == "on" or cfg.view == "embeddings"
 
 
-def _has_validation(cfg: Any) -> bool:
+def _why_not(cfg: Any, evaluate: bool) -> str | None:
+    """Why ``cfg``'s L2 cannot be chosen honestly on its validation split (None: it can)."""
     from tfgenre.trainer.inputs import load_run_data
 
+    if cfg.optimizer.l2:
+        return f"optimizer.l2={cfg.optimizer.l2:g} was given (fixed)"
     data = load_run_data(cfg, drop_remainder=False)
-    return data.val is not None and data.run.num_examples.get(cfg.val_split, 0) > 0
+    sizes = dict(data.run.num_examples)
+    if data.val is None or not sizes.get(cfg.val_split, 0):
+        return f"no {cfg.val_split!r} split to choose on; optimizer.l2={cfg.optimizer.l2:g} kept"
+    if evaluate and (cfg.eval_split == cfg.val_split or not sizes.get(cfg.eval_split, 0)):
+        return (
+            f"the run is evaluated on {cfg.val_split!r} (split {cfg.eval_split!r} is empty or "
+            f"the same), so choosing on it would select on the scored split; "
+            f"optimizer.l2={cfg.optimizer.l2:g} kept"
+        )
+    return None
 
 
 def _best(history: dict[str, list[float]]) -> dict[str, Any]:
@@ -138,10 +151,9 @@ def train_with_probe_tuning(cfg: Any, **kwargs: Any) -> Any:
 
         check_run_dir(cfg, overwrite=False)  # refuse before the tuning runs, not after
     record: dict[str, Any]
-    if cfg.optimizer.l2:
-        record = {"reason": f"optimizer.l2={cfg.optimizer.l2:g} was given (fixed)"}
-    elif not _has_validation(cfg):
-        record = {"reason": f"no {cfg.val_split!r} split to choose on; optimizer.l2=0 kept"}
+    why = _why_not(cfg, kwargs.get("evaluate", True))
+    if why:
+        record = {"reason": why}
     else:
         record = choose_l2(cfg, cfg.probe_l2_grid)
         cfg = config.replace(cfg, optimizer=dataclasses.replace(cfg.optimizer, l2=record["chosen"]))

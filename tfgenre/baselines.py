@@ -26,6 +26,14 @@ Examples:
         --splits train=0.7,test=0.3 --seed 0 --out runs/baselines
     python -m tfgenre.baselines --records records/gtzan --folds 10 --out runs/baselines
     python -m tfgenre.baselines --records records/emb --view embeddings --models logistic_regression
+
+C of logistic regression and the SVM is chosen from a small grid (0.01 .. 100) without
+the scored split: on the validation split when there is one (fit split mode), else by
+cross-validation inside the training rows grouped by artist or track (leave-one-group-out
+with two tracks per class). The grid scores and the choice are printed below the table and
+written to ``baselines.md`` and ``baselines_folds.csv``. This is the default for the
+embeddings view (``--tune auto``); the features view keeps C=1 unless ``--tune on``. Fix
+C with ``--tune off`` (C=1) or ``--set model_options.logistic_regression.C=10``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from tfgenre.classical.tables import (
     missing_label_lines,
     write_tables,
 )
+from tfgenre.classical.tuning import tuning_markdown
 from tfgenre.pipeline import stage, with_default_records
 
 
@@ -72,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help=f"comma-separated subset of {','.join(MODELS)}")
     p.add_argument("--out", help="output folder of the tables")
     p.add_argument("--jobs", type=int, help="parallel jobs (random forest, kNN)")
+    p.add_argument(
+        "--tune",
+        choices=("auto", "on", "off"),
+        help="choose C of logistic_regression and svm from tune_grid (0.01..100) on the "
+        "validation split or by grouped CV inside train, never on the scored split: auto "
+        "(default: on for --view embeddings, off for features), on, or off (C=1); a C set "
+        "with --set model_options.<model>.C=... is kept fixed",
+    )
     cli.add_config_flags(
         p,
         config_help="pipeline YAML: data from fit:, options from baselines:",
@@ -121,6 +138,7 @@ def _main(args: argparse.Namespace) -> int:
         "models": args.models,
         "out": args.out,
         "jobs": args.jobs,
+        "tune": args.tune,
     }
     cfg = resolve_config(args.config, args.overrides, flags)
     if args.dry_run:
@@ -136,9 +154,14 @@ def _evaluate_and_print(cfg: BaselinesConfig) -> None:
     for line in missing_label_lines(cfg, rows):
         sys.stdout.write(f"WARNING: {line}\n")
     summary, per_fold = run_baselines(cfg, rows)
-    sys.stdout.write(markdown_table(summary, describe(cfg, rows)))
+    tuning = tuning_markdown(per_fold)
+    sys.stdout.write(markdown_table(summary, describe(cfg, rows)) + tuning)
     if cfg.out:
-        for path in write_tables(cfg, summary, per_fold, rows):
+        paths = write_tables(cfg, summary, per_fold, rows)
+        if tuning:  # the grid and the choice go into the report too
+            report = io.join(cfg.out, "baselines.md")
+            io.write_text_atomic(report, io.read_text(report) + tuning)
+        for path in paths:
             sys.stdout.write(f"wrote {path}\n")
 
 

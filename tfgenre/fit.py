@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a finished run (or a run of another config) in --run-dir",
     )
+    p.add_argument(
+        "--probe-tune",
+        choices=("auto", "on", "off"),
+        help="--model linear: choose optimizer.l2 from probe_l2_grid (0, 1e-4 .. 0.1) on the "
+        "validation split (one short run each; the test split is not read), then train with "
+        "it; auto (default): for --view embeddings; off, or --set optimizer.l2=..., fixes it",
+    )
     p.add_argument("--list-models", action="store_true", help="print the model names and exit")
     cli.add_config_flags(p)
     return p
@@ -95,12 +102,13 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "verify": args.verify,
         "skip_corrupt": args.skip_corrupt,
         "folds": args.folds,
+        "probe_tune": args.probe_tune,
     }
 
 
 def _main(args: argparse.Namespace) -> int:
     from tfgenre.trainer.config import resolve_fit_config
-    from tfgenre.trainer.loop import train
+    from tfgenre.trainer.probe_tuning import train_with_probe_tuning as train
 
     if args.list_models:
         from tfgenre.models.registry import get_entry, known_models
@@ -253,7 +261,7 @@ def _allow_missing_labels(section: dict[str, Any]) -> bool:
 
 @stage("fit", check=_check_stage)
 def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.trainer.loop import train
+    from tfgenre.trainer.probe_tuning import train_with_probe_tuning as train
 
     cfg, overwrite = stage_config(section, pipeline)
     if cfg.folds:

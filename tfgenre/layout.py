@@ -47,6 +47,8 @@ REPORT = "report"
 FOLDS = "folds"
 FOLDS_SUMMARY_JSON = "folds_summary.json"
 FOLDS_SUMMARY_MD = "folds_summary.md"
+#: A linear probe's L2 grid and choice (:mod:`tfgenre.trainer.probe_tuning`).
+PROBE_TUNING_JSON = "probe_tuning.json"
 #: The best validation model, inside CHECKPOINTS.
 BEST_CHECKPOINT = "best.keras"
 #: The per-track predictions, inside a report folder.
@@ -69,6 +71,7 @@ RUN_OUTPUTS: tuple[str, ...] = (
     FOLDS,
     FOLDS_SUMMARY_JSON,
     FOLDS_SUMMARY_MD,
+    PROBE_TUNING_JSON,
 )
 """What a fit (and a cross-validation, :mod:`tfgenre.trainer.crossval`: ``folds/`` and
 the summaries) writes into a run folder (plus ``report_<split>``, ``backup-worker-<i>``

@@ -13,6 +13,8 @@ A run folder (``fit --run-dir``) holds::
     report/            metrics.json, report.md, tracks.csv, confusion matrices, training
                        curves (``report_<split>/`` for splits other than test,
                        :func:`report_dir`)
+    probe_tuning.json  a linear probe's L2 grid and choice (layout.PROBE_TUNING_JSON;
+                       :mod:`tfgenre.trainer.probe_tuning`), when it was tuned
 
 A cross-validation's folder holds ``folds/<k>/`` (one run folder per fold) and the
 ``folds_summary.json``/``.md``. A folder holding a finished run, or a run of another

@@ -7,6 +7,7 @@ from typing import Any
 
 from tfgenre import config
 from tfgenre.classical.models import MODELS
+from tfgenre.classical.tuning import DEFAULT_GRID, TUNE_MODES
 from tfgenre.protocols import get_named_split
 from tfgenre.views.registry import VECTOR_VIEWS
 
@@ -40,6 +41,11 @@ class BaselinesConfig:
         model_options: Per-model scikit-learn options, e.g. ``{svm: {C: 10}}``.
         out: Output folder of ``baselines.md``/``baselines.csv`` ('' : print only).
         jobs: Parallel jobs for the models that take them.
+        tune: Choose ``C`` of logistic regression and the SVM from ``tune_grid`` without
+            the scored split (see :mod:`tfgenre.classical.tuning`): ``auto`` (on for the
+            embeddings view, off for features, whose published tables use C=1), ``on``
+            or ``off`` (scikit-learn's C=1). A C set in ``model_options`` is never tuned.
+        tune_grid: The values of C tried, ascending.
     """
 
     records: str = ""
@@ -57,6 +63,8 @@ class BaselinesConfig:
     model_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     out: str = ""
     jobs: int = 1
+    tune: str = "auto"
+    tune_grid: tuple[float, ...] = DEFAULT_GRID
 
     def __post_init__(self) -> None:
         config.require(
@@ -85,6 +93,13 @@ class BaselinesConfig:
                 f"go with folds={self.folds}",
             )
         config.require(self.jobs != 0, f"jobs={self.jobs} must be >= 1 (or -1: all cores)")
+        config.require(
+            self.tune in TUNE_MODES, f"tune={self.tune!r} must be one of {', '.join(TUNE_MODES)}"
+        )
+        config.require(
+            bool(self.tune_grid) and all(v > 0 for v in self.tune_grid),
+            f"tune_grid={list(self.tune_grid)} must name at least one value, each > 0",
+        )
         config.require(bool(self.models), "models=[] must name at least one model")
         for name in (*self.models, *self.model_options):
             config.require(name in MODELS, f"unknown model {name!r} (known: {', '.join(MODELS)})")

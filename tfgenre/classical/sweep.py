@@ -16,6 +16,7 @@ from tfgenre.classical.folds import folds_of, protocol_of
 from tfgenre.classical.models import fit_neighbours_to, make_model
 from tfgenre.classical.rows import FeatureRows, load_feature_rows
 from tfgenre.classical.scoring import score
+from tfgenre.classical.tuning import summary_text, tune_in_fold, tuning_enabled
 from tfgenre.protocols import warn_if_leaky
 from tfgenre.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, t_interval
 
@@ -147,6 +148,7 @@ def _score_on_folds(
             options=cfg.model_options.get(name),
         )
         fit_neighbours_to(model, len(train))
+        tuned = tune_in_fold(name, model, cfg, rows, train)  # never reads the test rows
         model.fit(rows.x[train], rows.y[train])
         s = score(
             model,
@@ -158,6 +160,8 @@ def _score_on_folds(
         )
         scores.append(s)
         per_fold.append({"model": name, "fold": k, **s})
+        if tuning_enabled(cfg.tune, cfg.view):
+            per_fold[-1].update(tuned)
     seconds = time.perf_counter() - start
     acc = np.array([s["accuracy"] for s in scores])
     f1 = np.array([s["macro_f1"] for s in scores])
@@ -191,4 +195,6 @@ def _score_on_folds(
             "seconds": round(seconds, 2),
         }
     )
+    if tuning_enabled(cfg.tune, cfg.view):
+        summary[-1]["tuned"] = summary_text(per_fold[-len(folds) :])
     logger.info("%s: accuracy %.4f, macro-F1 %.4f (%.1f s)", name, acc.mean(), f1.mean(), seconds)

@@ -136,6 +136,11 @@ class FitConfig:
             data (0: off; see :mod:`tfgenre.trainer.crossval`).
         fold: In one fold's run: its test fold (set by the cross-validation; the data's
             tracks are split by :func:`tfgenre.folds.fold_splits`).
+        probe_tune: For ``model: linear``: choose ``optimizer.l2`` from
+            ``probe_l2_grid`` on the validation split before the run (see
+            :mod:`tfgenre.trainer.probe_tuning`): ``auto`` (the embeddings view), ``on``
+            (any vector view) or ``off``.
+        probe_l2_grid: The L2 values tried, ascending.
     """
 
     records: str = ""
@@ -170,6 +175,8 @@ class FitConfig:
     val_split: str = "validation"
     folds: int = 0
     fold: int | None = None
+    probe_tune: str = "auto"
+    probe_l2_grid: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 
     def __post_init__(self) -> None:
         for key in ("records", "features_csv"):
@@ -178,6 +185,14 @@ class FitConfig:
                 # evaluate, predict and export read these back from another folder.
                 object.__setattr__(self, key, os.path.abspath(path))
         config.require(self.epochs > 0, f"epochs={self.epochs} must be > 0")
+        config.require(
+            self.probe_tune in ("auto", "on", "off"),
+            f"probe_tune={self.probe_tune!r} must be auto, on or off",
+        )
+        config.require(
+            bool(self.probe_l2_grid) and all(v >= 0 for v in self.probe_l2_grid),
+            f"probe_l2_grid={list(self.probe_l2_grid)} must name at least one value, each >= 0",
+        )
         config.require(
             self.folds == 0 or self.folds >= 2, f"folds={self.folds} must be 0 (off) or >= 2"
         )

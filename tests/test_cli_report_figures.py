@@ -69,8 +69,10 @@ def published_test_clips() -> set[str]:
 def test_anchors_beside_a_run_on_a_subset_say_not_comparable(user: User) -> None:
     """40/49/4-style subset of the fault-filtered split: no 'this run' beside the papers."""
     write_gtzan_feature_table(user.path("subset.csv"), classes=4, tracks_per_class=20)
+    # the first 20 clips of each genre leave train without blues and classical: the
+    # user says they know (fit refuses such a split otherwise, issue 18 item 3)
     user.run("tfgenre.fit", "--features-csv", "subset.csv", "--split", "fault_filtered",
-             "--run-dir", "runs/subset", *FIT)  # fmt: skip
+             "--run-dir", "runs/subset", "--allow-missing-labels", *FIT)  # fmt: skip
     genres = ("blues", "classical", "country", "disco")
     scored = [t for t in published_test_clips()
               if t.split(".")[0] in genres and int(t.split(".")[1]) < 20]  # fmt: skip

@@ -106,6 +106,7 @@ def _stage_serving(
     *,
     quantize: bool,
     saved_model: str | None,
+    vector_input: bool = False,
 ) -> _Staged:
     """The SavedModel (with its metadata) or its TFLite conversion, in ``tmp``.
 
@@ -116,10 +117,10 @@ def _stage_serving(
     from tfgenre.serving import serving_input_name, write_saved_model
 
     if saved_model and fmt == "tflite":
-        saved, input_name = saved_model, serving_input_name(run)
+        saved, input_name = saved_model, serving_input_name(run, vector_input)
     else:
         saved = os.path.join(tmp, "savedmodel")
-        input_name = write_saved_model(load_keras_model(source), run, saved)
+        input_name = write_saved_model(load_keras_model(source), run, saved, vector_input)
     if fmt == "savedmodel":
         os.makedirs(os.path.join(saved, "assets.extra"), exist_ok=True)
         _write_json(os.path.join(saved, "assets.extra", METADATA_FILE), meta)
@@ -158,6 +159,7 @@ def export_run(
     model_path: str | None = None,
     quantize: bool = False,
     saved_model: str | None = None,
+    vector_input: bool = False,
 ) -> ExportResult:
     """Exports a run's model.
 
@@ -172,6 +174,9 @@ def export_run(
             ``export/model_quant.tflite``).
         saved_model: TFLite only: convert this SavedModel, exported from the same run
             and model just before, instead of tracing a new one.
+        vector_input: An ``embeddings`` run's SavedModel/TFLite takes the stored
+            ``embeddings`` rows instead of a 16-kHz waveform (the default; see
+            :mod:`tfgenre.embedding_serving`).
 
     Returns:
         What was written, with its size.
@@ -193,7 +198,15 @@ def export_run(
     name = QUANTIZED_NAME if quantize else DEFAULT_NAMES[fmt]
     output = output or io.join(run_dir, layout.EXPORT, name)
     _check_request(fmt, source, quantize, output)
-    meta = metadata(run, fmt)
+    if vector_input and run.view != "embeddings":
+        raise ConfigError(f"input='embeddings' works with an embeddings run, not view={run.view!r}")
+    if quantize and run.view == "embeddings" and not vector_input:
+        raise ConfigError(
+            "quantize=True is not available for the waveform model of an embeddings run "
+            "(its agreement check needs the validation audio); export the head with "
+            "--input embeddings"
+        )
+    meta = metadata(run, fmt, vector_input)
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -202,7 +215,15 @@ def export_run(
             staged = _stage_keras(source, run, tmp)
         else:
             staged = _stage_serving(
-                fmt, source, run_dir, run, tmp, meta, quantize=quantize, saved_model=saved_model
+                fmt,
+                source,
+                run_dir,
+                run,
+                tmp,
+                meta,
+                quantize=quantize,
+                saved_model=saved_model,
+                vector_input=vector_input,
             )
         _replace(staged.path, output)
     finally:

@@ -26,10 +26,18 @@ graph (HPSS, beat tracking, chroma tuning estimation have no TensorFlow ops), so
 SavedModel/TFLite signature takes ``features`` ``(batch, n_features)`` float32,
 unnormalised, in the order of ``feature_names`` in the metadata (compute them with
 :class:`tfgenre.views.features.FeaturesView`), and returns ``probabilities``
-``(batch, num_classes)``. Models on the ``embeddings`` view likewise take ``embeddings``
-``(batch, width)`` (compute them with
-:meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry`` in the
-metadata); for a model that takes the waveform, fine-tune with ``fit --model musicnn_msd``.
+``(batch, num_classes)``.
+
+Models on the ``embeddings`` view are exported from waveform to genre: the signature
+takes ``waveform``, mono float32 at the backbones' 16 kHz, any length, and runs musicnn's
+front end, every backbone of the run (their published weights are in the graph), the
+pooling, the standardisation and the head in one graph, with the run's framing (whole
+track, or windows whose probabilities are averaged); see
+:mod:`tfgenre.embedding_serving`. The metadata names the rate, the labels and each
+backbone's weights (``backbones``: name, layers, sha256). ``--input embeddings`` exports
+the head alone with an ``embeddings`` ``(batch, width)`` input instead (compute the rows
+with :meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry``). The
+``keras`` format is always the head (its input is the stored embeddings).
 
 This module is the command only; the export itself is :func:`tfgenre.artifacts.export_run`.
 
@@ -70,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="TFLite: int8 weights (dynamic range) to RUN/export/model_quant.tflite, refused "
         "below 95 %% top-1 agreement with the float model on the validation split",
     )
+    p.add_argument(
+        "--input",
+        choices=["waveform", "embeddings"],
+        default="waveform",
+        help="embeddings runs: a 16-kHz waveform in (default; backbones in the graph) or "
+        "the stored embeddings rows (the head alone)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -83,6 +98,12 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--output works with one --format; omit it to use RUN/export/")
     if args.quantize and "tflite" not in formats:
         raise ConfigError("--quantize works with --format tflite")
+    from tfgenre.run_info import RunInfo
+
+    vector_input = args.input == "embeddings"
+    view = RunInfo.load(args.run_dir).view
+    if vector_input and view != "embeddings":
+        raise ConfigError(f"--input embeddings works with an embeddings run, not view={view!r}")
     saved_model = None
     for fmt in formats:
         result = export_run(
@@ -92,6 +113,7 @@ def _main(args: argparse.Namespace) -> int:
             model_path=args.model,
             quantize=args.quantize and fmt == "tflite",
             saved_model=saved_model if fmt == "tflite" else None,
+            vector_input=vector_input,
         )
         if fmt == "savedmodel":
             saved_model = result.path
@@ -99,6 +121,15 @@ def _main(args: argparse.Namespace) -> int:
             f"{fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
             f"{result.input_name!r})\n"
         )
+        if view == "embeddings" and fmt == "keras":
+            sys.stdout.write(
+                f"{'':<10} the .keras file is the head alone (input: the stored embeddings); "
+                "the waveform model is the SavedModel or TFLite\n"
+            )
+        elif view == "embeddings" and not vector_input:
+            sys.stdout.write(
+                f"{'':<10} waveform: mono float32 at 16000 Hz, any length; backbones in the graph\n"
+            )
         if result.agreement is not None:
             sys.stdout.write(
                 f"{'':<10} top-1 agreement with the float model: "

@@ -2,7 +2,7 @@
 
 write_records (the default recipe: musicnn_msd + vgg_msd, whole tracks) -> fit --model
 linear -> export -> predict, each ``python -m tfgenre.<cmd>`` its own process; then a
-fresh python process loads the exported SavedModel (and TFLite), feeds it the 16-kHz
+fresh python process loads the exported SavedModel (TFLite, .keras), feeds it the 16-kHz
 waveform of a clip and compares with ``predict --format json``. A second run (one
 backbone, 3-s windows, written at 16 kHz) checks the windowed graph (mean over windows).
 
@@ -39,6 +39,7 @@ export, clip, rate, fmt = sys.argv[1:5]
 rate = int(rate)
 meta = json.load(open(export + ("/assets.extra/tfgenre.json" if fmt == "savedmodel"
                                 else ".json")))
+windows = None
 y16 = to_backbone_rate(audio.decode(clip, rate), rate)   # what predict feeds the backbones
 assert meta["sample_rate"] == 16000
 if fmt == "savedmodel":
@@ -46,6 +47,11 @@ if fmt == "savedmodel":
     out = serve(waveform=tf.constant(y16))
     probs = out["probabilities"].numpy()
     windows = int(out["segment_probabilities"].shape[0])
+elif fmt == "keras":
+    import keras
+    import tfgenre.embedding_serving  # registers the model's layer
+    model = keras.saving.load_model(export, compile=False)
+    probs = np.asarray(model(y16[None]))[0]
 else:
     runner = tf.lite.Interpreter(model_path=export).get_signature_runner("serving_default")
     out = runner(waveform=y16)
@@ -119,9 +125,9 @@ def test_recipe_run_exports_a_waveform_model(user: User) -> None:
         "tfgenre.export", "--run-dir", "runs/recipe", "--format", "savedmodel",
         "--format", "tflite", "--format", "keras",
     ).stdout  # fmt: skip
-    assert out.count("input 'waveform'") == 2, out
+    assert out.count("input 'waveform'") == 3, out
     assert "waveform: mono float32 at 16000 Hz" in out
-    assert "the .keras file is the head alone" in out
+    assert "load it after `import tfgenre.embedding_serving`" in out
     export = user.root / "runs" / "recipe" / "export"
     meta = json.loads((export / "savedmodel" / "assets.extra" / "tfgenre.json").read_text())
     from tfgenre.backbones.weights import find_weights
@@ -132,8 +138,11 @@ def test_recipe_run_exports_a_waveform_model(user: User) -> None:
     for b in meta["backbones"]:
         assert b["weights_sha256"] == find_weights(b["name"]).checksum()
     assert meta["backbones"][0]["layers"] == ["penultimate", "max_pool"]
+    assert meta["matches_predict"] is True
     assert len(meta["labels"]) == 2
-    assert json.loads((export / "model.tflite.json").read_text())["backbones"] == meta["backbones"]
+    for name in ("model.tflite.json", "model.keras.json"):
+        other = json.loads((export / name).read_text())
+        assert other["backbones"] == meta["backbones"] and other["sample_rate"] == 16000
     user.passed.add("recipe")
 
 
@@ -163,6 +172,18 @@ def test_recipe_tflite_equals_predict(user: User) -> None:
         assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
 
 
+def test_recipe_keras_equals_predict_in_a_fresh_process(user: User) -> None:
+    import pytest as pt
+
+    user.require("recipe")
+    clip = _clip(user)
+    expected = user.predicted(clip, "runs/recipe")
+    got, _ = user.served(user.root / "runs" / "recipe" / "export" / "model.keras", clip,
+                         22050, "keras")  # fmt: skip
+    for label, p in expected.items():
+        assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
+
+
 def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
     import pytest as pt
 
@@ -177,7 +198,8 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
         "tfgenre.fit", "--records", "records16", "--view", "embeddings", "--model", "linear",
         "--epochs", "2", "--run-dir", "runs/windows",
     )  # fmt: skip
-    user.run("tfgenre.export", "--run-dir", "runs/windows")
+    user.run("tfgenre.export", "--run-dir", "runs/windows", "--format", "savedmodel",
+             "--format", "keras")  # fmt: skip
     clip = _clip(user)
     expected = user.predicted(clip, "runs/windows")
     export = user.root / "runs" / "windows" / "export" / "savedmodel"
@@ -187,6 +209,10 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
         assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
     meta = json.loads((export / "assets.extra" / "tfgenre.json").read_text())
     assert meta["window_samples"] == 48000 and meta["hop_samples"] == 16000
+    assert meta["matches_predict"] is True
+    got, _ = user.served(export.parent / "model.keras", clip, 16000, "keras")
+    for label, p in expected.items():
+        assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
 
 
 def test_the_embeddings_input_stays_reachable(user: User) -> None:
@@ -203,3 +229,15 @@ def test_the_embeddings_input_stays_reachable(user: User) -> None:
         ok=False,
     ).stderr  # fmt: skip
     assert "quantize" in err and "--input embeddings" in err
+
+
+def test_framing_at_16_khz_and_when_it_matches_predict() -> None:
+    from tfgenre.embedding_serving import EmbeddingsFraming
+    from tfgenre.records.info import AudioSpec
+
+    whole = EmbeddingsFraming.from_audio(AudioSpec(22050))
+    assert (whole.window_samples, whole.hop_samples, whole.exact) == (None, None, True)
+    win = EmbeddingsFraming.from_audio(AudioSpec(22050, 66150, 22050))
+    assert (win.sample_rate, win.window_samples, win.hop_samples) == (16000, 48000, 16000)
+    assert not win.exact  # each window was resampled on its own at 22050 Hz
+    assert EmbeddingsFraming.from_audio(AudioSpec(16000, 48000, 16000)).exact

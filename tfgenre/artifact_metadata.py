@@ -128,6 +128,7 @@ def _embeddings_waveform_signature(run: RunInfo) -> dict[str, Any]:
         "window_samples": framing.window_samples or "whole_track",
         "hop_samples": framing.hop_samples,
         "channels": 1,
+        "matches_predict": framing.exact,
         "backbones": backbone_weights(run),
         "view_entry": run.view_spec.to_json(),
         "note": (
@@ -139,8 +140,10 @@ def _embeddings_waveform_signature(run: RunInfo) -> dict[str, Any]:
             + (
                 ""
                 if framing.exact
-                else "; this run's windows were resampled one by one, so window edges "
-                "differ slightly from predict"
+                else f"; this run's windows were resampled one by one at "
+                f"{framing.run_sample_rate} Hz, so window edges differ from predict "
+                "(about 1e-3 on track probabilities); whole-track runs and runs written at "
+                "16 kHz match predict"
             )
         ),
     }
@@ -173,6 +176,17 @@ def metadata(run: RunInfo, fmt: str, vector_input: bool = False) -> dict[str, An
         "input_spec": _input_spec(run),
         "versions": package_versions(),
     }
+    if fmt == "keras" and run.view == "embeddings" and not vector_input:
+        wave = _embeddings_waveform_signature(run)
+        wave.pop("signature")
+        return {
+            **meta,
+            "input": {"name": "waveform", "shape": [None, None], "dtype": "float32"},
+            "output": {"name": "probabilities", "shape": [None, len(run.labels)]},
+            **wave,
+            "loading": "import tfgenre.embedding_serving, then keras.saving.load_model(path); "
+            "a batch of equal-length waveforms in, the mean probabilities over windows out",
+        }
     if fmt == "keras":
         return {**meta, **_keras(run)}
     if run.view == "embeddings" and not vector_input:

@@ -89,8 +89,14 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     io.write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def _stage_keras(source: str, run: RunInfo, tmp: str) -> _Staged:
+def _stage_keras(source: str, run: RunInfo, tmp: str, vector_input: bool = False) -> _Staged:
     staged = os.path.join(tmp, "model.keras")
+    if run.view == "embeddings" and not vector_input:
+        from tfgenre.embedding_serving import build_keras_model
+        from tfgenre.inference import load_keras_model
+
+        build_keras_model(load_keras_model(source), run).save(staged)
+        return _Staged(staged, "waveform")
     with open(staged, "wb") as f:
         f.write(io.read_bytes(source))
     return _Staged(staged, run.view)
@@ -212,7 +218,7 @@ def export_run(
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         if fmt == "keras":
-            staged = _stage_keras(source, run, tmp)
+            staged = _stage_keras(source, run, tmp, vector_input)
         else:
             staged = _stage_serving(
                 fmt,

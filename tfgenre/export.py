@@ -19,7 +19,8 @@ Formats (default output paths inside the run folder):
   measured and written to ``model_quant.tflite.agreement.json`` (and its metadata); below
   95 % the export is refused (exit 1) and no quantised file is written.
 * ``keras`` (``export/model.keras``): a copy of the run's Keras model (its input is
-  the stored view, not audio), with ``model.keras.json`` beside it.
+  the stored view, not audio), with ``model.keras.json`` beside it; for an embeddings
+  run, the waveform-to-genre model below as one Keras model.
 
 Feature models (view ``features``) cannot compute their 57 librosa features in the
 graph (HPSS, beat tracking, chroma tuning estimation have no TensorFlow ops), so their
@@ -37,7 +38,10 @@ track, or windows whose probabilities are averaged); see
 backbone's weights (``backbones``: name, layers, sha256). ``--input embeddings`` exports
 the head alone with an ``embeddings`` ``(batch, width)`` input instead (compute the rows
 with :meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry``). The
-``keras`` format is always the head (its input is the stored embeddings).
+``keras`` format holds the same pipeline as a Keras model from a batch of equal-length
+16-kHz waveforms ``(batch, samples)`` to ``(batch, classes)`` (load it after ``import
+tfgenre.embedding_serving``, which registers its layer), or the head with ``--input
+embeddings``.
 
 This module is the command only; the export itself is :func:`tfgenre.artifacts.export_run`.
 
@@ -101,7 +105,12 @@ def _main(args: argparse.Namespace) -> int:
     from tfgenre.run_info import RunInfo
 
     vector_input = args.input == "embeddings"
-    view = RunInfo.load(args.run_dir).view
+    run = RunInfo.load(args.run_dir)
+    view = run.view
+    if view == "embeddings":
+        from tfgenre.embedding_serving import EmbeddingsFraming
+
+        framing = EmbeddingsFraming.from_run_info(run)
     if vector_input and view != "embeddings":
         raise ConfigError(f"--input embeddings works with an embeddings run, not view={view!r}")
     saved_model = None
@@ -121,15 +130,22 @@ def _main(args: argparse.Namespace) -> int:
             f"{fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
             f"{result.input_name!r})\n"
         )
-        if view == "embeddings" and fmt == "keras":
+        if view == "embeddings" and fmt == "keras" and not vector_input:
             sys.stdout.write(
-                f"{'':<10} the .keras file is the head alone (input: the stored embeddings); "
-                "the waveform model is the SavedModel or TFLite\n"
+                f"{'':<10} waveform: a batch of mono float32 waveforms at 16000 Hz; load it "
+                "after `import tfgenre.embedding_serving` (its layer is tfgenre's)\n"
             )
-        elif view == "embeddings" and not vector_input:
+        if view == "embeddings" and not vector_input:
             sys.stdout.write(
                 f"{'':<10} waveform: mono float32 at 16000 Hz, any length; backbones in the graph\n"
             )
+            if not framing.exact:
+                sys.stdout.write(
+                    f"{'':<10} note: this run's windows were resampled one by one at "
+                    f"{framing.run_sample_rate} Hz; the graph frames the 16-kHz waveform, so "
+                    "its probabilities differ from predict's at the window edges (about "
+                    "1e-3); whole-track runs and runs written at 16 kHz match predict\n"
+                )
         if result.agreement is not None:
             sys.stdout.write(
                 f"{'':<10} top-1 agreement with the float model: "

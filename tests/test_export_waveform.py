@@ -198,8 +198,7 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
         "tfgenre.fit", "--records", "records16", "--view", "embeddings", "--model", "linear",
         "--epochs", "2", "--run-dir", "runs/windows",
     )  # fmt: skip
-    user.run("tfgenre.export", "--run-dir", "runs/windows", "--format", "savedmodel",
-             "--format", "keras")  # fmt: skip
+    user.run("tfgenre.export", "--run-dir", "runs/windows", "--format", "all")
     clip = _clip(user)
     expected = user.predicted(clip, "runs/windows")
     export = user.root / "runs" / "windows" / "export" / "savedmodel"
@@ -210,9 +209,10 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
     meta = json.loads((export / "assets.extra" / "tfgenre.json").read_text())
     assert meta["window_samples"] == 48000 and meta["hop_samples"] == 16000
     assert meta["matches_predict"] is True
-    got, _ = user.served(export.parent / "model.keras", clip, 16000, "keras")
-    for label, p in expected.items():
-        assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
+    for name, fmt in (("model.keras", "keras"), ("model.tflite", "tflite")):
+        got, _ = user.served(export.parent / name, clip, 16000, fmt)
+        for label, p in expected.items():
+            assert got[label] == pt.approx(p, abs=1e-4), (fmt, label, got, expected)
 
 
 def test_the_embeddings_input_stays_reachable(user: User) -> None:

@@ -4,7 +4,8 @@ write_records (the default recipe: musicnn_msd + vgg_msd, whole tracks) -> fit -
 linear -> export -> predict, each ``python -m tfgenre.<cmd>`` its own process; then a
 fresh python process loads the exported SavedModel (TFLite, .keras), feeds it the 16-kHz
 waveform of a clip and compares with ``predict --format json``. A second run (one
-backbone, 3-s windows, written at 16 kHz) checks the windowed graph (mean over windows).
+backbone, 3.5-s windows every 0.5 s written at 16 kHz, patches every 0.5 s, mean/max/std
++ tags) checks the windowed graph (mean over windows) and overlapping patches.
 
 Tiny data: 2 synthetic genres x 3 clips of 4 s.
 """
@@ -189,10 +190,11 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
 
     user.require("recipe")  # the audio
     user.run(
-        "tfgenre.write_records", *SYNTH, "--output", "records16", "--window-seconds", "3",
-        "--hop-seconds", "1", "--sample-rate", "16000",
+        "tfgenre.write_records", *SYNTH, "--output", "records16", "--window-seconds", "3.5",
+        "--hop-seconds", "0.5", "--sample-rate", "16000",
         "--set", "embeddings.backbone=musicnn_msd", "--set", "embeddings.layer=max_pool",
-        "--set", "embeddings.pooling=mean", "--set", "embeddings.tags=true",
+        "--set", "embeddings.hop_seconds=0.5",  # two overlapping patches per window
+        "--set", "embeddings.pooling=mean,max,std", "--set", "embeddings.tags=true",
     )  # fmt: skip
     user.run(
         "tfgenre.fit", "--records", "records16", "--view", "embeddings", "--model", "linear",
@@ -203,11 +205,11 @@ def test_windowed_run_averages_its_windows_like_predict(user: User) -> None:
     expected = user.predicted(clip, "runs/windows")
     export = user.root / "runs" / "windows" / "export" / "savedmodel"
     got, windows = user.served(export, clip, 16000, "savedmodel")
-    assert windows == 2  # 4 s, 3-s windows every 1 s
+    assert windows == 2  # 4 s, 3.5-s windows every 0.5 s
     for label, p in expected.items():
         assert got[label] == pt.approx(p, abs=1e-4), (label, got, expected)
     meta = json.loads((export / "assets.extra" / "tfgenre.json").read_text())
-    assert meta["window_samples"] == 48000 and meta["hop_samples"] == 16000
+    assert meta["window_samples"] == 56000 and meta["hop_samples"] == 8000
     assert meta["matches_predict"] is True
     for name, fmt in (("model.keras", "keras"), ("model.tflite", "tflite")):
         got, _ = user.served(export.parent / name, clip, 16000, fmt)

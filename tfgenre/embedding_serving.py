@@ -189,7 +189,10 @@ def build_serving(model: Any, run: RunInfo) -> Any:
     view = embeddings_view(run)
     framing = EmbeddingsFraming.from_run_info(run)
     parts = list(view.parts())
-    options = {"poolings": view.poolings, "tags": view.tags, "hop_frames": view.hop_frames or 187}
+    from tfgenre.backbones.frontend import PATCH_FRAMES
+
+    hop = view.hop_frames or PATCH_FRAMES
+    options = {"poolings": view.poolings, "tags": view.tags, "hop_frames": hop}
     scale = float(payload_scale(run.view_spec))
     frontend = MusicnnFrontEnd()
     frontend.build((None, None))
@@ -272,9 +275,6 @@ def _register() -> Any:
                     net = build_vgg(int(p["tags"]), pools=pools, name=p["backbone"])
                 self.backbones.append(net)
 
-        def build(self, input_shape: Any) -> None:
-            super().build(input_shape)
-
         def call(self, waveforms: Any) -> Any:
             import tensorflow as tf
 
@@ -336,6 +336,7 @@ def build_keras_model(model: Any, run: RunInfo) -> Any:
     """
     import keras
 
+    from tfgenre.backbones.frontend import PATCH_FRAMES
     from tfgenre.backbones.pretrained import build_pretrained
     from tfgenre.backbones.weights import find_weights
     from tfgenre.records.reader import payload_scale
@@ -359,7 +360,7 @@ def build_keras_model(model: Any, run: RunInfo) -> Any:
         parts,
         list(view.poolings),
         view.tags,
-        view.hop_frames or 187,
+        view.hop_frames or PATCH_FRAMES,
         framing.window_samples,
         framing.hop_samples,
         float(payload_scale(run.view_spec)),

@@ -197,6 +197,7 @@ def test_export_an_embeddings_run(user: User) -> None:
     out = user.run(
         "tfgenre.export", "--run-dir", "runs/emb",
         "--format", "keras", "--format", "savedmodel", "--format", "tflite",
+        "--input", "embeddings",  # the head alone; the default is waveform in
     ).stdout  # fmt: skip
     assert out.count("input 'embeddings'") == 3, out
     export = user.root / "runs" / "emb" / "export"

@@ -68,7 +68,7 @@ _VECTOR_NOTES = {
         "compute the embeddings with tfgenre.views.embeddings.EmbeddingsView.from_spec("
         "view_entry) on mono audio at sample_rate (whole file or windows of feature_window "
         "samples; it resamples to the backbone's 16 kHz) and average the probabilities over "
-        "windows; for a model that takes a waveform, fine-tune with fit --model musicnn_msd"
+        "windows; export without --input embeddings for a model that takes the waveform"
     ),
 }
 
@@ -110,18 +110,61 @@ def _waveform_signature(run: RunInfo) -> dict[str, Any]:
     }
 
 
-def metadata(run: RunInfo, fmt: str) -> dict[str, Any]:
+def _embeddings_waveform_signature(run: RunInfo) -> dict[str, Any]:
+    from tfgenre.embedding_serving import EmbeddingsFraming, backbone_weights
+
+    framing = EmbeddingsFraming.from_run_info(run)
+    classes = len(run.labels)
+    return {
+        "signature": {
+            "name": SIGNATURE,
+            "inputs": {"waveform": {"dtype": "float32", "shape": [None]}},
+            "outputs": {
+                "probabilities": {"dtype": "float32", "shape": [classes]},
+                "segment_probabilities": {"dtype": "float32", "shape": [None, classes]},
+            },
+        },
+        "sample_rate": framing.sample_rate,
+        "window_samples": framing.window_samples or "whole_track",
+        "hop_samples": framing.hop_samples,
+        "channels": 1,
+        "matches_predict": framing.exact,
+        "backbones": backbone_weights(run),
+        "view_entry": run.view_spec.to_json(),
+        "note": (
+            f"mono float32 waveform at {framing.sample_rate} Hz, any length; front end, "
+            "backbones, pooling, standardisation and head run in the graph. To match "
+            f"predict, decode at the run's {framing.run_sample_rate} Hz and resample to "
+            f"{framing.sample_rate} Hz with soxr_hq "
+            "(tfgenre.backbones.runner.to_backbone_rate)"
+            + (
+                ""
+                if framing.exact
+                else f"; this run's windows were resampled one by one at "
+                f"{framing.run_sample_rate} Hz, so window edges differ from predict "
+                "(about 1e-3 on track probabilities); whole-track runs and runs written at "
+                "16 kHz match predict"
+            )
+        ),
+    }
+
+
+def metadata(run: RunInfo, fmt: str, vector_input: bool = False) -> dict[str, Any]:
     """The metadata of an artefact of format ``fmt`` (``savedmodel``, ``tflite``, ``keras``).
 
     Args:
         run: The exported run.
         fmt: The artefact's format.
+        vector_input: An embeddings run exported with the stored rows as input
+            instead of a waveform.
 
     Returns:
         JSON-ready data: ``format``, ``labels``, ``view``, ``model``, ``input_spec``,
         ``versions``, then the stored-view input (keras), the ``features`` signature
         with ``feature_names`` and the feature window, or the ``waveform`` signature
-        with ``sample_rate``, ``window_samples``, ``hop_samples`` and ``view_params``.
+        with ``sample_rate``, ``window_samples``, ``hop_samples`` and ``view_params``
+        (for an embeddings run: the 16-kHz rate and every backbone's weights,
+        ``backbones``, unless ``vector_input``).
     """
     from tfgenre.records.info import package_versions
 
@@ -133,8 +176,21 @@ def metadata(run: RunInfo, fmt: str) -> dict[str, Any]:
         "input_spec": _input_spec(run),
         "versions": package_versions(),
     }
+    if fmt == "keras" and run.view == "embeddings" and not vector_input:
+        wave = _embeddings_waveform_signature(run)
+        wave.pop("signature")
+        return {
+            **meta,
+            "input": {"name": "waveform", "shape": [None, None], "dtype": "float32"},
+            "output": {"name": "probabilities", "shape": [None, len(run.labels)]},
+            **wave,
+            "loading": "import tfgenre.embedding_serving, then keras.saving.load_model(path); "
+            "a batch of equal-length waveforms in, the mean probabilities over windows out",
+        }
     if fmt == "keras":
         return {**meta, **_keras(run)}
+    if run.view == "embeddings" and not vector_input:
+        return {**meta, **_embeddings_waveform_signature(run)}
     if run.view in VECTOR_VIEWS:
         return {**meta, **_features_signature(run)}
     return {**meta, **_waveform_signature(run)}

@@ -89,10 +89,16 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     io.write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-def _stage_keras(source: str, run: RunInfo, tmp: str) -> _Staged:
+def _stage_keras(source: str, run: RunInfo, tmp: str, vector_input: bool = False) -> _Staged:
     from tfgenre.models.saving import check_keras_file
 
     staged = os.path.join(tmp, "model.keras")
+    if run.view == "embeddings" and not vector_input:
+        from tfgenre.embedding_serving import build_keras_model
+        from tfgenre.inference import load_keras_model
+
+        build_keras_model(load_keras_model(source), run).save(staged)
+        return _Staged(staged, "waveform")
     with open(staged, "wb") as f:
         f.write(io.read_bytes(source))
     check_keras_file(staged, shown=source)  # a damaged model is refused, not copied
@@ -109,6 +115,7 @@ def _stage_serving(
     *,
     quantize: bool,
     saved_model: str | None,
+    vector_input: bool = False,
 ) -> _Staged:
     """The SavedModel (with its metadata) or its TFLite conversion, in ``tmp``.
 
@@ -119,10 +126,10 @@ def _stage_serving(
     from tfgenre.serving import serving_input_name, write_saved_model
 
     if saved_model and fmt == "tflite":
-        saved, input_name = saved_model, serving_input_name(run)
+        saved, input_name = saved_model, serving_input_name(run, vector_input)
     else:
         saved = os.path.join(tmp, "savedmodel")
-        input_name = write_saved_model(load_keras_model(source), run, saved)
+        input_name = write_saved_model(load_keras_model(source), run, saved, vector_input)
     if fmt == "savedmodel":
         os.makedirs(os.path.join(saved, "assets.extra"), exist_ok=True)
         _write_json(os.path.join(saved, "assets.extra", METADATA_FILE), meta)
@@ -161,6 +168,7 @@ def export_run(
     model_path: str | None = None,
     quantize: bool = False,
     saved_model: str | None = None,
+    vector_input: bool = False,
 ) -> ExportResult:
     """Exports a run's model.
 
@@ -175,6 +183,9 @@ def export_run(
             ``export/model_quant.tflite``).
         saved_model: TFLite only: convert this SavedModel, exported from the same run
             and model just before, instead of tracing a new one.
+        vector_input: An ``embeddings`` run's SavedModel/TFLite takes the stored
+            ``embeddings`` rows instead of a 16-kHz waveform (the default; see
+            :mod:`tfgenre.embedding_serving`).
 
     Returns:
         What was written, with its size.
@@ -196,16 +207,32 @@ def export_run(
     name = QUANTIZED_NAME if quantize else DEFAULT_NAMES[fmt]
     output = output or io.join(run_dir, layout.EXPORT, name)
     _check_request(fmt, source, quantize, output)
-    meta = metadata(run, fmt)
+    if vector_input and run.view != "embeddings":
+        raise ConfigError(f"input='embeddings' works with an embeddings run, not view={run.view!r}")
+    if quantize and run.view == "embeddings" and not vector_input:
+        raise ConfigError(
+            "quantize=True is not available for the waveform model of an embeddings run "
+            "(its agreement check needs the validation audio); export the head with "
+            "--input embeddings"
+        )
+    meta = metadata(run, fmt, vector_input)
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         if fmt == "keras":
-            staged = _stage_keras(source, run, tmp)
+            staged = _stage_keras(source, run, tmp, vector_input)
         else:
             staged = _stage_serving(
-                fmt, source, run_dir, run, tmp, meta, quantize=quantize, saved_model=saved_model
+                fmt,
+                source,
+                run_dir,
+                run,
+                tmp,
+                meta,
+                quantize=quantize,
+                saved_model=saved_model,
+                vector_input=vector_input,
             )
         _replace(staged.path, output)
     finally:

@@ -25,7 +25,9 @@ from tfgenre.errors import ConfigError
 
 T = TypeVar("T")
 
-STAGES: tuple[str, ...] = ("write_records", "fit", "evaluate", "tune", "baselines", "explore")
+STAGES: tuple[str, ...] = (
+    "write_records", "fit", "evaluate", "tune", "baselines", "explore", "compare", "export",
+)  # fmt: skip
 
 
 def did_you_mean(value: str, known: Iterable[str]) -> str:

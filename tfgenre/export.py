@@ -19,17 +19,29 @@ Formats (default output paths inside the run folder):
   measured and written to ``model_quant.tflite.agreement.json`` (and its metadata); below
   95 % the export is refused (exit 1) and no quantised file is written.
 * ``keras`` (``export/model.keras``): a copy of the run's Keras model (its input is
-  the stored view, not audio), with ``model.keras.json`` beside it.
+  the stored view, not audio), with ``model.keras.json`` beside it; for an embeddings
+  run, the waveform-to-genre model below as one Keras model.
 
 Feature models (view ``features``) cannot compute their 57 librosa features in the
 graph (HPSS, beat tracking, chroma tuning estimation have no TensorFlow ops), so their
 SavedModel/TFLite signature takes ``features`` ``(batch, n_features)`` float32,
 unnormalised, in the order of ``feature_names`` in the metadata (compute them with
 :class:`tfgenre.views.features.FeaturesView`), and returns ``probabilities``
-``(batch, num_classes)``. Models on the ``embeddings`` view likewise take ``embeddings``
-``(batch, width)`` (compute them with
-:meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry`` in the
-metadata); for a model that takes the waveform, fine-tune with ``fit --model musicnn_msd``.
+``(batch, num_classes)``.
+
+Models on the ``embeddings`` view are exported from waveform to genre: the signature
+takes ``waveform``, mono float32 at the backbones' 16 kHz, any length, and runs musicnn's
+front end, every backbone of the run (their published weights are in the graph), the
+pooling, the standardisation and the head in one graph, with the run's framing (whole
+track, or windows whose probabilities are averaged); see
+:mod:`tfgenre.embedding_serving`. The metadata names the rate, the labels and each
+backbone's weights (``backbones``: name, layers, sha256). ``--input embeddings`` exports
+the head alone with an ``embeddings`` ``(batch, width)`` input instead (compute the rows
+with :meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry``). The
+``keras`` format holds the same pipeline as a Keras model from a batch of equal-length
+16-kHz waveforms ``(batch, samples)`` to ``(batch, classes)`` (load it after ``import
+tfgenre.embedding_serving``, which registers its layer), or the head with ``--input
+embeddings``.
 
 This module is the command only; the export itself is :func:`tfgenre.artifacts.export_run`.
 
@@ -70,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="TFLite: int8 weights (dynamic range) to RUN/export/model_quant.tflite, refused "
         "below 95 %% top-1 agreement with the float model on the validation split",
     )
+    p.add_argument(
+        "--input",
+        choices=["waveform", "embeddings"],
+        default="waveform",
+        help="embeddings runs: a 16-kHz waveform in (default; backbones in the graph) or "
+        "the stored embeddings rows (the head alone)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -83,6 +102,17 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--output works with one --format; omit it to use RUN/export/")
     if args.quantize and "tflite" not in formats:
         raise ConfigError("--quantize works with --format tflite")
+    from tfgenre.run_info import RunInfo
+
+    vector_input = args.input == "embeddings"
+    run = RunInfo.load(args.run_dir)
+    view = run.view
+    if view == "embeddings":
+        from tfgenre.embedding_serving import EmbeddingsFraming
+
+        framing = EmbeddingsFraming.from_run_info(run)
+    if vector_input and view != "embeddings":
+        raise ConfigError(f"--input embeddings works with an embeddings run, not view={view!r}")
     saved_model = None
     for fmt in formats:
         result = export_run(
@@ -92,6 +122,7 @@ def _main(args: argparse.Namespace) -> int:
             model_path=args.model,
             quantize=args.quantize and fmt == "tflite",
             saved_model=saved_model if fmt == "tflite" else None,
+            vector_input=vector_input,
         )
         if fmt == "savedmodel":
             saved_model = result.path
@@ -99,6 +130,22 @@ def _main(args: argparse.Namespace) -> int:
             f"{fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
             f"{result.input_name!r})\n"
         )
+        if view == "embeddings" and fmt == "keras" and not vector_input:
+            sys.stdout.write(
+                f"{'':<10} waveform: a batch of mono float32 waveforms at 16000 Hz; load it "
+                "after `import tfgenre.embedding_serving` (its layer is tfgenre's)\n"
+            )
+        if view == "embeddings" and not vector_input:
+            sys.stdout.write(
+                f"{'':<10} waveform: mono float32 at 16000 Hz, any length; backbones in the graph\n"
+            )
+            if not framing.exact:
+                sys.stdout.write(
+                    f"{'':<10} note: this run's windows were resampled one by one at "
+                    f"{framing.run_sample_rate} Hz; the graph frames the 16-kHz waveform, so "
+                    "its probabilities differ from predict's at the window edges (about "
+                    "1e-3); whole-track runs and runs written at 16 kHz match predict\n"
+                )
         if result.agreement is not None:
             sys.stdout.write(
                 f"{'':<10} top-1 agreement with the float model: "

@@ -12,6 +12,9 @@ the first stage starts, so that a typo in ``fit:`` is reported before
 
 ``evaluate:`` scores the ``fit:`` stage's run folder (or the section's own ``run_dir``) on a
 split, ``test`` by default, and writes its report (see ``python -m tfgenre.evaluate``).
+``compare:`` compares the run folders it lists (``runs:``) on a split, as ``python -m
+tfgenre.compare``; ``export:`` exports a run (``run_dir``, default the ``fit:`` stage's, or
+its first item's) in ``formats`` (default ``[savedmodel]``), as ``python -m tfgenre.export``.
 
 Example:
     python -m tfgenre.run pipelines/demo.yaml --set fit.epochs=2
@@ -127,6 +130,138 @@ def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
         )
     lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/report.md")
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareStageConfig:
+    """The ``compare:`` section of a pipeline.
+
+    Attributes:
+        runs: Two or more run folders (fits of this pipeline or earlier runs).
+        split: The split they were scored on.
+        out: Folder for compare.md, compare.csv and compare.png ('' : print only).
+        resamples: Bootstrap resamples.
+        seed: Bootstrap seed.
+    """
+
+    runs: list[str] = dataclasses.field(default_factory=list)
+    split: str = "test"
+    out: str = ""
+    resamples: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from tfgenre.stats import DEFAULT_RESAMPLES, MIN_RESAMPLES
+
+        config.require(
+            len(self.runs) >= 2 and all(isinstance(r, str) and r for r in self.runs),
+            f"compare.runs={self.runs!r} must list two or more run folders",
+        )
+        config.require(
+            len(set(self.runs)) == len(self.runs), f"compare.runs={self.runs!r} repeats a run"
+        )
+        if not self.resamples:
+            object.__setattr__(self, "resamples", DEFAULT_RESAMPLES)
+        config.require(
+            self.resamples >= MIN_RESAMPLES,
+            f"compare.resamples={self.resamples} must be at least {MIN_RESAMPLES}",
+        )
+
+
+def _compare_config(section: dict[str, Any], pipeline: dict[str, Any]) -> CompareStageConfig:
+    return config.from_dict(CompareStageConfig, section, prefix="compare.")
+
+
+@stage("compare", check=_compare_config)
+def _compare(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    from tfgenre import io
+    from tfgenre.scoring.comparison import (
+        check_distinct_runs,
+        compare_runs,
+        comparison_markdown,
+        load_run_predictions,
+        write_comparison,
+    )
+    from tfgenre.stats import BootstrapSettings
+
+    cfg = _compare_config(section, pipeline)
+    settings = BootstrapSettings(resamples=cfg.resamples, seed=cfg.seed)
+    io.check_output_folder(cfg.out, "compare.out")
+    for run in cfg.runs:
+        if not io.isdir(run):
+            raise ConfigError(f"compare.runs: run folder {run!r} does not exist")
+    check_distinct_runs(cfg.runs)
+    rows = compare_runs([load_run_predictions(run, cfg.split) for run in cfg.runs], settings)
+    sys.stdout.write(f"[compare] {', '.join(cfg.runs)} ({cfg.split})\n")
+    sys.stdout.write(comparison_markdown(rows, settings))
+    if cfg.out:
+        for path in write_comparison(rows, cfg.out, settings):
+            sys.stdout.write(f"wrote {path}\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportStageConfig:
+    """The ``export:`` section of a pipeline.
+
+    Attributes:
+        run_dir: The run to export ('' : the ``fit:`` stage's ``run_dir``, or its first
+            item's).
+        formats: Any of ``savedmodel``, ``tflite``, ``keras``.
+        input: Embeddings runs: ``waveform`` (backbones in the graph) or ``embeddings``.
+    """
+
+    run_dir: str = ""
+    formats: list[str] = dataclasses.field(default_factory=lambda: ["savedmodel"])
+    input: str = "waveform"
+
+    def __post_init__(self) -> None:
+        from tfgenre.artifacts import FORMATS
+
+        bad = [f for f in self.formats if f not in FORMATS]
+        config.require(
+            bool(self.formats) and not bad,
+            f"export.formats={self.formats!r} must list some of {', '.join(FORMATS)}",
+        )
+        config.require(
+            self.input in ("waveform", "embeddings"),
+            f"export.input={self.input!r} must be 'waveform' or 'embeddings'",
+        )
+
+
+def _export_config(section: dict[str, Any], pipeline: dict[str, Any]) -> ExportStageConfig:
+    cfg = config.from_dict(ExportStageConfig, section, prefix="export.")
+    if cfg.run_dir:
+        return cfg
+    fit = pipeline.get("fit") or {}
+    fit = fit[0] if isinstance(fit, list) and fit else fit
+    run_dir = fit.get("run_dir") if isinstance(fit, dict) else None
+    if not run_dir:
+        raise ConfigError(
+            "export.run_dir='' and the pipeline's fit: section names no run_dir: set "
+            "export.run_dir to the run to export"
+        )
+    return dataclasses.replace(cfg, run_dir=str(run_dir))
+
+
+@stage("export", check=_export_config)
+def _export(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    from tfgenre.artifacts import export_run
+
+    cfg = _export_config(section, pipeline)
+    saved_model = None
+    for fmt in dict.fromkeys(cfg.formats):
+        result = export_run(
+            cfg.run_dir,
+            fmt,
+            saved_model=saved_model if fmt == "tflite" else None,
+            vector_input=cfg.input == "embeddings",
+        )
+        if fmt == "savedmodel":
+            saved_model = result.path
+        sys.stdout.write(
+            f"[export] {fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
+            f"{result.input_name!r})\n"
+        )
 
 
 def load_stages() -> None:

@@ -21,8 +21,9 @@ reproducing what the records writer computed with numpy:
 The ``features`` view (57 librosa features: HPSS, beat tracking, chroma with tuning
 estimation) has no faithful in-graph equivalent, so feature models are exported with a
 ``features`` input instead (:func:`serving_module`); see
-:func:`tfgenre.artifacts.export_run`. Models on the ``embeddings`` view likewise take
-``embeddings`` rows (fine-tune ``fit --model musicnn_msd`` for a waveform input).
+:func:`tfgenre.artifacts.export_run`. Models on the ``embeddings`` view take a 16-kHz
+waveform and run the backbones in the graph (:mod:`tfgenre.embedding_serving`), or,
+with ``vector_input=True``, the stored ``embeddings`` rows.
 
 :func:`write_saved_model` writes the serving SavedModel (signature :data:`SIGNATURE`).
 """
@@ -257,22 +258,39 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
     return {"probabilities": tf.reduce_mean(probs, axis=0), "segment_probabilities": probs}
 
 
-def serving_input_name(run: RunInfo) -> str:
-    """The serving signature's input: a vector view's name, else ``waveform``."""
+def serving_input_name(run: RunInfo, vector_input: bool = False) -> str:
+    """The serving signature's input: ``waveform``, or a vector view's name.
+
+    Args:
+        run: The run.
+        vector_input: For an ``embeddings`` run, take the stored rows instead of a
+            waveform (the ``features`` view always takes its rows).
+    """
     from tfgenre.views.registry import VECTOR_VIEWS
 
+    if run.view == "embeddings" and not vector_input:
+        return "waveform"
     return run.view if run.view in VECTOR_VIEWS else "waveform"
 
 
-def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
+def serving_module(model: Any, run: RunInfo, vector_input: bool = False) -> tuple[Any, str]:
     """A ``tf.Module`` holding the model and its serving function; returns (module, input).
 
     A plain ``tf.Module`` rather than ``keras.export.ExportArchive``: the latter writes
     every variable twice (as ``variables`` and ``_all_variables``), doubling the size.
+
+    Args:
+        model: The run's Keras model.
+        run: The run.
+        vector_input: See :func:`serving_input_name`.
     """
     import tensorflow as tf
 
-    name = serving_input_name(run)
+    name = serving_input_name(run, vector_input)
+    if name == "waveform" and run.view == "embeddings":
+        from tfgenre.embedding_serving import build_serving
+
+        return build_serving(model, run), name
     if name != "waveform":  # a vector view: its rows are the input
         width = int(run.input_shape[0])
 
@@ -300,10 +318,13 @@ def serving_module(model: Any, run: RunInfo) -> tuple[Any, str]:
     return WaveformServing(model), "waveform"
 
 
-def write_saved_model(model: Any, run: RunInfo, path: str) -> str:
-    """Writes the serving SavedModel of ``model`` to ``path``; returns the input name."""
+def write_saved_model(model: Any, run: RunInfo, path: str, vector_input: bool = False) -> str:
+    """Writes the serving SavedModel of ``model`` to ``path``; returns the input name.
+
+    ``vector_input``: see :func:`serving_input_name`.
+    """
     import tensorflow as tf
 
-    module, input_name = serving_module(model, run)
+    module, input_name = serving_module(model, run, vector_input)
     tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve})
     return input_name

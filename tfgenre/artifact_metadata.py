@@ -88,20 +88,24 @@ def _features_signature(run: RunInfo) -> dict[str, Any]:
     return out
 
 
+def _waveform_io(classes: int) -> dict[str, Any]:
+    """The serving signature of a waveform-in export: one track in, its probabilities out."""
+    return {
+        "name": SIGNATURE,
+        "inputs": {"waveform": {"dtype": "float32", "shape": [None]}},
+        "outputs": {
+            "probabilities": {"dtype": "float32", "shape": [classes]},
+            "segment_probabilities": {"dtype": "float32", "shape": [None, classes]},
+        },
+    }
+
+
 def _waveform_signature(run: RunInfo) -> dict[str, Any]:
     from tfgenre.serving import FrontendSpec
 
     spec = FrontendSpec.from_run_info(run)
-    classes = len(run.labels)
     return {
-        "signature": {
-            "name": SIGNATURE,
-            "inputs": {"waveform": {"dtype": "float32", "shape": [None]}},
-            "outputs": {
-                "probabilities": {"dtype": "float32", "shape": [classes]},
-                "segment_probabilities": {"dtype": "float32", "shape": [None, classes]},
-            },
-        },
+        "signature": _waveform_io(len(run.labels)),
         "sample_rate": spec.sample_rate,
         "window_samples": spec.window_samples,
         "hop_samples": spec.hop_samples,
@@ -114,16 +118,8 @@ def _embeddings_waveform_signature(run: RunInfo) -> dict[str, Any]:
     from tfgenre.embedding_serving import EmbeddingsFraming, backbone_weights
 
     framing = EmbeddingsFraming.from_run_info(run)
-    classes = len(run.labels)
     return {
-        "signature": {
-            "name": SIGNATURE,
-            "inputs": {"waveform": {"dtype": "float32", "shape": [None]}},
-            "outputs": {
-                "probabilities": {"dtype": "float32", "shape": [classes]},
-                "segment_probabilities": {"dtype": "float32", "shape": [None, classes]},
-            },
-        },
+        "signature": _waveform_io(len(run.labels)),
         "sample_rate": framing.sample_rate,
         "window_samples": framing.window_samples or "whole_track",
         "hop_samples": framing.hop_samples,

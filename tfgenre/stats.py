@@ -291,6 +291,45 @@ def t_interval(
     return {"mean": mean, "std": float(x.std()), "ci": [mean - half, mean + half], "n": len(x)}
 
 
+#: Below this many folds the t-interval of the mean is said to be wide.
+FEW_FOLDS = 10
+
+
+def score_t_interval(
+    values: Sequence[float] | np.ndarray, level: float = DEFAULT_LEVEL
+) -> dict[str, Any]:
+    """:func:`t_interval` of per-fold scores in [0, 1], its interval clipped to [0, 1].
+
+    With few folds the Student-t quantile is large (4.30 for 3 folds), so the unclipped
+    interval of an accuracy can leave [0, 1] ([0.1162, 1.5504]); a score cannot. fit's
+    cross-validation summary and the baselines' fold figures both use this one.
+
+    Args:
+        values: One accuracy or macro-F1 per fold, ``(K,)``.
+        level: Coverage, in (0, 1).
+
+    Returns:
+        ``{"mean", "std" (population), "ci": [low, high] within [0, 1], "n"}``.
+    """
+    out = t_interval(values, level)
+    out["ci"] = [max(0.0, float(out["ci"][0])), min(1.0, float(out["ci"][1]))]
+    return out
+
+
+def score_t_interval_method(folds: int, level: float = DEFAULT_LEVEL) -> str:
+    """How :func:`score_t_interval` was made, with a warning when few folds make it wide."""
+    text = f"{100 * level:.0f} % t-interval of the mean over {folds} folds, clipped to [0, 1]"
+    if 1 < folds < FEW_FOLDS:
+        from scipy.stats import t as student_t
+
+        quantile = float(student_t.ppf(0.5 + level / 2.0, folds - 1))
+        text += (
+            f" (wide with few folds: t = {quantile:.2f} at {folds - 1} degrees of freedom; "
+            "more folds narrow it)"
+        )
+    return text
+
+
 def format_interval(value: float, interval: Sequence[float] | None, digits: int = 4) -> str:
     """``"0.6200 [0.5500, 0.6900]"``; just the value when there is no interval."""
     if not interval:

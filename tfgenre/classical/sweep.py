@@ -18,7 +18,13 @@ from tfgenre.classical.rows import FeatureRows, load_feature_rows
 from tfgenre.classical.scoring import score
 from tfgenre.classical.tuning import summary_text, tune_in_fold, tuning_enabled
 from tfgenre.protocols import warn_if_leaky
-from tfgenre.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, t_interval
+from tfgenre.stats import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    score_t_interval,
+    score_t_interval_method,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,34 +54,14 @@ def load_rows(cfg: BaselinesConfig) -> FeatureRows:
     return rows
 
 
-#: Below this many folds the t-interval of the mean is said to be wide.
-FEW_FOLDS = 10
-
-
 def fold_interval(scores: np.ndarray) -> list[float]:
-    """The t-interval of the mean of per-fold scores, clipped to [0, 1] as fit's CV is.
-
-    With few folds the Student-t quantile is large (4.30 for 3 folds), so the unclipped
-    interval of an accuracy can leave [0, 1] ([0.1162, 1.5504]); a score cannot.
-    """
-    low, high = t_interval(scores)["ci"]
-    return [max(0.0, float(low)), min(1.0, float(high))]
+    """The [low, high] of :func:`tfgenre.stats.score_t_interval` of per-fold scores."""
+    return list(score_t_interval(scores)["ci"])
 
 
 def fold_interval_method(folds: int) -> str:
-    """How the fold interval was made, and a warning when few folds make it wide."""
-    text = (
-        f"{100 * DEFAULT_LEVEL:.0f} % t-interval of the mean over {folds} folds, clipped to [0, 1]"
-    )
-    if folds < FEW_FOLDS:
-        from scipy.stats import t as student_t
-
-        quantile = float(student_t.ppf(0.5 + DEFAULT_LEVEL / 2.0, folds - 1))
-        text += (
-            f" (wide with few folds: t = {quantile:.2f} at {folds - 1} degrees of freedom; "
-            "more folds narrow it)"
-        )
-    return text
+    """How the fold interval was made (:func:`tfgenre.stats.score_t_interval_method`)."""
+    return score_t_interval_method(folds)
 
 
 def run_baselines(

@@ -188,19 +188,10 @@ def _run_folds_locked(cfg: Any, overwrite: bool) -> CrossValResult:
 
 
 def fold_interval(values: Sequence[float]) -> dict[str, Any]:
-    """:func:`tfgenre.stats.t_interval` of per-fold scores, its interval clipped to [0, 1].
+    """:func:`tfgenre.stats.score_t_interval` of per-fold scores ``(K,)``, within [0, 1]."""
+    from tfgenre.stats import score_t_interval
 
-    Args:
-        values: One accuracy or macro-F1 per fold, ``(K,)``.
-
-    Returns:
-        ``{"mean", "std" (population), "ci": [low, high], "n"}``.
-    """
-    from tfgenre.stats import t_interval
-
-    out = t_interval(values)
-    out["ci"] = [max(0.0, out["ci"][0]), min(1.0, out["ci"][1])]
-    return out
+    return score_t_interval(values)
 
 
 def summarise(cfg: Any, outcomes: Sequence[FoldOutcome]) -> dict[str, Any]:

@@ -119,3 +119,10 @@ def test_t_interval() -> None:
     assert got["std"] == pytest.approx(np.std([0.5, 0.6, 0.7]))
     assert t_interval([0.4])["ci"] == [0.4, 0.4]
     assert format_interval(0.62, [0.55, 0.69], 2) == "0.62 [0.55, 0.69]"
+
+
+def test_a_near_constant_column_is_only_centred_not_blown_up():
+    from tfgenre.stats import STD_FLOOR, standardising_std
+
+    std = standardising_std([0.0, STD_FLOOR / 10, 0.5])
+    assert std.tolist() == [1.0, 1.0, 0.5]

@@ -53,10 +53,11 @@ class FeatureTable:
     excluded: tuple[str, ...] = ()
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Train-split mean and std (std 0 -> 1), float64 ``(d,)``."""
+        """Train-split mean and std (``stats.standardising_std``), float64 ``(d,)``."""
         x = self.splits["train"][0].astype(np.float64)
-        std = x.std(axis=0)
-        return x.mean(axis=0), np.where(std > 0, std, 1.0)
+        from tfgenre.stats import standardising_std
+
+        return x.mean(axis=0), standardising_std(x.std(axis=0))
 
     def warn_if_leaky(self, path: str) -> str | None:
         """Logs the one-line warning when this table is GTZAN split other than fault-filtered.

@@ -291,6 +291,17 @@ def t_interval(
     return {"mean": mean, "std": float(x.std()), "ci": [mean - half, mean + half], "n": len(x)}
 
 
+#: A column whose train-split std is at or below this is constant for standardising:
+#: it is only centred (dividing by a float16-rounding-sized std would blow it up).
+STD_FLOOR = 1e-6
+
+
+def standardising_std(std: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The std to divide by: ``std`` where above :data:`STD_FLOOR`, else 1, float64 ``(d,)``."""
+    x = np.asarray(std, dtype=np.float64)
+    return np.where(x > STD_FLOOR, x, 1.0)
+
+
 #: Below this many folds the t-interval of the mean is said to be wide.
 FEW_FOLDS = 10
 

@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 import keras
-import numpy as np
 
 from tfgenre.models.registry import (
     InputSpec,
@@ -30,8 +29,8 @@ def normalised_input(input_spec: InputSpec, model: str) -> tuple[keras.KerasTens
     """The input of a vector view and its standardisation inside the model.
 
     Columns are standardised with the train-split ``mean``/``std`` of ``input_spec``
-    (a column with std 0 is only centred); without them a BatchNormalization layer
-    learns the scaling instead (and a warning is logged).
+    (a column with std at most ``stats.STD_FLOOR`` is only centred); without them a
+    BatchNormalization layer learns the scaling instead (and a warning is logged).
 
     Args:
         input_spec: A ``features`` or ``embeddings`` spec, ``(n_features,)``.
@@ -43,8 +42,9 @@ def normalised_input(input_spec: InputSpec, model: str) -> tuple[keras.KerasTens
     """
     inputs = keras.Input(input_spec.shape, name=input_spec.view)
     if input_spec.mean is not None and input_spec.std is not None:
-        std = np.asarray(input_spec.std, dtype="float64")
-        std = np.where(std > 0, std, 1.0)
+        from tfgenre.stats import standardising_std
+
+        std = standardising_std(input_spec.std)
         x = keras.layers.Normalization(
             mean=list(input_spec.mean), variance=(std**2).tolist(), name="normalization"
         )(inputs)

@@ -178,9 +178,11 @@ def current_time(page: Page) -> float:
 
 
 def click_timeline(page: Page, fraction: float) -> None:
-    box = page.locator("#timeline").bounding_box()
+    timeline = page.locator("#timeline")
+    box = timeline.bounding_box()
     assert box is not None
-    page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
+    # A locator's click scrolls the timeline into view first (it may be below the fold).
+    timeline.click(position={"x": fraction * box["width"], "y": box["height"] / 2})
 
 
 def test_page_shows_the_api_answer_and_seeks(page, server, clip, tmp_path):

@@ -35,6 +35,7 @@ const state = {
   samples: null,       // Float32Array of the decoded file (mono), or null
   duration: 0,         // seconds spanned by the timeline
   objectUrl: null,
+  pendingSeek: null,  // a seek asked for before the audio's metadata loaded
   busy: false,
   recorder: null,
 };
@@ -86,7 +87,7 @@ async function errorMessage(response) {
     lead = "The server is busy" + (retry ? `; try again in ${retry} s` : "; try again shortly");
   } else if (status === 413) {
     lead = "The file is too large";
-  } else if (code === "too_long" || /too long|duration/i.test(message)) {
+  } else if (/too_long|too long|longer than/i.test(code + " " + message)) {
     lead = "The recording is too long";
   } else if (status === 415 || /decode|undecodable|not audio/i.test(code + " " + message)) {
     lead = "The file could not be read as audio";
@@ -135,7 +136,13 @@ function describeModel(model) {
   add("Predicts", model.kind === "tag"
     ? `${model.labels.length} tags`
     : `${model.labels.length} genres`);
-  add("About", model.description);
+  // The description may repeat the model's name and licence, shown in their own rows.
+  let about = model.description || "";
+  if (about.startsWith(`${model.name}: `)) about = about.slice(model.name.length + 2);
+  if (model.licence && about.includes(model.licence)) {
+    about = about.replace(model.licence, "").replace(/[\s;,]+$/, "");
+  }
+  add("About", about);
   if (model.accuracy) {
     const a = model.accuracy;
     let text = `${asPercent(a.value)}`;
@@ -328,6 +335,7 @@ function show(file, prediction, model, topK) {
 
   if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
   state.objectUrl = URL.createObjectURL(file);
+  state.pendingSeek = null;
   ui.player.src = state.objectUrl;
 
   state.rows = top.map(([label]) => label);
@@ -445,9 +453,13 @@ function timelineSeconds() {
   return state.duration || ui.player.duration || 0;
 }
 
+function playerTime() {
+  return state.pendingSeek !== null ? state.pendingSeek : (ui.player.currentTime || 0);
+}
+
 function moveCursor() {
   const total = timelineSeconds();
-  const t = ui.player.currentTime || 0;
+  const t = playerTime();
   const x = total ? (t / total) * ui.timeline.clientWidth : 0;
   ui.cursor.style.transform = `translateX(${x}px)`;
   ui.timeline.setAttribute("aria-valuenow", t.toFixed(2));
@@ -461,9 +473,19 @@ function followPlayback() {
 
 function seek(seconds) {
   const limit = isFinite(ui.player.duration) ? ui.player.duration : timelineSeconds();
-  ui.player.currentTime = Math.max(0, Math.min(limit, seconds));
+  const t = Math.max(0, Math.min(limit, seconds));
+  if (ui.player.readyState < HTMLMediaElement.HAVE_METADATA) {
+    state.pendingSeek = t;  // applied once the audio's metadata is in
+  } else {
+    state.pendingSeek = null;
+    ui.player.currentTime = t;
+  }
   moveCursor();
 }
+
+ui.player.addEventListener("loadedmetadata", () => {
+  if (state.pendingSeek !== null) seek(state.pendingSeek);
+});
 
 ui.timeline.addEventListener("click", (event) => {
   const box = ui.timeline.getBoundingClientRect();
@@ -473,8 +495,8 @@ ui.timeline.addEventListener("click", (event) => {
 
 ui.timeline.addEventListener("keydown", (event) => {
   const step = event.shiftKey ? 10 : 1;
-  if (event.key === "ArrowRight") seek(ui.player.currentTime + step);
-  else if (event.key === "ArrowLeft") seek(ui.player.currentTime - step);
+  if (event.key === "ArrowRight") seek(playerTime() + step);
+  else if (event.key === "ArrowLeft") seek(playerTime() - step);
   else if (event.key === "Home") seek(0);
   else if (event.key === " ") (ui.player.paused ? ui.player.play() : ui.player.pause());
   else return;

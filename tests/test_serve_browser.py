@@ -73,9 +73,9 @@ class Server:
             return json.loads(r.read())
 
 
-def start_server(models: list[str], log: Path) -> Server:
+def start_server(models: list[str], log: Path, *flags: str) -> Server:
     """Starts the server on a free port and waits for its printed URL and /healthz."""
-    argv = [sys.executable, "-m", "tfgenre.serve", "--port", "0"]
+    argv = [sys.executable, "-m", "tfgenre.serve", "--port", "0", *flags]
     for model in models:
         argv += ["--model", model]
     out = log.open("w")
@@ -112,9 +112,9 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def server(tiny_runs, tmp_path_factory) -> Iterator[Server]:
-    """The tiny mel_cnn run, served (one genre model: no picker)."""
+    """The tiny mel_cnn run, served (one genre model: no picker), with small limits."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    srv = start_server([str(tiny_runs.mel)], log)
+    srv = start_server([str(tiny_runs.mel)], log, "--max-upload-mb", "2", "--max-seconds", "20")
     yield srv
     stop_server(srv)
 
@@ -244,6 +244,26 @@ def test_bad_file_is_a_readable_error(page, server, tmp_path):
     assert "could not be read as audio" in message or "refused" in message, message
     assert page.is_hidden("#busy"), "the busy state stayed on after the error"
     assert page.is_visible("#drop"), "the page must stay usable after an error"
+
+
+def test_too_large_and_too_long_are_readable_errors(page, server, tmp_path):
+    open_page(page, server)
+    assert page.text_content("#drop-limits") == "Up to 2 MB and 20 s of audio."
+    big = tmp_path / "big.wav"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    page.set_input_files("#file", str(big))
+    page.wait_for_selector("#error:not([hidden])", timeout=WAIT_MS)
+    message = page.text_content("#error")
+    assert "too large" in message and "limit of 2 MB" in message, message
+
+    long = tmp_path / "long.wav"  # 25 s: under 2 MB, over --max-seconds 20
+    sf.write(long, tone(25.0, 22050, 440.0), 22050, subtype="PCM_16")
+    page.set_input_files("#file", str(long))
+    page.wait_for_function("document.getElementById('error').textContent.includes('too long')",
+                           timeout=WAIT_MS)
+    message = page.text_content("#error")
+    assert "20 s" in message and "[audio_too_long]" in message, message
+    assert page.is_hidden("#busy")
 
 
 def test_a_good_file_after_a_bad_one_clears_the_error(page, server, clip, tmp_path):

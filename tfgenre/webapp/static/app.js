@@ -30,6 +30,7 @@ const ui = {
 
 const state = {
   models: [],          // entries of GET /api/models
+  limits: null,        // the server's limits (GET /api/models), when it says them
   prediction: null,    // the last /api/predict answer
   rows: [],            // labels drawn as heatmap rows
   samples: null,       // Float32Array of the decoded file (mono), or null
@@ -88,7 +89,7 @@ async function errorMessage(response) {
   } else if (status === 413) {
     lead = "The file is too large";
   } else if (/too_long|too long|longer than/i.test(code + " " + message)) {
-    lead = "The recording is too long";
+    lead = "The audio is too long";
   } else if (status === 415 || /decode|undecodable|not audio/i.test(code + " " + message)) {
     lead = "The file could not be read as audio";
   } else if (status >= 500) {
@@ -104,6 +105,14 @@ async function errorMessage(response) {
 
 function currentModel() {
   return state.models.find((m) => m.name === ui.model.value) || state.models[0] || null;
+}
+
+function megabytes(bytes) {
+  return String(Math.round((10 * bytes) / (1024 * 1024)) / 10);
+}
+
+function minutes(seconds) {
+  return seconds >= 120 ? `${Math.round(seconds / 6) / 10} min` : `${seconds} s`;
 }
 
 function percent(x, digits = 1) {
@@ -174,6 +183,7 @@ async function loadModels() {
     }
     const body = await response.json();
     state.models = body.models || [];
+    state.limits = body.limits || null;
   } catch (err) {
     showError(`Could not reach the server to list the models (${err.message}).`);
     return;
@@ -185,6 +195,11 @@ async function loadModels() {
     return option;
   }));
   ui.modelField.hidden = state.models.length < 2;
+  const limits = state.limits;
+  if (limits && limits.max_upload_bytes && limits.max_seconds) {
+    $("drop-limits").textContent =
+      `Up to ${megabytes(limits.max_upload_bytes)} MB and ${minutes(limits.max_seconds)} of audio.`;
+  }
   describeModel(currentModel());
   document.body.dataset.models = String(state.models.length);
 }
@@ -242,6 +257,13 @@ async function analyse(file) {
     return;
   }
   clearError();
+  const limit = state.limits && state.limits.max_upload_bytes;
+  if (limit && file.size > limit) {
+    // Refused here rather than after sending megabytes the server would refuse (413).
+    showError(`The file is too large: ${file.name} is ${megabytes(file.size)} MB, over the ` +
+      `server's limit of ${megabytes(limit)} MB (its --max-upload-mb).`);
+    return;
+  }
   setBusy(true, `Listening to ${file.name}…`);
   ui.result.hidden = true;
   delete document.body.dataset.ready;

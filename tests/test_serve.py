@@ -203,6 +203,15 @@ def test_help_and_bad_flags(tiny_runs, clip):
         proc = serve(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # A port in use is refused before any model loads (exit 1, one line).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = serve("--model", run, "--port", port)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = serve("--model", "musicnn_msdd")
     # The unknown-model message is predict's.
     predict = subprocess.run(
         [sys.executable, "-m", "tfgenre.predict", str(clip), "--model", "musicnn_msdd"],

@@ -133,14 +133,14 @@ def bench_serve(
 
 def write_run(records: str, label_names: tuple[str, ...], run_dir: str) -> str:
     """An untrained mel_cnn run folder on ``records`` (the same work as a trained one)."""
-    from benchmarks.run import input_specs
     from tfgenre import layout
-    from tfgenre.models.registry import get_model
+    from tfgenre.models.registry import InputSpec, get_model
     from tfgenre.records.info import RecordsInfo
     from tfgenre.run_info import RunInfo
 
     info = RecordsInfo.load(records)
-    spec = input_specs(records)["mel"]
+    mel = info.view("mel")
+    spec = InputSpec("mel", mel.shape, mel.mean, mel.std, sample_rate=mel.sample_rate)
     model = get_model("mel_cnn", spec, len(label_names))
     os.makedirs(run_dir, exist_ok=True)
     model.save(os.path.join(run_dir, layout.MODEL))

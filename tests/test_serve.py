@@ -203,6 +203,15 @@ def test_help_and_bad_flags(tiny_runs, clip):
         proc = serve(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # A port in use is refused before any model loads (exit 1, one line).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = serve("--model", run, "--port", port)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = serve("--model", "musicnn_msdd")
     # The unknown-model message is predict's.
     predict = subprocess.run(
         [sys.executable, "-m", "tfgenre.predict", str(clip), "--model", "musicnn_msdd"],
@@ -422,3 +431,43 @@ def test_busy_then_sigint_exits_0(single, clip):
     assert status == 200
     assert single.stop(signal.SIGINT) == 0
     assert "Traceback" not in single.stderr.read_text()
+
+
+# ----------------------------------------------------------------------------- units
+
+
+def test_client_file_name_is_never_a_path():
+    from tfgenre.webapp.uploads import client_file_name
+
+    assert client_file_name("../../etc/passwd.wav") == "passwd.wav"
+    assert client_file_name("C:\\music\\a b.mp3") == "a b.mp3"
+    assert client_file_name("/abs/x.flac") == "x.flac"
+    for empty in ("", "..", ".", "dir/", "\x00\x01"):
+        assert client_file_name(empty) == "upload"
+
+
+def test_limits_rules():
+    from tfgenre.errors import ConfigError
+    from tfgenre.webapp.limits import ServeLimits
+
+    limits = ServeLimits(workers=3)
+    assert limits.queue == 6 and limits.max_in_flight == 9
+    assert limits.max_upload_bytes == 50 * 1024 * 1024 and limits.max_seconds == 900
+    for bad in ({"workers": 0}, {"queue": -2}, {"max_seconds": 0}, {"max_upload_bytes": 0}):
+        with pytest.raises(ConfigError):
+            ServeLimits(**bad)
+
+
+def test_run_accuracy_reads_the_test_report(tmp_path):
+    from tfgenre.webapp.models import run_accuracy
+
+    assert run_accuracy(str(tmp_path)) is None
+    (tmp_path / "report").mkdir()
+    metrics = {
+        "segment": {"accuracy": 0.5, "accuracy_ci": [0.4, 0.6], "ci": {"level": 0.95}},
+        "track": {"accuracy": 0.62, "accuracy_ci": [0.55, 0.69], "ci": {"level": 0.95}},
+    }
+    (tmp_path / "report" / "metrics.json").write_text(json.dumps(metrics))
+    assert run_accuracy(str(tmp_path)) == {
+        "value": 0.62, "low": 0.55, "high": 0.69, "level": 0.95, "scope": "track"
+    }

@@ -202,7 +202,7 @@ def test_page_shows_the_api_answer_and_seeks(page, server, clip, tmp_path):
     assert canvas_ink(page, "heatmap") > 100, "the per-segment heatmap was not drawn"
     # What the model is, beside the result.
     info = page.text_content("#model-info")
-    assert "genres" in info
+    assert "3 genres" in info and "Protocol" in info, info
 
     # Clicking the timeline seeks the audio; the cursor follows.
     page.wait_for_function("document.getElementById('player').readyState >= 1",

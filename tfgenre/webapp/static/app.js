@@ -145,27 +145,34 @@ function describeModel(model) {
   add("Predicts", model.kind === "tag"
     ? `${model.labels.length} tags`
     : `${model.labels.length} genres`);
-  // The description may repeat the model's name and licence, shown in their own rows.
+  // The description repeats the name, licence, protocol and accuracy, which have their
+  // own rows here: keep what it says beyond them (a run's "mel_cnn on mel").
   let about = model.description || "";
   if (about.startsWith(`${model.name}: `)) about = about.slice(model.name.length + 2);
   if (model.licence && about.includes(model.licence)) {
     about = about.replace(model.licence, "").replace(/[\s;,]+$/, "");
   }
+  if (model.protocol || model.accuracy) about = about.split("; ")[0];
   add("About", about);
+  const p = model.protocol;
+  if (p && typeof p === "object") {
+    let text = [p.name, p.description].filter(Boolean).join(": ");
+    if (p.leaks_artists === true) text += " (the same artists on both sides: optimistic)";
+    if (p.citation) text += `; ${p.citation}`;
+    add("Protocol", text);
+  }
   if (model.accuracy) {
     const a = model.accuracy;
-    let text = `${asPercent(a.value)}`;
-    if (a.low !== undefined && a.high !== undefined && a.low !== null && a.high !== null) {
-      const level = typeof a.level === "number" ? `${Math.round(a.level <= 1 ? a.level * 100 : a.level)}% ` : "";
-      text += ` (${level}interval ${asPercent(a.low)} – ${asPercent(a.high)})`;
+    let text = asPercent(a.value);
+    const bits = [];
+    if (typeof a.low === "number" && typeof a.high === "number") {
+      const level = typeof a.level === "number"
+        ? `${Math.round(a.level <= 1 ? a.level * 100 : a.level)}% ` : "";
+      bits.push(`${level}interval ${asPercent(a.low)} – ${asPercent(a.high)}`);
     }
+    if (a.scope) bits.push(`per ${a.scope}`);
+    if (bits.length) text += ` (${bits.join(", ")})`;
     add("Test accuracy", text);
-  }
-  if (model.protocol && typeof model.protocol === "object") {
-    const parts = Object.entries(model.protocol)
-      .filter(([, v]) => v !== null && v !== undefined && typeof v !== "object")
-      .map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`);
-    add("Protocol", parts.join("; "));
   }
   add("Licence", model.licence);
   add("Windows", model.window_seconds

@@ -544,13 +544,6 @@ ui.file.addEventListener("change", () => {
   analyse(file);
 });
 
-ui.drop.addEventListener("keydown", (event) => {
-  if (event.target === ui.drop && (event.key === "Enter" || event.key === " ")) {
-    event.preventDefault();
-    ui.file.click();
-  }
-});
-
 for (const type of ["dragenter", "dragover"]) {
   ui.drop.addEventListener(type, (event) => {
     event.preventDefault();

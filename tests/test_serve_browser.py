@@ -8,6 +8,7 @@ browser or the ``playwright`` package every test here is skipped with the reason
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -232,6 +233,44 @@ def test_playback_moves_the_cursor(page, server, clip):
     page.evaluate("document.getElementById('player').pause()")
     now = page.get_attribute("#timeline", "aria-valuenow")
     assert float(now) > 0.2, "the cursor did not follow playback"
+
+
+def test_a_dropped_file_is_analysed_with_a_busy_state_meanwhile(page, server, clip):
+    open_page(page, server)
+    held = []  # the upload is held back until the busy state has been seen
+    page.route("**/api/predict", lambda route: held.append(route))
+    data = base64.b64encode(clip.read_bytes()).decode()
+    transfer = page.evaluate_handle("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "dropped.wav", { type: "audio/wav" }));
+        return dt;
+    }""", data)
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    page.wait_for_selector("#busy", state="visible", timeout=10_000)
+    assert "dropped.wav" in page.text_content("#busy")
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=WAIT_MS)
+    assert page.is_hidden("#busy")
+    assert page.text_content("#file-name").strip().endswith("dropped.wav")
+    assert page.text_content("#top-label").strip()
+
+
+def test_a_busy_server_is_a_readable_error(page, server, clip):
+    # The server's documented 503 (tests/test_serve.py provokes the real one).
+    body = {"error": {"code": "busy", "message": "the server is busy (1 inference(s) "
+                      "running and 2 waiting at most); retry after 2 s"}}
+    page.route("**/api/predict", lambda route: route.fulfill(
+        status=503, headers={"Retry-After": "2"}, content_type="application/json",
+        body=json.dumps(body)))
+    open_page(page, server)
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#error:not([hidden])", timeout=WAIT_MS)
+    message = page.text_content("#error")
+    assert message.startswith("The server is busy; try again in 2 s"), message
+    assert page.is_hidden("#busy")
 
 
 def test_bad_file_is_a_readable_error(page, server, tmp_path):

@@ -10,7 +10,10 @@ port against the original graph, with its realtime factor; see
 clips, end to end; :mod:`benchmarks.probe_bench`), ``embeddings_recipe_cost`` (the
 embeddings view's time per clip, the default recipe against musicnn_msd alone:
 :mod:`benchmarks.embeddings_recipe`), ``finetune_throughput`` (a music backbone's
-fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`).
+fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`),
+``serve_latency`` (a warm ``python -m tfgenre.serve`` at 1 and 4 concurrent clients,
+p50/p95 and requests/s, against ``predict`` in a fresh process:
+:mod:`benchmarks.serve_bench`).
 The baseline is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`.
 Audio: synthetic 30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set.
 Machines here are noisy and shared: read the ratios, not the absolute rates.
@@ -52,6 +55,7 @@ FIGURES = (
     "probe_time",
     "embeddings_recipe_cost",
     "finetune_throughput",
+    "serve_latency",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -643,7 +647,7 @@ def run(
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
             ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
             ``probe_clips``, ``recipe_clips``, ``finetune_batch_size``,
-            ``finetune_steps``.
+            ``finetune_steps``, ``serve_requests``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench, finetune_bench
@@ -743,6 +747,17 @@ def run(
     }
     print("== predict", flush=True)
     results["predict_latency"] = bench_predict(clips, paths["records"])
+    print("== serve", flush=True)
+    from benchmarks import serve_bench
+
+    results["serve_latency"] = serve_bench.bench_serve(
+        serve_bench.write_run(
+            paths["records"], clips.label_names, os.path.join(workdir, "serve_run")
+        ),
+        clips.paths[0],
+        requests=int(sizes.get("serve_requests", 20)),
+        fresh_runs=1 if quick or "serve_requests" in sizes else 2,
+    )
     print("== embeddings", flush=True)
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
     print("== probe", flush=True)
@@ -943,6 +958,19 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{rc['ratio']:.2f}x",
             )
         )
+    sv = r.get("serve_latency")
+    if sv:
+        for clients in (1, 4):
+            level = sv[f"{clients}_clients"]
+            rows.append(
+                (
+                    f"serve p50 / p95 s, {clients} client(s), {sv['clip_seconds']:.0f}-s clip",
+                    f"{level['p50_seconds']:.2f} / {level['p95_seconds']:.2f}",
+                    f"{sv['fresh_predict_seconds']:.2f} fresh predict",
+                    f"{sv['fresh_predict_seconds'] / level['p50_seconds']:.1f}x, "
+                    f"{level['requests_per_s']:.2f} req/s",
+                )
+            )
     ft = r.get("finetune_throughput")
     if ft:
         rates = ft["examples_per_second"]

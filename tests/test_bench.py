@@ -114,6 +114,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "recipe_clips": 1,
             "finetune_batch_size": 1,
             "finetune_steps": 1,
+            "serve_requests": 2,
         },
     )
     data = json.loads(out.read_text())
@@ -140,11 +141,16 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert finetune["batch_size"] == 1 and finetune["device"] == "CPU"
     assert set(finetune["examples_per_second"]) == {"frozen", "unfrozen"}
     assert all(rate > 0 for rate in finetune["examples_per_second"].values())
+    serve = data["serve_latency"]
+    assert serve["model"] == "serve_run" and serve["server_workers"] == 4
+    assert serve["1_clients"]["requests"] == serve["4_clients"]["requests"] == 2
+    assert serve["fresh_predict_seconds"] > 0 and serve["4_clients"]["requests_per_s"] > 0
     table = bench.format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
     assert "skipped" in embeddings or "embeddings realtime factor" in table
     assert "skipped" in recipe or "embeddings recipe s per" in table
     assert "finetune musicnn_msd (CPU) ex/s, unfrozen" in table
+    assert "serve p50 / p95 s, 4 client(s)" in table
 
 
 @needs_musicnn

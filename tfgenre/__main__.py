@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "baselines": "tfgenre.baselines",
     "explore": "tfgenre.explore",
     "run": "tfgenre.run",
+    "serve": "tfgenre.serve",
 }
 
 

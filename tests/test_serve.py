@@ -246,6 +246,8 @@ def test_healthz_models_page_and_openapi(served, tiny_runs):
     status, spec = _get(served.port, "/openapi.json")
     assert status == 200 and "/api/predict" in spec["paths"] and "/api/models" in spec["paths"]
     assert _get(served.port, "/static/../../../etc/passwd")[0] == 404
+    # nothing served needs the internet: FastAPI's /docs and /redoc load a CDN's scripts
+    assert _get(served.port, "/docs")[0] == 404 and _get(served.port, "/redoc")[0] == 404
     status, body = _get(served.port, "/nowhere")
     assert status == 404 and body["error"]["code"] == "not_found"
 

@@ -7,7 +7,8 @@ Routes:
     ``POST /api/predict``: multipart ``file`` (+ ``model``, ``top_k``, ``segments``,
     ``hop_seconds``) -> the object ``predict --format json`` gives for that file, with
     ``path`` the client's file name (its last component).
-    ``GET /openapi.json``, ``GET /docs``: the OpenAPI description (FastAPI's).
+    ``GET /openapi.json``: the OpenAPI description (FastAPI's; its ``/docs`` page is off,
+    as it loads scripts from a CDN).
 
 Every refusal is ``{"error": {"code", "message"}}``: 400 a bad field or a file that
 cannot be decoded, 404 an unknown model, 413 an upload over ``--max-upload-mb``
@@ -290,6 +291,10 @@ def create_app(
         description="Genres (a trained tfgenre run) or tags (a published weight set) of "
         "uploaded audio files; the JSON of `python -m tfgenre.predict --format json`.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: off, so that
+        # nothing the server offers needs the internet; /openapi.json is the description
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gate = gate
 

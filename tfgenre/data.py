@@ -4,10 +4,10 @@ Training pipelines interleave shards in parallel, parse and decode whole batches
 optionally cache, shuffle, augment (:mod:`tfgenre.augment`) and prefetch, all with
 AUTOTUNE. Each training pass reads its epoch from an :class:`EpochCounter` and draws
 its file order, example order and augmentation from ``(seed, epoch)`` alone, so a run
-resumed at epoch ``e`` sees what the uninterrupted run saw. Evaluation pipelines read shards in manifest order so predictions line up
-with :func:`split_index`. Labels are one-hot float32 so that mixup and label smoothing
-work with the same loss. Records are described by
-:class:`~tfgenre.records.info.RecordsInfo`; features CSVs are read by
+resumed at epoch ``e`` sees what the uninterrupted run saw. Evaluation pipelines read
+shards in manifest order so predictions line up with :func:`split_index`. Labels are
+one-hot float32 so that mixup and label smoothing work with the same loss. Records are
+described by :class:`~tfgenre.records.info.RecordsInfo`; features CSVs are read by
 :mod:`tfgenre.feature_table`.
 """
 

@@ -54,21 +54,37 @@ class AugmentConfig:
         )
 
 
-def spec_augment(x: Any, cfg: AugmentConfig, fill: float) -> Any:
-    """SpecAugment masks on a batch ``(b, n_mels, frames, 1)``; masked cells get ``fill``."""
+def spec_augment(x: Any, cfg: AugmentConfig, fill: float, seed: Any) -> Any:
+    """SpecAugment masks on a batch ``(b, n_mels, frames, 1)``; masked cells get ``fill``.
+
+    Args:
+        x: The batch.
+        cfg: How many masks, and their widths.
+        fill: The value of masked cells.
+        seed: int ``(2,)`` seed of the stateless draws (the same seed, the same masks).
+    """
     import tensorflow as tf
 
     shape = tf.shape(x)
     b, f, t = shape[0], shape[1], shape[2]
     keep = tf.ones_like(x, dtype=tf.bool)
+    seeds = iter(
+        tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2 * (cfg.freq_masks + cfg.time_masks))
+        )
+    )
 
     def masks(count: int, max_width: int, size: Any, axis: int) -> Any:
         mask = tf.zeros((b, size), dtype=tf.bool)
         positions = tf.range(size)[tf.newaxis, :]
         for _ in range(count):
-            width = tf.random.uniform((b, 1), 0, max_width + 1, dtype=tf.int32)
+            width = tf.random.stateless_uniform(
+                (b, 1), next(seeds), 0, max_width + 1, dtype=tf.int32
+            )
             room = tf.cast(tf.maximum(size - width + 1, 1), tf.float32)
-            start = tf.cast(tf.floor(tf.random.uniform((b, 1)) * room), tf.int32)
+            start = tf.cast(
+                tf.floor(tf.random.stateless_uniform((b, 1), next(seeds)) * room), tf.int32
+            )
             mask |= (positions >= start) & (positions < start + width)
         mask = mask[:, :, tf.newaxis, tf.newaxis] if axis == 1 else mask[:, tf.newaxis, :, None]
         return mask
@@ -81,28 +97,38 @@ def spec_augment(x: Any, cfg: AugmentConfig, fill: float) -> Any:
 
 
 def make_augment(view: str, cfg: AugmentConfig, feature_std: np.ndarray | None = None) -> Any:
-    """A batch function ``(x, y) -> (x, y)`` applying ``cfg`` for ``view``."""
+    """A batch function ``(seed, x, y) -> (x, y)`` applying ``cfg`` for ``view``.
+
+    Every draw is stateless (``tf.random.stateless_*``) from ``seed``, an int ``(2,)``
+    tensor: the same seed gives the same noise, gains, masks and mixup pairs, in any
+    process. The training pipeline gives each batch of each epoch its own seed
+    (:func:`tfgenre.data.records_dataset`), so epochs draw anew and a resumed epoch
+    draws what the uninterrupted run drew.
+    """
     import tensorflow as tf
 
-    def augment(x: Any, y: Any) -> tuple[Any, Any]:
+    def augment(seed: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        gain_seed, noise_seed, mask_seed, g1_seed, g2_seed, perm_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 6)
+        )
         b = tf.shape(x)[0]
         rank = len(x.shape)
         per_example = tf.concat([[b], tf.ones([rank - 1], tf.int32)], axis=0)
         if cfg.gain_db:
-            gain = tf.random.uniform(per_example, -cfg.gain_db, cfg.gain_db)
+            gain = tf.random.stateless_uniform(per_example, gain_seed, -cfg.gain_db, cfg.gain_db)
             x = x + gain if view == "mel" else (x * 10.0 ** (gain / 20.0) if view == "raw" else x)
         if cfg.noise_std:
             scale = cfg.noise_std
             if feature_std is not None:  # vector views: in units of each column's std
                 scale = cfg.noise_std * tf.constant(feature_std, tf.float32)
-            x = x + tf.random.normal(tf.shape(x)) * scale
+            x = x + tf.random.stateless_normal(tf.shape(x), noise_seed) * scale
         if view == "mel" and (cfg.time_masks or cfg.freq_masks):
-            x = spec_augment(x, cfg, fill=tf.reduce_min(x))
+            x = spec_augment(x, cfg, fill=tf.reduce_min(x), seed=mask_seed)
         if cfg.mixup_alpha:
-            g1 = tf.random.gamma([b], cfg.mixup_alpha)
-            g2 = tf.random.gamma([b], cfg.mixup_alpha)
+            g1 = tf.random.stateless_gamma([b], g1_seed, cfg.mixup_alpha)
+            g2 = tf.random.stateless_gamma([b], g2_seed, cfg.mixup_alpha)
             lam = g1 / (g1 + g2)
-            perm = tf.random.shuffle(tf.range(b))
+            perm = tf.argsort(tf.random.stateless_uniform([b], perm_seed))
             lx = tf.reshape(lam, per_example)
             x = lx * x + (1.0 - lx) * tf.gather(x, perm)
             ly = lam[:, tf.newaxis]

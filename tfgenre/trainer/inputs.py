@@ -15,7 +15,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from tfgenre.run_info import RunInfo, features_csv_audio
 from tfgenre.trainer.config import FitConfig
 from tfgenre.views.base import ViewSpec
 from tfgenre.views.registry import VECTOR_VIEWS
+
+if TYPE_CHECKING:
+    from tfgenre.data import EpochCounter
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class RunData:
         val: Validation dataset like ``train``, or None when there is no validation split.
         steps_per_epoch: Training batches per epoch.
         train_counts: Training examples per class, shape (classes,).
+        epochs: The :class:`tfgenre.data.EpochCounter` that ``train`` reads at each
+            pass (set by :class:`tfgenre.callbacks.EpochSeeds`).
     """
 
     run: RunInfo
@@ -47,6 +52,7 @@ class RunData:
     val: Any | None
     steps_per_epoch: int
     train_counts: np.ndarray
+    epochs: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -82,13 +88,14 @@ def _steps(n: int, batch_size: int, drop_remainder: bool) -> int:
 
 def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     """The run's data from a features CSV (split by ``cfg``, its fold when one is set)."""
-    from tfgenre.data import array_dataset
+    from tfgenre.data import EpochCounter, array_dataset
 
     table = feature_table(cfg)
     table.warn_if_leaky(cfg.features_csv)
     mean, std = table.stats()
     x, y, _ = table.splits[cfg.train_split]
     n = len(table.labels)
+    epochs = EpochCounter()
     train = array_dataset(
         x,
         y,
@@ -99,6 +106,7 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
         augment=cfg.augment,
         feature_std=std.astype(np.float32),
         drop_remainder=drop_remainder,
+        epochs=epochs,
     )
     val = None
     if cfg.val_split in table.splits:
@@ -121,7 +129,7 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
         excluded=tuple(table.excluded),
     )
     steps = _steps(len(x), cfg.batch_size, drop_remainder)
-    return RunData(run, train, val, steps, np.bincount(y, minlength=n))
+    return RunData(run, train, val, steps, np.bincount(y, minlength=n), epochs)
 
 
 def feature_table(cfg: FitConfig) -> Any:
@@ -167,7 +175,10 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     if cfg.view in VECTOR_VIEWS and (folded or spec.mean is None):
         mean, std = _train_row_stats(cfg, m, selections.get(cfg.train_split))
         spec = spec.with_stats(mean, std, f"fold {cfg.fold} train" if folded else cfg.train_split)
-    train, val = _records_datasets(cfg, m, selections, drop_remainder)
+    from tfgenre.data import EpochCounter
+
+    epochs = EpochCounter()
+    train, val = _records_datasets(cfg, m, selections, drop_remainder, epochs)
     if folded:
         n_train = selections[cfg.train_split].num_examples
         train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
@@ -177,7 +188,8 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
         train_counts = np.asarray(m.label_counts(cfg.train_split), dtype=np.int64)
         num_examples = {s: m.split(s).num_examples for s in m.split_names}
     run = _records_run(cfg, m, spec, num_examples, corrupt, fold_info)
-    return RunData(run, train, val, _steps(n_train, cfg.batch_size, drop_remainder), train_counts)
+    steps = _steps(n_train, cfg.batch_size, drop_remainder)
+    return RunData(run, train, val, steps, train_counts, epochs)
 
 
 def _check_records(cfg: FitConfig, m: RecordsInfo) -> dict[str, int]:
@@ -219,9 +231,13 @@ def _train_row_stats(
 
 
 def _records_datasets(
-    cfg: FitConfig, m: RecordsInfo, selections: dict[str, Any], drop_remainder: bool
+    cfg: FitConfig,
+    m: RecordsInfo,
+    selections: dict[str, Any],
+    drop_remainder: bool,
+    epochs: EpochCounter,
 ) -> tuple[Any, Any | None]:
-    """The training dataset and the validation one (None without a validation split)."""
+    """The training dataset (reading ``epochs``) and the validation one (or None)."""
     from tfgenre.data import records_dataset
 
     common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
@@ -236,6 +252,7 @@ def _records_datasets(
         augment=cfg.augment,
         drop_remainder=drop_remainder,
         select=selections.get(cfg.train_split),
+        epochs=epochs,
         **common,
     )
     val = None

@@ -223,10 +223,13 @@ def _prepare_folder(
 def _callbacks(
     cfg: FitConfig, data: RunData, dist: _Distribution, confusion_images: bool
 ) -> list[Any]:
-    """The standard callbacks of a run (:func:`tfgenre.callbacks.standard_callbacks`)."""
-    from tfgenre.callbacks import standard_callbacks
+    """The run's callbacks: :class:`tfgenre.callbacks.EpochSeeds`, then the standard ones.
 
-    return standard_callbacks(
+    :func:`tfgenre.callbacks.standard_callbacks`.
+    """
+    from tfgenre.callbacks import EpochSeeds, standard_callbacks
+
+    standard = standard_callbacks(
         cfg.run_dir,
         class_names=data.labels,
         val_data=data.val,
@@ -239,6 +242,7 @@ def _callbacks(
         # the other workers, so multi-worker runs go without it.
         confusion_matrix=confusion_images and dist.info.get("num_workers", 1) <= 1,
     )
+    return [EpochSeeds(cfg.seed, data.epochs), *standard]
 
 
 def _fit_phases(

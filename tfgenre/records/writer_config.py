@@ -170,6 +170,8 @@ class WriterConfig:
             data.pop(key)
         if "embeddings" not in self.views:  # the hash of records without it is unchanged
             data.pop("embeddings")
+        elif data["embeddings"].get("precision") == "float32":  # so is that of float32 ones
+            data["embeddings"].pop("precision")
         return data
 
 

@@ -375,9 +375,8 @@ class EmbeddingsView:
             ConfigError: a window shorter than one patch, or weights are missing.
         """
         from tfgenre.backbones.frontend import SAMPLE_RATE
-        from tfgenre.backbones.runner import PATCH_SECONDS
-
         from tfgenre.backbones.precision import check_precision
+        from tfgenre.backbones.runner import PATCH_SECONDS
 
         if sample_rate <= 0:
             raise ConfigError(f"sample_rate={sample_rate} must be > 0")

@@ -25,6 +25,10 @@ Everything below is measured in one process run, as ratios where a baseline exis
   ``patches_per_second_limit = matmul_gflops / flops_per_patch`` and
   ``fraction_of_limit`` is where the port stands (the front end and the pooling are
   not counted, so the real limit is a little lower).
+- ``--probe-root DATA`` (the shared real clips, not in ``make bench``): the recipe's
+  whole-track rows of the 20 shared GTZAN clips in float32 and in bfloat16, their drift
+  and the probe's track accuracy on each (``benchmarks.embeddings_recipe``'s protocols:
+  1-shot both ways, leave-one-clip-out).
 - ``recipe``: the embeddings view's genre recipe (``musicnn_msd`` + ``vgg_msd``, one
   front end, whole tracks) against the sum of its parts (each backbone as its own
   view on the same tracks): ``ratio`` < 1 means the recipe costs less than its parts.
@@ -215,6 +219,62 @@ def bench_recipe_parts(paths: Sequence[str], repeats: int) -> dict[str, Any]:
     }
 
 
+def _bf16_view(view: Any) -> Any:
+    """``view`` with ``precision="bfloat16"``, whose runners are built even on a CPU
+    without native bfloat16 (emulated: for measuring drift and accuracy only)."""
+    import dataclasses
+
+    from tfgenre.backbones import precision
+    from tfgenre.views.embeddings import runner_for
+
+    other = dataclasses.replace(view, precision="bfloat16")
+    saved = precision.bf16_supported
+    precision.bf16_supported = lambda: True  # type: ignore[assignment]
+    try:
+        for backbone in other.backbones:
+            runner_for(backbone, "bfloat16")
+    finally:
+        precision.bf16_supported = saved  # type: ignore[assignment]
+    return other
+
+
+def probe_bf16(root: str) -> dict[str, Any]:
+    """The recipe's rows of the shared clips in float32 and bfloat16: drift and accuracy."""
+    from benchmarks.embeddings_recipe import RATE as RECIPE_RATE
+    from benchmarks.few_shot_probe import _clips, track_accuracy, wilson
+    from tfgenre import audio
+    from tfgenre.views.embeddings import EmbeddingsView
+
+    clips = _clips(root)
+    views = {"float32": EmbeddingsView()}
+    views["bfloat16"] = _bf16_view(views["float32"])
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in views}
+    for _, _, path in clips:
+        wave = audio.decode(path, RECIPE_RATE)[None]
+        for name, view in views.items():
+            rows[name].append(view.compute(wave, RECIPE_RATE)[0])
+    genres = np.asarray([g for g, _, _ in clips])
+    index = np.asarray([i for _, i, _ in clips])
+    owner = np.arange(len(clips))
+    result: dict[str, Any] = {"clips": len(clips), "representation": "recipe, whole track"}
+    for name, parts in rows.items():
+        x = np.stack(parts).astype(np.float64)
+        a = track_accuracy(x, genres, owner, index == "00000", index == "00001")
+        b = track_accuracy(x, genres, owner, index == "00001", index == "00000")
+        loo = sum(
+            track_accuracy(x, genres, owner, owner != c, owner == c) for c in range(len(clips))
+        )
+        result[name] = {
+            "one_shot_pooled": (a + b) / 20,
+            "one_shot_wilson95": [round(v, 3) for v in wilson(a + b, 20)],
+            "leave_one_clip_out": loo / 20,
+            "leave_one_clip_out_wilson95": [round(v, 3) for v in wilson(loo, 20)],
+        }
+    ref, other = np.stack(rows["float32"]), np.stack(rows["bfloat16"])
+    result["row_drift"] = drift({"rows": ref}, {"rows": other})["rows"]
+    return result
+
+
 def bench(
     paths: Sequence[str], *, weights: str = "musicnn_msd", repeats: int = 2, rounds: int = 2
 ) -> dict[str, Any]:
@@ -271,7 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per side and round")
     parser.add_argument("--rounds", type=int, default=2, help="times each side runs, alternating")
     parser.add_argument("--weights", default="musicnn_msd")
+    parser.add_argument(
+        "--probe-root", help="the shared data folder: measure bf16's probe accuracy only"
+    )
     args = parser.parse_args(argv)
+    if args.probe_root:
+        print(json.dumps({"bfloat16_probe": probe_bf16(args.probe_root)}, indent=2))
+        return 0
     from benchmarks.run import prepare_clips
 
     cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")

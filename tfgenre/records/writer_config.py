@@ -156,7 +156,10 @@ class WriterConfig:
                 "fixed window",
             )
         if "embeddings" in self.views:  # before any track is decoded
+            from tfgenre.backbones.precision import check_precision
+
             self.embeddings.check_window(self.audio.window_seconds)
+            check_precision(self.embeddings.precision, "embeddings.precision")
             self.embeddings.all_weights()
         if self.labels is not None:
             config.require(

@@ -203,3 +203,18 @@ def test_predict_refuses_bfloat16_on_this_cpu(clip: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "error: --precision=bfloat16 needs a CPU with native bfloat16" in proc.stderr
+
+
+def test_predict_refuses_a_precision_for_a_run_folder(tmp_path: Path, monkeypatch) -> None:
+    import tfgenre.inference
+    from tfgenre import predict
+
+    monkeypatch.setattr(tfgenre.inference, "resolve_model_path", lambda path: path)
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"")
+    (tmp_path / "run").mkdir()
+    args = predict.build_parser().parse_args(
+        [str(clip), "--model", str(tmp_path / "run"), "--precision", "bfloat16"]
+    )
+    with pytest.raises(ConfigError, match=r"--precision=bfloat16 applies to a published weight"):
+        predict.check_arguments(args)

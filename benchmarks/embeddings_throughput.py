@@ -29,6 +29,9 @@ Everything below is measured in one process run, as ratios where a baseline exis
   whole-track rows of the 20 shared GTZAN clips in float32 and in bfloat16, their drift
   and the probe's track accuracy on each (``benchmarks.embeddings_recipe``'s protocols:
   1-shot both ways, leave-one-clip-out).
+- ``onednn``: the port in two child processes, TensorFlow's oneDNN kernels off and on
+  (``TF_ENABLE_ONEDNN_OPTS=0/1``, alternating): tfgenre leaves the variable to the
+  user (it changes float32 rounding, process-wide), this says what it is worth here.
 - ``recipe``: the embeddings view's genre recipe (``musicnn_msd`` + ``vgg_msd``, one
   front end, whole tracks) against the sum of its parts (each backbone as its own
   view on the same tracks): ``ratio`` < 1 means the recipe costs less than its parts.
@@ -275,6 +278,57 @@ def probe_bf16(root: str) -> dict[str, Any]:
     return result
 
 
+def child_worker(waves_npz: str, out_json: str, weights: str, repeats: int) -> None:
+    """The port's fastest pass over the clips, in this (child) process's TF settings."""
+    from tfgenre.backbones.runner import BackboneRunner
+
+    with np.load(waves_npz) as data:
+        waves = [data[k] for k in sorted(data.files, key=int)]
+    runner = BackboneRunner(weights)
+    seconds = _best(lambda: [runner(y) for y in waves], repeats)
+    max_pool = runner(waves[0])["max_pool"]
+    with open(out_json, "w") as f:
+        json.dump({"seconds": seconds, "max_pool": max_pool.tolist()}, f)
+
+
+def bench_onednn(
+    waves: list[np.ndarray], weights: str, repeats: int, rounds: int
+) -> dict[str, Any]:
+    """Clips/s of the port with oneDNN off and on, each in its own process, alternating."""
+    import subprocess
+
+    from benchmarks.backbones_bench import ROOT
+
+    best = {"0": float("inf"), "1": float("inf")}
+    pools: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory(prefix="tfgenre_bench_onednn_") as tmp:
+        npz = os.path.join(tmp, "waves.npz")
+        np.savez(npz, **{str(i): y for i, y in enumerate(waves)})
+        for _ in range(rounds):
+            for flag in best:
+                out = os.path.join(tmp, f"out{flag}.json")
+                env = {
+                    **os.environ,
+                    "TF_ENABLE_ONEDNN_OPTS": flag,
+                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                }
+                cmd = [sys.executable, "-m", "benchmarks.embeddings_throughput", "--child"]
+                cmd += [npz, out, "--weights", weights, "--repeats", str(repeats)]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+                if proc.returncode != 0:
+                    return {"failed": proc.stderr[-2000:]}
+                with open(out) as f:
+                    result = json.load(f)
+                best[flag] = min(best[flag], float(result["seconds"]))
+                pools[flag] = np.asarray(result["max_pool"], np.float32)
+    return {
+        "clips_per_second_off": len(waves) / best["0"],
+        "clips_per_second_on": len(waves) / best["1"],
+        "ratio_on_to_off": best["0"] / best["1"],
+        "max_pool_drift": drift({"max_pool": pools["0"]}, {"max_pool": pools["1"]})["max_pool"],
+    }
+
+
 def bench(
     paths: Sequence[str], *, weights: str = "musicnn_msd", repeats: int = 2, rounds: int = 2
 ) -> dict[str, Any]:
@@ -313,6 +367,7 @@ def bench(
         "achieved_gflops": achieved * flops / 1e9,
         "patch_frames": PATCH_FRAMES,
     }
+    e["onednn"] = bench_onednn(waves, weights, repeats, rounds)
     e["recipe"] = bench_recipe_parts(paths, repeats)
     e["threads"] = {
         "cores": os.cpu_count(),
@@ -331,10 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per side and round")
     parser.add_argument("--rounds", type=int, default=2, help="times each side runs, alternating")
     parser.add_argument("--weights", default="musicnn_msd")
+    parser.add_argument("--child", nargs=2, metavar=("WAVES_NPZ", "OUT_JSON"))
     parser.add_argument(
         "--probe-root", help="the shared data folder: measure bf16's probe accuracy only"
     )
     args = parser.parse_args(argv)
+    if args.child:
+        child_worker(*args.child, args.weights, args.repeats)
+        return 0
     if args.probe_root:
         print(json.dumps({"bfloat16_probe": probe_bf16(args.probe_root)}, indent=2))
         return 0

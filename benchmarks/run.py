@@ -603,9 +603,7 @@ def bench_backbone(clips: Clips, quick: bool, sizes: dict[str, Any]) -> dict[str
     if importlib.util.find_spec("musicnn") is None:
         return {"skipped": "the musicnn package (the weights) is not installed"}
     n = int(sizes.get("embedding_clips", 4 if quick else 8))
-    result = bench(
-        clips.paths[:n], repeats=int(sizes.get("repeats", 2)), rounds=2 if n > 1 else 1
-    )
+    result = bench(clips.paths[:n], repeats=int(sizes.get("repeats", 2)), rounds=2 if n > 1 else 1)
     return result["embeddings_throughput"]
 
 

@@ -599,17 +599,15 @@ def bench_predict(clips: Clips, records: str, repeats: int = 3) -> dict[str, Any
 
 
 def bench_backbone(clips: Clips, quick: bool, sizes: dict[str, Any]) -> dict[str, Any]:
-    """``embeddings_throughput`` of musicnn_msd, or why it was skipped (no weights)."""
+    """``embeddings_throughput`` (:mod:`benchmarks.embeddings_throughput`), or why skipped."""
     import importlib.util
 
-    from benchmarks.backbones_bench import bench_embeddings
+    from benchmarks.embeddings_throughput import bench
 
     if importlib.util.find_spec("musicnn") is None:
         return {"skipped": "the musicnn package (the weights) is not installed"}
     n = int(sizes.get("embedding_clips", 4 if quick else 8))
-    result = bench_embeddings(
-        clips.paths[:n], repeats=int(sizes.get("repeats", 2)), rounds=2 if n > 1 else 1
-    )
+    result = bench(clips.paths[:n], repeats=int(sizes.get("repeats", 2)), rounds=2 if n > 1 else 1)
     return result["embeddings_throughput"]
 
 

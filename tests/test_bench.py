@@ -133,6 +133,8 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert data["predict_latency"]["segments"] == 1
     embeddings = data["embeddings_throughput"]
     assert "skipped" in embeddings or embeddings["clips"] == 1
+    variants = {"batched", "bfloat16", "limit", "recipe", "onednn"}
+    assert "skipped" in embeddings or variants <= set(embeddings)
     recipe = data["embeddings_recipe_cost"]
     assert "skipped" in recipe or recipe["clips"] == 1
     probe = data["probe_time"]
@@ -198,3 +200,16 @@ def test_probe_time_writes_embeddings_and_probes_them(tmp_path, monkeypatch):
     assert list(info.views) == ["embeddings"] and info.view("embeddings").shape == (803,)
     # the two copies of a clip are on one side of the split
     assert info.split("train").num_tracks == info.split("test").num_tracks == 4
+
+
+def test_embeddings_throughput_counts_flops_and_drift():
+    from benchmarks.embeddings_throughput import drift, model_flops
+    from tfgenre.backbones.musicnn import build_musicnn
+
+    # the timbral 7x38 / 7x67 and temporal 128/64/32 x 1 convolutions, the mid-end, dense
+    assert model_flops(build_musicnn()) == 2_797_107_168
+    a = {"x": np.asarray([[1.0, 2.0], [3.0, 4.0]])}
+    same = drift(a, a)["x"]
+    assert same["max_abs"] == 0.0 and abs(same["max_cosine_distance"]) < 1e-12
+    off = drift(a, {"x": a["x"] * [1.0, 1.01]})["x"]
+    assert off["max_abs"] == pytest.approx(0.04) and off["max_abs_relative"] == pytest.approx(0.01)

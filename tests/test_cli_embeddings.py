@@ -109,7 +109,7 @@ def test_write_records_takes_the_layer_tags_and_whole_tracks(user: User) -> None
     cfg = yaml.safe_load(out)
     assert cfg["embeddings"] == {
         "backbone": "musicnn_msd", "layer": "penultimate", "pooling": "mean",
-        "hop_seconds": None, "tags": False,
+        "hop_seconds": None, "tags": False, "precision": "float32",
     }  # fmt: skip
     assert cfg["audio"]["window_seconds"] == 0 and cfg["views"] == ["embeddings", "features"]
     err = user.run(

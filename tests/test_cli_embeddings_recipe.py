@@ -75,6 +75,7 @@ def test_dry_run_shows_the_recipe_and_takes_lists(user: User) -> None:
     assert cfg["embeddings"] == {
         "backbone": ["musicnn_msd", "vgg_msd"], "layer": ["penultimate", "max_pool"],
         "pooling": ["mean", "max", "std"], "hop_seconds": None, "tags": False,
+        "precision": "float32",
     }  # fmt: skip
     cfg = yaml.safe_load(
         user.run(

@@ -16,7 +16,6 @@ from typing import Any
 from tfgenre import cli, config
 from tfgenre.errors import ConfigError
 from tfgenre.pipeline import stage, with_default_records
-from tfgenre.splits import parse_fractions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def data_flags(args: argparse.Namespace) -> dict[str, Any]:
     """Fit-config values of the data/model flags that fit and tune share."""
+    from tfgenre.splits import parse_fractions  # here: it loads numpy and the sources
+
     return {
         "records": args.records,
         "features_csv": args.features_csv,

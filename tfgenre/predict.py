@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfgenre import cli
+from tfgenre.backbones.precision import PRECISIONS
 from tfgenre.errors import ConfigError
 from tfgenre.prediction_formats import FORMATS, FORMATTERS
 
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="distance between window starts (default: the run's hop; for tags: 2.992 s)",
     )
     p.add_argument("--batch-size", type=int, default=32, help="windows per model call")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="with a published weight set: bfloat16 runs the network in mixed bfloat16 "
+        "(faster on CPUs with AVX-512 BF16 or AMX, refused elsewhere; tags drift slightly "
+        "from float32's, the default)",
+    )
     p.add_argument("--output", help="write the results to this file instead of stdout")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -117,7 +126,15 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"file not found: {', '.join(missing)}")
     if io.exists(args.model):
         resolve_model_path(args.model)
+        if args.precision != "float32":
+            raise ConfigError(
+                f"--precision={args.precision} applies to a published weight set (--model "
+                f"musicnn_msd, ...); the run folder {args.model!r} predicts in float32"
+            )
     elif tagging.is_weight_set(args.model):
+        from tfgenre.backbones.precision import check_precision
+
+        check_precision(args.precision, "--precision")
         find_weights(args.model)  # the musicnn package is installed
     else:
         raise tagging.unknown_model_error(args.model)
@@ -137,7 +154,7 @@ def _load(args: argparse.Namespace) -> Any:
 
     options = {"hop_seconds": args.hop_seconds, "batch_size": args.batch_size}
     if not io.exists(args.model) and tagging.is_weight_set(args.model):
-        return tagging.Tagger.load(args.model, **options)
+        return tagging.Tagger.load(args.model, precision=args.precision, **options)
     return Predictor.load(args.model, **options)
 
 

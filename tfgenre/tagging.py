@@ -80,23 +80,36 @@ class Tagger:
         self.patch_seconds = float(PATCH_SECONDS)
 
     @classmethod
-    def load(cls, name: str, *, hop_seconds: float | None = None, batch_size: int = 32) -> Tagger:
+    def load(
+        cls,
+        name: str,
+        *,
+        hop_seconds: float | None = None,
+        batch_size: int = 32,
+        precision: str = "float32",
+    ) -> Tagger:
         """A tagger for a weight set (``musicnn_msd``, ...) or a checkpoint folder.
 
         Args:
             name: Weight-set name or checkpoint folder (see ``find_weights``).
             hop_seconds: Distance between patch starts (default: 2.992 s, no overlap).
             batch_size: Most patches per model call.
+            precision: ``float32`` (default) or ``bfloat16`` (CPUs with native
+                bfloat16 only; see :mod:`tfgenre.backbones.precision`).
 
         Raises:
-            ConfigError: unknown name, missing ``musicnn`` package, bad hop.
+            ConfigError: unknown name, missing ``musicnn`` package, bad hop,
+                bfloat16 on a CPU without it.
         """
         from tfgenre.backbones.runner import BackboneRunner
 
         frames = hop_frames(hop_seconds)
         weights = find_weights(name)
         logger.info("tagging with %s (%s)", weights.name, weights.source)
-        return cls(BackboneRunner(weights, batch_size=batch_size, hop_frames=frames))
+        runner = BackboneRunner(
+            weights, batch_size=batch_size, hop_frames=frames, precision=precision
+        )
+        return cls(runner)
 
     @property
     def sample_rate(self) -> int:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tfgenre import cli, config, split_checks
-from tfgenre.records.executors import resolve_workers
-from tfgenre.records.info import RecordsInfo
-from tfgenre.records.writer import write_records
-from tfgenre.records.writer_config import WriterConfig
-from tfgenre.splits import parse_fractions
+
+if TYPE_CHECKING:  # imported where used, so that --help starts fast (numpy, sources, views)
+    from tfgenre.records.info import RecordsInfo
+    from tfgenre.records.writer_config import WriterConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace) -> WriterConfig:
     """Defaults, then --config, then the dedicated flags, then --set."""
+    from tfgenre.records.writer_config import WriterConfig
+    from tfgenre.splits import parse_fractions
+
     flags = {
         "source": args.source,
         "input": args.input,
@@ -127,6 +130,9 @@ def split_warnings(info: RecordsInfo) -> list[str]:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from tfgenre.records.executors import resolve_workers
+    from tfgenre.records.writer import write_records
+
     cfg = resolve_config(args)
     if args.dry_run:
         cli.print_config(config.to_dict(cfg))

@@ -80,6 +80,24 @@ class Patches:
     padded: bool
 
 
+def _build(weights: WeightSet, precision: str) -> Any:
+    """The port of ``weights``, its layers built under ``precision``'s dtype policy."""
+    import keras
+
+    from tfgenre.backbones.precision import policy
+    from tfgenre.backbones.pretrained import build_pretrained
+
+    name = policy(precision)
+    if name is None:
+        return build_pretrained(weights)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        return build_pretrained(weights)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 class BackboneRunner:
     """A weight set's port and front end, run in fixed-size batches.
 
@@ -88,13 +106,25 @@ class BackboneRunner:
             :class:`WeightSet`.
         batch_size: Most patches per model call.
         hop_frames: Frames between patch starts (None: 187, no overlap).
+        precision: ``float32`` (the default, deterministic) or ``bfloat16`` (the
+            network under Keras' ``mixed_bfloat16`` policy, outputs returned as
+            float32; only on a CPU with native bfloat16, see
+            :mod:`tfgenre.backbones.precision`).
+
+    Raises:
+        ConfigError: a bad batch size or hop, or ``bfloat16`` on a CPU without it.
     """
 
     def __init__(
-        self, weights: str | WeightSet, *, batch_size: int = 32, hop_frames: int | None = None
+        self,
+        weights: str | WeightSet,
+        *,
+        batch_size: int = 32,
+        hop_frames: int | None = None,
+        precision: str = "float32",
     ) -> None:
         from tfgenre.backbones.frontend import MusicnnFrontEnd
-        from tfgenre.backbones.pretrained import build_pretrained
+        from tfgenre.backbones.precision import check_precision
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size={batch_size!r} must be an int >= 1")
@@ -103,7 +133,8 @@ class BackboneRunner:
         self.hop_frames = PATCH_FRAMES if hop_frames is None else int(hop_frames)
         if self.hop_frames < 1:
             raise ConfigError(f"hop_frames={hop_frames!r} must be >= 1")
-        self.model = build_pretrained(self.weights)
+        self.precision = check_precision(precision)
+        self.model = _build(self.weights, self.precision)
         self.frontend = MusicnnFrontEnd()
         self.frontend.build((None, None))
         self.dims = output_dims(self.weights)

@@ -156,7 +156,10 @@ class WriterConfig:
                 "fixed window",
             )
         if "embeddings" in self.views:  # before any track is decoded
+            from tfgenre.backbones.precision import check_precision
+
             self.embeddings.check_window(self.audio.window_seconds)
+            check_precision(self.embeddings.precision, "embeddings.precision")
             self.embeddings.all_weights()
         if self.labels is not None:
             config.require(
@@ -170,6 +173,8 @@ class WriterConfig:
             data.pop(key)
         if "embeddings" not in self.views:  # the hash of records without it is unchanged
             data.pop("embeddings")
+        elif data["embeddings"].get("precision") == "float32":  # so is that of float32 ones
+            data["embeddings"].pop("precision")
         return data
 
 

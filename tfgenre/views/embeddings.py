@@ -69,18 +69,20 @@ EARLIER_DEFAULT: dict[str, Any] = {
     "tags": True,
 }
 
-#: Backbone name -> its runner, built on first use in this process (pool workers too).
-_RUNNERS: dict[str, Any] = {}
+#: (backbone, precision) -> its runner, built on first use in this process (pool
+#: workers too).
+_RUNNERS: dict[tuple[str, str], Any] = {}
 
 
-def runner_for(backbone: str) -> Any:
+def runner_for(backbone: str, precision: str = "float32") -> Any:
     """The process's :class:`~tfgenre.backbones.runner.BackboneRunner` of ``backbone``."""
-    runner = _RUNNERS.get(backbone)
+    runner = _RUNNERS.get((backbone, precision))
     if runner is None:
         from tfgenre.backbones.runner import BackboneRunner
 
-        logger.info("building the %s backbone", backbone)
-        runner = _RUNNERS[backbone] = BackboneRunner(backbone)
+        logger.info("building the %s backbone (%s)", backbone, precision)
+        runner = BackboneRunner(backbone, precision=precision)
+        _RUNNERS[(backbone, precision)] = runner
     return runner
 
 
@@ -136,6 +138,10 @@ class EmbeddingsView:
             one patch (2.992 s); None: one patch length (no overlap).
         tags: Append each backbone's mean tag probabilities (50 columns) after its
             embedding.
+        precision: ``float32`` (the default) or ``bfloat16`` (the networks in mixed
+            bfloat16, an option for CPUs with native bfloat16: faster, and the
+            embeddings drift from float32's; the spec records it). Refused by
+            :meth:`spec` on a CPU without bfloat16.
     """
 
     backbone: str | tuple[str, ...] = RECIPE_BACKBONES
@@ -143,6 +149,7 @@ class EmbeddingsView:
     pooling: str | tuple[str, ...] = RECIPE_POOLING
     hop_seconds: float | None = None
     tags: bool = False
+    precision: str = "float32"
     name: str = dataclasses.field(default="embeddings", init=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +167,13 @@ class EmbeddingsView:
         object.__setattr__(self, "backbone", _canonical(backbones))
         if not isinstance(self.tags, bool):
             raise ConfigError(f"embeddings.tags={self.tags!r} must be true or false")
+        from tfgenre.backbones.precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"embeddings.precision={self.precision!r} must be one of {', '.join(PRECISIONS)}"
+                + did_you_mean(str(self.precision), PRECISIONS)
+            )
         pooling = _names(self.pooling)
         bad = [p for p in pooling if p not in POOLINGS]
         if bad or not pooling or len(set(pooling)) != len(pooling):
@@ -309,6 +323,7 @@ class EmbeddingsView:
             pooling=p.get("pooling", "mean"),
             hop_seconds=p.get("hop_seconds"),
             tags=bool(p["tags"]),
+            precision=str(p.get("precision", "float32")),
         )
         parts = list(p.get("parts") or [])
         if "weights_sha256" in p or not parts:  # one backbone keeps the earlier key
@@ -360,10 +375,12 @@ class EmbeddingsView:
             ConfigError: a window shorter than one patch, or weights are missing.
         """
         from tfgenre.backbones.frontend import SAMPLE_RATE
+        from tfgenre.backbones.precision import check_precision
         from tfgenre.backbones.runner import PATCH_SECONDS
 
         if sample_rate <= 0:
             raise ConfigError(f"sample_rate={sample_rate} must be > 0")
+        check_precision(self.precision, "embeddings.precision")  # before any clip is read
         self.check_window(segment_samples / sample_rate if segment_samples else None)
         names: list[str] = []
         parts = []
@@ -390,6 +407,7 @@ class EmbeddingsView:
             "pooling": list(self.pooling) if isinstance(self.pooling, tuple) else self.pooling,
             "hop_seconds": hop,
             "tags": self.tags,
+            "precision": self.precision,
             "parts": parts,
             "licence": self.all_weights()[0].licence,
             "backbone_sample_rate": SAMPLE_RATE,
@@ -430,7 +448,7 @@ class EmbeddingsView:
 
         parts = self.parts()
         y16 = to_backbone_rate(np.asarray(segments, dtype=np.float32), sample_rate)
-        first = runner_for(parts[0][0])
+        first = runner_for(parts[0][0], self.precision)
         patches = [first.patches(row, hop_frames=self.hop_frames).values for row in y16]
         if not patches:
             return np.zeros((0, self.spec(0, sample_rate).shape[0]), np.float32)
@@ -438,7 +456,7 @@ class EmbeddingsView:
         patches_all = np.concatenate(patches)
         columns = []
         for backbone, layers in parts:
-            out = runner_for(backbone).run(patches_all)  # one pass, every output
+            out = runner_for(backbone, self.precision).run(patches_all)  # one pass, all outputs
             for layer in layers:
                 windows = np.split(out[layer], ends)
                 for stat in self.poolings:

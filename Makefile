@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(PY) -m tfgenre.run pipelines/demo.yaml
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""

@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 # file cannot say --no-deps for one line, hence its own pin here.
 MUSICNN := musicnn==0.1.0
 
+# Test processes (pytest-xdist): each test file runs whole, in order, on one of them
+# (--dist loadfile); `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
+
 .PHONY: venv demo test test-all lint bench clean
 
 $(STAMP): pyproject.toml requirements.txt Makefile
@@ -25,10 +29,10 @@ demo: $(STAMP)
 	$(PY) -m tfgenre.run pipelines/demo.yaml
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -m "" -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tfgenre tests benchmarks

@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 # file cannot say --no-deps for one line, hence its own pin here.
 MUSICNN := musicnn==0.1.0
 
+# Test processes (pytest-xdist): each test file runs whole, in order, on one of them
+# (--dist loadfile); `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
+
 .PHONY: venv browser demo test test-all lint bench clean
 
 $(STAMP): pyproject.toml requirements.txt Makefile
@@ -39,10 +43,10 @@ browser:
 	fi
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP) browser
-	$(PY) -m pytest -q -rs -m ""
+	$(PY) -m pytest -q -rs -m "" -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tfgenre tests benchmarks

@@ -1,11 +1,13 @@
 """Shared fixtures: the real-data folder, synthetic records and tiny trained runs.
 
-The builders that call tfgenre live in ``builders.py``; feature tables without audio in
-``tables.py``; audio in ``synth.py``; image checks in ``images.py``.
+The builders that call tfgenre live in ``builders.py``; the command suite's user (a
+scratch folder running ``python -m tfgenre.<cmd>``) in ``commands.py``; feature tables
+without audio in ``tables.py``; audio in ``synth.py``; image checks in ``images.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +24,23 @@ from builders import (
     build_tiny_runs,
     write_synthetic_records,
 )
+from commands import EMBEDDINGS_WRITE, User
 from synth import write_long_stereo
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingsRecords:
+    """The shared embeddings records (``commands.EMBEDDINGS_WRITE``).
+
+    Attributes:
+        audio: the synthetic clips (``audio/<genre>/<clip>.wav``).
+        records: the records folder (embeddings and features views).
+        stdout: what ``python -m tfgenre.write_records`` printed when it wrote them.
+    """
+
+    audio: Path
+    records: Path
+    stdout: str
 
 
 @pytest.fixture
@@ -67,3 +85,14 @@ def long_stereo(tiny_runs, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("long") / "long_stereo_44k.wav"
     write_long_stereo(path, tiny_runs.audio, seconds=125.0, sample_rate=44100)
     return path
+
+
+@pytest.fixture(scope="session")
+def embeddings_records(tmp_path_factory) -> EmbeddingsRecords:
+    """Records with musicnn_msd embeddings, written once per session by ``python -m
+    tfgenre.write_records`` in its own process (``commands.EMBEDDINGS_WRITE``); the
+    command-suite modules link them into their scratch folders. Tests must not modify
+    them."""
+    user = User(tmp_path_factory.mktemp("embeddings_records"))
+    proc = user.run("tfgenre.write_records", *EMBEDDINGS_WRITE)
+    return EmbeddingsRecords(user.path("audio"), user.path("records"), proc.stdout)

@@ -8,70 +8,31 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import EMBEDDINGS_WRITE, User
 from skips import needs_musicnn
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACEBACK = "Traceback (most recent call last)"
-WRITE = (
-    "--source", "synthetic", "--input", "audio", "--output", "records",
-    "--views", "embeddings,features", "--set", "embeddings.backbone=musicnn_msd",
-    # the single-backbone embedding of earlier versions (the recipe has its own tests)
-    "--set", "embeddings.layer=max_pool", "--set", "embeddings.pooling=mean",
-    "--set", "embeddings.tags=true",
-    "--set", "source_options.num_genres=2", "--set", "source_options.clips_per_genre=4",
-    "--set", "source_options.clip_seconds=6", "--window-seconds", "3",
-    "--splits", "train=0.5,validation=0.25,test=0.25", "--shards", "1", "--workers", "2",
-    "--no-progress",
-)  # fmt: skip
+WRITE = EMBEDDINGS_WRITE  # written once per session: conftest.embeddings_records
 
 pytestmark = needs_musicnn
 
 
-class User:
-    """The user's scratch folder and the steps that passed so far."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.passed: set[str] = set()
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        self.env = {**os.environ, "PYTHONPATH": path}
-
-    def run(self, module: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        command = f"$ python -m {module} {' '.join(args)}"
-        said = f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        assert (proc.returncode == 0) == ok, said
-        assert TRACEBACK not in proc.stdout + proc.stderr, said
-        return proc
-
-    def require(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.passed]
-        if missing:
-            pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
-
-
 @pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory) -> User:
-    return User(tmp_path_factory.mktemp("embeddings"))
+def user(tmp_path_factory: pytest.TempPathFactory, embeddings_records) -> User:
+    user = User(tmp_path_factory.mktemp("embeddings"))
+    user.link(embeddings_records.audio, embeddings_records.records)
+    return user
 
 
-def test_write_records_with_embeddings(user: User) -> None:
+def test_write_records_with_embeddings(user: User, embeddings_records) -> None:
     from tfgenre.backbones.weights import find_weights
     from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import to_numpy_arrays
 
-    out = user.run("tfgenre.write_records", *WRITE).stdout
+    out = embeddings_records.stdout  # python -m tfgenre.write_records *WRITE, in the fixture
     assert "embeddings float32(803,)" in out and "features float32(57,)" in out
     m = RecordsInfo.load(str(user.root / "records"))
     spec = m.view("embeddings")

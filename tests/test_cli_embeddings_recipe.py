@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from commands import User
 from skips import needs_musicnn
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACEBACK = "Traceback (most recent call last)"
 WRITE = (
     "--source", "synthetic", "--input", "audio", "--output", "records",
     "--views", "embeddings", "--window-seconds", "0",
@@ -33,36 +28,6 @@ WRITE = (
 RECIPE_WIDTH = (200 + 753 + 256) * 3
 
 pytestmark = needs_musicnn
-
-
-class User:
-    """The user's scratch folder and the steps that passed so far."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.passed: set[str] = set()
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        self.env = {**os.environ, "PYTHONPATH": path}
-
-    def run(
-        self, module: str, *args: str, ok: bool = True, code: int | None = None
-    ) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        command = f"$ python -m {module} {' '.join(args)}"
-        said = f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        assert (proc.returncode == 0) == ok, said
-        if code is not None:
-            assert proc.returncode == code, said
-        assert TRACEBACK not in proc.stdout + proc.stderr, said
-        return proc
-
-    def require(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.passed]
-        if missing:
-            pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
 
 
 @pytest.fixture(scope="module")

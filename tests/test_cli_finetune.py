@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from builders import TINY_RUNS_RECORDS
 from skips import needs_musicnn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,8 +134,9 @@ def test_fine_tune_musicnn_then_evaluate_export_and_predict(tmp_path):
     np.testing.assert_allclose([by_label[g] for g in labels], saved, atol=1e-4)
 
 
-def test_fit_refuses_records_at_another_rate(tmp_path):
-    records = _write_records(tmp_path / "records", tmp_path / "synth", 22050)
+def test_fit_refuses_records_at_another_rate(tmp_path, synthetic_records):
+    # any raw records at 22050 Hz: the session's shared ones (tiny_runs' records)
+    records = synthetic_records(TINY_RUNS_RECORDS).records
     fit = _cli(
         "fit", "--records", records, "--view", "raw", "--model", "vgg_mtt",
         "--set", "model_options.weights=none", "--epochs", 1, "--run-dir", tmp_path / "run",

@@ -2,7 +2,8 @@
 ``python -m tfgenre.fit --model linear``, each its own process.
 
 Tiny records (2 synthetic genres x 4 clips of 6 s, 3-s windows; train/validation/test
-2/1/1 tracks per genre) with the embeddings and features views. Scored on validation
+2/1/1 tracks per genre) with the embeddings and features views: the session's shared
+``embeddings_records`` (conftest.py), which write_records wrote once. Scored on validation
 instead of test, baselines has no split left to tune on and cross-validates inside train
 (two tracks per genre: leave-one-track-out).
 """
@@ -11,43 +12,25 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import User
 from skips import needs_musicnn
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACEBACK = "Traceback (most recent call last)"
-WRITE = (
-    "--source", "synthetic", "--input", "audio", "--output", "records",
-    "--views", "embeddings,features", "--set", "embeddings.backbone=musicnn_msd",
-    "--set", "source_options.num_genres=2", "--set", "source_options.clips_per_genre=4",
-    "--set", "source_options.clip_seconds=6", "--window-seconds", "3",
-    "--splits", "train=0.5,validation=0.25,test=0.25", "--shards", "1", "--workers", "1",
-    "--no-progress",
-)  # fmt: skip
 SECTION = "Regularisation chosen without the scored split"
 
 
 def _run(root: Path, module: str, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=root, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": path}, timeout=600,
-    )  # fmt: skip
-    said = f"$ python -m {module} {' '.join(args)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert proc.returncode == code, said
-    assert TRACEBACK not in proc.stdout + proc.stderr, said
-    return proc
+    return User(root).run(module, *args, code=code)
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> Path:
+def records(tmp_path_factory, embeddings_records) -> Path:
+    """A scratch folder holding the session's embeddings records (``records``)."""
     root = tmp_path_factory.mktemp("probe")
-    _run(root, "tfgenre.write_records", *WRITE)
+    User(root).link(embeddings_records.records)
     return root
 
 

@@ -10,44 +10,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from commands import ROOT, User
 from tables import write_gtzan_feature_table
 
 from tfgenre.protocols import named_split_assignment
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACEBACK = "Traceback (most recent call last)"
 FIT = ("--model", "features_mlp", "--epochs", "1", "--batch-size", "16", "--seed", "0")
-
-
-class User:
-    """The user's scratch folder; runs commands there with this worktree's tfgenre."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        self.env = {**os.environ, "PYTHONPATH": path}
-
-    def run(self, module: str, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        command = f"$ python -m {module} {' '.join(args)}"
-        said = f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        assert proc.returncode == code, said
-        assert TRACEBACK not in proc.stdout + proc.stderr, said
-        return proc
-
-    def path(self, *parts: str) -> Path:
-        return self.root.joinpath(*parts)
 
 
 @pytest.fixture(scope="module")

@@ -13,93 +13,90 @@ Tiny data: 2 synthetic genres x 3 clips of 4 s.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import commands
 import pytest
 from skips import needs_musicnn
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACEBACK = "Traceback (most recent call last)"
 SYNTH = (
     "--source", "synthetic", "--input", "audio", "--views", "embeddings",
     "--set", "source_options.num_genres=2", "--set", "source_options.clips_per_genre=3",
     "--set", "source_options.clip_seconds=4",
     "--splits", "train=0.67,test=0.33", "--shards", "1", "--workers", "1", "--no-progress",
 )  # fmt: skip
-#: Fresh process: the exported model's probabilities for a clip, as JSON on stdout.
+#: Fresh process: each exported model's probabilities for a clip, as JSON on stdout. The
+#: formats load in this order, the SavedModel before anything registers tfgenre's layer.
 SERVE = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
 from tfgenre import audio
 from tfgenre.backbones.runner import to_backbone_rate
-export, clip, rate, fmt = sys.argv[1:5]
+clip, rate, *exports = sys.argv[1:]
 rate = int(rate)
-meta = json.load(open(export + ("/assets.extra/tfgenre.json" if fmt == "savedmodel"
-                                else ".json")))
-windows = None
 y16 = to_backbone_rate(audio.decode(clip, rate), rate)   # what predict feeds the backbones
-assert meta["sample_rate"] == 16000
-if fmt == "savedmodel":
-    serve = tf.saved_model.load(export).signatures["serving_default"]
-    out = serve(waveform=tf.constant(y16))
-    probs = out["probabilities"].numpy()
-    windows = int(out["segment_probabilities"].shape[0])
-elif fmt == "keras":
-    import keras
-    import tfgenre.embedding_serving  # registers the model's layer
-    model = keras.saving.load_model(export, compile=False)
-    probs = np.asarray(model(y16[None]))[0]
-else:
-    runner = tf.lite.Interpreter(model_path=export).get_signature_runner("serving_default")
-    out = runner(waveform=y16)
-    probs, windows = out["probabilities"], int(out["segment_probabilities"].shape[0])
-print(json.dumps({"labels": meta["labels"], "probabilities": probs.tolist(),
-                  "windows": windows}))
+served = {}
+for fmt, export in zip(exports[::2], exports[1::2]):
+    meta = json.load(open(export + ("/assets.extra/tfgenre.json" if fmt == "savedmodel"
+                                    else ".json")))
+    assert meta["sample_rate"] == 16000
+    windows = None
+    if fmt == "savedmodel":
+        serve = tf.saved_model.load(export).signatures["serving_default"]
+        out = serve(waveform=tf.constant(y16))
+        probs = out["probabilities"].numpy()
+        windows = int(out["segment_probabilities"].shape[0])
+    elif fmt == "keras":
+        import keras
+        import tfgenre.embedding_serving  # registers the model's layer
+        model = keras.saving.load_model(export, compile=False)
+        probs = np.asarray(model(y16[None]))[0]
+    else:
+        runner = tf.lite.Interpreter(model_path=export).get_signature_runner("serving_default")
+        out = runner(waveform=y16)
+        probs, windows = out["probabilities"], int(out["segment_probabilities"].shape[0])
+    served[fmt] = {"labels": meta["labels"], "probabilities": probs.tolist(),
+                   "windows": windows}
+print(json.dumps(served))
 """
+#: The exported files of one export folder, in the order SERVE loads them.
+FORMATS = (("savedmodel", "savedmodel"), ("tflite", "model.tflite"), ("keras", "model.keras"))
 
 pytestmark = needs_musicnn
 
 
-class User:
-    """The user's scratch folder and the steps that passed so far."""
+class User(commands.User):
+    """The user's scratch folder; predictions and served exports are remembered.
+
+    predict is deterministic, so one ``predict`` process per (clip, run) answers every
+    test that compares with it; one fresh process loads every format of an export folder
+    (``SERVE``) and answers the tests of each format.
+    """
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.passed: set[str] = set()
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        self.env = {**os.environ, "PYTHONPATH": path}
-
-    def run(self, module: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-c", args[0], *args[1:]] if module == "-c" else [
-            sys.executable, "-m", module, *args]  # fmt: skip
-        proc = subprocess.run(
-            argv, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900
-        )
-        said = f"$ {' '.join(argv[1:])[:300]}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        assert (proc.returncode == 0) == ok, said
-        assert TRACEBACK not in proc.stdout + proc.stderr, said
-        return proc
-
-    def require(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.passed]
-        if missing:
-            pytest.skip(f"needs the earlier step(s) {', '.join(missing)}")
+        super().__init__(root)
+        self._predicted: dict[tuple[str, str], dict[str, float]] = {}
+        self._served: dict[tuple[str, str, int], dict] = {}
 
     def predicted(self, clip: str, run: str) -> dict[str, float]:
-        out = self.run(
-            "tfgenre.predict", clip, "--model", run, "--format", "json", "--top-k", "10"
-        ).stdout
-        data = json.loads(out)
-        item = data[0] if isinstance(data, list) else data
-        item = item.get("results", [item])[0] if "results" in item else item
-        return {label: p for label, p in item["genres"]}
+        if (clip, run) not in self._predicted:
+            out = self.run(
+                "tfgenre.predict", clip, "--model", run, "--format", "json", "--top-k", "10"
+            ).stdout
+            data = json.loads(out)
+            item = data[0] if isinstance(data, list) else data
+            item = item.get("results", [item])[0] if "results" in item else item
+            self._predicted[clip, run] = {label: p for label, p in item["genres"]}
+        return self._predicted[clip, run]
 
     def served(self, export: Path, clip: str, rate: int, fmt: str) -> tuple[dict[str, float], int]:
-        data = json.loads(self.run("-c", SERVE, str(export), clip, str(rate), fmt).stdout)
+        key = (str(export.parent), clip, rate)
+        if key not in self._served:
+            pairs = [str(a) for f, name in FORMATS if (export.parent / name).exists()
+                     for a in (f, export.parent / name)]  # fmt: skip
+            self._served[key] = json.loads(self.run("-c", SERVE, clip, str(rate), *pairs).stdout)
+        data = self._served[key][fmt]
         return dict(zip(data["labels"], data["probabilities"], strict=True)), data["windows"]
 
 

@@ -147,6 +147,16 @@ def bench_embeddings(
     }
 
 
+def bench_clip_paths(count: int) -> tuple[str, ...]:
+    """``count`` clips over up to 10 genres: GTZAN's when ``TFGENRE_REAL_DATA`` is set."""
+    from benchmarks.run import prepare_clips
+
+    cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
+    genres = max(1, min(10, count))
+    clips = prepare_clips(cache, num_genres=genres, clips_per_genre=-(-count // genres))
+    return clips.paths[:count]
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point (also the original side's worker)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,13 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.original_worker:
         original_worker(*args.original_worker, args.weights, args.repeats)
         return 0
-    from benchmarks.run import prepare_clips
-
-    cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
-    genres = max(1, min(10, args.clips))
-    clips = prepare_clips(cache, num_genres=genres, clips_per_genre=-(-args.clips // genres))
     result = bench_embeddings(
-        clips.paths[: args.clips], weights=args.weights, repeats=args.repeats, rounds=args.rounds
+        bench_clip_paths(args.clips), weights=args.weights, repeats=args.repeats, rounds=args.rounds
     )
     print(json.dumps(result, indent=2))
     return 0

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.backbones_bench import RATE, bench_embeddings, decode_clips
+from benchmarks.backbones_bench import RATE, bench_clip_paths, bench_embeddings, decode_clips
 
 #: Patches per network call in the ``batched`` variant.
 BATCH = 64
@@ -397,13 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe_root:
         print(json.dumps({"bfloat16_probe": probe_bf16(args.probe_root)}, indent=2))
         return 0
-    from benchmarks.run import prepare_clips
-
-    cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
-    genres = max(1, min(10, args.clips))
-    clips = prepare_clips(cache, num_genres=genres, clips_per_genre=-(-args.clips // genres))
     result = bench(
-        clips.paths[: args.clips], weights=args.weights, repeats=args.repeats, rounds=args.rounds
+        bench_clip_paths(args.clips), weights=args.weights, repeats=args.repeats, rounds=args.rounds
     )
     print(json.dumps(result, indent=2))
     return 0

@@ -1,0 +1,189 @@
+"""Decoding workers feeding batched inference: the engine of ``predict LIBRARY --workers N``.
+
+Worker processes (spawned: TensorFlow is never forked) decode each file and cut it into
+the model's inputs with the predictor's picklable :meth:`preparer` (numpy only); the
+main process runs the model on windows of several tracks at once (at least
+``batch_size`` windows per round) and hands each finished track on, in the order of the
+listing. At most ``2 * workers`` files are in flight, so memory stays bounded whatever
+the library's size. ``workers=1`` decodes in the main process (no pool) with the same
+batching, so it gives the same rows.
+
+A predictor here is anything with ``preparer()``, ``finish(prepared)``,
+``classify(x)`` and ``assemble(prepared, probs)``: :class:`tfgenre.inference.Predictor`
+and :class:`tfgenre.tagging.Tagger`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from tfgenre.errors import AudioDecodeError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+Item = tuple[str, Any]  # (path, anything the caller wants back: the file's stamp)
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A file that could not be decoded (or prepared), with the reason."""
+
+    path: str
+    reason: str
+
+
+def check_workers(workers: Any) -> int:
+    """``--workers``: an int >= 0 (0 = one per core); returns the resolved count.
+
+    Raises:
+        ConfigError: naming the value and the rule.
+    """
+    from tfgenre.records.executors import resolve_workers
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ConfigError(
+            f"--workers must be an integer >= 0 (0 = one per core, default 1). "
+            f"Received: workers={workers!r}"
+        )
+    return resolve_workers(workers)
+
+
+def _prepare(preparer: Callable[[str], Any], path: str) -> Any:
+    """The prepared track, or a :class:`Failure` (a bad file never ends the job)."""
+    try:
+        return preparer(path)
+    except AudioDecodeError as err:
+        return Failure(path, str(err))
+    except Exception as err:  # a decoder library's own error on a damaged file
+        logger.debug("prepare %s", path, exc_info=True)
+        return Failure(path, f"{path}: {type(err).__name__}: {err}")
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(preparer: Callable[[str], Any]) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from threadpoolctl import threadpool_limits
+
+    _WORKER["limits"] = threadpool_limits(1)  # one BLAS thread per worker
+    _WORKER["preparer"] = preparer
+
+
+def _prepare_in_worker(path: str) -> Any:
+    return _prepare(_WORKER["preparer"], path)
+
+
+def _warm(preparer: Any) -> None:
+    """Compiles the numba code the workers will run, once, in this process.
+
+    See :func:`tfgenre.records.executors.warm_compiled_code`: a cold cache written by
+    two workers at once can crash later processes.
+    """
+    import importlib
+
+    from tfgenre.records.executors import _LIBROSA_NUMBA_MODULES
+
+    for module in _LIBROSA_NUMBA_MODULES:
+        importlib.import_module(module)
+    prepare_waveform = getattr(preparer, "prepare_waveform", None)
+    if prepare_waveform is not None:
+        rate = int(preparer.sample_rate)
+        y = (0.1 * np.random.default_rng(0).standard_normal(rate)).astype(np.float32)
+        prepare_waveform(y, "")
+
+
+def prepared_tracks(
+    preparer: Callable[[str], Any], items: Iterable[Item], workers: int
+) -> Iterator[tuple[Item, Any]]:
+    """``(item, prepared track or Failure)`` for each item, in order.
+
+    Args:
+        preparer: Picklable ``path -> PreparedTrack``.
+        items: ``(path, extra)`` pairs, consumed lazily.
+        workers: Decoding processes (1: this process).
+    """
+    if workers <= 1:
+        for item in items:
+            yield item, _prepare(preparer, item[0])
+        return
+    _warm(preparer)
+    context = multiprocessing.get_context("spawn")
+    pending: deque[tuple[Item, Future[Any]]] = deque()
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(preparer,)
+    ) as pool:
+        iterator = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * workers:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((item, pool.submit(_prepare_in_worker, item[0])))
+            if not pending:
+                return
+            item, future = pending.popleft()
+            yield item, future.result()
+
+
+def predict_library(
+    predictor: Any,
+    items: Iterable[Item],
+    *,
+    workers: int = 1,
+    batch_size: int = 32,
+) -> Iterator[tuple[Item, Any]]:
+    """``(item, TrackPrediction or Failure)`` for each item, in order.
+
+    Windows of consecutive tracks are classified together, in rounds of at least
+    ``batch_size`` windows (the model is called on at most ``batch_size`` at a time).
+
+    Args:
+        predictor: A :class:`~tfgenre.inference.Predictor` or
+            :class:`~tfgenre.tagging.Tagger`.
+        items: ``(path, extra)`` pairs, consumed lazily.
+        workers: Decoding processes (1: decode here).
+        batch_size: Windows per round.
+    """
+    waiting: list[tuple[Item, Any]] = []  # prepared tracks and failures, in order
+    windows = 0
+
+    def flush() -> Iterator[tuple[Item, Any]]:
+        tracks = [p for _, p in waiting if not isinstance(p, Failure)]
+        if tracks:
+            x = np.concatenate([t.inputs for t in tracks], axis=0)
+            probs = predictor.classify(x)
+        offset = 0
+        for item, p in waiting:
+            if isinstance(p, Failure):
+                yield item, p
+                continue
+            n = len(p.inputs)
+            yield item, predictor.assemble(p, probs[offset : offset + n])
+            offset += n
+
+    for item, prepared in prepared_tracks(predictor.preparer(), items, workers):
+        if not isinstance(prepared, Failure):
+            try:
+                prepared = predictor.finish(prepared)
+            except AudioDecodeError as err:
+                prepared = Failure(item[0], str(err))
+        waiting.append((item, prepared))
+        if not isinstance(prepared, Failure):
+            windows += len(prepared.inputs)
+        if windows >= batch_size:
+            yield from flush()
+            waiting, windows = [], 0
+    yield from flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,10 @@ from tfgenre.library.output import LibraryOutput, Settings, model_id
 from tfgenre.library.pipeline import Failure, check_workers, predict_library
 
 logger = logging.getLogger(__name__)
+
+#: Tests only: after this many tracks are written the process waits to be killed (a
+#: long job interrupted at a known point, without timing).
+STALL_ENV = "TFGENRE_TEST_STALL_AFTER"
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -139,6 +144,7 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
     if out.replaced:
         sys.stderr.write(f"{out.replaced} file(s) changed since the last run: predicted again\n")
     progress = Progress()
+    stall = int(os.environ.get(STALL_ENV) or 0)
     predictor = load(args)
     try:
         for (path, stamp), result in predict_library(
@@ -155,6 +161,9 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
                 )
             out.write(result, stamp)
             progress.step()
+            if stall and out.written >= stall:
+                while True:  # tests kill the process here
+                    time.sleep(1)
     finally:
         progress.close()
     counts = {"predicted": out.written, "already_done": already[0], "failed": len(failed)}

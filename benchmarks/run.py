@@ -10,7 +10,9 @@ port against the original graph, with its realtime factor; see
 clips, end to end; :mod:`benchmarks.probe_bench`), ``embeddings_recipe_cost`` (the
 embeddings view's time per clip, the default recipe against musicnn_msd alone:
 :mod:`benchmarks.embeddings_recipe`), ``finetune_throughput`` (a music backbone's
-fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`).
+fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`),
+``library_predict`` (``predict LIBRARY/ --output X`` tracks/s at 1 and 2 workers against
+the one-process loop: :mod:`benchmarks.library_predict`).
 The baseline is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`.
 Audio: synthetic 30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set.
 Machines here are noisy and shared: read the ratios, not the absolute rates.
@@ -52,6 +54,7 @@ FIGURES = (
     "probe_time",
     "embeddings_recipe_cost",
     "finetune_throughput",
+    "library_predict",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -643,7 +646,7 @@ def run(
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
             ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
             ``probe_clips``, ``recipe_clips``, ``finetune_batch_size``,
-            ``finetune_steps``.
+            ``finetune_steps``, ``library_tracks``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench, finetune_bench
@@ -743,6 +746,13 @@ def run(
     }
     print("== predict", flush=True)
     results["predict_latency"] = bench_predict(clips, paths["records"])
+    from benchmarks.library_predict import bench_library_predict
+
+    results.update(
+        bench_library_predict(
+            clips.paths, clips.label_names, tracks=int(sizes.get("library_tracks", 24))
+        )
+    )
     print("== embeddings", flush=True)
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
     print("== probe", flush=True)
@@ -941,6 +951,17 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{rc['recipe_seconds_per_clip']:.2f}",
                 f"{rc['musicnn_msd_seconds_per_clip']:.2f} musicnn_msd alone",
                 f"{rc['ratio']:.2f}x",
+            )
+        )
+    lp = r.get("library_predict")
+    if lp:
+        rates = lp["tracks_per_second"]
+        rows.append(
+            (
+                f"predict library {lp['tracks']} tracks/s, 1 | 2 workers",
+                f"{rates['workers_1']:.2f} | {rates['workers_2']:.2f}",
+                f"{rates['baseline']:.2f} predict_files loop",
+                f"{lp['ratio_workers_1']:.2f}x | {lp['ratio_workers_2']:.2f}x",
             )
         )
     ft = r.get("finetune_throughput")

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile as sf
@@ -70,7 +71,7 @@ def _same_rows(a: dict[str, dict], b: dict[str, dict], key: str = "genres") -> N
 
 
 @pytest.fixture(scope="module")
-def jsonl_one_worker(tiny_runs, library, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def jsonl_one_worker(tiny_runs, library, tmp_path_factory) -> tuple[Path, Any]:
     out = tmp_path_factory.mktemp("w1") / "predictions.jsonl"
     proc = _predict(library, "--model", tiny_runs.mel, "--output", out, "--top-k", "3",
                     cwd=out.parent)
@@ -99,7 +100,7 @@ def test_jsonl_rows_bad_file_and_state(jsonl_one_worker, library, tiny_runs):
     again = _predict(library, "--model", tiny_runs.mel, "--output", out, "--top-k", "3",
                      cwd=out.parent)
     assert again.returncode == 1
-    assert f"predicted 0 file(s)" in again.stderr and f"{CLIPS} already in" in again.stderr
+    assert "predicted 0 file(s)" in again.stderr and f"{CLIPS} already in" in again.stderr
     assert _jsonl(out) == rows
 
 
@@ -201,7 +202,7 @@ def test_killed_run_resumes_and_touched_file_is_predicted_again(library, tiny_ru
                      cwd=tmp_path)
     assert third.returncode == 1, third.stderr
     assert "1 file(s) changed since the last run" in third.stderr
-    assert f"predicted 1 file(s)" in third.stderr and f"{CLIPS - 1} already in" in third.stderr
+    assert "predicted 1 file(s)" in third.stderr and f"{CLIPS - 1} already in" in third.stderr
     rows = list(csv.DictReader(out.read_text().splitlines()))
     tracks = [r["path"] for r in rows if r["level"] == "track"]
     assert len(tracks) == len(set(tracks)) == CLIPS and tracks[-1] == str(touched)

@@ -300,7 +300,10 @@ class LibraryOutput:
 
     def _resume(self) -> None:
         """Keeps the complete, unchanged tracks of the previous runs; drops the rest."""
-        header, records = self._read_rows()
+        _, records = self._read_rows()
+        header = ""  # the rewritten rows file starts with the header, even if it was lost
+        if self.text_format == "csv":
+            header = csv_text([csv_header(self.settings.kind, self.settings.k)])
         by_path: dict[str, list[str]] = {}
         for path, raw in records:
             by_path.setdefault(path, []).append(raw)

@@ -6,6 +6,8 @@ turn). The library path is :func:`tfgenre.library.pipeline.predict_library` with
 track's rows appended to a resumable ``.jsonl`` output (:class:`LibraryOutput`), as
 the command does; the model is loaded once beforehand for all three, so TensorFlow's
 start-up is in none of them, and the 2-worker figure includes starting its pool.
+``decode_frame_view_seconds`` and ``model_seconds`` split one process's time: the
+share workers can take off the main process is the first.
 
 Model: an untrained ``mel_cnn`` on the default mel view (3-s windows, 22.05 kHz); the
 weights do not change the cost. Tracks: ``--tracks`` copies of the 30-s clips
@@ -112,6 +114,17 @@ def bench_library_predict(
             assert count == len(files)
             return time.perf_counter() - start
 
+        def split() -> tuple[float, float]:
+            """Seconds of decoding + framing + view alone, and of the model alone."""
+            prep = predictor.preparer()
+            start = time.perf_counter()
+            inputs = [prep(p).inputs for p in files]
+            middle = time.perf_counter()
+            for x in inputs:
+                predictor.classify(x)
+            return middle - start, time.perf_counter() - middle
+
+        decode_s, model_s = split()
         seconds: dict[str, float] = {}
         for n in range(rounds):
             for key, workers in (("baseline", 0), ("workers_1", 1), ("workers_2", 2)):
@@ -130,6 +143,9 @@ def bench_library_predict(
             "ratio_workers_1": rate["workers_1"] / rate["baseline"],
             "ratio_workers_2": rate["workers_2"] / rate["baseline"],
             "workers_2_over_1": rate["workers_2"] / rate["workers_1"],
+            # where one process spends its time: what decoding workers can take off it
+            "decode_frame_view_seconds": decode_s,
+            "model_seconds": model_s,
         }
     }
 

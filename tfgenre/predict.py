@@ -28,8 +28,16 @@ each file is decoded to mono 16 kHz, cut into the backbone's 3-s patches and tag
 (:mod:`tfgenre.tagging`): the layouts above, with the 50 tags as labels (JSON key
 ``tags``, CSV columns ``tag_1``...) and, with ``--segments``, the taggram over time.
 
+A whole library: an ``--output`` ending ``.csv``, ``.jsonl`` or ``.parquet`` writes
+rows as files finish (CSV: the columns above; JSONL: one JSON object per line, as in
+the JSON list), resumes on a rerun (files already in it, by path + size + mtime, are
+skipped), decodes with ``--workers N`` processes (0 = one per core) feeding batched
+inference, or runs on Apache Beam with ``--runner beam --beam-options=...``
+(:mod:`tfgenre.library`).
+
 Examples:
     python -m tfgenre.predict song.mp3 music/ --model runs/demo --top-k 3 --segments
+    python -m tfgenre.predict music/ --model runs/demo --output preds.jsonl --workers 0
     python -m tfgenre.predict song.mp3 --model musicnn_msd --top-k 5 --segments
     python -m tfgenre.predict --list-models
 """

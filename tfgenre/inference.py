@@ -268,6 +268,22 @@ class PreparedTrack:
         )
 
 
+def with_hop(framing: Framing, hop_seconds: float | None) -> Framing:
+    """``framing`` with windows every ``hop_seconds`` (None: unchanged; whole files: unchanged).
+
+    Raises:
+        ConfigError: when ``hop_seconds`` is not > 0.
+    """
+    if hop_seconds is None:
+        return framing
+    if hop_seconds <= 0:
+        raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
+    if framing.window_samples is None:
+        return framing
+    hop = max(1, int(round(hop_seconds * framing.sample_rate)))
+    return dataclasses.replace(framing, hop_samples=hop)
+
+
 class WindowPreparer:
     """Decodes a file and computes a trained run's model inputs (picklable; numpy only).
 
@@ -276,6 +292,11 @@ class WindowPreparer:
         framing: How files are cut (the run's, with any ``--hop-seconds``).
         batch_size: Windows per view call (bounds the view's working memory).
     """
+
+    @classmethod
+    def for_run(cls, run: RunInfo, hop_seconds: float | None, batch_size: int) -> WindowPreparer:
+        """The preparer a :class:`Predictor` of ``run`` would use, without loading its model."""
+        return cls(run, with_hop(framing_for(run), hop_seconds), batch_size)
 
     def __init__(self, run: RunInfo, framing: Framing, batch_size: int = 32) -> None:
         self.run = run
@@ -398,13 +419,7 @@ class Predictor:
         self.labels: tuple[str, ...] = run.labels
         self.view: str = run.view
         framing, self._frontend = make_frontend(run)
-        if hop_seconds is not None:
-            if hop_seconds <= 0:
-                raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
-            if framing.window_samples is not None:
-                hop = max(1, int(round(hop_seconds * framing.sample_rate)))
-                framing = dataclasses.replace(framing, hop_samples=hop)
-        self.framing = framing
+        self.framing = with_hop(framing, hop_seconds)
         self.batch_size = int(batch_size)
         self._preparer = WindowPreparer(run, framing, self.batch_size)
         self._preparer._frontend = self._frontend

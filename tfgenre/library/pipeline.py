@@ -102,8 +102,41 @@ def _warm(preparer: Any) -> None:
         prepare_waveform(y, "")
 
 
+def _ready() -> None:
+    """A no-op task: submitting one per worker starts them all."""
+
+
+class DecodePool:
+    """Spawned decoding processes, started at once (their imports can overlap the model's load).
+
+    Args:
+        preparer: Picklable ``path -> PreparedTrack`` (the predictor's :meth:`preparer`,
+            or one equal to it).
+        workers: Processes (>= 2).
+    """
+
+    def __init__(self, preparer: Callable[[str], Any], workers: int) -> None:
+        _warm(preparer)
+        self.workers = int(workers)
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(preparer,),
+        )
+        for _ in range(self.workers):
+            self.pool.submit(_ready)
+
+    def close(self) -> None:
+        """Stops the processes (pending work is dropped)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def prepared_tracks(
-    preparer: Callable[[str], Any], items: Iterable[Item], workers: int
+    preparer: Callable[[str], Any],
+    items: Iterable[Item],
+    workers: int,
+    pool: DecodePool | None = None,
 ) -> Iterator[tuple[Item, Any]]:
     """``(item, prepared track or Failure)`` for each item, in order.
 
@@ -111,17 +144,18 @@ def prepared_tracks(
         preparer: Picklable ``path -> PreparedTrack``.
         items: ``(path, extra)`` pairs, consumed lazily.
         workers: Decoding processes (1: this process).
+        pool: Already started processes for ``preparer`` (None: started here when
+            ``workers`` > 1, and stopped at the end).
     """
-    if workers <= 1:
+    if workers <= 1 and pool is None:
         for item in items:
             yield item, _prepare(preparer, item[0])
         return
-    _warm(preparer)
-    context = multiprocessing.get_context("spawn")
+    own = pool is None
+    decode = pool if pool is not None else DecodePool(preparer, workers)
+    workers = decode.workers
     pending: deque[tuple[Item, Future[Any]]] = deque()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(preparer,)
-    ) as pool:
+    try:
         iterator = iter(items)
         exhausted = False
         while True:
@@ -131,11 +165,14 @@ def prepared_tracks(
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append((item, pool.submit(_prepare_in_worker, item[0])))
+                pending.append((item, decode.pool.submit(_prepare_in_worker, item[0])))
             if not pending:
                 return
             item, future = pending.popleft()
             yield item, future.result()
+    finally:
+        if own:
+            decode.close()
 
 
 def predict_library(
@@ -144,6 +181,7 @@ def predict_library(
     *,
     workers: int = 1,
     batch_size: int = 32,
+    pool: DecodePool | None = None,
 ) -> Iterator[tuple[Item, Any]]:
     """``(item, TrackPrediction or Failure)`` for each item, in order.
 
@@ -156,6 +194,8 @@ def predict_library(
         items: ``(path, extra)`` pairs, consumed lazily.
         workers: Decoding processes (1: decode here).
         batch_size: Windows per round.
+        pool: Decoding processes started earlier for an equal preparer (see
+            :class:`DecodePool`); None: as ``workers`` says.
     """
     waiting: list[tuple[Item, Any]] = []  # prepared tracks and failures, in order
     windows = 0
@@ -174,7 +214,7 @@ def predict_library(
             yield item, predictor.assemble(p, probs[offset : offset + n])
             offset += n
 
-    for item, prepared in prepared_tracks(predictor.preparer(), items, workers):
+    for item, prepared in prepared_tracks(predictor.preparer(), items, workers, pool):
         if not isinstance(prepared, Failure):
             try:
                 prepared = predictor.finish(prepared)

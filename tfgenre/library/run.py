@@ -145,10 +145,12 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
         sys.stderr.write(f"{out.replaced} file(s) changed since the last run: predicted again\n")
     progress = Progress()
     stall = int(os.environ.get(STALL_ENV) or 0)
-    predictor = load(args)
+    pool = _early_pool(args, settings, workers)  # workers start while TensorFlow loads
     try:
+        predictor = load(args)
+        progress.start = progress.last = time.monotonic()  # tracks/s from here
         for (path, stamp), result in predict_library(
-            predictor, items(), workers=workers, batch_size=args.batch_size
+            predictor, items(), workers=workers, batch_size=args.batch_size, pool=pool
         ):
             if isinstance(result, Failure):
                 fail(path, stamp, result.reason)
@@ -166,6 +168,8 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
                     time.sleep(1)
     finally:
         progress.close()
+        if pool is not None:
+            pool.close()
     counts = {"predicted": out.written, "already_done": already[0], "failed": len(failed)}
     out.close(failed, counts)
     sys.stderr.write(
@@ -180,6 +184,21 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
         )
         return 1
     return 0
+
+
+def _early_pool(args: argparse.Namespace, settings: Settings, workers: int) -> Any:
+    """Decoding processes for a trained run, started before its model loads.
+
+    None for one worker, and for a tagger (its decoder has no start-up worth hiding).
+    """
+    if workers <= 1 or settings.kind != "genre":
+        return None
+    from tfgenre.inference import WindowPreparer, resolve_model_path
+    from tfgenre.library.pipeline import DecodePool
+    from tfgenre.run_info import RunInfo
+
+    run = RunInfo.load(resolve_model_path(args.model)[1])
+    return DecodePool(WindowPreparer.for_run(run, args.hop_seconds, args.batch_size), workers)
 
 
 def _chain(first: listing.Entry, rest: Iterator[listing.Entry]) -> Iterator[listing.Entry]:

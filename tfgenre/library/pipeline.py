@@ -87,19 +87,21 @@ def _warm(preparer: Any) -> None:
     """Compiles the numba code the workers will run, once, in this process.
 
     See :func:`tfgenre.records.executors.warm_compiled_code`: a cold cache written by
-    two workers at once can crash later processes.
+    two workers at once can crash later processes. The preparer runs here on a short
+    44.1-kHz stereo file (decoded, resampled, framed, viewed): every module and numba
+    function a worker reaches is imported and compiled here first, and nothing else.
     """
-    import importlib
+    import tempfile
 
-    from tfgenre.records.executors import _LIBROSA_NUMBA_MODULES
+    import soundfile as sf
 
-    for module in _LIBROSA_NUMBA_MODULES:
-        importlib.import_module(module)
-    prepare_waveform = getattr(preparer, "prepare_waveform", None)
-    if prepare_waveform is not None:
-        rate = int(preparer.sample_rate)
-        y = (0.1 * np.random.default_rng(0).standard_normal(rate)).astype(np.float32)
-        prepare_waveform(y, "")
+    y = (0.1 * np.random.default_rng(0).standard_normal((44100 * 2, 2))).astype(np.float32)
+    with tempfile.TemporaryDirectory(prefix="tfgenre_warm_") as tmp:
+        path = os.path.join(tmp, "warm.wav")
+        sf.write(path, y, 44100)
+        result = _prepare(preparer, path)
+    if isinstance(result, Failure):
+        logger.warning("warming the decoders failed: %s", result.reason)
 
 
 def _ready() -> None:

@@ -421,7 +421,7 @@ class Predictor:
         framing, self._frontend = make_frontend(run)
         self.framing = with_hop(framing, hop_seconds)
         self.batch_size = int(batch_size)
-        self._preparer = WindowPreparer(run, framing, self.batch_size)
+        self._preparer = WindowPreparer(run, self.framing, self.batch_size)
         self._preparer._frontend = self._frontend
         self._classify = batch_function(model, run.input_shape)
         out = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None

@@ -13,7 +13,9 @@ embeddings view's time per clip, the default recipe against musicnn_msd alone:
 fine-tuning steps, frozen vs unfrozen: :mod:`benchmarks.finetune_bench`),
 ``serve_latency`` (a warm ``python -m tfgenre.serve`` at 1 and 4 concurrent clients,
 p50/p95 and requests/s, against ``predict`` in a fresh process:
-:mod:`benchmarks.serve_bench`).
+:mod:`benchmarks.serve_bench`),
+``library_predict`` (``predict LIBRARY/ --output X`` tracks/s at 1 and 2 workers against
+the one-process loop: :mod:`benchmarks.library_predict`).
 The baseline is the TensorFlow FMA-study style pipeline in :mod:`benchmarks.naive`.
 Audio: synthetic 30-s clips, or the real GTZAN sample when ``TFGENRE_REAL_DATA`` is set.
 Machines here are noisy and shared: read the ratios, not the absolute rates.
@@ -56,6 +58,7 @@ FIGURES = (
     "embeddings_recipe_cost",
     "finetune_throughput",
     "serve_latency",
+    "library_predict",
 )
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
@@ -645,7 +648,7 @@ def run(
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
             ``train_batch_size``, ``mixed_on_cpu``, ``copies``, ``embedding_clips``,
             ``probe_clips``, ``recipe_clips``, ``finetune_batch_size``,
-            ``finetune_steps``, ``serve_requests``.
+            ``finetune_steps``, ``serve_requests``, ``library_tracks``.
     """
     sizes = dict(sizes or {})
     from benchmarks import features_bench, finetune_bench
@@ -755,6 +758,14 @@ def run(
         clips.paths[0],
         requests=int(sizes.get("serve_requests", 20)),
         fresh_runs=1 if quick or "serve_requests" in sizes else 2,
+    )
+    print("== library predict", flush=True)
+    from benchmarks.library_predict import bench_library_predict
+
+    results.update(
+        bench_library_predict(
+            clips.paths, clips.label_names, tracks=int(sizes.get("library_tracks", 24))
+        )
     )
     print("== embeddings", flush=True)
     results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
@@ -969,6 +980,17 @@ def format_table(r: dict[str, Any]) -> str:
                     f"{level['requests_per_s']:.2f} req/s",
                 )
             )
+    lp = r.get("library_predict")
+    if lp:
+        rates = lp["tracks_per_second"]
+        rows.append(
+            (
+                f"predict library {lp['tracks']} tracks/s, 1 | 2 workers",
+                f"{rates['workers_1']:.2f} | {rates['workers_2']:.2f}",
+                f"{rates['baseline']:.2f} predict_files loop",
+                f"{lp['ratio_workers_1']:.2f}x | {lp['ratio_workers_2']:.2f}x",
+            )
+        )
     ft = r.get("finetune_throughput")
     if ft:
         rates = ft["examples_per_second"]

@@ -115,11 +115,13 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
             "finetune_batch_size": 1,
             "finetune_steps": 1,
             "serve_requests": 2,
+            "library_tracks": 2,
         },
     )
     data = json.loads(out.read_text())
     assert set(bench.FIGURES) <= set(data)
     assert data["features_speedup"]["agree"] is True
+    assert data["library_predict"]["tracks"] == 2
     train = data["train_throughput"]
     assert set(train["examples_per_s"]) == {"features_mlp", "mel_cnn"}
     assert set(train["examples_per_s_mixed_precision"]) == {"features_mlp", "mel_cnn"}

@@ -222,6 +222,131 @@ def make_frontend(run: RunInfo) -> tuple[Framing, Frontend]:
     return framing, lambda s: view.compute(s, rate).astype(np.float32) / scale
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedTrack:
+    """One decoded file cut into the model's inputs, before the model runs.
+
+    What a decoding worker hands to the process that runs the model; with the
+    windows' probabilities it becomes a :class:`TrackPrediction`
+    (:meth:`prediction`).
+
+    Attributes:
+        path: The file.
+        inputs: float32 ``(n, *input shape)`` (for a tagger before :meth:`finish`:
+            the 16-kHz waveform ``(1, samples)``).
+        starts: float64 ``(n,)``: start of each segment in seconds.
+        segment_seconds: Length of one segment in seconds.
+        duration_seconds: Length of the decoded audio.
+        padded: The file was shorter than one window and was zero-padded.
+        silent: Peak amplitude below 1e-5.
+    """
+
+    path: str
+    inputs: np.ndarray
+    starts: np.ndarray
+    segment_seconds: float
+    duration_seconds: float
+    padded: bool
+    silent: bool
+
+    def prediction(
+        self, labels: tuple[str, ...], probs: np.ndarray, kind: str = "genre"
+    ) -> TrackPrediction:
+        """The :class:`TrackPrediction` for the segments' probabilities ``(n, classes)``."""
+        probs = np.asarray(probs, np.float32)
+        return TrackPrediction(
+            path=self.path,
+            labels=labels,
+            duration_seconds=self.duration_seconds,
+            probabilities=probs.mean(axis=0),
+            segment_probabilities=probs,
+            segment_starts=np.asarray(self.starts, np.float64),
+            segment_seconds=self.segment_seconds,
+            padded=self.padded,
+            kind=kind,
+            silent=self.silent,
+        )
+
+
+def with_hop(framing: Framing, hop_seconds: float | None) -> Framing:
+    """``framing`` with windows every ``hop_seconds`` (None: unchanged; whole files: unchanged).
+
+    Raises:
+        ConfigError: when ``hop_seconds`` is not > 0.
+    """
+    if hop_seconds is None:
+        return framing
+    if hop_seconds <= 0:
+        raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
+    if framing.window_samples is None:
+        return framing
+    hop = max(1, int(round(hop_seconds * framing.sample_rate)))
+    return dataclasses.replace(framing, hop_samples=hop)
+
+
+class WindowPreparer:
+    """Decodes a file and computes a trained run's model inputs (picklable; numpy only).
+
+    Args:
+        run: The run's ``run.json``.
+        framing: How files are cut (the run's, with any ``--hop-seconds``).
+        batch_size: Windows per view call (bounds the view's working memory).
+    """
+
+    @classmethod
+    def for_run(cls, run: RunInfo, hop_seconds: float | None, batch_size: int) -> WindowPreparer:
+        """The preparer a :class:`Predictor` of ``run`` would use, without loading its model."""
+        return cls(run, with_hop(framing_for(run), hop_seconds), batch_size)
+
+    def __init__(self, run: RunInfo, framing: Framing, batch_size: int = 32) -> None:
+        self.run = run
+        self.framing = framing
+        self.batch_size = int(batch_size)
+        self._frontend: Frontend | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_frontend": None}  # rebuilt in each worker
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate files are decoded at."""
+        return self.framing.sample_rate
+
+    def prepare_waveform(self, y: np.ndarray, path: str = "") -> PreparedTrack:
+        """Cuts a mono waveform ``(n_samples,)`` at :attr:`sample_rate` into model inputs."""
+        if self._frontend is None:
+            self._frontend = make_frontend(self.run)[1]
+        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        segments, starts, padded = self.framing.cut(y)
+        x = np.concatenate(
+            [
+                self._frontend(segments[i : i + self.batch_size])
+                for i in range(0, len(segments), self.batch_size)
+            ],
+            axis=0,
+        )
+        rate = float(self.framing.sample_rate)
+        window = self.framing.window_samples
+        length = (max(len(y), self.framing.min_samples) if window is None else window) / rate
+        return PreparedTrack(
+            path=path,
+            inputs=x,
+            starts=starts / rate,
+            segment_seconds=length,
+            duration_seconds=len(y) / rate,
+            padded=padded,
+            silent=audio.is_silent(y),
+        )
+
+    def __call__(self, path: str) -> PreparedTrack:
+        """Decodes ``path`` and prepares it.
+
+        Raises:
+            AudioDecodeError: when the file cannot be decoded.
+        """
+        return self.prepare_waveform(audio.decode(path, self.framing.sample_rate), path)
+
+
 # ----------------------------------------------------------------------------- runs
 
 
@@ -294,14 +419,10 @@ class Predictor:
         self.labels: tuple[str, ...] = run.labels
         self.view: str = run.view
         framing, self._frontend = make_frontend(run)
-        if hop_seconds is not None:
-            if hop_seconds <= 0:
-                raise ConfigError(f"hop_seconds={hop_seconds} must be > 0")
-            if framing.window_samples is not None:
-                hop = max(1, int(round(hop_seconds * framing.sample_rate)))
-                framing = dataclasses.replace(framing, hop_samples=hop)
-        self.framing = framing
+        self.framing = with_hop(framing, hop_seconds)
         self.batch_size = int(batch_size)
+        self._preparer = WindowPreparer(run, self.framing, self.batch_size)
+        self._preparer._frontend = self._frontend
         self._classify = batch_function(model, run.input_shape)
         out = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
         if out is not None and out != len(self.labels):
@@ -358,24 +479,37 @@ class Predictor:
         Returns:
             The prediction; its segment probabilities have shape ``(n, num_classes)``.
         """
-        y = np.asarray(y, dtype=np.float32).reshape(-1)
-        chunks, starts, padded = self.model_inputs(y)
-        probs = [np.asarray(self._classify(x), np.float32) for x in chunks]
-        seg = np.concatenate(probs, axis=0)
-        rate = float(self.framing.sample_rate)
-        window = self.framing.window_samples
-        length = (max(len(y), self.framing.min_samples) if window is None else window) / rate
-        return TrackPrediction(
-            path=path,
-            labels=self.labels,
-            duration_seconds=len(y) / rate,
-            probabilities=seg.mean(axis=0),
-            segment_probabilities=seg,
-            segment_starts=starts / rate,
-            segment_seconds=length,
-            padded=padded,
-            silent=audio.is_silent(y),
-        )
+        prepared = self.preparer().prepare_waveform(y, path)
+        return self.assemble(prepared, self.classify(prepared.inputs))
+
+    def preparer(self) -> WindowPreparer:
+        """The picklable decode-and-frame step of this predictor (no TensorFlow in it).
+
+        Worker processes of ``predict LIBRARY --workers N`` run it; the model stays in
+        the main process (:meth:`classify`, :meth:`assemble`).
+        """
+        return self._preparer
+
+    def finish(self, prepared: PreparedTrack) -> PreparedTrack:
+        """The model inputs of a prepared track (already final for a trained run)."""
+        return prepared
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities float32 ``(n, classes)`` of inputs ``(n, *input shape)``.
+
+        The model is called on at most ``batch_size`` windows at a time.
+        """
+        probs = [
+            np.asarray(self._classify(x[i : i + self.batch_size]), np.float32)
+            for i in range(0, len(x), self.batch_size)
+        ]
+        if not probs:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.concatenate(probs, axis=0)
+
+    def assemble(self, prepared: PreparedTrack, probs: np.ndarray) -> TrackPrediction:
+        """The prediction of a prepared track from its windows' probabilities ``(n, classes)``."""
+        return prepared.prediction(self.labels, probs)
 
     def predict_file(self, path: str) -> TrackPrediction:
         """Decodes ``path`` and predicts it.

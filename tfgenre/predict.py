@@ -28,8 +28,16 @@ each file is decoded to mono 16 kHz, cut into the backbone's 3-s patches and tag
 (:mod:`tfgenre.tagging`): the layouts above, with the 50 tags as labels (JSON key
 ``tags``, CSV columns ``tag_1``...) and, with ``--segments``, the taggram over time.
 
+A whole library: an ``--output`` ending ``.csv``, ``.jsonl`` or ``.parquet`` writes
+rows as files finish (CSV: the columns above; JSONL: one JSON object per line, as in
+the JSON list), resumes on a rerun (files already in it, by path + size + mtime, are
+skipped), decodes with ``--workers N`` processes (0 = one per core) feeding batched
+inference, or runs on Apache Beam with ``--runner beam --beam-options=...``
+(:mod:`tfgenre.library`).
+
 Examples:
     python -m tfgenre.predict song.mp3 music/ --model runs/demo --top-k 3 --segments
+    python -m tfgenre.predict music/ --model runs/demo --output preds.jsonl --workers 0
     python -m tfgenre.predict song.mp3 --model musicnn_msd --top-k 5 --segments
     python -m tfgenre.predict --list-models
 """
@@ -67,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the published weight sets (licences, training data) and exit",
     )
     p.add_argument("--top-k", type=int, default=3, help="labels to list per file (default 3)")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default table; an --output ending .csv/.jsonl/.parquet sets it)",
+    )
     p.add_argument("--segments", action="store_true", help="also give the per-segment timeline")
     p.add_argument(
         "--hop-seconds",
@@ -84,7 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
         "(faster on CPUs with AVX-512 BF16 or AMX, refused elsewhere; tags drift slightly "
         "from float32's, the default)",
     )
-    p.add_argument("--output", help="write the results to this file instead of stdout")
+    p.add_argument(
+        "--output",
+        help="write the results to this file instead of stdout; a name ending .csv, .jsonl "
+        "or .parquet writes rows as files finish and resumes on a rerun (library mode)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="library mode: decoding processes (0 = one per core; default 1)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="library mode: this machine (default) or an Apache Beam pipeline",
+    )
+    p.add_argument(
+        "--beam-options",
+        default="",
+        metavar="FLAGS",
+        help='Beam pipeline flags, e.g. --beam-options="--runner=DataflowRunner --project=P" '
+        "(default: DirectRunner)",
+    )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -121,6 +157,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--batch-size={args.batch_size} must be >= 1")
     if args.hop_seconds is not None and not args.hop_seconds > 0:
         raise ConfigError(f"--hop-seconds={args.hop_seconds} must be > 0")
+    check_library_flags(args)
     missing = [p for p in args.paths if not io.exists(p)]
     if missing:
         raise ConfigError(f"file not found: {', '.join(missing)}")
@@ -147,6 +184,57 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ConfigError(f"--output {args.output!r}: the folder {folder!r} does not exist")
 
 
+def check_library_flags(args: argparse.Namespace) -> None:
+    """Sets ``args.format`` and ``args.library`` and checks the library-mode flags.
+
+    Raises:
+        ConfigError: a flag that needs library mode without it, a --format that
+            contradicts the extension, a bad --workers, or beam options without beam.
+    """
+    from tfgenre import io
+    from tfgenre.library.output import EXTENSIONS, output_format, require_parquet
+    from tfgenre.library.pipeline import check_workers
+
+    fmt = output_format(args.output)
+    args.library = fmt
+    if args.workers is not None:
+        check_workers(args.workers)
+    if args.beam_options and args.runner != "beam":
+        raise ConfigError(
+            f"--beam-options needs --runner beam. Received: beam_options={args.beam_options!r}"
+        )
+    if fmt is None:
+        for flag, given in (
+            ("--workers", args.workers not in (None, 1)),
+            ("--runner beam", args.runner == "beam"),
+        ):
+            if given:
+                raise ConfigError(
+                    f"{flag} needs --output ending in {', '.join(EXTENSIONS)} (library mode). "
+                    f"Received: output={args.output!r}"
+                )
+        args.format = args.format or "table"
+        return
+    if args.format is not None and not (args.format == "csv" == fmt):
+        raise ConfigError(
+            f"--output {args.output!r} writes {fmt} rows (the extension sets the format); "
+            f"drop --format. Received: format={args.format!r}"
+        )
+    args.format = fmt
+    if fmt == "parquet":
+        require_parquet()
+        if args.runner == "beam":
+            raise ConfigError(
+                "--runner beam writes .csv or .jsonl (sharded); convert them to Parquet "
+                f"afterwards. Received: output={args.output!r}"
+            )
+    if args.runner == "local" and io.is_remote(args.output):
+        raise ConfigError(
+            f"--output {args.output!r}: the local runner writes local files; use --runner "
+            "beam for remote storage"
+        )
+
+
 def _load(args: argparse.Namespace) -> Any:
     """The predictor of ``--model``: a genre Predictor, or a Tagger for a weight set."""
     from tfgenre import io, tagging
@@ -167,6 +255,10 @@ def _main(args: argparse.Namespace) -> int:
         sys.stdout.write(format_weight_sets(list_weight_sets()))
         return 0
     check_arguments(args)
+    if args.library:
+        from tfgenre.library.run import predict_library_cli
+
+        return predict_library_cli(args, _load)
     files, unsupported = list_audio_files(args.paths)
     for path, reason in unsupported:
         sys.stderr.write(f"skipped: {path}: {reason}\n")

@@ -39,39 +39,50 @@ def format_json(results: Sequence[Any], top_k: int, segments: bool) -> str:
     return json.dumps([r.to_json(top_k, segments) for r in results], indent=2) + "\n"
 
 
+def csv_header(kind: str, k: int) -> list[str]:
+    """The CSV columns for ``k`` labels of ``kind`` (``genre`` or ``tag``)."""
+    head = ["path", "level", "segment", "start_seconds", "end_seconds", "padded", "silent"]
+    for i in range(1, k + 1):
+        head += [f"{kind}_{i}", f"probability_{i}"]
+    return head
+
+
+def csv_rows(r: Any, k: int, segments: bool) -> list[list[Any]]:
+    """The CSV rows of one prediction: its track row, then one per segment with ``segments``."""
+    flags = {True: "true", False: "false"}
+
+    def pairs(top: list[tuple[str, float]]) -> list[Any]:
+        return [x for label, p in top for x in (label, f"{p:.6f}")]
+
+    track_flags = [flags[bool(r.padded)], flags[bool(r.silent)]]
+    span = ["0.000", f"{r.duration_seconds:.3f}"]
+    rows = [[r.path, "track", "", *span, *track_flags, *pairs(r.top(k))]]
+    if segments:
+        for i in range(r.num_segments):
+            start, end = r.segment_span(i)
+            rows.append(
+                [
+                    r.path,
+                    "segment",
+                    i,
+                    f"{start:.3f}",
+                    f"{end:.3f}",
+                    *track_flags,
+                    *pairs(r.segment_top(i, k)),
+                ]
+            )
+    return rows
+
+
 def format_csv(results: Sequence[Any], top_k: int, segments: bool) -> str:
     """CSV rows per file and, with ``segments``, per segment."""
     k = min(top_k, len(results[0].labels)) if results else top_k
     kind = results[0].kind if results else "genre"
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["path", "level", "segment", "start_seconds", "end_seconds", "padded", "silent"]
-    for i in range(1, k + 1):
-        head += [f"{kind}_{i}", f"probability_{i}"]
-    w.writerow(head)
-    flags = {True: "true", False: "false"}
-
-    def pairs(top: list[tuple[str, float]]) -> list[Any]:
-        return [x for label, p in top for x in (label, f"{p:.6f}")]
-
+    w.writerow(csv_header(kind, k))
     for r in results:
-        track_flags = [flags[bool(r.padded)], flags[bool(r.silent)]]
-        span = ["0.000", f"{r.duration_seconds:.3f}"]
-        w.writerow([r.path, "track", "", *span, *track_flags, *pairs(r.top(k))])
-        if segments:
-            for i in range(r.num_segments):
-                start, end = r.segment_span(i)
-                w.writerow(
-                    [
-                        r.path,
-                        "segment",
-                        i,
-                        f"{start:.3f}",
-                        f"{end:.3f}",
-                        *track_flags,
-                        *pairs(r.segment_top(i, k)),
-                    ]
-                )
+        w.writerows(csv_rows(r, k, segments))
     return buf.getvalue()
 
 

@@ -30,7 +30,7 @@ from tfgenre.backbones import weights as weights_module
 from tfgenre.backbones.weights import WEIGHT_SETS, find_weights
 from tfgenre.config import did_you_mean
 from tfgenre.errors import AudioDecodeError, ConfigError
-from tfgenre.inference import TrackPrediction, predict_each
+from tfgenre.inference import PreparedTrack, TrackPrediction, predict_each
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,29 @@ class Tagger:
         """
         return self.predict_waveform(audio.decode(path, self.sample_rate), path)
 
+    def preparer(self) -> WaveformDecoder:
+        """The picklable decode step (no TensorFlow): the front end runs in :meth:`finish`."""
+        return WaveformDecoder(self.sample_rate, self.patch_seconds)
+
+    def finish(self, prepared: PreparedTrack) -> PreparedTrack:
+        """The log-mel patches ``(patches, 187, 96)`` of a decoded track."""
+        y16 = prepared.inputs.reshape(-1)
+        patches = self.runner.patches(y16)
+        return dataclasses.replace(
+            prepared,
+            inputs=patches.values,
+            starts=np.asarray(patches.starts, np.float64),
+            padded=patches.padded,
+        )
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        """The taggram float32 ``(n, tags)`` of patches ``(n, 187, 96)``."""
+        return self.runner.run(x)["taggram"]
+
+    def assemble(self, prepared: PreparedTrack, probs: np.ndarray) -> TrackPrediction:
+        """The tags of a finished track from its patches' taggram ``(n, tags)``."""
+        return prepared.prediction(self.labels, probs, kind="tag")
+
     def predict_files(
         self,
         paths: Sequence[str],
@@ -164,6 +187,31 @@ class Tagger:
             (the predictions in the order of ``paths``, the skipped files).
         """
         return predict_each(self.predict_file, paths, on_skip=on_skip, on_step=on_step)
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveformDecoder:
+    """Decodes a file to mono at ``sample_rate`` for a tagger (picklable; no TensorFlow).
+
+    The result's ``inputs`` is the waveform ``(1, samples)``; :meth:`Tagger.finish`
+    cuts it into patches.
+    """
+
+    sample_rate: int
+    patch_seconds: float
+
+    def __call__(self, path: str) -> PreparedTrack:
+        """Raises ``AudioDecodeError`` when ``path`` cannot be decoded."""
+        y = np.asarray(audio.decode(path, self.sample_rate), np.float32).reshape(-1)
+        return PreparedTrack(
+            path=path,
+            inputs=y[np.newaxis, :],
+            starts=np.zeros(0, np.float64),
+            segment_seconds=float(self.patch_seconds),
+            duration_seconds=len(y) / self.sample_rate,
+            padded=False,
+            silent=audio.is_silent(y),
+        )
 
 
 # ----------------------------------------------------------------------------- catalogue

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -99,3 +101,22 @@ def test_cut_segments():
 def test_is_silent():
     assert audio.is_silent(np.zeros(100, np.float32))
     assert not audio.is_silent(np.full(100, 0.1, np.float32))
+
+
+def test_header_seconds_reads_the_duration_without_decoding(tmp_path):
+    import soundfile as sf
+
+    from tfgenre.audio import header_seconds
+    from tfgenre.errors import AudioDecodeError
+
+    path = tmp_path / "two.wav"
+    sf.write(path, np.zeros(2 * 8000, dtype="float32"), 8000)
+    assert header_seconds(str(path)) == pytest.approx(2.0)
+    text = tmp_path / "x.wav"
+    text.write_text("not audio")
+    with pytest.raises(AudioDecodeError, match="x.wav: cannot decode audio"):
+        header_seconds(str(text))
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioDecodeError, match="pipe.wav"):  # refused, never opened
+        header_seconds(str(fifo))

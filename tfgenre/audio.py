@@ -143,6 +143,30 @@ def declared_frames(frames: int, log: str) -> int | None:
     return None
 
 
+
+def header_seconds(path: str) -> float:
+    """The duration a local file's header declares (seconds), without decoding it.
+
+    Lets a caller refuse audio that is too long before paying for its decoding (the
+    server's ``--max-seconds``).
+
+    Raises:
+        AudioDecodeError: when the file is not a regular file, or not audio soundfile
+            can open (the reason as :func:`decode` words it).
+    """
+    import soundfile as sf
+
+    irregular = io.irregular_reason(path)
+    if irregular is not None:
+        raise AudioDecodeError(f"{path}: {irregular}")
+    try:
+        with _quiet_mpg123(path), sf.SoundFile(path) as f:
+            return f.frames / float(f.samplerate)
+    except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:
+        reason = _decode_error_reason(path, err)
+        raise AudioDecodeError(f"{path}: cannot decode audio ({reason})") from err
+
+
 def decode(
     path: str,
     sample_rate: int = 22050,

@@ -40,6 +40,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from tfgenre import audio
 from tfgenre.errors import AudioDecodeError, ConfigError, TfgenreError
 from tfgenre.webapp.limits import ServeLimits
 from tfgenre.webapp.models import ServedModel
@@ -204,24 +205,6 @@ def pick_model(models: Mapping[str, ServedModel], requested: str | None) -> Serv
     )
 
 
-def audio_seconds(path: str) -> float:
-    """The duration a file's header declares (seconds), without decoding it.
-
-    Raises:
-        AudioDecodeError: when the file is not audio soundfile can open.
-    """
-    import soundfile as sf
-
-    from tfgenre import audio
-
-    try:
-        with audio._quiet_mpg123(path), sf.SoundFile(path) as f:
-            return f.frames / float(f.samplerate)
-    except (sf.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as err:
-        reason = audio._decode_error_reason(path, err)
-        raise AudioDecodeError(f"{path}: cannot decode audio ({reason})") from err
-
-
 def infer(
     model: ServedModel,
     upload: Upload,
@@ -240,7 +223,7 @@ def infer(
         UploadError: 400 undecodable, 422 too long.
     """
     try:
-        seconds = audio_seconds(upload.path)
+        seconds = audio.header_seconds(upload.path)
         if seconds > limits.max_seconds:
             raise UploadError(
                 422,

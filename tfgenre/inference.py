@@ -17,6 +17,7 @@ CSV's columns (``run.feature_names``) in its order.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -445,6 +446,24 @@ class Predictor:
         run = RunInfo.load(run_dir)
         logger.info("model %s (%s on %s)", model_path, run.model, run.view)
         return cls(load_keras_model(model_path), run, **kwargs)
+
+    def with_hop(self, hop_seconds: float | None) -> Predictor:
+        """This predictor hopping ``hop_seconds`` (a copy sharing the loaded model).
+
+        ``self`` when ``hop_seconds`` is None. The copy's framing and its preparer's
+        framing are the same object, so every path (``predict_file``, library mode's
+        workers) cuts the same windows.
+
+        Raises:
+            ConfigError: when ``hop_seconds`` is not > 0.
+        """
+        if hop_seconds is None:
+            return self
+        other = copy.copy(self)
+        other.framing = with_hop(self.framing, hop_seconds)
+        other._preparer = copy.copy(self._preparer)
+        other._preparer.framing = other.framing
+        return other
 
     @property
     def sample_rate(self) -> int:

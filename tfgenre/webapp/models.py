@@ -185,12 +185,7 @@ class ServedModel:
             tagger.runner = copy.copy(self.predictor.runner)
             tagger.runner.hop_frames = hop_frames(hop_seconds)
             return tagger
-        predictor = copy.copy(self.predictor)
-        framing = predictor.framing
-        if framing.window_samples is not None:
-            hop = max(1, int(round(hop_seconds * framing.sample_rate)))
-            predictor.framing = dataclasses.replace(framing, hop_samples=hop)
-        return predictor
+        return self.predictor.with_hop(hop_seconds)
 
     def predict_file(
         self, path: str, name: str, hop_seconds: float | None = None

@@ -37,6 +37,23 @@ def add_config_flags(
     )
 
 
+def add_runner_flags(p: argparse.ArgumentParser, local_help: str) -> None:
+    """``--runner local|beam`` and ``--beam-options``, as write_records and predict take them.
+
+    Args:
+        p: The command's parser.
+        local_help: The ``--runner`` help text (what runs where for this command).
+    """
+    p.add_argument("--runner", choices=("local", "beam"), default="local", help=local_help)
+    p.add_argument(
+        "--beam-options",
+        default="",
+        metavar="FLAGS",
+        help='Beam pipeline flags, e.g. --beam-options="--runner=DataflowRunner --project=P" '
+        "(default: DirectRunner)",
+    )
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Configures root logging once, with a compact format, and quiets Python-side loggers.
 

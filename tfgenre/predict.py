@@ -108,19 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="library mode: decoding processes (0 = one per core; default 1)",
     )
-    p.add_argument(
-        "--runner",
-        choices=("local", "beam"),
-        default="local",
-        help="library mode: this machine (default) or an Apache Beam pipeline",
-    )
-    p.add_argument(
-        "--beam-options",
-        default="",
-        metavar="FLAGS",
-        help='Beam pipeline flags, e.g. --beam-options="--runner=DataflowRunner --project=P" '
-        "(default: DirectRunner)",
-    )
+    cli.add_runner_flags(p, "library mode: this machine (default) or an Apache Beam pipeline")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 

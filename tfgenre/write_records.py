@@ -38,18 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="e.g. train=0.8,validation=0.1,test=0.1 (zeros allowed)")
     p.add_argument("--shards", type=int, help="shards per split")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
-    p.add_argument(
-        "--runner",
-        choices=("local", "beam"),
-        default="local",
-        help="local processes (default) or an Apache Beam pipeline (pip install tfgenre[beam])",
-    )
-    p.add_argument(
-        "--beam-options",
-        default="",
-        metavar="FLAGS",
-        help='Beam pipeline flags, e.g. --beam-options="--runner=DataflowRunner --project=P" '
-        "(default: DirectRunner)",
+    cli.add_runner_flags(
+        p, "local processes (default) or an Apache Beam pipeline (pip install tfgenre[beam])"
     )
     p.add_argument("--seed", type=int, help="split seed")
     p.add_argument("--limit-per-split", type=int, help="at most N tracks per split")

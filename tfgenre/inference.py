@@ -611,20 +611,10 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
     Raises:
         ConfigError: when a folder holds no audio file.
     """
-    from tfgenre.sources.base import (
-        AUDIO_EXTENSIONS,
-        iter_audio_files,
-        unsupported_audio_skips,
-    )
-
     out: list[str] = []
     skipped: list[tuple[str, str]] = []
     seen_folders: set[str] = set()
     seen_files: dict[str, str] = {}
-
-    def once(path: str) -> str | None:
-        return io.first_visit_reason(path, seen_files, "predicted once")
-
     for path in paths:
         if not io.isdir(path):
             reason = io.irregular_reason(path)  # named files: as given, if regular
@@ -635,32 +625,61 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
             continue
         found: list[str] = []
         unsupported: list[tuple[str, str]] = []
-        stack = [path]
-        while stack:
-            folder = stack.pop()
-            if not io.is_remote(folder):  # each real folder once: a link loop ends here
-                real = os.path.realpath(folder)
-                if real in seen_folders:
-                    continue
-                seen_folders.add(real)
-            names = io.listdir(folder)
-            for name in iter_audio_files(names):
-                file = io.join(folder, name)
-                reason = once(file)
-                if reason is None:
-                    found.append(file)
-                else:
-                    unsupported.append((file, reason))
-            unsupported.extend((s.path, s.reason) for s in unsupported_audio_skips(folder, names))
-            stack.extend(
-                io.join(folder, n)
-                for n in names
-                if not n.startswith(".") and io.isdir(io.join(folder, n))
-            )
-        if not found and not unsupported:
-            raise ConfigError(
-                f"folder {path!r} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})"
-            )
+        for file, reason in walk_audio_folder(path, seen_folders, seen_files):
+            if reason is None:
+                found.append(file)
+            else:
+                unsupported.append((file, reason))
         out.extend(sorted(found))
         skipped.extend(sorted(unsupported))
     return out, skipped
+
+
+def walk_audio_folder(
+    path: str, seen_folders: set[str], seen_files: dict[str, str]
+) -> Iterator[tuple[str, str | None]]:
+    """The audio files under folder ``path``, one folder listed at a time.
+
+    Depth first: a folder's files (sorted), then its subfolders (sorted). Only
+    non-hidden files with an :data:`~tfgenre.sources.base.AUDIO_EXTENSIONS` extension
+    count; formats that are not decoded and irregular files come with the reason they
+    are skipped. Each real folder and file is visited once across calls that share
+    ``seen_folders`` and ``seen_files``, so a symbolic link loop ends.
+
+    Yields:
+        ``(file, None)`` to predict, or ``(file, reason)`` skipped up front.
+
+    Raises:
+        ConfigError: when the folder holds no audio file (raised when its walk ends).
+    """
+    from tfgenre.sources.base import (
+        AUDIO_EXTENSIONS,
+        iter_audio_files,
+        unsupported_audio_skips,
+    )
+
+    count = 0
+    stack = [path]
+    while stack:
+        folder = stack.pop()
+        if not io.is_remote(folder):  # each real folder once: a link loop ends here
+            real = os.path.realpath(folder)
+            if real in seen_folders:
+                continue
+            seen_folders.add(real)
+        names = sorted(io.listdir(folder))
+        for name in iter_audio_files(names):
+            file = io.join(folder, name)
+            count += 1
+            yield file, io.first_visit_reason(file, seen_files, "predicted once")
+        for skip in unsupported_audio_skips(folder, names):
+            count += 1
+            yield skip.path, skip.reason
+        subfolders = [
+            io.join(folder, n)
+            for n in names
+            if not n.startswith(".") and io.isdir(io.join(folder, n))
+        ]
+        stack.extend(reversed(subfolders))  # popped in sorted order
+    if not count:
+        raise ConfigError(f"folder {path!r} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def decode_clips(paths: Sequence[str]) -> list[np.ndarray]:
     """The clips as float32 mono waveforms at 16 kHz (tfgenre's decoder, untimed)."""
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     return [audio.decode(p, RATE) for p in paths]
 

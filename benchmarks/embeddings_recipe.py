@@ -47,7 +47,7 @@ def _views() -> dict[str, Any]:
 
 
 def _windows(wave: np.ndarray) -> np.ndarray:
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     n = int(WINDOW_SECONDS * RATE)
     return audio.cut_segments(wave, n, n, short="pad")
@@ -55,7 +55,7 @@ def _windows(wave: np.ndarray) -> np.ndarray:
 
 def representations(root: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """name -> (rows, each row's clip number), and the clips' genres."""
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     clips = _clips(root)
     views = _views()
@@ -133,7 +133,7 @@ def bench_recipe_cost(paths: Sequence[str], *, repeats: int = 1) -> dict[str, An
         ``{"embeddings_recipe_cost": {"recipe_seconds_per_clip",
         "musicnn_msd_seconds_per_clip", "ratio", ...}}``.
     """
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     views = _views()
     views["whole"] = views["earlier"]

@@ -193,7 +193,7 @@ def bench_bfloat16(
 
 def bench_recipe_parts(paths: Sequence[str], repeats: int) -> dict[str, Any]:
     """Seconds per clip of the recipe view against the sum of its single-backbone parts."""
-    from tfgenre import audio
+    from tfgenre.core import audio
     from tfgenre.views.embeddings import EmbeddingsView
 
     rate = 22050
@@ -245,7 +245,7 @@ def probe_bf16(root: str) -> dict[str, Any]:
     """The recipe's rows of the shared clips in float32 and bfloat16: drift and accuracy."""
     from benchmarks.embeddings_recipe import RATE as RECIPE_RATE
     from benchmarks.few_shot_probe import _clips, track_accuracy, wilson
-    from tfgenre import audio
+    from tfgenre.core import audio
     from tfgenre.views.embeddings import EmbeddingsView
 
     clips = _clips(root)

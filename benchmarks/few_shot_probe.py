@@ -91,8 +91,8 @@ def _table_rows(root: str, clips: Sequence[tuple[str, str, str]]) -> np.ndarray:
 
 def representations(root: str) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """layout -> representation -> (rows, row's clip number)."""
-    from tfgenre import audio
     from tfgenre.backbones.runner import BackboneRunner, to_backbone_rate
+    from tfgenre.core import audio
     from tfgenre.views.features import FeaturesView
 
     clips = _clips(root)

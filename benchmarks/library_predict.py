@@ -1,8 +1,8 @@
 """``library_predict``: tracks/s of ``predict LIBRARY/ --output X`` at 1 and 2 workers.
 
 Baseline, in the same run and process, on the same tracks: today's one-process loop
-(:meth:`tfgenre.inference.Predictor.predict_files`, decode then classify each file in
-turn). The library path is :func:`tfgenre.library.pipeline.predict_library` with each
+(:meth:`tfgenre.inference.predictor.Predictor.predict_files`, decode then classify each file in
+turn). The library path is :func:`tfgenre.inference.library.parallel.predict_library` with each
 track's rows appended to a resumable ``.jsonl`` output (:class:`LibraryOutput`), as
 the command does; the model is loaded once beforehand for all three, so TensorFlow's
 start-up is in none of them, and the 2-worker figure includes starting its pool.
@@ -36,7 +36,7 @@ def _run_folder(folder: str, labels: Sequence[str]) -> str:
     """An untrained mel_cnn run folder (run.json + model.keras) for the default mel view."""
     from tfgenre.models.registry import InputSpec, get_model
     from tfgenre.records.info import AudioSpec
-    from tfgenre.run_info import RunInfo
+    from tfgenre.runs.run_info import RunInfo
     from tfgenre.views.mel import MelView
 
     window = int(WINDOW_SECONDS * RATE)
@@ -81,10 +81,10 @@ def bench_library_predict(
         tracks: Tracks in the library.
         rounds: Repeats of each measurement (the best of them is kept).
     """
-    from tfgenre.inference import Predictor
-    from tfgenre.library import listing
-    from tfgenre.library.output import LibraryOutput, Settings
-    from tfgenre.library.pipeline import predict_library
+    from tfgenre.inference.library import listing
+    from tfgenre.inference.library.parallel import predict_library
+    from tfgenre.inference.library.sink import LibraryOutput, Settings
+    from tfgenre.inference.predictor import Predictor
 
     with tempfile.TemporaryDirectory(prefix="tfgenre_library_bench_") as tmp:
         run_dir = _run_folder(os.path.join(tmp, "run"), labels)

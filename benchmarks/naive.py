@@ -47,10 +47,10 @@ def segment_images(
 ) -> np.ndarray:
     """Plain librosa, one segment at a time: ``(n_segments, size, size, 3)`` float32.
 
-    Segments as the writer cuts them (:func:`tfgenre.audio.cut_segments`: a short clip
+    Segments as the writer cuts them (:func:`tfgenre.core.audio.cut_segments`: a short clip
     is zero-padded to one window, a partial last window is dropped).
     """
-    from tfgenre.audio import cut_segments
+    from tfgenre.core.audio import cut_segments
 
     segments = cut_segments(y, window_samples)
     return np.stack([segment_image(seg, sample_rate, image_size) for seg in segments])
@@ -119,7 +119,7 @@ def write(
     import librosa
     import tensorflow as tf
 
-    from tfgenre.audio import cut_segments
+    from tfgenre.core.audio import cut_segments
     from tfgenre.views.features import reference_features
 
     unknown = sorted(set(views) - set(VIEW_KEYS))

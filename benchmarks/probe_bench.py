@@ -61,7 +61,7 @@ def probe_clips(clips: Clips, count: int, folder: str) -> Clips:
 
 
 def _writer_config(clips: Clips, output: str, workers: int) -> Any:
-    from tfgenre import config
+    from tfgenre.core import config
     from tfgenre.records.writer_config import WriterConfig
     from tfgenre.views.embeddings import EARLIER_DEFAULT
 

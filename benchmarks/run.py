@@ -149,7 +149,7 @@ def replicate(clips: Clips, copies: int, folder: str) -> Clips:
 
 def writer_config(clips: Clips, output: str, views: tuple[str, ...], workers: int) -> Any:
     """A WriterConfig for the benchmark clips (one train split, 3-s windows)."""
-    from tfgenre import config
+    from tfgenre.core import config
     from tfgenre.records.writer_config import WriterConfig
 
     return config.from_dict(
@@ -183,7 +183,7 @@ def _compute_probe(path: str) -> float:
     """Seconds to compute the features view of ``path``'s audio twice (pure compute)."""
     from threadpoolctl import threadpool_limits
 
-    from tfgenre.audio import cut_segments, decode
+    from tfgenre.core.audio import cut_segments, decode
     from tfgenre.views.features import FeaturesView
 
     segments = cut_segments(decode(path, SAMPLE_RATE), int(WINDOW_SECONDS * SAMPLE_RATE))
@@ -386,8 +386,8 @@ def tfgenre_mel_dataset(records: str, batch_size: int, *, repeat: int = 1) -> An
 
     The backbones resize to 224x224x3 in their first layers (model-side resize).
     """
-    from tfgenre.data import records_dataset
     from tfgenre.records.info import RecordsInfo
+    from tfgenre.training.data import records_dataset
 
     manifest = RecordsInfo.load(records)
     ds = records_dataset(manifest, "mel", "train", batch_size=batch_size, training=False)
@@ -566,11 +566,11 @@ def bench_train(
 
 
 def bench_predict(clips: Clips, records: str, repeats: int = 3) -> dict[str, Any]:
-    """Seconds to classify one 30-s clip file with mel_cnn through tfgenre.inference."""
-    from tfgenre.inference import Predictor
+    """Seconds to classify one 30-s clip file with mel_cnn through tfgenre.inference.predictor."""
+    from tfgenre.inference.predictor import Predictor
     from tfgenre.models.registry import get_model
     from tfgenre.records.info import RecordsInfo
-    from tfgenre.run_info import RunInfo
+    from tfgenre.runs.run_info import RunInfo
 
     records_info = RecordsInfo.load(records)
     spec = input_specs(records)["mel"]

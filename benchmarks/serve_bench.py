@@ -133,10 +133,10 @@ def bench_serve(
 
 def write_run(records: str, label_names: tuple[str, ...], run_dir: str) -> str:
     """An untrained mel_cnn run folder on ``records`` (the same work as a trained one)."""
-    from tfgenre import layout
+    from tfgenre.core import layout
     from tfgenre.models.registry import InputSpec, get_model
     from tfgenre.records.info import RecordsInfo
-    from tfgenre.run_info import RunInfo
+    from tfgenre.runs.run_info import RunInfo
 
     info = RecordsInfo.load(records)
     mel = info.view("mel")

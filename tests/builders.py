@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfgenre import config
-from tfgenre.run_info import RunInfo
+from tfgenre.core import config
+from tfgenre.runs.run_info import RunInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +133,8 @@ class TinyRuns:
 def build_tiny_runs(root: Path,
                     records: Callable[[RecordsSpec], SyntheticRecords]) -> TinyRuns:
     """Trains the ``TinyRuns`` under ``root`` once; ``records`` writes their records."""
-    from tfgenre.trainer.config import FitConfig
-    from tfgenre.trainer.loop import train
+    from tfgenre.training.fit_config import FitConfig
+    from tfgenre.training.loop import train
 
     data = records(TINY_RUNS_RECORDS)
     runs = TinyRuns(root=root, audio=data.audio, records=data.records, mel=root / "run_mel",
@@ -172,7 +172,7 @@ def write_audio_feature_table(audio_root: Path, path: Path) -> None:
     """
     import pandas as pd
 
-    from tfgenre import audio
+    from tfgenre.core import audio
     from tfgenre.views.features import FEATURE_NAMES, FeaturesView
 
     rows = []

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 from synth import tone
 
-from tfgenre import audio
+from tfgenre.core import audio
 from tfgenre.errors import AudioDecodeError, ConfigError
 
 
@@ -106,7 +106,7 @@ def test_is_silent():
 def test_header_seconds_reads_the_duration_without_decoding(tmp_path):
     import soundfile as sf
 
-    from tfgenre.audio import header_seconds
+    from tfgenre.core.audio import header_seconds
     from tfgenre.errors import AudioDecodeError
 
     path = tmp_path / "two.wav"

@@ -10,13 +10,14 @@ import yaml
 from builders import RecordsSpec
 from tables import write_gtzan_feature_table
 
-from tfgenre import baselines, config
+from tfgenre import baselines
 from tfgenre.classical.baselines_config import BaselinesConfig
-from tfgenre.classical.folds import folds_of
 from tfgenre.classical.models import MODELS, make_model
 from tfgenre.classical.rows import load_feature_rows
+from tfgenre.classical.splitting import folds_of
 from tfgenre.classical.sweep import run_baselines
 from tfgenre.classical.tables import markdown_table
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 
 #: The baselines' tables: 4 genre clusters of the 5 features in their GTZAN units; each
@@ -50,7 +51,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
         assert by_model[name]["accuracy_mean"] >= 0.8, by_model[name]
     assert len(per_fold) == 6
     # the split is the fit split: same test rows as tfgenre.fit would evaluate
-    from tfgenre.feature_table import load_feature_table
+    from tfgenre.views.feature_table import load_feature_table
 
     table = load_feature_table(str(clips_csv), {"train": 0.7, "test": 0.3}, seed=0)
     rows = load_feature_rows(features_csv=str(clips_csv), splits={"train": 0.7, "test": 0.3})
@@ -68,7 +69,7 @@ def test_fit_split_and_kfold_on_whole_tracks(clips_csv):
 
 def test_tables_carry_intervals(clips_csv):
     """One split: a bootstrap over its tracks; folds: a t-interval of the fold means."""
-    from tfgenre.stats import t_interval
+    from tfgenre.core.stats import t_interval
 
     cfg = config.from_dict(BaselinesConfig, {"features_csv": str(clips_csv),
                                              "splits": {"train": 0.5, "test": 0.5},

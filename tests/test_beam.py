@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.beam import parse_beam_options
 

@@ -206,10 +206,10 @@ def test_predict_refuses_bfloat16_on_this_cpu(clip: Path) -> None:
 
 
 def test_predict_refuses_a_precision_for_a_run_folder(tmp_path: Path, monkeypatch) -> None:
-    import tfgenre.inference
+    import tfgenre.inference.predictor
     from tfgenre import predict
 
-    monkeypatch.setattr(tfgenre.inference, "resolve_model_path", lambda path: path)
+    monkeypatch.setattr(tfgenre.inference.predictor, "resolve_model_path", lambda path: path)
     clip = tmp_path / "clip.wav"
     clip.write_bytes(b"")
     (tmp_path / "run").mkdir()

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.callbacks: TensorBoard contents, history, checkpoints, resume."""
+"""Tests for tfgenre.training.callbacks: TensorBoard contents, history, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgenre.callbacks import (
+from tfgenre.models.schedules import make_schedule
+from tfgenre.training.callbacks import (
     ConfusionMatrixImage,
     LearningRateLogger,
     sanitize_hparams,
     standard_callbacks,
 )
-from tfgenre.schedules import make_schedule
 
 CLASSES = ["a", "b", "c"]
 

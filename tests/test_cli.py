@@ -308,7 +308,7 @@ def test_write_records_whole_tracks_then_overwrite(user: Session) -> None:
 
 def test_write_records_gtzan_fault_filtered(user: Session) -> None:
     """README: write_records --source gtzan --set source_options.split=fault_filtered."""
-    from tfgenre.protocols import named_split_assignment
+    from tfgenre.splitting.protocols import named_split_assignment
 
     lists = named_split_assignment("fault_filtered")
     listed = ["blues.00000", "blues.00012", "blues.00029", "rock.00000", "rock.00010",
@@ -437,9 +437,9 @@ def test_fit_folds(user: Session) -> None:
     assert summary["protocol"]["k"] == 2 and summary["protocol"]["grouped_by"] == "track"
     assert (run / "folds_summary.md").is_file()
     from tfgenre.classical.baselines_config import BaselinesConfig
-    from tfgenre.classical.folds import folds_of
     from tfgenre.classical.rows import load_feature_rows
-    from tfgenre.config import from_dict
+    from tfgenre.classical.splitting import folds_of
+    from tfgenre.core.config import from_dict
 
     csv_path = str(user.path("records", "features.csv"))
     rows = load_feature_rows(features_csv=csv_path)
@@ -849,7 +849,7 @@ def _gtzan_named_table(path: Path) -> list[str]:
 
     Returns the ids that are in no fault-filtered list.
     """
-    from tfgenre.protocols import named_split_assignment
+    from tfgenre.splitting.protocols import named_split_assignment
 
     lists = named_split_assignment("fault_filtered")
     ids = [

@@ -150,7 +150,7 @@ def test_evaluate_and_predict_an_embeddings_run(user: User) -> None:
 def test_export_an_embeddings_run(user: User) -> None:
     import tensorflow as tf
 
-    from tfgenre.inference import load_keras_model
+    from tfgenre.inference.predictor import load_keras_model
     from tfgenre.records.info import RecordsInfo
     from tfgenre.records.reader import to_numpy_arrays
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tfgenre import cli, io
+from tfgenre.core import cli, io
 from tfgenre.errors import ConfigError
 
 

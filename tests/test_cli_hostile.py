@@ -23,7 +23,7 @@ import pytest
 from builders import RecordsSpec
 from test_hostile_files import FEATURES, hold_lock
 
-from tfgenre import layout
+from tfgenre.core import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACEBACK = "Traceback (most recent call last)"

@@ -18,7 +18,7 @@ import pytest
 from commands import ROOT, User
 from tables import write_gtzan_feature_table
 
-from tfgenre.protocols import named_split_assignment
+from tfgenre.splitting.protocols import named_split_assignment
 
 FIT = ("--model", "features_mlp", "--epochs", "1", "--batch-size", "16", "--seed", "0")
 

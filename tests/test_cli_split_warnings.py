@@ -111,7 +111,7 @@ def test_baselines_fold_interval_is_clipped_and_said_wide(tmp_path):
 
     from tables import write_gtzan_feature_table
 
-    from tfgenre.stats import t_interval
+    from tfgenre.core.stats import t_interval
 
     table = write_gtzan_feature_table(tmp_path / "f.csv", classes=2, tracks_per_class=3,
                                       track_noise=2.0, seed=1)  # fmt: skip
@@ -141,8 +141,8 @@ def test_fit_says_where_early_stopping_stopped_and_which_epoch_it_scores(
     import numpy as np
     from builders import TINY_RUNS_RECORDS
 
+    from tfgenre.evaluation.figures import read_history
     from tfgenre.models.saving import load_model
-    from tfgenre.scoring.figures import read_history
 
     records = synthetic_records(TINY_RUNS_RECORDS).records
     run_dir = tmp_path / "run"

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.scoring.comparison and ``python -m tfgenre.compare`` on run folders."""
+"""Tests for tfgenre.evaluation.comparison and ``python -m tfgenre.compare`` on run folders."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tfgenre import compare
+from tfgenre.core.stats import BootstrapSettings, mcnemar
 from tfgenre.errors import ConfigError
-from tfgenre.scoring.comparison import compare_runs, load_run_predictions
-from tfgenre.stats import BootstrapSettings, mcnemar
+from tfgenre.evaluation.comparison import compare_runs, load_run_predictions
 
 CLASSES = ("blues", "jazz", "rock")
 

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer_config import WriterConfig
 
@@ -60,7 +60,7 @@ def test_override_syntax_errors():
 
 
 def test_scalar_on_a_section_points_to_its_keys_and_values_name_the_choices():
-    from tfgenre.trainer.config import FitConfig, resolve_fit_config
+    from tfgenre.training.fit_config import FitConfig, resolve_fit_config
 
     with pytest.raises(ConfigError, match=r"optimizer is a section .*optimizer\.learning_rate.*"
                        r"did you mean optimizer\.name=adamm\?"):

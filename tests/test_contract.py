@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from tfgenre import layout, views
+from tfgenre import views
+from tfgenre.core import layout
 from tfgenre.errors import ConfigError, RecordsError
-from tfgenre.protocols import Protocol
 from tfgenre.records.info import (
     AudioSpec,
     RecordsInfo,
@@ -23,7 +23,8 @@ from tfgenre.records.info import (
     SplitInfo,
     WriteCounts,
 )
-from tfgenre.run_info import GTZAN_3S_WINDOW, RunInfo
+from tfgenre.runs.run_info import GTZAN_3S_WINDOW, RunInfo
+from tfgenre.splitting.protocols import Protocol
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 

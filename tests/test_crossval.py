@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from tables import write_gtzan_feature_table
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
-from tfgenre.folds import assign_folds, fold_splits
+from tfgenre.evaluation.folds import assign_folds, fold_splits
 
 
 def write_csv(path: Path, *, tracks: int = 8, segments: int = 2, artists: int = 0) -> Path:
@@ -88,10 +88,10 @@ def test_fold_splits_never_validate_on_the_test_fold():
 
 def test_fit_and_baselines_use_the_same_folds(tmp_path):
     from tfgenre.classical.baselines_config import BaselinesConfig
-    from tfgenre.classical.folds import folds_of
     from tfgenre.classical.rows import load_feature_rows
-    from tfgenre.trainer.config import FitConfig
-    from tfgenre.trainer.inputs import feature_table
+    from tfgenre.classical.splitting import folds_of
+    from tfgenre.training.fit_config import FitConfig
+    from tfgenre.training.inputs import feature_table
 
     path = str(write_csv(tmp_path / "f.csv", tracks=9, segments=2, artists=3))
     rows = load_feature_rows(features_csv=path)
@@ -115,7 +115,7 @@ def test_fit_and_baselines_use_the_same_folds(tmp_path):
 
 
 def test_folds_config_is_checked():
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     with pytest.raises(ConfigError, match="folds=1"):
         FitConfig(folds=1)
@@ -189,14 +189,14 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     """Records (csv source with artists) of every split pooled, filtered by track in
     tf.data; folds grouped by the manifest's artists, equal to baselines'; evaluate agrees."""
     from tfgenre.classical.baselines_config import BaselinesConfig
-    from tfgenre.classical.folds import folds_of
     from tfgenre.classical.rows import load_feature_rows
+    from tfgenre.classical.splitting import folds_of
+    from tfgenre.evaluation.predictions import evaluate_run
     from tfgenre.records.writer import write_records
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.scoring.predictions import evaluate_run
     from tfgenre.synthesis import synthesize_dataset
-    from tfgenre.trainer.config import FitConfig
-    from tfgenre.trainer.crossval import run_folds
+    from tfgenre.training.crossval import run_folds
+    from tfgenre.training.fit_config import FitConfig
 
     audio = tmp_path / "audio"
     clips = synthesize_dataset(str(audio), num_genres=3, clips_per_genre=6, clip_seconds=4.0)

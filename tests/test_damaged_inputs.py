@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: run_dir + ".weights.npz".
 _FIT = """
 import os, sys, keras, numpy as np
-from tfgenre import config
-from tfgenre.trainer.config import FitConfig
-from tfgenre.trainer.loop import train
-import tfgenre.callbacks as cb
+from tfgenre.core import config
+from tfgenre.training.fit_config import FitConfig
+from tfgenre.training.loop import train
+import tfgenre.training.callbacks as cb
 records, run_dir, kill, where = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 class Die(keras.callbacks.Callback):
@@ -152,8 +152,8 @@ def test_a_whole_track_embeddings_run_flags_files_shorter_than_a_patch(tiny_runs
 
     import numpy as np
 
-    from tfgenre.inference import framing_for
-    from tfgenre.run_info import RunInfo
+    from tfgenre.inference.predictor import framing_for
+    from tfgenre.runs.run_info import RunInfo
 
     run = RunInfo.load(str(tiny_runs.features_csv_run))
     assert run.audio.whole_tracks

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skips import needs_musicnn
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer_config import WriterConfig, make_views
 from tfgenre.views import from_spec

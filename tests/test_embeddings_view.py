@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skips import needs_musicnn
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.records.writer_config import AudioConfig, WriterConfig, make_views
 from tfgenre.views import VECTOR_VIEWS, VIEW_NAMES, from_spec
@@ -148,9 +148,9 @@ def test_vector_heads_take_embeddings(model: str) -> None:
 @needs_musicnn
 def test_predict_front_end_of_a_whole_track_embeddings_run() -> None:
     """predict decodes at the records' rate (not 16 kHz) and the view computes the rows."""
-    from tfgenre.inference import make_frontend
+    from tfgenre.inference.predictor import make_frontend
     from tfgenre.records.info import AudioSpec
-    from tfgenre.run_info import RunInfo
+    from tfgenre.runs.run_info import RunInfo
 
     view = EmbeddingsView(**{**EARLIER_DEFAULT, "tags": False})
     spec = view.spec(0, RATE)

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.scoring: metrics match sklearn, track aggregation, report files."""
+"""Tests for tfgenre.evaluation: metrics match sklearn, track aggregation, report files."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from tfgenre.core.stats import BootstrapSettings
 from tfgenre.errors import ConfigError
-from tfgenre.scoring.metrics import aggregate_tracks, evaluate_predictions
-from tfgenre.scoring.report import write_report
-from tfgenre.scoring.tracks import read_track_predictions
-from tfgenre.stats import BootstrapSettings
+from tfgenre.evaluation.metrics import aggregate_tracks, evaluate_predictions
+from tfgenre.evaluation.report import write_report
+from tfgenre.evaluation.tracks import read_track_predictions
 
 CLASSES = ["blues", "jazz", "metal", "pop"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -57,7 +57,7 @@ def test_safe_names():
 def test_explore_is_a_pipeline_stage_fed_by_fit(features_csv, tmp_path, capsys):
     from tfgenre import run
     from tfgenre.errors import ConfigError
-    from tfgenre.pipeline import run_pipeline
+    from tfgenre.pipelines.stages import run_pipeline
 
     assert "explore" in run.known_stages()
     out = tmp_path / "explore"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from builders import legacy_run_json, run_info
 
-from tfgenre import audio
+from tfgenre.core import audio
 from tfgenre.export import export_run, main
-from tfgenre.inference import Predictor
+from tfgenre.inference.predictor import Predictor
 
 
 def _tflite(path: Path, **inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -65,7 +65,7 @@ def test_in_graph_mel_matches_librosa():
     """tf.signal STFT + librosa's (Slaney) filterbank reproduce the mel view in float32."""
     import tensorflow as tf
 
-    from tfgenre.serving import log_mel
+    from tfgenre.inference.serving import log_mel
     from tfgenre.views.mel import MelView, power_to_db
 
     rng = np.random.default_rng(0)
@@ -85,7 +85,7 @@ def test_in_graph_mel_matches_librosa():
         np.testing.assert_allclose(got, ref, atol=2e-3)
     # And the full view, float16 rounding and resizing included.
     view = MelView(n_mels=64, image_size=48)
-    from tfgenre.serving import FrontendSpec, view_from_windows
+    from tfgenre.inference.serving import FrontendSpec, view_from_windows
 
     spec = FrontendSpec("mel", 16000, y.shape[1], y.shape[1], view.spec(y.shape[1], 16000).params,
                         "float16", (48, 48, 1))
@@ -96,7 +96,7 @@ def test_in_graph_mel_matches_librosa():
 def test_features_model_exports_a_features_signature(tiny_runs, tmp_path):
     import tensorflow as tf
 
-    from tfgenre.inference import load_keras_model
+    from tfgenre.inference.predictor import load_keras_model
 
     result = export_run(str(tiny_runs.features), "savedmodel", str(tmp_path / "sm"))
     assert result.input_name == "features" and result.num_bytes > 0
@@ -157,7 +157,7 @@ def test_savedmodel_on_real_gtzan_clip(real_data, tiny_runs, tmp_path):
     """A real 30-s clip: the in-graph mel equals the records' mel view (float16)."""
     import tensorflow as tf
 
-    from tfgenre.serving import FrontendSpec, frame_waveform, view_from_windows
+    from tfgenre.inference.serving import FrontendSpec, frame_waveform, view_from_windows
 
     clip = Path(real_data) / "gtzan_sample" / "genres" / "blues" / "blues.00000.wav"
     info = run_info(tiny_runs.mel)
@@ -212,7 +212,7 @@ def test_quantized_tflite_is_its_own_file_and_predicts_like_float(tiny_runs, tmp
     filterbank (and with it the power spectrum) to int8, 11-29 dB off on average, and
     this model agreed with its float self on 65 % of windows; it also replaced the float
     model.tflite."""
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     run = _centroid_mel_run(tiny_runs, tmp_path / "run")
     args = ["--run-dir", str(run), "--format", "tflite", "--log-level", "ERROR"]
@@ -264,9 +264,9 @@ def test_quantized_mel_cnn_has_int8_weights_and_a_float_front_end(tiny_runs, tmp
 
 
 def test_quantized_tflite_below_the_agreement_is_refused(tiny_runs, tmp_path, capsys, monkeypatch):
-    import tfgenre.quantization
+    import tfgenre.inference.quantization
 
-    monkeypatch.setattr(tfgenre.quantization, "MIN_AGREEMENT", 1.01)  # nothing can pass
+    monkeypatch.setattr(tfgenre.inference.quantization, "MIN_AGREEMENT", 1.01)  # nothing can pass
     out = tmp_path / "q.tflite"
     assert main(["--run-dir", str(tiny_runs.raw), "--format", "tflite", "--quantize",
                  "--output", str(out)]) == 1

@@ -31,7 +31,7 @@ SERVE = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
-from tfgenre import audio
+from tfgenre.core import audio
 from tfgenre.backbones.runner import to_backbone_rate
 clip, rate, *exports = sys.argv[1:]
 rate = int(rate)
@@ -49,7 +49,7 @@ for fmt, export in zip(exports[::2], exports[1::2]):
         windows = int(out["segment_probabilities"].shape[0])
     elif fmt == "keras":
         import keras
-        import tfgenre.embedding_serving  # registers the model's layer
+        import tfgenre.inference.embedding_serving  # registers the model's layer
         model = keras.saving.load_model(export, compile=False)
         probs = np.asarray(model(y16[None]))[0]
     else:
@@ -125,7 +125,7 @@ def test_recipe_run_exports_a_waveform_model(user: User) -> None:
     ).stdout  # fmt: skip
     assert out.count("input 'waveform'") == 3, out
     assert "waveform: mono float32 at 16000 Hz" in out
-    assert "load it after `import tfgenre.embedding_serving`" in out
+    assert "load it after `import tfgenre.inference.embedding_serving`" in out
     export = user.root / "runs" / "recipe" / "export"
     meta = json.loads((export / "savedmodel" / "assets.extra" / "tfgenre.json").read_text())
     from tfgenre.backbones.weights import find_weights
@@ -231,7 +231,7 @@ def test_the_embeddings_input_stays_reachable(user: User) -> None:
 
 
 def test_framing_at_16_khz_and_when_it_matches_predict() -> None:
-    from tfgenre.embedding_serving import EmbeddingsFraming
+    from tfgenre.inference.embedding_serving import EmbeddingsFraming
     from tfgenre.records.info import AudioSpec
 
     whole = EmbeddingsFraming.from_audio(AudioSpec(22050))

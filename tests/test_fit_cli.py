@@ -14,10 +14,10 @@ import yaml
 from builders import RecordsSpec
 from tables import write_gtzan_feature_table
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
-from tfgenre.trainer.config import FitConfig
-from tfgenre.trainer.loop import train
+from tfgenre.training.fit_config import FitConfig
+from tfgenre.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -219,7 +219,7 @@ def test_bad_features_csv_is_refused_before_training(tmp_path, kw, expected):
 
 
 def test_empty_or_infinite_cells_are_named(tmp_path):
-    from tfgenre.feature_table import load_feature_table
+    from tfgenre.views.feature_table import load_feature_table
 
     for text, what in (("", "empty or NaN"), ("nan", "empty or NaN"), ("inf", "'inf'")):
         bad = write_table(tmp_path / "bad.csv", cell=(5, "rms_mean", text))

@@ -11,12 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from tfgenre import layout
+from tfgenre.core import layout
 from tfgenre.errors import ConfigError
-from tfgenre.inference import Framing, make_frontend
+from tfgenre.inference.predictor import Framing, make_frontend
+from tfgenre.inference.serving import FrontendSpec
 from tfgenre.records.info import AudioSpec
-from tfgenre.run_info import GTZAN_3S_WINDOW, RunInfo
-from tfgenre.serving import FrontendSpec
+from tfgenre.runs.run_info import GTZAN_3S_WINDOW, RunInfo
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 
@@ -54,7 +54,7 @@ def test_mel_fields_of_the_spec_reach_predict():
 def test_mel_fields_of_the_spec_reach_the_serving_graph():
     import tensorflow as tf
 
-    from tfgenre.serving import view_from_windows
+    from tfgenre.inference.serving import view_from_windows
 
     tuned = MelView(n_mels=16, n_fft=512, hop_length=128, fmin=300.0, fmax=2500.0, top_db=30.0)
     spec = FrontendSpec.from_run_info(_run(tuned))

@@ -1,9 +1,9 @@
 """Nothing lost, nothing hangs (issue 18, items 10-13 and 15), at the library level.
 
-* ``--overwrite`` deletes only a fit's files (:func:`tfgenre.run_folder.survey_run`);
+* ``--overwrite`` deletes only a fit's files (:func:`tfgenre.runs.run_folder.survey_run`);
 * paths read from a manifest or a ``.state`` file stay inside their folder
-  (:func:`tfgenre.io.inside`);
-* one writer per folder (:func:`tfgenre.io.folder_lock`), and the lock is released by
+  (:func:`tfgenre.core.io.inside`);
+* one writer per folder (:func:`tfgenre.core.io.folder_lock`), and the lock is released by
   ``kill -9``;
 * named pipes are never opened, and a symbolic link loop lists each file once;
 * a model's input check runs without building it (:func:`tfgenre.models.registry.check_model`).
@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 from builders import RecordsSpec
 
-from tfgenre import io, layout, run_folder
+from tfgenre.core import io, layout
 from tfgenre.errors import AudioDecodeError, ConfigError, FolderInUseError, RecordsError
+from tfgenre.runs import run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -178,7 +179,7 @@ def test_clear_run_outputs_removes_only_a_fits_files(tmp_path):
 
 
 def test_check_run_dir_overwrite_refuses_listing_files_inside_report_tb_checkpoints(tmp_path):
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     run = tmp_path / "run"
     cfg = FitConfig(records="r", view="features", model="features_mlp", run_dir=str(run))
@@ -264,7 +265,7 @@ def _wav(path: Path) -> None:
 
 
 def test_decode_refuses_a_named_pipe_without_opening_it(tmp_path, no_hang):
-    from tfgenre.audio import decode
+    from tfgenre.core.audio import decode
 
     os.mkfifo(tmp_path / "x.wav")
     with pytest.raises(AudioDecodeError, match="named pipe"):
@@ -285,7 +286,7 @@ def test_folder_source_skips_a_named_pipe_and_lists_each_real_file_once(tmp_path
 
 
 def test_predict_listing_skips_pipes_and_visits_each_real_path_once(tmp_path, no_hang):
-    from tfgenre.inference import list_audio_files
+    from tfgenre.inference.predictor import list_audio_files
 
     _wav(tmp_path / "in" / "a.wav")
     _wav(tmp_path / "in" / "sub" / "b.wav")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tfgenre.errors import ConfigError
-from tfgenre.inference import TrackPrediction
-from tfgenre.library.listing import iter_library, stamp
-from tfgenre.library.output import LibraryOutput, Settings
+from tfgenre.inference.library.listing import iter_library, stamp
+from tfgenre.inference.library.sink import LibraryOutput, Settings
+from tfgenre.inference.predictor import TrackPrediction
 
 
 def _settings(fmt: str = "csv", top_k: int = 2) -> Settings:
@@ -115,7 +115,7 @@ def test_listing_is_streamed_depth_first_and_names_skips(tmp_path, files):
 
 
 def test_a_weight_set_in_bfloat16_is_another_model_for_resume():
-    from tfgenre.library.output import model_id
+    from tfgenre.inference.library.sink import model_id
 
     assert model_id("musicnn_msd", True) == "weights:musicnn_msd"
     assert model_id("musicnn_msd", True, "float32") == model_id("musicnn_msd", True)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from builders import RecordsSpec
 
-from tfgenre import config
-from tfgenre.trainer.config import FitConfig
-from tfgenre.trainer.loop import train
+from tfgenre.core import config
+from tfgenre.training.fit_config import FitConfig
+from tfgenre.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +64,8 @@ def test_two_local_workers_match_one_worker(records, tmp_path):
     code = (
         "import sys\n"
         "from tfgenre import config\n"
-        "from tfgenre.trainer.config import FitConfig\n"
-        "from tfgenre.trainer.loop import train\n"
+        "from tfgenre.training.fit_config import FitConfig\n"
+        "from tfgenre.training.loop import train\n"
         "from keras.src.backend.tensorflow import trainer as tf_trainer\n"
         "reduce = tf_trainer.reduce_per_replica\n"
         f"cfg = config.from_dict(FitConfig, dict(records={str(records)!r}, "

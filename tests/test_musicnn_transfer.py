@@ -206,7 +206,7 @@ def test_mixed_float16_matches_float32():
 
 def test_dynamic_range_quantisation_leaves_the_front_end_float(tmp_path):
     """``export --quantize`` quantises weights, not the mel filterbank of the front end."""
-    from tfgenre.tflite import convert_tflite, tflite_signature
+    from tfgenre.inference.tflite import convert_tflite, tflite_signature
 
     front = MusicnnFrontEnd()
     front.build((None, 48000))

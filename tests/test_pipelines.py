@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from builders import write_audio_feature_table
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.run import apply_overrides, known_stages, main
 
@@ -57,7 +57,7 @@ def test_expected_pipelines_exist():
 def test_pipeline_resolves(path):
     """Every section builds its config (no unknown keys, valid values)."""
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     data = config.read_yaml(str(path))
     stages = [k for k in data if k in config.STAGES]
@@ -324,7 +324,7 @@ def test_a_finished_run_in_the_fit_run_dir_is_refused_before_write_records(tmp_p
 
 
 def test_records_default_and_steps():
-    from tfgenre.pipeline import steps, with_default_records
+    from tfgenre.pipelines.stages import steps, with_default_records
 
     data = {
         "write_records": {"output": "recs"},

@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 from builders import legacy_run_json, run_info
 
-from tfgenre import audio
-from tfgenre.inference import Predictor, list_audio_files, resolve_model_path
+from tfgenre.core import audio
+from tfgenre.inference.predictor import Predictor, list_audio_files, resolve_model_path
 from tfgenre.predict import main
 
 
@@ -227,7 +227,7 @@ def test_versioned_and_legacy_run_json_predict_the_same(tiny_runs, tmp_path):
     """A run folder with the versioned run.json predicts as one with the old layout."""
     import shutil
 
-    from tfgenre.run_info import FORMAT_VERSION, RunInfo
+    from tfgenre.runs.run_info import FORMAT_VERSION, RunInfo
 
     run = RunInfo.load(str(tiny_runs.mel))
     folders = {"new": tmp_path / "new", "old": tmp_path / "old"}

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from tables import write_gtzan_feature_table
 
-from tfgenre import baselines, config
+from tfgenre import baselines
 from tfgenre.classical.baselines_config import BaselinesConfig
 from tfgenre.classical.rows import load_feature_rows
 from tfgenre.classical.sweep import run_baselines
 from tfgenre.classical.tuning import DEFAULT_GRID, inner_splitter, tuning_enabled
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 
 TABLE = {"classes": 4, "track_noise": 1.5, "segment_noise": 0.8, "units": True}

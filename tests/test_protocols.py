@@ -13,21 +13,21 @@ import pytest
 import soundfile as sf
 from synth import tone
 
-from tfgenre import config
 from tfgenre.classical.baselines_config import BaselinesConfig
 from tfgenre.classical.rows import load_feature_rows
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
-from tfgenre.feature_table import load_feature_table
-from tfgenre.protocols import (
+from tfgenre.records.info import RecordsInfo
+from tfgenre.records.writer import write_records
+from tfgenre.records.writer_config import WriterConfig
+from tfgenre.splitting.protocols import (
     UNKNOWN_PROTOCOL,
     Protocol,
     get_named_split,
     looks_like_gtzan,
     named_split_assignment,
 )
-from tfgenre.records.info import RecordsInfo
-from tfgenre.records.writer import write_records
-from tfgenre.records.writer_config import WriterConfig
+from tfgenre.views.feature_table import load_feature_table
 
 FEATURES = ["chroma_stft_mean", "rms_mean", "tempo"]
 # clips of the fault-filtered lists (split) and clips in none of them
@@ -235,8 +235,8 @@ def test_writer_warns_on_a_random_gtzan_split(tmp_path, caplog):
 
 
 def test_fit_records_the_protocol_in_run_and_metrics(tmp_path, caplog):
-    from tfgenre.trainer.config import FitConfig
-    from tfgenre.trainer.loop import train
+    from tfgenre.training.fit_config import FitConfig
+    from tfgenre.training.loop import train
 
     ids = [f"{g}.{i:05d}" for g in ("blues", "pop") for i in range(40)]
     path = write_table(tmp_path / "t.csv", ids)

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from tfgenre.anchors import comparability, load_anchors
+from tfgenre.core.stats import BootstrapSettings, bootstrap_metrics, macro_f1_from_confusion
 from tfgenre.errors import ConfigError
-from tfgenre.protocols import named_split_assignment
-from tfgenre.scoring.comparison import compare_runs, load_run_predictions
-from tfgenre.scoring.metrics import classification_metrics, evaluate_predictions
-from tfgenre.scoring.report import write_report
-from tfgenre.stats import BootstrapSettings, bootstrap_metrics, macro_f1_from_confusion
+from tfgenre.evaluation.anchors import comparability, load_anchors
+from tfgenre.evaluation.comparison import compare_runs, load_run_predictions
+from tfgenre.evaluation.metrics import classification_metrics, evaluate_predictions
+from tfgenre.evaluation.report import write_report
+from tfgenre.splitting.protocols import named_split_assignment
 
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop",
           "reggae", "rock"]  # fmt: skip
@@ -282,7 +282,7 @@ def test_the_same_run_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_fold_messages_name_classes_not_indices() -> None:
-    from tfgenre.folds import assign_folds
+    from tfgenre.evaluation.folds import assign_folds
 
     tracks = [(f"t{i}", i % 3 if i < 9 else 0, None) for i in range(12)]  # label 1: 3 tracks
     tracks[1] = ("t1", 1, None)

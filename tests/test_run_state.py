@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import pytest
 
-from tfgenre import config
-from tfgenre.trainer import state
-from tfgenre.trainer.config import FitConfig
-from tfgenre.trainer.loop import train
+from tfgenre.core import config
+from tfgenre.training import state
+from tfgenre.training.fit_config import FitConfig
+from tfgenre.training.loop import train
 
 GENRES = ("blues", "jazz", "rock")
 

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.schedules: values at known steps, serialisation, errors."""
+"""Tests for tfgenre.models.schedules: values at known steps, serialisation, errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tfgenre.errors import ConfigError
-from tfgenre.schedules import (
+from tfgenre.models.schedules import (
     ConstantSchedule,
     CosineSchedule,
     CyclicalSchedule,

@@ -461,7 +461,7 @@ def test_limits_rules():
 
 
 def test_run_accuracy_reads_the_test_report(tmp_path):
-    from tfgenre.webapp.models import run_accuracy
+    from tfgenre.webapp.served import run_accuracy
 
     assert run_accuracy(str(tmp_path)) is None
     (tmp_path / "report").mkdir()

@@ -9,8 +9,8 @@ import pytest
 
 from tfgenre.errors import ConfigError
 from tfgenre.sources.base import Track
-from tfgenre.split_checks import check_train_labels, missing_labels, train_gaps
-from tfgenre.splits import assign_splits, label_quotas
+from tfgenre.splitting.split_checks import check_train_labels, missing_labels, train_gaps
+from tfgenre.splitting.splits import assign_splits, label_quotas
 
 FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
@@ -78,7 +78,7 @@ def test_baselines_heading_states_the_records_split_not_the_default(synthetic_re
 
 def test_fold_interval_is_clipped_and_few_folds_are_said_wide():
     from tfgenre.classical.sweep import fold_interval, fold_interval_method
-    from tfgenre.stats import t_interval
+    from tfgenre.core.stats import t_interval
 
     scores = [1.0, 0.5, 1.0]
     assert t_interval(scores)["ci"][1] > 1.0
@@ -97,7 +97,7 @@ class _Early:
 
 
 def test_stopping_summary_reads_the_history_and_the_callback():
-    from tfgenre.trainer.stopping import BEST_CHECKPOINT, LAST_EPOCH, RESTORED, stopping_summary
+    from tfgenre.training.stopping import BEST_CHECKPOINT, LAST_EPOCH, RESTORED, stopping_summary
 
     history = {"epoch": [0.0, 1.0, 2.0, 3.0, 4.0],
                "val_accuracy": [0.5, 0.81, 0.7, 0.81, 0.6],

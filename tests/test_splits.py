@@ -4,7 +4,7 @@ import pytest
 
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.sources.base import Track
-from tfgenre.splits import (
+from tfgenre.splitting.splits import (
     assign_splits,
     check_disjoint,
     limit_per_split,

@@ -1,4 +1,4 @@
-"""Tests for tfgenre.stats: bootstrap over tracks, paired bootstrap, McNemar, t-interval."""
+"""Tests for tfgenre.core.stats: bootstrap over tracks, paired bootstrap, McNemar, t-interval."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from tfgenre.errors import ConfigError
-from tfgenre.stats import (
+from tfgenre.core.stats import (
     BootstrapSettings,
     bootstrap_counts,
     bootstrap_metrics,
@@ -17,6 +16,7 @@ from tfgenre.stats import (
     paired_bootstrap,
     t_interval,
 )
+from tfgenre.errors import ConfigError
 
 
 def noisy_predictions(n: int, accuracy: float = 0.6, k: int = 5, seed: int = 0):
@@ -122,7 +122,7 @@ def test_t_interval() -> None:
 
 
 def test_a_near_constant_column_is_only_centred_not_blown_up():
-    from tfgenre.stats import STD_FLOOR, standardising_std
+    from tfgenre.core.stats import STD_FLOOR, standardising_std
 
     std = standardising_std([0.0, STD_FLOOR / 10, 0.5])
     assert std.tolist() == [1.0, 1.0, 0.5]

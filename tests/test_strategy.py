@@ -1,4 +1,4 @@
-"""Tests for tfgenre.strategy: names, auto choice, TF_CONFIG roles, Mirrored on CPUs."""
+"""Tests for tfgenre.training.strategy: names, auto choice, TF_CONFIG roles, Mirrored on CPUs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.strategy import (
+from tfgenre.training.strategy import (
     TPUNotFoundError,
     choose_strategy_name,
     describe_strategy,
@@ -101,7 +101,7 @@ def test_is_chief_from_tf_config(monkeypatch: pytest.MonkeyPatch) -> None:
 MIRRORED_SCRIPT = """
 import json, sys
 import numpy as np
-from tfgenre.strategy import configure_logical_cpus, describe_strategy, resolve_strategy
+from tfgenre.training.strategy import configure_logical_cpus, describe_strategy, resolve_strategy
 configure_logical_cpus(2)
 import keras
 strategy = resolve_strategy("mirrored")
@@ -161,7 +161,7 @@ _NATIVE_NOISE = (
 
 
 def test_filter_native_log_follows_the_level() -> None:
-    from tfgenre.tflog import filter_native_log
+    from tfgenre.core.tflog import filter_native_log
 
     assert filter_native_log(_NATIVE_NOISE, 0) == _NATIVE_NOISE
     level2 = filter_native_log(_NATIVE_NOISE, 2)
@@ -203,7 +203,7 @@ def test_fit_starts_quietly_and_names_the_device(tmp_path: Path) -> None:
 
 
 def test_describe_devices_names_the_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tfgenre import strategy as strategy_module
+    from tfgenre.training import strategy as strategy_module
 
     gpus: list = []
     monkeypatch.setattr(tf.config, "list_physical_devices",

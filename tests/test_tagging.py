@@ -1,4 +1,4 @@
-"""Tagging without training (tfgenre.tagging): the tags are the backbone's taggram."""
+"""Tagging without training (tfgenre.inference.tagging): the tags are the backbone's taggram."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 import soundfile as sf
 from skips import needs_musicnn
 
-from tfgenre import audio, predict, tagging
+from tfgenre import predict
 from tfgenre.backbones.runner import PATCH_SECONDS, BackboneRunner
+from tfgenre.core import audio
 from tfgenre.errors import ConfigError
+from tfgenre.inference import tagging
 
 
 def _write_clip(path: Path, seconds: float, rate: int = 22050) -> Path:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from builders import RecordsSpec
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import RecordsError
-from tfgenre.trainer.config import FitConfig
-from tfgenre.trainer.loop import train
+from tfgenre.training.fit_config import FitConfig
+from tfgenre.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def test_short_fit_learns_synthetic_genres(records, tmp_path):
 def test_report_equals_sklearn_on_same_predictions(records, tmp_path):
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    from tfgenre.scoring.predictions import evaluate_run, predict_split
+    from tfgenre.evaluation.predictions import evaluate_run, predict_split
 
     train(_fit(records, tmp_path / "run"), evaluate=False)
     probs, labels, track_ids, names = predict_split(str(tmp_path / "run"), "test")
@@ -88,8 +88,8 @@ def test_report_equals_sklearn_on_same_predictions(records, tmp_path):
 
 
 def test_evaluation_order_matches_index(records):
-    from tfgenre.data import records_dataset, split_index
     from tfgenre.records.info import RecordsInfo
+    from tfgenre.training.data import records_dataset, split_index
 
     m = RecordsInfo.load(str(records))
     index = split_index(m, "mel", "validation")
@@ -159,12 +159,12 @@ def test_killed_fit_resumes(records, tmp_path):
     code = (
         "import sys, keras\n"
         "from tfgenre import config\n"
-        "from tfgenre.trainer.config import FitConfig\n"
-        "from tfgenre.trainer.loop import train\n"
+        "from tfgenre.training.fit_config import FitConfig\n"
+        "from tfgenre.training.loop import train\n"
         "class Stop(keras.callbacks.Callback):\n"
         "    def on_epoch_end(self, epoch, logs=None):\n"
         "        if epoch == 1: import os; os._exit(9)\n"
-        "import tfgenre.callbacks as cb\n"
+        "import tfgenre.training.callbacks as cb\n"
         "orig = cb.standard_callbacks\n"
         "cb.standard_callbacks = lambda *a, **k: orig(*a, **k) + [Stop()]\n"
         f"train(config.from_dict(FitConfig, dict(records={str(records)!r}, "
@@ -203,9 +203,9 @@ def test_cli_fit_and_evaluate(records, tmp_path, capsys):
 def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
     import keras
 
-    from tfgenre.data import records_dataset
     from tfgenre.models.registry import InputSpec, get_entry, get_model, known_models
     from tfgenre.records.info import RecordsInfo
+    from tfgenre.training.data import records_dataset
 
     m = RecordsInfo.load(str(records))
     from tfgenre.models.musicnn_transfer import MODEL_NAMES as MUSIC_BACKBONES
@@ -236,8 +236,8 @@ def test_jax_backend_trains(records, tmp_path):
     pytest.importorskip("jax")
     code = (
         "from tfgenre import config\n"
-        "from tfgenre.trainer.config import FitConfig\n"
-        "from tfgenre.trainer.loop import train\n"
+        "from tfgenre.training.fit_config import FitConfig\n"
+        "from tfgenre.training.loop import train\n"
         f"r = train(config.from_dict(FitConfig, dict(records={str(records)!r}, "
         f"run_dir={str(tmp_path / 'run')!r}, view='features', model='features_mlp', "
         "epochs=2, batch_size=16, early_stopping_patience=0)))\n"

@@ -11,7 +11,7 @@ import yaml
 from images import is_png
 from tables import write_gtzan_feature_table
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.search.space import SearchSpace, load_space
 
@@ -138,7 +138,7 @@ def test_list_with_gaps_is_an_error():
 def test_grid_space_has_768_points_that_are_valid_fit_configs():
     import optuna
 
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     space = load_space(str(GRID))
     assert space.grid_size() == 768
@@ -168,7 +168,7 @@ def test_grid_space_has_768_points_that_are_valid_fit_configs():
 @pytest.mark.parametrize("path", sorted((ROOT / "pipelines" / "search").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_every_shipped_space_gives_valid_fit_configs(path):
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     space = load_space(str(path))
     fixed = config.merge({"features_csv": "x.csv", "run_dir": "r"}, space.fixed)
@@ -220,7 +220,7 @@ def test_optuna_study_prunes_survives_failure_resumes(features_csv, tmp_path, mo
     import keras
 
     from tfgenre.search.study import TuneConfig, run_study
-    from tfgenre.trainer.config import resolve_fit_config
+    from tfgenre.training.fit_config import resolve_fit_config
 
     cleared = []
     original = keras.backend.clear_session

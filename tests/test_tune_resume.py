@@ -90,7 +90,7 @@ def _setup(tmp_path: Path) -> tuple[Path, str, list[str]]:
 def test_tune_resumes_and_reruns_in_fresh_processes(tmp_path):
     """Run, resume with more trials, run again with nothing left: three processes."""
     optuna = pytest.importorskip("optuna")
-    from tfgenre.trainer.config import resolve_fit_config
+    from tfgenre.training.fit_config import resolve_fit_config
 
     run_dir, storage, base = _setup(tmp_path)
     first = _tune(*base, "--trials", "2", "--epochs", "1")

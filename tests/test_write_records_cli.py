@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 from synth import make_gtzan, tone
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.info import RecordsInfo
 from tfgenre.records.writer import write_records
 from tfgenre.records.writer_config import AudioConfig, WriterConfig
-from tfgenre.splits import check_fractions, parse_fractions
+from tfgenre.splitting.splits import check_fractions, parse_fractions
 from tfgenre.write_records import main
 
 SR = 22050
@@ -183,7 +183,7 @@ def test_non_finite_split_fractions_are_refused(gtzan, tmp_path, capsys):
 
 
 def test_truncated_and_too_short_tracks_are_skipped(tmp_path):
-    from tfgenre import audio
+    from tfgenre.core import audio
 
     root = tmp_path / "genres"
     make_gtzan(str(root), genres=("blues", "rock"), per_genre=2, seconds=1.2)
@@ -291,7 +291,7 @@ def test_output_in_a_read_only_folder_fails_before_work(gtzan, tmp_path, capsys)
 
 _WARM = """
 import sys
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.records.executors import warm_compiled_code
 from tfgenre.records.writer_config import WriterConfig
 cfg = config.from_dict(WriterConfig, dict(
@@ -302,7 +302,7 @@ warm_compiled_code(cfg)
 
 _WORKER = """
 import sys
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.records.compute import compute_track
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.base import Track

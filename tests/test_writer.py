@@ -38,7 +38,7 @@ def _cfg(inp, out, **kw) -> WriterConfig:
         splits={"train": 0.5, "validation": 0.25, "test": 0.25},
     )
     base.update(kw)
-    from tfgenre import config
+    from tfgenre.core import config
 
     return config.from_dict(WriterConfig, base)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tfgenre import tflog as _tflog
+from tfgenre.core import tflog as _tflog
 
 # Before anything imports TensorFlow: its native start-up log stays quiet unless the
-# user sets TF_CPP_MIN_LOG_LEVEL (see tfgenre.tflog).
+# user sets TF_CPP_MIN_LOG_LEVEL (see tfgenre.core.tflog).
 _tflog.install()
 
 __version__ = "0.1.0"

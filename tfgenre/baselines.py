@@ -43,7 +43,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tfgenre import cli, config, io
 from tfgenre.classical.baselines_config import FIT_DATA_KEYS, BaselinesConfig
 from tfgenre.classical.models import MODELS
 from tfgenre.classical.sweep import load_rows, run_baselines
@@ -54,7 +53,8 @@ from tfgenre.classical.tables import (
     write_tables,
 )
 from tfgenre.classical.tuning import tuning_markdown
-from tfgenre.pipeline import stage, with_default_records
+from tfgenre.core import cli, config, io
+from tfgenre.pipelines.stages import stage, with_default_records
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +125,7 @@ def resolve_config(
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.splits import parse_fractions
+    from tfgenre.splitting.splits import parse_fractions
 
     flags = {
         "records": args.records,

@@ -19,9 +19,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfgenre import cli
+from tfgenre.core import cli
+from tfgenre.core.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_RESAMPLES, BootstrapSettings
 from tfgenre.errors import ConfigError
-from tfgenre.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_RESAMPLES, BootstrapSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre import io
-    from tfgenre.scoring.comparison import (
+    from tfgenre.core import io
+    from tfgenre.evaluation.comparison import (
         check_distinct_runs,
         compare_runs,
         comparison_markdown,

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfgenre import cli
+from tfgenre.core import cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.run_folder import report_dir
-    from tfgenre.scoring.predictions import evaluate_run
-    from tfgenre.stats import format_interval
+    from tfgenre.core.stats import format_interval
+    from tfgenre.evaluation.predictions import evaluate_run
+    from tfgenre.runs.run_folder import report_dir
 
     metrics = evaluate_run(args.run_dir, args.split)
     if metrics.get("note"):

@@ -22,10 +22,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli, config, io
 from tfgenre.classical.baselines_config import FIT_DATA_KEYS
 from tfgenre.classical.exploration import ExploreConfig, run_explore
-from tfgenre.pipeline import stage, with_default_records
+from tfgenre.core import cli, config, io
+from tfgenre.pipelines.stages import stage, with_default_records
 
 
 def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> ExploreConfig:
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.splits import parse_fractions
+    from tfgenre.splitting.splits import parse_fractions
 
     settings = {
         "records": args.records or "",

@@ -7,7 +7,7 @@ Formats (default output paths inside the run folder):
   any length (at least one window; a shorter one is zero-padded to one window), and
   returns ``probabilities`` ``(num_classes,)``, the mean over windows, and
   ``segment_probabilities`` ``(n_windows, num_classes)``. Framing, the log-mel
-  (``tf.signal`` with librosa's filterbank embedded, see :mod:`tfgenre.serving`) and
+  (``tf.signal`` with librosa's filterbank embedded, see :mod:`tfgenre.inference.serving`) and
   normalisation all happen in the graph. ``assets.extra/tfgenre.json`` holds the
   labels, sample rate, window and hop.
 * ``tflite`` (``export/model.tflite``): the same signature converted with TFLite
@@ -34,16 +34,17 @@ takes ``waveform``, mono float32 at the backbones' 16 kHz, any length, and runs 
 front end, every backbone of the run (their published weights are in the graph), the
 pooling, the standardisation and the head in one graph, with the run's framing (whole
 track, or windows whose probabilities are averaged); see
-:mod:`tfgenre.embedding_serving`. The metadata names the rate, the labels and each
+:mod:`tfgenre.inference.embedding_serving`. The metadata names the rate, the labels and each
 backbone's weights (``backbones``: name, layers, sha256). ``--input embeddings`` exports
 the head alone with an ``embeddings`` ``(batch, width)`` input instead (compute the rows
 with :meth:`tfgenre.views.embeddings.EmbeddingsView.from_spec` of ``view_entry``). The
 ``keras`` format holds the same pipeline as a Keras model from a batch of equal-length
 16-kHz waveforms ``(batch, samples)`` to ``(batch, classes)`` (load it after ``import
-tfgenre.embedding_serving``, which registers its layer), or the head with ``--input
+tfgenre.inference.embedding_serving``, which registers its layer), or the head with ``--input
 embeddings``.
 
-This module is the command only; the export itself is :func:`tfgenre.artifacts.export_run`.
+This module is the command only; the export itself is
+:func:`tfgenre.inference.artifacts.export_run`.
 
 Example:
     python -m tfgenre.export --run-dir runs/demo --format savedmodel
@@ -56,9 +57,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfgenre import cli
-from tfgenre.artifacts import AGREEMENT_SUFFIX, FORMATS, export_run
+from tfgenre.core import cli
 from tfgenre.errors import ConfigError
+from tfgenre.inference.artifacts import AGREEMENT_SUFFIX, FORMATS, export_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,13 +103,13 @@ def _main(args: argparse.Namespace) -> int:
         raise ConfigError("--output works with one --format; omit it to use RUN/export/")
     if args.quantize and "tflite" not in formats:
         raise ConfigError("--quantize works with --format tflite")
-    from tfgenre.run_info import RunInfo
+    from tfgenre.runs.run_info import RunInfo
 
     vector_input = args.input == "embeddings"
     run = RunInfo.load(args.run_dir)
     view = run.view
     if view == "embeddings":
-        from tfgenre.embedding_serving import EmbeddingsFraming
+        from tfgenre.inference.embedding_serving import EmbeddingsFraming
 
         framing = EmbeddingsFraming.from_run_info(run)
     if vector_input and view != "embeddings":
@@ -133,7 +134,7 @@ def _main(args: argparse.Namespace) -> int:
         if view == "embeddings" and fmt == "keras" and not vector_input:
             sys.stdout.write(
                 f"{'':<10} waveform: a batch of mono float32 waveforms at 16000 Hz; load it "
-                "after `import tfgenre.embedding_serving` (its layer is tfgenre's)\n"
+                "after `import tfgenre.inference.embedding_serving` (its layer is tfgenre's)\n"
             )
         if view == "embeddings" and not vector_input:
             sys.stdout.write(

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli, config
+from tfgenre.core import cli, config
 from tfgenre.errors import ConfigError
-from tfgenre.pipeline import stage, with_default_records
+from tfgenre.pipelines.stages import stage, with_default_records
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def data_flags(args: argparse.Namespace) -> dict[str, Any]:
     """Fit-config values of the data/model flags that fit and tune share."""
-    from tfgenre.splits import parse_fractions  # here: it loads numpy and the sources
+    from tfgenre.splitting.splits import parse_fractions  # here: it loads numpy and the sources
 
     return {
         "records": args.records,
@@ -108,8 +108,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.trainer.config import resolve_fit_config
-    from tfgenre.trainer.probe_tuning import train_with_probe_tuning as train
+    from tfgenre.training.fit_config import resolve_fit_config
+    from tfgenre.training.probe_tuning import train_with_probe_tuning as train
 
     if args.list_models:
         from tfgenre.models.registry import get_entry, known_models
@@ -143,7 +143,7 @@ def check_split_labels(cfg: Any, *, allow: bool = False) -> None:
     Raises:
         ConfigError: when train lacks such a label and ``allow`` is false.
     """
-    from tfgenre import split_checks
+    from tfgenre.splitting import split_checks
 
     labels, present = _split_labels(cfg)
     used = [cfg.train_split, cfg.val_split, cfg.eval_split]
@@ -163,14 +163,14 @@ def check_split_labels(cfg: Any, *, allow: bool = False) -> None:
 
 def _split_labels(cfg: Any) -> tuple[tuple[str, ...], dict[str, set[str]]]:
     """The label names and ``{split: labels it holds}`` of the run's records or CSV."""
-    from tfgenre import split_checks
+    from tfgenre.splitting import split_checks
 
     if cfg.records:
         from tfgenre.records.info import RecordsInfo
 
         info = RecordsInfo.load(cfg.records)
         return tuple(info.labels), split_checks.records_label_sets(info)
-    from tfgenre.trainer.inputs import feature_table
+    from tfgenre.training.inputs import feature_table
 
     table = feature_table(cfg)
     present = {
@@ -182,7 +182,7 @@ def _split_labels(cfg: Any) -> tuple[tuple[str, ...], dict[str, set[str]]]:
 
 
 def _print_folds(cfg: Any, *, overwrite: bool) -> None:
-    from tfgenre.trainer.crossval import run_folds
+    from tfgenre.training.crossval import run_folds
 
     result = run_folds(cfg, overwrite=overwrite)
     sys.stdout.write(result.markdown)
@@ -194,7 +194,7 @@ def _print_folds(cfg: Any, *, overwrite: bool) -> None:
 
 
 def _print_result(result: Any) -> None:
-    from tfgenre.run_folder import report_dir
+    from tfgenre.runs.run_folder import report_dir
 
     sys.stdout.write(f"run: {result.run_dir} ({result.seconds:.0f} s)\n")
     if result.training:
@@ -204,7 +204,7 @@ def _print_result(result: Any) -> None:
         split = result.metrics.get("split", "test")
         if result.metrics.get("note"):
             sys.stdout.write(f"note: {result.metrics['note']}\n")
-        from tfgenre.stats import format_interval
+        from tfgenre.core.stats import format_interval
 
         sys.stdout.write(
             f"{split} accuracy: segment {seg['accuracy']:.4f}, track "
@@ -221,7 +221,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[Any
 
     ``records`` comes from ``write_records:``'s output when the section names no data.
     """
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     section = dict(section)
     overwrite = section.pop("overwrite", False)
@@ -239,8 +239,8 @@ def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     Checks the model and schedule names and what is in ``run_dir`` (a finished run is
     refused unless ``overwrite: true``), which need nothing an earlier stage writes.
     """
-    from tfgenre.run_folder import check_run_dir
-    from tfgenre.trainer.config import check_names
+    from tfgenre.runs.run_folder import check_run_dir
+    from tfgenre.training.fit_config import check_names
 
     cfg, overwrite = stage_config(section, pipeline)
     if not cfg.run_dir:
@@ -262,7 +262,7 @@ def _allow_missing_labels(section: dict[str, Any]) -> bool:
 
 @stage("fit", check=_check_stage)
 def _fit_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.trainer.probe_tuning import train_with_probe_tuning as train
+    from tfgenre.training.probe_tuning import train_with_probe_tuning as train
 
     cfg, overwrite = stage_config(section, pipeline)
     if cfg.folds:

@@ -25,7 +25,7 @@ predicted, flagged ``silent`` and named in a warning on stderr.
 Tags without training: when ``--model`` names a published weight set (``musicnn_mtt``,
 ``musicnn_msd``, ``vgg_mtt``, ``vgg_msd``; see ``--list-models``) rather than a path,
 each file is decoded to mono 16 kHz, cut into the backbone's 3-s patches and tagged
-(:mod:`tfgenre.tagging`): the layouts above, with the 50 tags as labels (JSON key
+(:mod:`tfgenre.inference.tagging`): the layouts above, with the 50 tags as labels (JSON key
 ``tags``, CSV columns ``tag_1``...) and, with ``--segments``, the taggram over time.
 
 A whole library: an ``--output`` ending ``.csv``, ``.jsonl`` or ``.parquet`` writes
@@ -33,7 +33,7 @@ rows as files finish (CSV: the columns above; JSONL: one JSON object per line, a
 the JSON list), resumes on a rerun (files already in it, by path + size + mtime, are
 skipped), decodes with ``--workers N`` processes (0 = one per core) feeding batched
 inference, or runs on Apache Beam with ``--runner beam --beam-options=...``
-(:mod:`tfgenre.library`).
+(:mod:`tfgenre.inference.library`).
 
 Examples:
     python -m tfgenre.predict song.mp3 music/ --model runs/demo --top-k 3 --segments
@@ -51,10 +51,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli
 from tfgenre.backbones.precision import PRECISIONS
+from tfgenre.core import cli
 from tfgenre.errors import ConfigError
-from tfgenre.prediction_formats import FORMATS, FORMATTERS
+from tfgenre.inference.prediction_formats import FORMATS, FORMATTERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,9 +135,10 @@ def check_arguments(args: argparse.Namespace) -> None:
     Raises:
         ConfigError: naming the first path that breaks a rule.
     """
-    from tfgenre import io, tagging
     from tfgenre.backbones.weights import find_weights
-    from tfgenre.inference import resolve_model_path
+    from tfgenre.core import io
+    from tfgenre.inference import tagging
+    from tfgenre.inference.predictor import resolve_model_path
 
     if args.top_k < 1:
         raise ConfigError(f"--top-k={args.top_k} must be >= 1")
@@ -179,9 +180,9 @@ def check_library_flags(args: argparse.Namespace) -> None:
         ConfigError: a flag that needs library mode without it, a --format that
             contradicts the extension, a bad --workers, or beam options without beam.
     """
-    from tfgenre import io
-    from tfgenre.library.output import EXTENSIONS, output_format, require_parquet
-    from tfgenre.library.pipeline import check_workers
+    from tfgenre.core import io
+    from tfgenre.inference.library.parallel import check_workers
+    from tfgenre.inference.library.sink import EXTENSIONS, output_format, require_parquet
 
     fmt = output_format(args.output)
     args.library = fmt
@@ -225,8 +226,9 @@ def check_library_flags(args: argparse.Namespace) -> None:
 
 def _load(args: argparse.Namespace) -> Any:
     """The predictor of ``--model``: a genre Predictor, or a Tagger for a weight set."""
-    from tfgenre import io, tagging
-    from tfgenre.inference import Predictor
+    from tfgenre.core import io
+    from tfgenre.inference import tagging
+    from tfgenre.inference.predictor import Predictor
 
     options = {"hop_seconds": args.hop_seconds, "batch_size": args.batch_size}
     if not io.exists(args.model) and tagging.is_weight_set(args.model):
@@ -235,16 +237,16 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.inference import list_audio_files
+    from tfgenre.inference.predictor import list_audio_files
 
     if args.list_models:
-        from tfgenre.tagging import format_weight_sets, list_weight_sets
+        from tfgenre.inference.tagging import format_weight_sets, list_weight_sets
 
         sys.stdout.write(format_weight_sets(list_weight_sets()))
         return 0
     check_arguments(args)
     if args.library:
-        from tfgenre.library.run import predict_library_cli
+        from tfgenre.inference.library.driver import predict_library_cli
 
         return predict_library_cli(args, _load)
     files, unsupported = list_audio_files(args.paths)
@@ -278,7 +280,7 @@ def _main(args: argparse.Namespace) -> int:
             )
     text = FORMATTERS[args.format](results, args.top_k, args.segments)
     if args.output:
-        from tfgenre import io
+        from tfgenre.core import io
 
         io.write_text_atomic(args.output, text)
     else:

@@ -30,9 +30,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli, config
+from tfgenre.core import cli, config
 from tfgenre.errors import ConfigError
-from tfgenre.pipeline import check_pipeline, registered_stages, run_pipeline, stage
+from tfgenre.pipelines.stages import check_pipeline, registered_stages, run_pipeline, stage
 
 #: The command modules that register a stage besides this one (write_records and
 #: evaluate are registered below).
@@ -112,9 +112,9 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
 
 @stage("evaluate", check=_evaluate_config)
 def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.run_folder import report_dir
-    from tfgenre.scoring.predictions import evaluate_run
-    from tfgenre.stats import format_interval
+    from tfgenre.core.stats import format_interval
+    from tfgenre.evaluation.predictions import evaluate_run
+    from tfgenre.runs.run_folder import report_dir
 
     cfg = _evaluate_config(section, pipeline)
     metrics = evaluate_run(cfg.run_dir, cfg.split)
@@ -151,7 +151,7 @@ class CompareStageConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from tfgenre.stats import DEFAULT_RESAMPLES, MIN_RESAMPLES
+        from tfgenre.core.stats import DEFAULT_RESAMPLES, MIN_RESAMPLES
 
         config.require(
             len(self.runs) >= 2 and all(isinstance(r, str) and r for r in self.runs),
@@ -174,15 +174,15 @@ def _compare_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Compar
 
 @stage("compare", check=_compare_config)
 def _compare(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre import io
-    from tfgenre.scoring.comparison import (
+    from tfgenre.core import io
+    from tfgenre.core.stats import BootstrapSettings
+    from tfgenre.evaluation.comparison import (
         check_distinct_runs,
         compare_runs,
         comparison_markdown,
         load_run_predictions,
         write_comparison,
     )
-    from tfgenre.stats import BootstrapSettings
 
     cfg = _compare_config(section, pipeline)
     settings = BootstrapSettings(resamples=cfg.resamples, seed=cfg.seed)
@@ -215,7 +215,7 @@ class ExportStageConfig:
     input: str = "waveform"
 
     def __post_init__(self) -> None:
-        from tfgenre.artifacts import FORMATS
+        from tfgenre.inference.artifacts import FORMATS
 
         bad = [f for f in self.formats if f not in FORMATS]
         config.require(
@@ -245,7 +245,7 @@ def _export_config(section: dict[str, Any], pipeline: dict[str, Any]) -> ExportS
 
 @stage("export", check=_export_config)
 def _export(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.artifacts import export_run
+    from tfgenre.inference.artifacts import export_run
 
     cfg = _export_config(section, pipeline)
     saved_model = None

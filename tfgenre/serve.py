@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli
+from tfgenre.core import cli
 from tfgenre.errors import ConfigError
 
 
@@ -113,7 +113,7 @@ def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.webapp.models import check_model_argument
+    from tfgenre.webapp.served import check_model_argument
 
     limits = limits_from_args(args)
     for model in args.model:
@@ -123,7 +123,7 @@ def _main(args: argparse.Namespace) -> int:
     sock = bind_socket(args.host, args.port)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)  # also while loading
     try:
-        from tfgenre.webapp.models import load_models
+        from tfgenre.webapp.served import load_models
 
         models = load_models(args.model)
         app = create_app(models, limits)

@@ -28,10 +28,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import cli, config
+from tfgenre.core import cli, config
 from tfgenre.errors import ConfigError
 from tfgenre.fit import data_flags
-from tfgenre.pipeline import stage, with_default_records
+from tfgenre.pipelines.stages import stage, with_default_records
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +167,7 @@ def stage_config(section: dict[str, Any], pipeline: dict[str, Any]) -> tuple[dic
 
 def _check_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> Any:
     """The up-front check: the tune settings and the fit config of the space's default point."""
-    from tfgenre.trainer.config import FitConfig
+    from tfgenre.training.fit_config import FitConfig
 
     fit_data, space, settings = stage_config(section, pipeline)
     fit = space.apply(fit_data, space.default_labels())

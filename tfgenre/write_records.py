@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tfgenre import cli, config, split_checks
+from tfgenre.core import cli, config
+from tfgenre.splitting import split_checks
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast (numpy, sources, views)
     from tfgenre.records.info import RecordsInfo
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args: argparse.Namespace) -> WriterConfig:
     """Defaults, then --config, then the dedicated flags, then --set."""
     from tfgenre.records.writer_config import WriterConfig
-    from tfgenre.splits import parse_fractions
+    from tfgenre.splitting.splits import parse_fractions
 
     flags = {
         "source": args.source,

@@ -101,7 +101,7 @@ class MusicnnFrontEnd(keras.layers.Layer):
             x, FFT_SIZE, FFT_HOP, FFT_SIZE, window=ops.convert_to_tensor(self._window), center=False
         )
         power = ops.square(real) + ops.square(imag)  # (batch, frames, bins)
-        # The filterbank is the left operand, as in tfgenre.serving.log_mel: TFLite's
+        # The filterbank is the left operand, as in tfgenre.inference.serving.log_mel: TFLite's
         # dynamic-range quantisation turns a constant right operand into int8 weights
         # and quantises the power spectrum with it (exports with --quantize then agreed
         # with the float model on a third of the windows); on the left it stays float32.

@@ -21,8 +21,8 @@ import numpy as np
 
 from tfgenre.backbones.frontend import FFT_HOP, N_MELS, PATCH_FRAMES, SAMPLE_RATE, frame_count
 from tfgenre.backbones.weights import WeightSet, find_weights
+from tfgenre.core.traced import batch_function
 from tfgenre.errors import ConfigError
-from tfgenre.traced import batch_function
 
 #: Seconds of audio in one patch (187 frames of hop 256 at 16 kHz).
 PATCH_SECONDS = PATCH_FRAMES * FFT_HOP / SAMPLE_RATE

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tfgenre.config import did_you_mean
+from tfgenre.core.config import did_you_mean
 from tfgenre.errors import ConfigError, DamagedFileError
 
 #: The pip package that ships the weights (install it with ``--no-deps``).

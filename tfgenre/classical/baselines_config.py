@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfgenre import config
 from tfgenre.classical.models import MODELS
 from tfgenre.classical.tuning import DEFAULT_GRID, TUNE_MODES
-from tfgenre.protocols import get_named_split
+from tfgenre.core import config
+from tfgenre.splitting.protocols import get_named_split
 from tfgenre.views.registry import VECTOR_VIEWS
 
 #: The keys of a ``fit:`` section that say which data and split a fit used.

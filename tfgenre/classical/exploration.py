@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import config, io
 from tfgenre.classical.feature_plots import (
     boxplot_figure,
     correlation_figure,
@@ -30,6 +29,7 @@ from tfgenre.classical.feature_plots import (
     variance_figure,
 )
 from tfgenre.classical.rows import FeatureRows, load_feature_rows
+from tfgenre.core import config, io
 from tfgenre.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tfgenre.errors import ConfigError
-from tfgenre.protocols import UNKNOWN_PROTOCOL, Protocol
+from tfgenre.splitting.protocols import UNKNOWN_PROTOCOL, Protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +22,7 @@ class FeatureRows:
         splits: Split of each row, ``(n,)`` object.
         feature_names: The ``d`` feature names.
         labels: Class names in index order.
-        protocol: How the rows were split (see :mod:`tfgenre.protocols`).
+        protocol: How the rows were split (see :mod:`tfgenre.splitting.protocols`).
         excluded: Tracks left out on purpose (in no list of the named split).
     """
 
@@ -83,7 +83,7 @@ def load_feature_rows(
         if not feature_names and xs:
             feature_names = tuple(f"f{i}" for i in range(xs[0].shape[1]))
     elif features_csv:
-        from tfgenre.feature_table import load_feature_table
+        from tfgenre.views.feature_table import load_feature_table
 
         table = load_feature_table(
             features_csv, dict(splits) if splits else None, seed=seed, named_split=named_split

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre.stats import BootstrapSettings, bootstrap_metrics
+from tfgenre.core.stats import BootstrapSettings, bootstrap_metrics
 
 
 def score(
@@ -41,7 +41,7 @@ def score(
     """
     from sklearn.metrics import accuracy_score
 
-    from tfgenre.stats import macro_f1_from_confusion
+    from tfgenre.core.stats import macro_f1_from_confusion
 
     if not segments:
         pred = model.predict(x_test)

@@ -12,19 +12,19 @@ from typing import Any
 import numpy as np
 
 from tfgenre.classical.baselines_config import BaselinesConfig
-from tfgenre.classical.folds import folds_of, protocol_of
 from tfgenre.classical.models import fit_neighbours_to, make_model
 from tfgenre.classical.rows import FeatureRows, load_feature_rows
 from tfgenre.classical.scoring import score
+from tfgenre.classical.splitting import folds_of, protocol_of
 from tfgenre.classical.tuning import summary_text, tune_in_fold, tuning_enabled
-from tfgenre.protocols import warn_if_leaky
-from tfgenre.stats import (
+from tfgenre.core.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     score_t_interval,
     score_t_interval_method,
 )
+from tfgenre.splitting.protocols import warn_if_leaky
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +55,12 @@ def load_rows(cfg: BaselinesConfig) -> FeatureRows:
 
 
 def fold_interval(scores: np.ndarray) -> list[float]:
-    """The [low, high] of :func:`tfgenre.stats.score_t_interval` of per-fold scores."""
+    """The [low, high] of :func:`tfgenre.core.stats.score_t_interval` of per-fold scores."""
     return list(score_t_interval(scores)["ci"])
 
 
 def fold_interval_method(folds: int) -> str:
-    """How the fold interval was made (:func:`tfgenre.stats.score_t_interval_method`)."""
+    """How the fold interval was made (:func:`tfgenre.core.stats.score_t_interval_method`)."""
     return score_t_interval_method(folds)
 
 

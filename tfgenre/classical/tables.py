@@ -8,10 +8,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tfgenre import io
 from tfgenre.classical.baselines_config import BaselinesConfig
-from tfgenre.classical.folds import fold_grouping, protocol_of
 from tfgenre.classical.rows import FeatureRows
+from tfgenre.classical.splitting import fold_grouping, protocol_of
+from tfgenre.core import io
 
 
 def _pm(row: Mapping[str, Any], key: str) -> str:
@@ -125,7 +125,7 @@ def split_sizes(rows: FeatureRows) -> str:
 
 def missing_label_lines(cfg: BaselinesConfig, rows: FeatureRows) -> list[str]:
     """The labels the trained-on and scored splits lack (nothing with folds)."""
-    from tfgenre import split_checks
+    from tfgenre.splitting import split_checks
 
     if cfg.folds:
         return []

@@ -103,7 +103,7 @@ def tuned_param(cfg: Any, name: str) -> str | None:
 
 def _groups(cfg: Any, track_ids: np.ndarray) -> tuple[np.ndarray, str]:
     """Each row's group (artist when the data knows it, else track) and the grouping."""
-    from tfgenre.classical.folds import _source_groups
+    from tfgenre.classical.splitting import _source_groups
 
     ids = [str(t) for t in track_ids.tolist()]
     known = _source_groups(cfg)

@@ -42,7 +42,7 @@ def normalised_input(input_spec: InputSpec, model: str) -> tuple[keras.KerasTens
     """
     inputs = keras.Input(input_spec.shape, name=input_spec.view)
     if input_spec.mean is not None and input_spec.std is not None:
-        from tfgenre.stats import standardising_std
+        from tfgenre.core.stats import standardising_std
 
         std = standardising_std(input_spec.std)
         x = keras.layers.Normalization(

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import keras
 
-from tfgenre.config import did_you_mean
+from tfgenre.core.config import did_you_mean
 from tfgenre.errors import ConfigError
 from tfgenre.views.registry import VIEW_NAMES as VIEWS
 

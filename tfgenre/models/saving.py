@@ -12,7 +12,7 @@ import os
 import zipfile
 from typing import Any
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.errors import DamagedFileError, TfgenreError
 
 #: The members every Keras 3 ``.keras`` archive holds.
@@ -82,7 +82,7 @@ def register_custom_objects() -> None:
     import tfgenre.backbones.frontend  # (MusicnnFrontEnd)
     import tfgenre.models.layers  # (DecibelScaling, RepeatChannels, ...)
     import tfgenre.models.musicnn_transfer  # (FoldPatches, MeanOverPatches)
-    import tfgenre.schedules  # noqa: F401  (the schedules of saved optimizers)
+    import tfgenre.models.schedules  # noqa: F401  (the schedules of saved optimizers)
 
 
 def load_model(path: str, *, compile: bool = True) -> Any:

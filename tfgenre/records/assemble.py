@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io, layout, splits
-from tfgenre.protocols import UNKNOWN_PROTOCOL, Protocol
+from tfgenre.core import io, layout
 from tfgenre.records.info import (
     AudioSpec,
     RecordsInfo,
@@ -29,6 +28,8 @@ from tfgenre.records.info import (
 from tfgenre.records.plan import Unit, state_path
 from tfgenre.records.writer_config import WriterConfig, view_specs
 from tfgenre.sources.base import Skip
+from tfgenre.splitting import splits
+from tfgenre.splitting.protocols import UNKNOWN_PROTOCOL, Protocol
 
 States = Mapping[str, dict[str, Any]]
 

@@ -33,7 +33,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.errors import ConfigError
 from tfgenre.records.executors import init_worker, warm_compiled_code
 from tfgenre.records.plan import Unit, state_path

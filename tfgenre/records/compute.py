@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import audio
+from tfgenre.core import audio
 from tfgenre.errors import AudioDecodeError, DamagedFileError
 from tfgenre.records.writer_config import WriterConfig, make_views
 from tfgenre.sources.base import Track

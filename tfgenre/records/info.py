@@ -20,9 +20,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tfgenre import io, layout
+from tfgenre.core import io, layout
 from tfgenre.errors import RecordsError
-from tfgenre.protocols import Protocol
+from tfgenre.splitting.protocols import Protocol
 from tfgenre.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ class RecordsInfo:
 
         Raises:
             RecordsError: naming the manifest entry when its ``file`` is absolute or
-                climbs out of the folder (:func:`tfgenre.io.inside`).
+                climbs out of the folder (:func:`tfgenre.core.io.inside`).
         """
         entry = f"{io.join(self.root, layout.MANIFEST)}: splits.{shard.split}.shards file"
         return io.inside(self.root, shard.file, entry)

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 
-from tfgenre import io, layout
+from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
 from tfgenre.records.plan import STATE_DIR

@@ -1,6 +1,6 @@
 """Reading shards back: parsed examples as a ``tf.data.Dataset`` (deterministic order).
 
-The training pipeline in :mod:`tfgenre.data` builds on :func:`parse_batch`; tests and
+The training pipeline in :mod:`tfgenre.training.data` builds on :func:`parse_batch`; tests and
 tools use :func:`iterate_numpy`.
 """
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tfgenre import io, layout
+from tfgenre.core import io, layout
 from tfgenre.errors import RecordsError
 from tfgenre.records import example, naming
 from tfgenre.records.compute import TrackResult, computed_tracks

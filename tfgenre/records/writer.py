@@ -26,7 +26,7 @@ import logging
 import time
 from collections import Counter
 
-from tfgenre import config, io
+from tfgenre.core import config, io
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.assemble import assemble_manifest, write_features_csv
 from tfgenre.records.executors import Executor, LocalExecutor

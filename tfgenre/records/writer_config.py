@@ -11,7 +11,8 @@ import dataclasses
 import math
 from typing import Any
 
-from tfgenre import audio, config, splits
+from tfgenre.core import audio, config
+from tfgenre.splitting import splits
 from tfgenre.views import VECTOR_VIEWS, ViewSpec, check_view_names, view_class
 from tfgenre.views.embeddings import EmbeddingsView
 from tfgenre.views.mel import MelView

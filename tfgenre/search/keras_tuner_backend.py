@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.errors import ConfigError
 from tfgenre.search.trials import TrialRunner
 

@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.errors import ConfigError
 from tfgenre.search.dead_trials import fail_dead_trials, retry_trial, this_process
 from tfgenre.search.objectives import Objective

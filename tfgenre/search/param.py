@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 
 KINDS: tuple[str, ...] = ("float", "int", "categorical")

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.search.objectives import Objective
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.search.objectives import Objective
 from tfgenre.search.space import SearchSpace
 from tfgenre.search.trials import TrialRunner
@@ -94,7 +94,7 @@ def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
 
 def fit_section(runner: TrialRunner, trial: Any, run_dir: str) -> dict[str, Any]:
     """The validated plain fit config of a trial, with ``run_dir`` for a fresh fit."""
-    from tfgenre import config
+    from tfgenre.core import config
 
     epochs = trial.user_attrs.get("fit_epochs")
     cfg = runner.fit_config(trial.params, run_dir, epochs)
@@ -180,7 +180,7 @@ def evaluation_summary(metrics: dict[str, Any], split: str) -> dict[str, Any]:
     """The best trial's evaluation as kept in ``summary.json``: track level, with intervals.
 
     Args:
-        metrics: What ``tfgenre.scoring.predictions.evaluate_run`` returned for the trial.
+        metrics: What ``tfgenre.evaluation.predictions.evaluate_run`` returned for the trial.
         split: The split it was scored on.
 
     Returns:
@@ -205,7 +205,7 @@ def evaluation_summary(metrics: dict[str, Any], split: str) -> dict[str, Any]:
 
 def evaluation_text(evaluation: dict[str, Any]) -> str:
     """One line: ``test (40 tracks): accuracy 0.62 [0.55, 0.69], macro-F1 ... (95 % ...)``."""
-    from tfgenre.stats import format_interval
+    from tfgenre.core.stats import format_interval
 
     tracks = f" ({evaluation['tracks']} tracks)" if evaluation.get("tracks") else ""
     text = (

@@ -41,7 +41,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.search.param import Param, Scalar, parse_param
 

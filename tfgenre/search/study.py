@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tfgenre import config, io
+from tfgenre.core import config, io
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.search import report
 from tfgenre.search.objectives import Objective, parse_objectives
@@ -180,7 +180,7 @@ def check_validation_split(fit: Any, objectives: tuple[Objective, ...]) -> None:
     if not any(o.kind == "metric" and o.name.startswith("val_") for o in objectives):
         return
     if fit.features_csv:
-        from tfgenre.feature_table import fit_feature_table
+        from tfgenre.views.feature_table import fit_feature_table
 
         have = list(fit_feature_table(fit).splits)
         where = fit.features_csv
@@ -398,8 +398,8 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     """Track-level accuracy and macro-F1 of the best trial on its eval split, if possible."""
     if not trial_dir or not io.exists(io.join(trial_dir, "model.keras")):
         return None
-    from tfgenre.run_folder import load_run_config
-    from tfgenre.scoring.predictions import evaluate_run
+    from tfgenre.evaluation.predictions import evaluate_run
+    from tfgenre.runs.run_folder import load_run_config
 
     split = load_run_config(trial_dir).eval_split
     try:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tfgenre import config, io
+from tfgenre.core import config, io
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.search.objectives import (
     Objective,
@@ -122,7 +122,7 @@ class TrialRunner:
         Raises:
             ConfigError: when the point gives an invalid config.
         """
-        from tfgenre.trainer.config import FitConfig
+        from tfgenre.training.fit_config import FitConfig
 
         return config.from_dict(FitConfig, self.fit_data(labels, run_dir, epochs), prefix="fit.")
 
@@ -156,7 +156,7 @@ class TrialRunner:
         """
         import keras
 
-        from tfgenre.trainer.loop import train
+        from tfgenre.training.loop import train
 
         trial_dir = self.trial_dir(number)
         cfg = self.fit_config(labels, trial_dir, epochs)
@@ -276,7 +276,7 @@ def _finite_history(history: Mapping[str, Sequence[Any]]) -> dict[str, list[floa
 
 def _unfinished_of_another_config(cfg: Any) -> bool:
     """Whether ``cfg.run_dir`` holds an unfinished fit that ``cfg`` cannot resume."""
-    from tfgenre.run_folder import check_run_dir
+    from tfgenre.runs.run_folder import check_run_dir
 
     if io.exists(io.join(cfg.run_dir, "model.keras")):
         return False  # finished: never replaced here

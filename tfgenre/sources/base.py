@@ -169,7 +169,7 @@ def unsupported_reason(name: str) -> str | None:
 
 def unsupported_audio_skips(dirpath: str, names: list[str]) -> list[Skip]:
     """A :class:`Skip` for each non-hidden name in ``names`` with an undecodable format."""
-    from tfgenre import io as tfio
+    from tfgenre.core import io as tfio
 
     skips = []
     for name in names:

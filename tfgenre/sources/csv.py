@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-import tfgenre.io as tfio
+import tfgenre.core.io as tfio
 from tfgenre.errors import SourceError
 from tfgenre.sources.base import (
     Skip,

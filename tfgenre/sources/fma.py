@@ -20,7 +20,7 @@ import os
 import re
 from typing import Any
 
-import tfgenre.io as tfio
+import tfgenre.core.io as tfio
 from tfgenre.errors import SourceError
 from tfgenre.sources.base import (
     Skip,

@@ -7,7 +7,7 @@ The root may also be the folder that holds ``genres/``, ``genres_original/`` or
 artist ids.
 
 ``split="fault_filtered"`` gives every track the split of the fault-filtered lists shipped
-with tfgenre (Kereliuk, Sturm and Larsen 2015; see :mod:`tfgenre.protocols`).
+with tfgenre (Kereliuk, Sturm and Larsen 2015; see :mod:`tfgenre.splitting.protocols`).
 ``split_files`` takes the user's own lists (one track per line, written as
 ``blues/blues.00000.wav``, ``blues.00000.wav`` or ``blues.00000``). Either way, tracks in
 no list are *excluded*: listed in :attr:`GtzanSource.excluded` (and counted in the
@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import tfgenre.io as tfio
-from tfgenre import protocols
+import tfgenre.core.io as tfio
 from tfgenre.errors import ConfigError, SourceError
 from tfgenre.sources.base import (
     Skip,
@@ -38,6 +37,7 @@ from tfgenre.sources.folder import (
     sorted_unique,
     walk,
 )
+from tfgenre.splitting import protocols
 
 logger = logging.getLogger(__name__)
 

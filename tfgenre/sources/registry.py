@@ -11,7 +11,7 @@ import importlib
 import inspect
 from typing import Any
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 from tfgenre.sources.base import Source
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-import tfgenre.io as tfio
+import tfgenre.core.io as tfio
 from tfgenre.synthesis.clip import clip_rng, synthesize_clip
 from tfgenre.synthesis.marker import (
     check_root_is_ours,

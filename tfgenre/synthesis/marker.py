@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-import tfgenre.io as tfio
-from tfgenre import layout
+import tfgenre.core.io as tfio
+from tfgenre.core import layout
 from tfgenre.errors import ConfigError, SourceError
 from tfgenre.synthesis.styles import genre_names
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from tfgenre import config
+from tfgenre.core import config
 from tfgenre.errors import ConfigError
 
 #: Scale degrees (semitones above the key) of every mode a style may use.

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from tfgenre.backbones.weights import WEIGHT_SETS, WeightSet, find_weights, verify_weights
-from tfgenre.config import did_you_mean
+from tfgenre.core.config import did_you_mean
 from tfgenre.errors import ConfigError
 from tfgenre.views.base import ViewSpec
 

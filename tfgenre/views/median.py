@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre import io
+from tfgenre.core import io
 from tfgenre.errors import ConfigError
 
 NETWORK_WIDTH = 31

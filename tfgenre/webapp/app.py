@@ -16,7 +16,7 @@ cannot be decoded, 404 an unknown model, 413 an upload over ``--max-upload-mb``
 ``Retry-After`` when ``workers + queue`` requests are already in progress.
 
 Inference runs in a pool of ``workers`` threads, off the event loop; each model was
-loaded and warmed up once at start-up (:func:`tfgenre.webapp.models.load_models`).
+loaded and warmed up once at start-up (:func:`tfgenre.webapp.served.load_models`).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from tfgenre import audio
+from tfgenre.core import audio
 from tfgenre.errors import AudioDecodeError, ConfigError, TfgenreError
 from tfgenre.webapp.limits import ServeLimits
-from tfgenre.webapp.models import ServedModel
+from tfgenre.webapp.served import ServedModel
 from tfgenre.webapp.uploads import Upload, UploadError, receive_upload
 
 logger = logging.getLogger(__name__)

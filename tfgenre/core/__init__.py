@@ -1,0 +1,12 @@
+"""Core: what every stage uses and no stage owns.
+
+* :mod:`~tfgenre.core.config`: layered, validated configs (defaults, YAML, ``--set``).
+* :mod:`~tfgenre.core.io`: file access for local paths and ``gs://``.
+* :mod:`~tfgenre.core.audio`: decoding, resampling and checking audio files.
+* :mod:`~tfgenre.core.cli`: the flags and error handling every command shares.
+* :mod:`~tfgenre.core.layout`: the file names tfgenre writes (run folders, records,
+  markers), in one place.
+* :mod:`~tfgenre.core.stats`: intervals, tests and robust statistics.
+* :mod:`~tfgenre.core.traced`: a traced, batched call of a Keras model.
+* :mod:`~tfgenre.core.tflog`: TensorFlow's and Python's logging, quiet by default.
+"""

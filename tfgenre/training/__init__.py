@@ -1,0 +1,24 @@
+"""Training: one run (or a cross-validation of runs) from a fit config, and its inputs.
+
+Modules:
+
+* :mod:`~tfgenre.training.fit_config`: :class:`FitConfig` and its parts, resolving and
+  checking it.
+* :mod:`~tfgenre.training.inputs`: the run's datasets and facts (:class:`RunData`) from
+  records or a features CSV.
+* :mod:`~tfgenre.training.data`: tf.data pipelines over records and arrays (shuffle,
+  batch, cache, the epoch counter).
+* :mod:`~tfgenre.training.augment`: stateless waveform/spectrogram augmentation.
+* :mod:`~tfgenre.training.compile`: optimizer, learning-rate schedule, L2, class weights.
+* :mod:`~tfgenre.models.schedules`: learning-rate schedules.
+* :mod:`~tfgenre.training.callbacks`: the run's Keras callbacks (history, backups, seeds).
+* :mod:`~tfgenre.training.stopping`: early stopping and its state.
+* :mod:`~tfgenre.training.strategy`: tf.distribute strategies from a name.
+* :mod:`~tfgenre.training.state`: seeds, op determinism, dtype policy and Keras patches,
+  scoped to one run.
+* :mod:`~tfgenre.training.probe_tuning`: the probe's settings chosen on validation.
+* :mod:`~tfgenre.training.loop`: :func:`train`, one run from config to run folder.
+* :mod:`~tfgenre.training.crossval`: grouped, stratified k-fold cross-validation.
+
+The run folder a run writes is described in :mod:`tfgenre.runs`.
+"""

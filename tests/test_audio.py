@@ -31,7 +31,7 @@ def test_decode_resamples_and_downmixes(tmp_path):
     ],
 )
 def test_decode_every_format(tmp_path, fmt, ext):
-    from tfgenre.sources.base import AUDIO_EXTENSIONS
+    from tfgenre.core.tracks import AUDIO_EXTENSIONS
 
     assert ext in AUDIO_EXTENSIONS  # the sources list what decode reads
     path = tmp_path / f"x{ext}"

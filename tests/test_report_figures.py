@@ -215,8 +215,8 @@ def test_fewer_than_100_resamples_are_refused(resamples: int) -> None:
 def test_synthetic_records_carry_a_synthetic_protocol() -> None:
     from types import SimpleNamespace
 
+    from tfgenre.core.tracks import Track
     from tfgenre.records.plan import records_protocol
-    from tfgenre.sources.base import Track
 
     tracks = [Track("blues.00000", "", "blues"), Track("jazz.00000", "", "jazz")]
     cfg = SimpleNamespace(source="synthetic")

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from tfgenre.core.tracks import Track
 from tfgenre.errors import ConfigError
-from tfgenre.sources.base import Track
 from tfgenre.splitting.split_checks import check_train_labels, missing_labels, train_gaps
 from tfgenre.splitting.splits import assign_splits, label_quotas
 

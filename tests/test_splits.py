@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
+from tfgenre.core.tracks import Track
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.sources.base import Track
 from tfgenre.splitting.splits import (
     assign_splits,
     check_disjoint,

@@ -305,7 +305,7 @@ import sys
 from tfgenre.core import config
 from tfgenre.records.compute import compute_track
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.sources.base import Track
+from tfgenre.core.tracks import Track
 cfg = config.from_dict(WriterConfig, dict(
     source="gtzan", input=sys.argv[1], output=sys.argv[2], views=("mel", "features"),
     audio={"window_seconds": 0.5}))

@@ -2,6 +2,8 @@
 
 * :mod:`~tfgenre.core.config`: layered, validated configs (defaults, YAML, ``--set``).
 * :mod:`~tfgenre.core.io`: file access for local paths and ``gs://``.
+* :mod:`~tfgenre.core.tracks`: :class:`Track`, the record every source yields, and which
+  files are audio.
 * :mod:`~tfgenre.core.audio`: decoding, resampling and checking audio files.
 * :mod:`~tfgenre.core.cli`: the flags and error handling every command shares.
 * :mod:`~tfgenre.core.layout`: the file names tfgenre writes (run folders, records,

@@ -1,7 +1,7 @@
 """Decode any audio file to mono float32 at a sample rate, and cut it into windows.
 
 Decoding uses soundfile/libsndfile (wav, au, aiff, flac, ogg/opus, mp3, caf, w64, rf64;
-see :data:`tfgenre.sources.base.AUDIO_EXTENSIONS`) and resampling uses soxr through
+see :data:`tfgenre.core.tracks.AUDIO_EXTENSIONS`) and resampling uses soxr through
 librosa. tensorflow-io is deliberately not used: its compiled ops do not load on
 TensorFlow >= 2.18.
 

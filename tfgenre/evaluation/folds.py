@@ -177,7 +177,7 @@ def fold_splits(
     Raises:
         ConfigError: when ``fold`` is not in ``[0, k)``.
     """
-    from tfgenre.sources.base import Track
+    from tfgenre.core.tracks import Track
     from tfgenre.splitting.splits import assign_splits
 
     if not 0 <= fold < assignment.k:

@@ -598,7 +598,7 @@ def list_audio_files(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, s
     """Files named in ``paths``, with folders expanded (recursively, sorted) to their audio.
 
     Files given by name are kept whatever their extension (a bad one fails to decode and
-    is reported); inside folders only :data:`~tfgenre.sources.base.AUDIO_EXTENSIONS`
+    is reported); inside folders only :data:`~tfgenre.core.tracks.AUDIO_EXTENSIONS`
     files that are not hidden count, and audio in a format that is not decoded
     (``.m4a``, ``.aac``, ``.wma`` ...) is returned as skipped with its reason. Only
     regular files are opened (a named pipe would block forever): others are returned as
@@ -641,7 +641,7 @@ def walk_audio_folder(
     """The audio files under folder ``path``, one folder listed at a time.
 
     Depth first: a folder's files (sorted), then its subfolders (sorted). Only
-    non-hidden files with an :data:`~tfgenre.sources.base.AUDIO_EXTENSIONS` extension
+    non-hidden files with an :data:`~tfgenre.core.tracks.AUDIO_EXTENSIONS` extension
     count; formats that are not decoded and irregular files come with the reason they
     are skipped. Each real folder and file is visited once across calls that share
     ``seen_folders`` and ``seen_files``, so a symbolic link loop ends.
@@ -652,7 +652,7 @@ def walk_audio_folder(
     Raises:
         ConfigError: when the folder holds no audio file (raised when its walk ends).
     """
-    from tfgenre.sources.base import (
+    from tfgenre.core.tracks import (
         AUDIO_EXTENSIONS,
         iter_audio_files,
         unsupported_audio_skips,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tfgenre.core import io, layout
+from tfgenre.core.tracks import Skip
 from tfgenre.records.info import (
     AudioSpec,
     RecordsInfo,
@@ -27,7 +28,6 @@ from tfgenre.records.info import (
 )
 from tfgenre.records.plan import Unit, state_path
 from tfgenre.records.writer_config import WriterConfig, view_specs
-from tfgenre.sources.base import Skip
 from tfgenre.splitting import splits
 from tfgenre.splitting.protocols import UNKNOWN_PROTOCOL, Protocol
 

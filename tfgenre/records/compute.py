@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from tfgenre.core import audio
+from tfgenre.core.tracks import Track
 from tfgenre.errors import AudioDecodeError, DamagedFileError
 from tfgenre.records.writer_config import WriterConfig, make_views
-from tfgenre.sources.base import Track
 
 logger = logging.getLogger(__name__)
 

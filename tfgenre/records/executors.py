@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tfgenre.core.tracks import Track
 from tfgenre.records.compute import TrackResult, compute_track, computed_tracks, one_blas_thread
 from tfgenre.records.plan import Unit
 from tfgenre.records.shards import write_shards, write_unit
 from tfgenre.records.writer_config import WriterConfig, make_views
-from tfgenre.sources.base import Track
 
 logger = logging.getLogger(__name__)
 

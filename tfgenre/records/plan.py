@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfgenre.core import io, layout
+from tfgenre.core.tracks import Skip, Track
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.sources.base import Skip, Track
 from tfgenre.sources.registry import get_source, prepare_source
 from tfgenre.splitting import splits
 from tfgenre.splitting.protocols import SOURCE, Protocol, random_protocol, warn_if_leaky

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tfgenre.core import io, layout
+from tfgenre.core.tracks import Track
 from tfgenre.errors import RecordsError
 from tfgenre.records import example, naming
 from tfgenre.records.compute import TrackResult, computed_tracks
 from tfgenre.records.plan import Unit, state_path
 from tfgenre.records.writer_config import WriterConfig
-from tfgenre.sources.base import Track
 
 logger = logging.getLogger(__name__)
 

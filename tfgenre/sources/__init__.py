@@ -12,7 +12,7 @@ that generates them (synthetic: the set :mod:`tfgenre.synthesis` writes).
 
 from __future__ import annotations
 
-from tfgenre.sources.base import Skip, Source, Track
+from tfgenre.core.tracks import Skip, Source, Track
 from tfgenre.sources.registry import get_source, known_sources, prepare_source
 
 __all__ = ["Skip", "Source", "Track", "get_source", "known_sources", "prepare_source"]

@@ -25,14 +25,14 @@ import os
 from collections.abc import Iterable
 
 import tfgenre.core.io as tfio
-from tfgenre.errors import SourceError
-from tfgenre.sources.base import (
+from tfgenre.core.tracks import (
     Skip,
     Track,
     is_hidden,
     strip_audio_extension,
     unsupported_reason,
 )
+from tfgenre.errors import SourceError
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,

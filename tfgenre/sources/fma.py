@@ -21,14 +21,14 @@ import re
 from typing import Any
 
 import tfgenre.core.io as tfio
-from tfgenre.errors import SourceError
-from tfgenre.sources.base import (
+from tfgenre.core.tracks import (
     Skip,
     Track,
     iter_audio_files,
     strip_audio_extension,
     unsupported_audio_skips,
 )
+from tfgenre.errors import SourceError
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,

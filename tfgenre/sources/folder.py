@@ -1,7 +1,7 @@
 """The ``folder`` source, and the listing helpers the other file-layout sources share.
 
 Layout: ``<root>/<label>/**/<name>.<ext>`` with ``ext`` one of
-:data:`~tfgenre.sources.base.AUDIO_EXTENSIONS` (any case). Sub-folders below the label
+:data:`~tfgenre.core.tracks.AUDIO_EXTENSIONS` (any case). Sub-folders below the label
 folder are walked recursively; the track id is the path relative to the root without the
 extension, with ``/`` separators (``rock/live/song1``), so it is unique by construction
 unless two files differ only in their extension.
@@ -18,8 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 import tfgenre.core.io as tfio
-from tfgenre.errors import SourceError
-from tfgenre.sources.base import (
+from tfgenre.core.tracks import (
     AUDIO_EXTENSIONS,
     Skip,
     Track,
@@ -28,6 +27,7 @@ from tfgenre.sources.base import (
     strip_audio_extension,
     unsupported_audio_skips,
 )
+from tfgenre.errors import SourceError
 
 logger = logging.getLogger(__name__)
 

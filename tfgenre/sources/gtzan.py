@@ -21,14 +21,14 @@ import logging
 from collections.abc import Mapping
 
 import tfgenre.core.io as tfio
-from tfgenre.errors import ConfigError, SourceError
-from tfgenre.sources.base import (
+from tfgenre.core.tracks import (
     Skip,
     Track,
     iter_audio_files,
     strip_audio_extension,
     unsupported_audio_skips,
 )
+from tfgenre.errors import ConfigError, SourceError
 from tfgenre.sources.folder import (
     ListedSource,
     normalize_split,

@@ -12,8 +12,8 @@ import inspect
 from typing import Any
 
 from tfgenre.core import config
+from tfgenre.core.tracks import Source
 from tfgenre.errors import ConfigError
-from tfgenre.sources.base import Source
 
 #: name -> "module:Class"
 _SOURCES: dict[str, str] = {

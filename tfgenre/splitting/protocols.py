@@ -198,7 +198,7 @@ def get_named_split(name: str) -> NamedSplit:
 
 def list_entry_id(entry: str) -> str:
     """The track id of a split-list line: ``blues/blues.00000.wav`` -> ``blues.00000``."""
-    from tfgenre.sources.base import strip_audio_extension
+    from tfgenre.core.tracks import strip_audio_extension
 
     return strip_audio_extension(entry.strip().replace("\\", "/").rsplit("/", 1)[-1])
 

@@ -14,8 +14,8 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
+from tfgenre.core.tracks import Track
 from tfgenre.errors import ConfigError, TfgenreError
-from tfgenre.sources.base import Track
 
 logger = logging.getLogger(__name__)
 

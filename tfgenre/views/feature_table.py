@@ -263,7 +263,7 @@ def load_feature_table(
     import pandas as pd
 
     from tfgenre.core import io
-    from tfgenre.sources.base import Track
+    from tfgenre.core.tracks import Track
     from tfgenre.splitting.splits import assign_splits
 
     if named_split:

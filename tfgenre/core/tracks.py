@@ -1,4 +1,5 @@
-"""The track record every source yields, and the source registry."""
+"""Tracks and audio files: the record every source yields (:class:`Track`), the skips a
+source reports, the :class:`Source` protocol, and which file names are audio."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tfgenre.core import cli
+from tfgenre.core import cli, layout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def _main(args: argparse.Namespace) -> int:
             f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
             f"(n={m['num_examples']})\n"
         )
-    sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/report.md\n")
+    sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/{layout.REPORT_MD}\n")
     return 0
 
 

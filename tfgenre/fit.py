@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre.core import cli, config
+from tfgenre.core import cli, config, layout
 from tfgenre.errors import ConfigError
 from tfgenre.pipelines.stages import stage, with_default_records
 
@@ -211,7 +211,7 @@ def _print_result(result: Any) -> None:
             f"{format_interval(trk['accuracy'], trk.get('accuracy_ci'))} (macro-F1 "
             f"{format_interval(trk['macro_f1'], trk.get('macro_f1_ci'))}"
             f"{'; 95 % bootstrap over tracks' if trk.get('accuracy_ci') else ''})\n"
-            f"report: {report_dir(result.run_dir, split)}/report.md\n"
+            f"report: {report_dir(result.run_dir, split)}/{layout.REPORT_MD}\n"
             f"tensorboard --logdir {result.run_dir}/tb\n"
         )
 

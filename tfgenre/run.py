@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre.core import cli, config
+from tfgenre.core import cli, config, layout
 from tfgenre.errors import ConfigError
 from tfgenre.pipelines.stages import check_pipeline, registered_stages, run_pipeline, stage
 
@@ -128,7 +128,7 @@ def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
             f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
             f"(n={m['num_examples']})"
         )
-    lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/report.md")
+    lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/{layout.REPORT_MD}")
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tfgenre.core import layout
+
 logger = logging.getLogger(__name__)
 
 
@@ -109,7 +111,7 @@ def read_text(path: str) -> str:
 
 def write_bytes_atomic(path: str, data: bytes) -> None:
     """Writes ``data`` to ``path`` via a ``.incomplete`` file and a rename."""
-    tmp = path + ".incomplete"
+    tmp = path + layout.INCOMPLETE_SUFFIX
     if is_remote(path):
         gf = _gfile()
         with gf.GFile(tmp, "wb") as f:
@@ -307,7 +309,6 @@ def folder_lock(folder: str, what: str) -> Iterator[None]:
     Raises:
         FolderInUseError: when another process holds the lock, naming its pid.
     """
-    from tfgenre.core import layout
     from tfgenre.errors import FolderInUseError
 
     if is_remote(folder):

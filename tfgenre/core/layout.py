@@ -30,6 +30,8 @@ from __future__ import annotations
 MANIFEST = "manifest.json"
 FEATURES_CSV = "features.csv"
 STATE_DIR = ".state"
+#: The config a records folder was started with, inside STATE_DIR.
+STATE_CONFIG = "config.json"
 INCOMPLETE_SUFFIX = ".incomplete"
 #: The lock a writing process holds on its output folder (records or run folder); it
 #: holds the holder's pid. Hidden, and counted as tfgenre's own by the ownership checks.
@@ -55,6 +57,8 @@ BEST_CHECKPOINT = "best.keras"
 TRACKS_CSV = "tracks.csv"
 #: The scores, inside a report folder.
 METRICS_JSON = "metrics.json"
+#: The written report, inside a report folder.
+REPORT_MD = "report.md"
 #: The files a fit wrote into its run folder (one path relative to the folder a line),
 #: so that ``--overwrite`` deletes only those (:mod:`tfgenre.runs.run_folder`).
 WRITTEN = ".tfgenre-written"

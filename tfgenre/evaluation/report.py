@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfgenre.core.layout import METRICS_JSON, TRACKS_CSV
+from tfgenre.core.layout import METRICS_JSON, REPORT_MD, TRACKS_CSV
 from tfgenre.core.stats import format_interval
 from tfgenre.errors import ConfigError
 from tfgenre.evaluation.figures import (
@@ -280,7 +280,7 @@ def write_report(
         images.update(_write_training_curves(os.fspath(history_csv), out))
     written.update({key: os.path.join(out, name) for key, name in images.items()})
 
-    path = os.path.join(out, "report.md")
+    path = os.path.join(out, REPORT_MD)
     _write_bytes(path, _report_markdown(metrics, title, images).encode("utf-8"))
     written["report"] = path
     logger.info("evaluation report written to %s", out)

@@ -30,7 +30,7 @@ FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "keras")
 DEFAULT_NAMES: dict[str, str] = {
     "savedmodel": "savedmodel",
     "tflite": "model.tflite",
-    "keras": "model.keras",
+    "keras": layout.MODEL,
 }
 #: Default file name of a quantised TFLite model (beside the float ``model.tflite``).
 QUANTIZED_NAME = "model_quant.tflite"
@@ -93,7 +93,7 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 def _stage_keras(source: str, run: RunInfo, tmp: str, vector_input: bool = False) -> _Staged:
     from tfgenre.models.saving import check_keras_file
 
-    staged = os.path.join(tmp, "model.keras")
+    staged = os.path.join(tmp, layout.MODEL)
     if run.view == "embeddings" and not vector_input:
         from tfgenre.inference.embedding_serving import build_keras_model
         from tfgenre.inference.predictor import load_keras_model

@@ -130,7 +130,7 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
             another config and ``overwrite`` is False; the message lists what is in
             the way.
     """
-    state_config = io.join(cfg.output, STATE_DIR, "config.json")
+    state_config = io.join(cfg.output, STATE_DIR, layout.STATE_CONFIG)
     manifest_path = io.join(cfg.output, layout.MANIFEST)
     previous = None
     for path in (state_config, manifest_path):

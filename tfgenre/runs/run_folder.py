@@ -58,7 +58,7 @@ _BOOKKEEPING = (layout.LOCK_FILE, layout.WRITTEN)
 #: listed in the ledger, :func:`record_written`).
 _REPORT_FILES = (
     layout.METRICS_JSON,
-    "report.md",
+    layout.REPORT_MD,
     layout.TRACKS_CSV,
     "confusion_matrix_segment.png",
     "confusion_matrix_track.png",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tfgenre.core import io
+from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError
 from tfgenre.search.trials import TrialRunner
 
@@ -132,7 +132,7 @@ def _make_tuner_class() -> type:
         def load_model(self, trial: Any) -> Any:
             from tfgenre.models.saving import load_model
 
-            return load_model(io.join(self.runner.trial_dir(int(trial.trial_id)), "model.keras"))
+            return load_model(io.join(self.runner.trial_dir(int(trial.trial_id)), layout.MODEL))
 
     return FitTuner
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tfgenre.core import config, io
+from tfgenre.core import config, io, layout
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.search import report
 from tfgenre.search.objectives import Objective, parse_objectives
@@ -396,7 +396,7 @@ def write_outputs(
 
 def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     """Track-level accuracy and macro-F1 of the best trial on its eval split, if possible."""
-    if not trial_dir or not io.exists(io.join(trial_dir, "model.keras")):
+    if not trial_dir or not io.exists(io.join(trial_dir, layout.MODEL)):
         return None
     from tfgenre.evaluation.predictions import evaluate_run
     from tfgenre.runs.run_folder import load_run_config

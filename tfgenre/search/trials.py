@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tfgenre.core import config, io
+from tfgenre.core import config, io, layout
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.search.objectives import (
     Objective,
@@ -31,7 +31,7 @@ from tfgenre.search.space import SearchSpace
 logger = logging.getLogger(__name__)
 
 #: What ``keep_models`` removes from the folders of trials that are not kept.
-MODEL_FILES: tuple[str, ...] = ("model.keras", "checkpoints", "backup")
+MODEL_FILES: tuple[str, ...] = (layout.MODEL, "checkpoints", "backup")
 KEEP_MODELS: tuple[str, ...] = ("all", "best", "none")
 #: What a finished trial writes into its folder: params, objective values, seconds.
 RECORD = "trial.json"
@@ -197,7 +197,7 @@ class TrialRunner:
                 if model is None:
                     from tfgenre.models.saving import load_model
 
-                    model = load_model(io.join(trial_dir, "model.keras"), compile=False)
+                    model = load_model(io.join(trial_dir, layout.MODEL), compile=False)
                 if objective.name == "params":
                     value = float(count_params(model))
                 else:
@@ -278,7 +278,7 @@ def _unfinished_of_another_config(cfg: Any) -> bool:
     """Whether ``cfg.run_dir`` holds an unfinished fit that ``cfg`` cannot resume."""
     from tfgenre.runs.run_folder import check_run_dir
 
-    if io.exists(io.join(cfg.run_dir, "model.keras")):
+    if io.exists(io.join(cfg.run_dir, layout.MODEL)):
         return False  # finished: never replaced here
     try:
         check_run_dir(cfg)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import tfgenre.core.io as tfio
+from tfgenre.core import layout
 from tfgenre.synthesis.clip import clip_rng, synthesize_clip
 from tfgenre.synthesis.marker import (
     check_root_is_ours,
@@ -59,7 +60,7 @@ def _write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:
     if tfio.is_remote(path):
         tfio.write_bytes_atomic(path, buffer.getvalue())
         return
-    partial = path + ".incomplete"
+    partial = path + layout.INCOMPLETE_SUFFIX
     with open(partial, "wb") as f:
         f.write(buffer.getvalue())
     os.replace(partial, path)

@@ -113,11 +113,11 @@ def _marker_files(root: str, params: dict[str, Any] | None) -> set[str]:
         genres = [str(g) for g in params["genres"]]
     except (KeyError, TypeError, ValueError):
         return set()
-    allowed = {METADATA_FILE, METADATA_FILE + ".incomplete", *genres}
+    allowed = {METADATA_FILE, METADATA_FILE + layout.INCOMPLETE_SUFFIX, *genres}
     for path in clips:
         rel = os.path.relpath(path, root) if not tfio.is_remote(root) else path[len(root) + 1 :]
         rel = rel.replace(os.sep, "/")
-        allowed.update((rel, rel + ".incomplete"))
+        allowed.update((rel, rel + layout.INCOMPLETE_SUFFIX))
     return allowed
 
 

@@ -167,7 +167,8 @@ def train_with_probe_tuning(cfg: Any, **kwargs: Any) -> Any:
     if result.metrics:
         from tfgenre.runs.run_folder import report_dir
 
-        report = io.join(report_dir(cfg.run_dir, result.metrics.get("split", "test")), "report.md")
+        split = result.metrics.get("split", "test")
+        report = io.join(report_dir(cfg.run_dir, split), layout.REPORT_MD)
         if io.exists(report):
             io.write_text_atomic(report, io.read_text(report) + _markdown(record))
     return result

@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfgenre.core import io
+from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError
 from tfgenre.inference.prediction_formats import csv_header, csv_rows
 
@@ -428,6 +428,6 @@ def write_parquet(rows_csv: str, path: str, settings: Settings) -> None:
     frame["segment"] = frame["segment"].astype("Int64")
     for column in ("padded", "silent"):
         frame[column] = frame[column] == "true"
-    tmp = path + ".incomplete"
+    tmp = path + layout.INCOMPLETE_SUFFIX
     frame.to_parquet(tmp, index=False, engine="pyarrow")
     os.replace(tmp, path)

@@ -24,6 +24,7 @@ from tfgenre.evaluation.figures import (
     training_curves_figure,
 )
 from tfgenre.evaluation.metrics import LEVELS
+from tfgenre.evaluation.metrics_file import MetricsFile
 from tfgenre.evaluation.tracks import track_prediction_rows, track_predictions_csv
 
 logger = logging.getLogger(__name__)
@@ -266,7 +267,9 @@ def write_report(
     metrics = _with_anchor_comparability(metrics, predictions)
 
     path = os.path.join(out, METRICS_JSON)
-    _write_bytes(path, (json.dumps(metrics, indent=2) + "\n").encode("utf-8"))
+    # through the type every reader uses: a layout it cannot read is never written
+    body = MetricsFile.from_json(metrics, where=path).to_json()
+    _write_bytes(path, (json.dumps(body, indent=2) + "\n").encode("utf-8"))
     written["metrics"] = path
 
     if predictions is not None:

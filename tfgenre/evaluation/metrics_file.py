@@ -184,6 +184,16 @@ class LevelMetrics:
             ci=IntervalMethod.from_json(fields.sub("ci")) if "ci" in fields.data else None,
         )
 
+    def line(self, name: str) -> str:
+        """``"     track: accuracy 0.6200 [0.5500, 0.6900]  macro-F1 ...  (n=40)"``."""
+        from tfgenre.core.stats import format_interval
+
+        return (
+            f"{name:>10}: accuracy {format_interval(self.accuracy, self.accuracy_ci)}  "
+            f"macro-F1 {format_interval(self.macro_f1, self.macro_f1_ci)}  "
+            f"(n={self.num_examples})"
+        )
+
     @property
     def class_names(self) -> list[str]:
         """The class names, in index order."""

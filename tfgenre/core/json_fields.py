@@ -63,67 +63,68 @@ class Fields:
         got = "" if value is _MISSING else f"; got {value!r}"
         raise self.error(f"{self.where}: key {self.path(key)!r} {rule}{got}")
 
-    def get(self, key: str, optional: bool = False) -> Any:
-        """The raw value of ``key`` (``None`` when optional and absent)."""
+    def has(self, key: str) -> bool:
+        """Whether the object has ``key`` (optional keys are read only when present)."""
+        return key in self.data
+
+    def get(self, key: str) -> Any:
+        """The raw value of ``key``."""
         if key not in self.data:
-            if optional:
-                return None
             self.fail(key, "is missing")
         return self.data[key]
 
-    def text(self, key: str, optional: bool = False) -> str | None:
+    def text(self, key: str) -> str:
         """A string value."""
-        value = self.get(key, optional)
-        if value is None and optional and key not in self.data:
-            return None
+        value = self.get(key)
         if not isinstance(value, str):
             self.fail(key, "must be a string", value)
         return value
 
-    def integer(self, key: str, optional: bool = False) -> int | None:
+    def integer(self, key: str) -> int:
         """An int value (not a bool)."""
-        value = self.get(key, optional)
-        if value is None and optional and key not in self.data:
-            return None
+        value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(key, "must be an integer", value)
         return value
 
-    def number(self, key: str, optional: bool = False, null: bool = False) -> float | None:
-        """An int or float value (``null`` allows a JSON null), kept as it was."""
-        value = self.get(key, optional)
-        if value is None and ((optional and key not in self.data) or null):
-            return None
+    def number(self, key: str) -> float:
+        """An int or float value, kept as it was."""
+        value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key, "must be a number", value)
         return value
 
-    def items(self, key: str, optional: bool = False) -> list[Any] | None:
+    def number_or_null(self, key: str) -> float | None:
+        """A number or a JSON null."""
+        return None if self.get(key) is None else self.number(key)
+
+    def items(self, key: str) -> list[Any]:
         """A list value."""
-        value = self.get(key, optional)
-        if value is None and optional and key not in self.data:
-            return None
+        value = self.get(key)
         if not isinstance(value, list):
             self.fail(key, "must be a list", value)
         return value
 
-    def texts(self, key: str, optional: bool = False) -> tuple[str, ...] | None:
+    def texts(self, key: str) -> tuple[str, ...]:
         """A list of strings, as a tuple."""
-        values = self.items(key, optional)
-        if values is None:
-            return None
+        values = self.items(key)
         if not all(isinstance(v, str) for v in values):
             self.fail(key, "must be a list of strings", values)
         return tuple(values)
 
-    def mapping(self, key: str, optional: bool = False) -> dict[str, Any] | None:
+    def mapping(self, key: str) -> dict[str, Any]:
         """An object value, as a plain dict (unchecked inside)."""
-        value = self.get(key, optional)
-        if value is None and optional and key not in self.data:
-            return None
+        value = self.get(key)
         if not isinstance(value, Mapping):
             self.fail(key, "must be a JSON object", value)
         return dict(value)
+
+    def each(self, key: str) -> list[Fields]:
+        """The objects of the list under ``key``, each with its key path (``tracks[3]``)."""
+        return [
+            Fields(e, self.where, self.error, f"{self.path(key)}[{i}]")
+            for i, e in enumerate(self.items(key))
+        ]
 
     def sub(self, key: str) -> Fields:
         """The object under ``key``, as :class:`Fields` with its key path."""

@@ -59,10 +59,10 @@ class ClassScores:
     def from_json(cls, fields: Fields) -> ClassScores:
         """Inverse of :meth:`to_json`."""
         return cls(
-            precision=fields.number("precision", null=True),
-            recall=fields.number("recall", null=True),
-            f1=fields.number("f1", null=True),
-            support=fields.integer("support"),  # type: ignore[arg-type]
+            precision=fields.number_or_null("precision"),
+            recall=fields.number_or_null("recall"),
+            f1=fields.number_or_null("f1"),
+            support=fields.integer("support"),
         )
 
 
@@ -83,17 +83,17 @@ class IntervalMethod:
     def from_json(cls, fields: Fields) -> IntervalMethod:
         """Inverse of :meth:`to_json`."""
         return cls(
-            method=fields.text("method"),  # type: ignore[arg-type]
-            resamples=fields.integer("resamples"),  # type: ignore[arg-type]
-            seed=fields.integer("seed"),  # type: ignore[arg-type]
-            level=fields.number("level"),  # type: ignore[arg-type]
+            method=fields.text("method"),
+            resamples=fields.integer("resamples"),
+            seed=fields.integer("seed"),
+            level=fields.number("level"),
         )
 
 
 def _interval(fields: Fields, key: str) -> tuple[float, float] | None:
-    values = fields.items(key, optional=True)
-    if values is None:
+    if not fields.has(key):
         return None
+    values = fields.items(key)
     if len(values) != 2 or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
     ):
@@ -161,24 +161,26 @@ class LevelMetrics:
         Raises:
             DamagedFileError: naming the file and the key that breaks the layout.
         """
-        scores = {k: fields.number(k) for k in ("accuracy", "macro_f1", "weighted_f1")}
-        scores.update({k: fields.number(k) for k in ("macro_precision", "macro_recall")})
         per_class = fields.sub("per_class")
-        matrix = fields.items("confusion_matrix") or []
+        matrix = fields.items("confusion_matrix")
         counts = [v for row in matrix if isinstance(row, list) for v in row]
         if not all(isinstance(row, list) for row in matrix) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in counts
         ):
             fields.fail("confusion_matrix", "must be a list of rows of integer counts")
         return cls(
-            **scores,  # type: ignore[arg-type]
+            accuracy=fields.number("accuracy"),
+            macro_f1=fields.number("macro_f1"),
+            weighted_f1=fields.number("weighted_f1"),
+            macro_precision=fields.number("macro_precision"),
+            macro_recall=fields.number("macro_recall"),
             per_class={
                 str(name): ClassScores.from_json(per_class.sub(name)) for name in per_class.data
             },
             confusion_matrix=tuple(tuple(row) for row in matrix),
-            num_examples=fields.integer("num_examples"),  # type: ignore[arg-type]
-            macro_labels=fields.texts("macro_labels", optional=True),
-            absent_labels=fields.texts("absent_labels", optional=True),
+            num_examples=fields.integer("num_examples"),
+            macro_labels=fields.texts("macro_labels") if fields.has("macro_labels") else None,
+            absent_labels=fields.texts("absent_labels") if fields.has("absent_labels") else None,
             accuracy_ci=_interval(fields, "accuracy_ci"),
             macro_f1_ci=_interval(fields, "macro_f1_ci"),
             ci=IntervalMethod.from_json(fields.sub("ci")) if "ci" in fields.data else None,
@@ -272,11 +274,12 @@ class MetricsFile:
             )
         context: dict[str, Any] = {}
         for key in _TEXT_KEYS:
-            context[key] = fields.text(key, optional=True)
+            context[key] = fields.text(key) if fields.has(key) else None
         for key in _OBJECT_KEYS:
-            context[key] = fields.mapping(key, optional=True)
-        context["excluded_tracks"] = fields.integer("excluded_tracks", optional=True)
-        protocol = fields.get("protocol", optional=True)
+            context[key] = fields.mapping(key) if fields.has(key) else None
+        excluded = fields.has("excluded_tracks")
+        context["excluded_tracks"] = fields.integer("excluded_tracks") if excluded else None
+        protocol = data.get("protocol")
         typed = isinstance(protocol, (str, Mapping))
         context["protocol"] = dict(protocol) if isinstance(protocol, Mapping) else protocol
         extra = {

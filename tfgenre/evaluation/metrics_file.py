@@ -42,6 +42,16 @@ def metrics_path(run_dir: str, split: str = "test") -> str:
     return io.join(report_dir(run_dir, split), layout.METRICS_JSON)
 
 
+def protocol_name_of(protocol: Any) -> str | None:
+    """The name of a ``protocol`` value (a dict with a ``name``, or a name), else None."""
+    if isinstance(protocol, Mapping):
+        name = protocol.get("name")
+        return str(name) if name else None
+    if isinstance(protocol, str) and protocol:
+        return protocol
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class ClassScores:
     """One class at one level: precision, recall, F1 (None without support), support."""
@@ -312,6 +322,11 @@ class MetricsFile:
                 f"{', '.join(self.levels)}); evaluate the run again (python -m tfgenre.evaluate)"
             )
         return self.levels[name]
+
+    @property
+    def protocol_name(self) -> str | None:
+        """The split protocol's name (None when unknown)."""
+        return protocol_name_of(self.protocol)
 
     def headline(self) -> tuple[str, LevelMetrics]:
         """The level a summary quotes: ``track``, else ``segment``, else the first."""

@@ -233,9 +233,11 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
             scored = {r["track_id"] for r in csv.DictReader(f)}
         assert scored == set(rows.track_ids[test])
         assert not {groups[t] for t in scored} & {groups[t] for t in rows.track_ids[train]}
-        assert outcome.metrics["segment"]["num_examples"] == len(test)
+        assert outcome.metrics.level("segment").num_examples == len(test)
         again = evaluate_run(outcome.run_dir, "test")
-        assert again["segment"]["accuracy"] == pytest.approx(outcome.metrics["segment"]["accuracy"])
+        assert again["segment"]["accuracy"] == pytest.approx(
+            outcome.metrics.level("segment").accuracy
+        )
     info = json.loads((Path(result.folds[0].run_dir) / "run.json").read_text())
     assert info["split_policy"]["kind"] == "grouped_kfold"
     assert sum(info["num_examples"].values()) == len(rows.y)

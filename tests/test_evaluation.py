@@ -225,10 +225,11 @@ def test_report_shows_published_anchors_for_the_fault_filtered_protocol(tmp_path
 
 
 def test_tune_best_trial_evaluation_carries_intervals() -> None:
+    from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.search.report import evaluation_summary, evaluation_text
 
     metrics = evaluate_predictions(*make_predictions(), CLASSES)
-    got = evaluation_summary(metrics, "test")
+    got = evaluation_summary(MetricsFile.from_json(metrics), "test")
     assert got["accuracy_ci"] == metrics["track"]["accuracy_ci"] and got["tracks"] == 24
     assert got["segment_accuracy_ci"] == metrics["segment"]["accuracy_ci"]
     text = evaluation_text(got)

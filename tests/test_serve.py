@@ -465,9 +465,15 @@ def test_run_accuracy_reads_the_test_report(tmp_path):
 
     assert run_accuracy(str(tmp_path)) is None
     (tmp_path / "report").mkdir()
+    ci = {"method": "bootstrap over tracks", "resamples": 1000, "seed": 0, "level": 0.95}
+    scores = {
+        "macro_f1": 0.5, "weighted_f1": 0.5, "macro_precision": 0.5, "macro_recall": 0.5,
+        "per_class": {"a": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}},
+        "confusion_matrix": [[1]], "num_examples": 2, "ci": ci,
+    }
     metrics = {
-        "segment": {"accuracy": 0.5, "accuracy_ci": [0.4, 0.6], "ci": {"level": 0.95}},
-        "track": {"accuracy": 0.62, "accuracy_ci": [0.55, 0.69], "ci": {"level": 0.95}},
+        "segment": {"accuracy": 0.5, "accuracy_ci": [0.4, 0.6], **scores},
+        "track": {"accuracy": 0.62, "accuracy_ci": [0.55, 0.69], **scores},
     }
     (tmp_path / "report" / "metrics.json").write_text(json.dumps(metrics))
     assert run_accuracy(str(tmp_path)) == {

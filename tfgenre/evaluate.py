@@ -29,20 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.core.stats import format_interval
+    from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.evaluation.predictions import evaluate_run
     from tfgenre.runs.run_folder import report_dir
 
-    metrics = evaluate_run(args.run_dir, args.split)
-    if metrics.get("note"):
-        sys.stdout.write(f"note: {metrics['note']}\n")
+    metrics = MetricsFile.from_json(evaluate_run(args.run_dir, args.split))
+    if metrics.note:
+        sys.stdout.write(f"note: {metrics.note}\n")
     for level in ("segment", "track", "track_vote"):
-        m = metrics[level]
-        sys.stdout.write(
-            f"{level:>10}: accuracy {format_interval(m['accuracy'], m.get('accuracy_ci'))}  "
-            f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
-            f"(n={m['num_examples']})\n"
-        )
+        sys.stdout.write(metrics.level(level).line(level) + "\n")
     sys.stdout.write(f"report: {report_dir(args.run_dir, args.split)}/{layout.REPORT_MD}\n")
     return 0
 

@@ -200,17 +200,19 @@ def _print_result(result: Any) -> None:
     if result.training:
         sys.stdout.write(f"training: {result.training['summary']}\n")
     if result.metrics:
-        seg, trk = result.metrics["segment"], result.metrics["track"]
-        split = result.metrics.get("split", "test")
-        if result.metrics.get("note"):
-            sys.stdout.write(f"note: {result.metrics['note']}\n")
         from tfgenre.core.stats import format_interval
+        from tfgenre.evaluation.metrics_file import MetricsFile
 
+        metrics = MetricsFile.from_json(result.metrics)
+        seg, trk = metrics.level("segment"), metrics.level("track")
+        split = metrics.split or "test"
+        if metrics.note:
+            sys.stdout.write(f"note: {metrics.note}\n")
         sys.stdout.write(
-            f"{split} accuracy: segment {seg['accuracy']:.4f}, track "
-            f"{format_interval(trk['accuracy'], trk.get('accuracy_ci'))} (macro-F1 "
-            f"{format_interval(trk['macro_f1'], trk.get('macro_f1_ci'))}"
-            f"{'; 95 % bootstrap over tracks' if trk.get('accuracy_ci') else ''})\n"
+            f"{split} accuracy: segment {seg.accuracy:.4f}, track "
+            f"{format_interval(trk.accuracy, trk.accuracy_ci)} (macro-F1 "
+            f"{format_interval(trk.macro_f1, trk.macro_f1_ci)}"
+            f"{'; 95 % bootstrap over tracks' if trk.accuracy_ci else ''})\n"
             f"report: {report_dir(result.run_dir, split)}/{layout.REPORT_MD}\n"
             f"tensorboard --logdir {result.run_dir}/tb\n"
         )

@@ -112,22 +112,17 @@ def _evaluate_config(section: dict[str, Any], pipeline: dict[str, Any]) -> Evalu
 
 @stage("evaluate", check=_evaluate_config)
 def _evaluate(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
-    from tfgenre.core.stats import format_interval
+    from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.evaluation.predictions import evaluate_run
     from tfgenre.runs.run_folder import report_dir
 
     cfg = _evaluate_config(section, pipeline)
-    metrics = evaluate_run(cfg.run_dir, cfg.split)
+    metrics = MetricsFile.from_json(evaluate_run(cfg.run_dir, cfg.split))
     lines = [f"[evaluate] {cfg.run_dir} ({cfg.split})"]
-    if metrics.get("note"):  # e.g. that the data is synthetic
-        lines.append(f"note: {metrics['note']}")
+    if metrics.note:  # e.g. that the data is synthetic
+        lines.append(f"note: {metrics.note}")
     for level in ("segment", "track", "track_vote"):
-        m = metrics[level]
-        lines.append(
-            f"{level:>10}: accuracy {format_interval(m['accuracy'], m.get('accuracy_ci'))}  "
-            f"macro-F1 {format_interval(m['macro_f1'], m.get('macro_f1_ci'))}  "
-            f"(n={m['num_examples']})"
-        )
+        lines.append(metrics.level(level).line(level))
     lines.append(f"report: {report_dir(cfg.run_dir, cfg.split)}/{layout.REPORT_MD}")
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -9,6 +9,8 @@
 * :mod:`~tfgenre.core.layout`: the file names tfgenre writes (run folders, records,
   markers), in one place.
 * :mod:`~tfgenre.core.stats`: intervals, tests and robust statistics.
+* :mod:`~tfgenre.core.json_fields`: checked reads of the JSON files tfgenre writes for
+  itself (errors name the file and the key).
 * :mod:`~tfgenre.core.traced`: a traced, batched call of a Keras model.
 * :mod:`~tfgenre.core.tflog`: TensorFlow's and Python's logging, quiet by default.
 """

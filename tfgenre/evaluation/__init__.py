@@ -8,6 +8,8 @@ Modules:
 * :mod:`~tfgenre.evaluation.metrics`: segment- and track-level metrics of predictions.
 * :mod:`~tfgenre.evaluation.tracks`: the per-track predictions file (``tracks.csv``).
 * :mod:`~tfgenre.evaluation.figures`: confusion-matrix and training-curve figures.
+* :mod:`~tfgenre.evaluation.metrics_file`: ``metrics.json`` as a typed object
+  (:class:`~tfgenre.evaluation.metrics_file.MetricsFile`), which every reader uses.
 * :mod:`~tfgenre.evaluation.report`: ``metrics.json``, ``report.md`` and the figures.
 * :mod:`~tfgenre.evaluation.predictions`: a run's predictions on a split, and its evaluation.
 * :mod:`~tfgenre.evaluation.comparison`: runs compared on the same tracks.

@@ -22,6 +22,7 @@ __all__ = [
     "Anchor",
     "Comparability",
     "anchors_for",
+    "anchors_named",
     "comparability",
     "load_anchors",
     "protocol_name",
@@ -95,19 +96,19 @@ def load_anchors() -> dict[str, dict[str, Any]]:
 
 def protocol_name(metrics: dict[str, Any]) -> str | None:
     """``metrics["protocol"]["name"]`` when present (a str or a dict with a name), else None."""
-    protocol = metrics.get("protocol") if isinstance(metrics, dict) else None
-    if isinstance(protocol, dict):
-        name = protocol.get("name")
-        return str(name) if name else None
-    if isinstance(protocol, str) and protocol:
-        return protocol
-    return None
+    from tfgenre.evaluation.metrics_file import protocol_name_of
+
+    return protocol_name_of(metrics.get("protocol") if isinstance(metrics, dict) else None)
+
+
+def anchors_named(name: str | None) -> dict[str, Any] | None:
+    """The anchors entry of the protocol ``name``, or None when it has none."""
+    return load_anchors().get(name) if name else None
 
 
 def anchors_for(metrics: dict[str, Any]) -> dict[str, Any] | None:
     """The anchors entry of the run's protocol, or None when it has none."""
-    name = protocol_name(metrics)
-    return load_anchors().get(name) if name else None
+    return anchors_named(protocol_name(metrics))
 
 
 @dataclasses.dataclass(frozen=True)

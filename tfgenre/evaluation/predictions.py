@@ -119,6 +119,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluates a run on ``split`` and writes its report; returns the metrics.
 
+    The metrics are the object written to ``metrics.json``; read them typed with
+    :meth:`tfgenre.evaluation.metrics_file.MetricsFile.from_json`.
+
     Args:
         run_dir: The run folder.
         split: The split to evaluate.
@@ -131,6 +134,7 @@ def evaluate_run(
         ConfigError: For a cross-validation's folder (its folds are the runs).
     """
     from tfgenre.evaluation.metrics import evaluate_predictions
+    from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.evaluation.report import write_report
 
     check_not_cross_validation(run_dir)
@@ -152,11 +156,12 @@ def evaluate_run(
     )
     # --overwrite deletes only what the run's ledger (or a fixed name) proves is ours
     run_folder.record_written(run_dir, written.values())
+    typed = MetricsFile.from_json(metrics)
     logger.info(
         "%s: segment accuracy %.3f, track accuracy %.3f (report in %s)",
         split,
-        metrics["segment"]["accuracy"],
-        metrics["track"]["accuracy"],
+        typed.level("segment").accuracy,
+        typed.level("track").accuracy,
         out,
     )
     return metrics

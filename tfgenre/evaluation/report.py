@@ -5,6 +5,7 @@ Files are written through ``tf.io.gfile`` so ``gs://`` folders work.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from tfgenre.evaluation.figures import (
     training_curves_figure,
 )
 from tfgenre.evaluation.metrics import LEVELS
+from tfgenre.evaluation.metrics_file import LevelMetrics, MetricsFile
 from tfgenre.evaluation.tracks import track_prediction_rows, track_predictions_csv
 
 logger = logging.getLogger(__name__)
@@ -54,13 +56,13 @@ def _fmt_class(value: float | None) -> str:
     return ABSENT if value is None else _fmt(value)
 
 
-def _macro_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]:
+def _macro_lines(metrics: MetricsFile, levels: Sequence[str]) -> list[str]:
     """Which classes the macro averages run over, naming those absent from the split."""
-    entry = metrics[levels[0]]
-    if "macro_labels" not in entry:  # a report of an older version
+    entry = metrics.levels[levels[0]]
+    if entry.macro_labels is None:  # a report of an older version
         return []
-    absent = [str(n) for n in entry.get("absent_labels") or []]
-    scored = len(entry["macro_labels"])
+    absent = list(entry.absent_labels or ())
+    scored = len(entry.macro_labels)
     if not absent:
         return ["", f"Macro averages run over all {scored} classes."]
     return [
@@ -77,66 +79,66 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> lis
     return lines
 
 
-def _levels(metrics: dict[str, Any]) -> list[str]:
-    """The metric levels of ``metrics`` (dicts with an accuracy), in report order."""
-    found = [k for k, v in metrics.items() if isinstance(v, dict) and "accuracy" in v]
+def _levels(metrics: MetricsFile) -> list[str]:
+    """The metric levels of ``metrics``, in report order."""
+    found = list(metrics.levels)
     return [level for level in LEVELS if level in found] + [
         level for level in found if level not in LEVELS
     ]
 
 
-def _with_ci(entry: dict[str, Any], key: str) -> str:
-    return format_interval(entry[key], entry.get(f"{key}_ci"))
+def _with_ci(entry: LevelMetrics, key: str) -> str:
+    return format_interval(getattr(entry, key), getattr(entry, f"{key}_ci"))
 
 
-def _protocol_lines(metrics: dict[str, Any], levels: Sequence[str]) -> list[str]:
+def _protocol_lines(metrics: MetricsFile, levels: Sequence[str]) -> list[str]:
     """The protocol line, the interval method, and published anchors when they match."""
-    from tfgenre.evaluation.anchors import anchors_for, protocol_name
+    from tfgenre.evaluation.anchors import anchors_named
     from tfgenre.splitting.protocols import SYNTHETIC_DATASET, SYNTHETIC_NOTE
 
     lines: list[str] = []
-    name = protocol_name(metrics)
-    protocol = metrics.get("protocol")
+    name = metrics.protocol_name
+    protocol = metrics.protocol
     dataset = protocol.get("dataset") if isinstance(protocol, dict) else None
-    if metrics.get("data") == SYNTHETIC_DATASET or dataset == SYNTHETIC_DATASET:
+    if metrics.data == SYNTHETIC_DATASET or dataset == SYNTHETIC_DATASET:
         lines += [f"**Synthetic data:** {SYNTHETIC_NOTE}.", ""]
     if name:
         text = f"Protocol: `{name}`"
         if isinstance(protocol, dict) and protocol.get("description"):
             text += f" ({protocol['description']})"
         lines += [text + ".", ""]
-    ci = next((metrics[lv]["ci"] for lv in levels if "ci" in metrics[lv]), None)
+    ci = next((metrics.levels[lv].ci for lv in levels if metrics.levels[lv].ci), None)
     if ci:
         lines += [
-            f"Intervals: {100 * ci['level']:.0f} % percentile {ci['method']} "
-            f"({ci['resamples']} resamples, seed {ci['seed']}); a segment-level resample "
+            f"Intervals: {100 * ci.level:.0f} % percentile {ci.method} "
+            f"({ci.resamples} resamples, seed {ci.seed}); a segment-level resample "
             "draws whole tracks.",
             "",
         ]
-    entry = anchors_for(metrics)
-    if entry and entry["anchors"] and "track" in metrics:
+    entry = anchors_named(name)
+    if entry and entry["anchors"] and "track" in metrics.levels:
         lines += _anchor_lines(metrics, name or "", entry)
     return lines
 
 
-def _anchor_lines(metrics: dict[str, Any], name: str, entry: dict[str, Any]) -> list[str]:
+def _anchor_lines(metrics: MetricsFile, name: str, entry: dict[str, Any]) -> list[str]:
     """The published figures; the run's own beside them only when it is comparable."""
     from tfgenre.evaluation.anchors import Comparability, comparability
 
-    own = metrics["track"]
-    split = metrics.get("split", "test")
-    stored = metrics.get("anchor_comparability")
+    own = metrics.levels["track"]
+    split = metrics.split or "test"
+    stored = metrics.anchor_comparability
     check = (
-        Comparability.from_json(stored)
-        if isinstance(stored, dict)
-        else comparability(entry, split, None, int(own.get("num_examples", 0)))
+        Comparability.from_json(dict(stored))
+        if stored is not None
+        else comparability(entry, split, None, own.num_examples)
     )
     lines = [f"## Published figures on `{name}`", ""]
     if entry.get("description"):
         lines += [entry["description"], ""]
     rows = []
     if check.comparable:
-        run = f"this run ({metrics['model']})" if metrics.get("model") else "this run"
+        run = f"this run ({metrics.model})" if metrics.model else "this run"
         rows.append([run, f"track accuracy, {split}", _with_ci(own, "accuracy"), "this report"])
     else:
         lines += [
@@ -154,10 +156,9 @@ def _anchor_lines(metrics: dict[str, Any], name: str, entry: dict[str, Any]) -> 
     return [*lines, ""]
 
 
-def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]) -> str:
+def _report_markdown(metrics: MetricsFile, title: str, images: dict[str, str]) -> str:
     levels = _levels(metrics)
-    first = metrics[levels[0]]
-    class_names = list(first["per_class"])
+    class_names = metrics.levels[levels[0]].class_names
     lines = [f"# {title}", ""]
     descriptions = {
         "segment": "each segment on its own",
@@ -165,8 +166,8 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
         "track_vote": "a track's segments by majority vote",
     }
     lines += _protocol_lines(metrics, levels)
-    if metrics.get("training", {}).get("summary"):
-        summary = metrics["training"]["summary"]
+    if (metrics.training or {}).get("summary"):
+        summary = str((metrics.training or {})["summary"])
         lines += ["## Training", "", f"{summary[:1].upper()}{summary[1:]}.", ""]
     lines += ["## Overall", ""]
     others = [key for key in _SUMMARY_KEYS if key not in ("accuracy", "macro_f1")]
@@ -175,17 +176,17 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
         [
             [
                 f"{level} ({descriptions.get(level, level)})",
-                metrics[level]["num_examples"],
-                _with_ci(metrics[level], "accuracy"),
-                _with_ci(metrics[level], "macro_f1"),
+                metrics.levels[level].num_examples,
+                _with_ci(metrics.levels[level], "accuracy"),
+                _with_ci(metrics.levels[level], "macro_f1"),
             ]
-            + [_fmt(metrics[level][key]) for key in others]
+            + [_fmt(getattr(metrics.levels[level], key)) for key in others]
             for level in levels
         ],
     )
     lines += _macro_lines(metrics, levels)
     lines += ["", "## Per class", ""]
-    per_class_levels = [level for level in ("segment", "track") if level in metrics] or levels[:1]
+    per_class_levels = [lv for lv in ("segment", "track") if lv in metrics.levels] or levels[:1]
     header = ["class"]
     for level in per_class_levels:
         header += [f"{level} precision", f"{level} recall", f"{level} f1", f"{level} support"]
@@ -193,16 +194,16 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
     for name in class_names:
         row: list[Any] = [name]
         for level in per_class_levels:
-            scores = metrics[level]["per_class"][name]
+            scores = metrics.levels[level].per_class[name]
             row += [
-                _fmt_class(scores["precision"]),
-                _fmt_class(scores["recall"]),
-                _fmt_class(scores["f1"]),
-                scores["support"],
+                _fmt_class(scores.precision),
+                _fmt_class(scores.recall),
+                _fmt_class(scores.f1),
+                scores.support,
             ]
         rows.append(row)
     lines += _markdown_table(header, rows)
-    for level in [level for level in ("segment", "track") if level in metrics]:
+    for level in [level for level in ("segment", "track") if level in metrics.levels]:
         lines += [
             "",
             f"## Confusion matrix ({level})",
@@ -210,7 +211,7 @@ def _report_markdown(metrics: dict[str, Any], title: str, images: dict[str, str]
             "Rows are true classes, columns predicted classes.",
             "",
         ]
-        matrix = metrics[level]["confusion_matrix"]
+        matrix = metrics.levels[level].confusion_matrix
         lines += _markdown_table(
             ["true \\ predicted", *class_names],
             [[name, *matrix[i]] for i, name in enumerate(class_names)],
@@ -263,65 +264,63 @@ def write_report(
     out = os.fspath(out_dir)
     tf.io.gfile.makedirs(out)
     written: dict[str, str] = {}
-    metrics = _with_anchor_comparability(metrics, predictions)
-
     path = os.path.join(out, METRICS_JSON)
-    _write_bytes(path, (json.dumps(metrics, indent=2) + "\n").encode("utf-8"))
+    # through the type every reader uses: a layout it cannot read is never written
+    typed = _with_anchor_comparability(MetricsFile.from_json(metrics, where=path), predictions)
+    _write_bytes(path, (json.dumps(typed.to_json(), indent=2) + "\n").encode("utf-8"))
     written["metrics"] = path
 
     if predictions is not None:
-        rows = track_prediction_rows(*predictions, list(metrics[_levels(metrics)[0]]["per_class"]))
+        rows = track_prediction_rows(*predictions, typed.levels[_levels(typed)[0]].class_names)
         path = os.path.join(out, TRACKS_CSV)
         _write_bytes(path, track_predictions_csv(rows).encode("utf-8"))
         written["tracks"] = path
 
-    images = _write_confusion_images(metrics, out)
+    images = _write_confusion_images(typed, out)
     if history_csv is not None:
         images.update(_write_training_curves(os.fspath(history_csv), out))
     written.update({key: os.path.join(out, name) for key, name in images.items()})
 
     path = os.path.join(out, REPORT_MD)
-    _write_bytes(path, _report_markdown(metrics, title, images).encode("utf-8"))
+    _write_bytes(path, _report_markdown(typed, title, images).encode("utf-8"))
     written["report"] = path
     logger.info("evaluation report written to %s", out)
     return written
 
 
 def _with_anchor_comparability(
-    metrics: dict[str, Any],
+    metrics: MetricsFile,
     predictions: tuple[np.ndarray, np.ndarray, np.ndarray | Sequence[Any]] | None,
-) -> dict[str, Any]:
+) -> MetricsFile:
     """``metrics`` plus ``anchor_comparability`` when its protocol has published figures.
 
     Whether the scored tracks are the published test clips is checked on their ids
     (from ``predictions``); without them a run is never shown as comparable.
     """
-    from tfgenre.evaluation.anchors import anchors_for, comparability
+    from tfgenre.evaluation.anchors import anchors_named, comparability
 
-    entry = anchors_for(metrics)
-    if not entry or "track" not in metrics:
+    entry = anchors_named(metrics.protocol_name)
+    if not entry or "track" not in metrics.levels:
         return metrics
     track_ids = None if predictions is None else predictions[2]
     check = comparability(
-        entry,
-        str(metrics.get("split", "test")),
-        track_ids,
-        int(metrics["track"].get("num_examples", 0)),
+        entry, metrics.split or "test", track_ids, metrics.levels["track"].num_examples
     )
-    return {**metrics, "anchor_comparability": check.to_json()}
+    return dataclasses.replace(metrics, anchor_comparability=check.to_json())
 
 
-def _write_confusion_images(metrics: dict[str, Any], out: str) -> dict[str, str]:
+def _write_confusion_images(metrics: MetricsFile, out: str) -> dict[str, str]:
     """Writes the segment and track confusion matrices; returns ``{artifact: file name}``."""
     images: dict[str, str] = {}
     for level in ("segment", "track"):
-        if level not in metrics:
+        if level not in metrics.levels:
             continue
         name = f"confusion_matrix_{level}.png"
+        entry = metrics.levels[level]
         figure = confusion_matrix_figure(
-            metrics[level]["confusion_matrix"],
-            list(metrics[level]["per_class"]),
-            title=f"Confusion matrix ({level}, accuracy {metrics[level]['accuracy']:.3f})",
+            [list(row) for row in entry.confusion_matrix],
+            entry.class_names,
+            title=f"Confusion matrix ({level}, accuracy {entry.accuracy:.3f})",
         )
         _write_bytes(os.path.join(out, name), figure_to_png(figure))
         images[f"confusion_matrix_{level}"] = name

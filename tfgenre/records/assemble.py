@@ -20,18 +20,18 @@ from tfgenre.core.tracks import Skip
 from tfgenre.records.info import (
     AudioSpec,
     RecordsInfo,
-    ShardInfo,
     SkippedInput,
     SplitInfo,
     WriteCounts,
     package_versions,
 )
 from tfgenre.records.plan import Unit, state_path
+from tfgenre.records.state import UnitState
 from tfgenre.records.writer_config import WriterConfig, view_specs
 from tfgenre.splitting import splits
 from tfgenre.splitting.protocols import UNKNOWN_PROTOCOL, Protocol
 
-States = Mapping[str, dict[str, Any]]
+States = Mapping[str, UnitState]
 
 
 def assemble_manifest(
@@ -59,7 +59,7 @@ def assemble_manifest(
         mean, std, stats_split = _feature_stats(units, states, len(spec.feature_names or ()))
         views["features"] = spec.with_stats(mean, std, stats_split)
     inputs = sum(len(u.tracks) for u in units) + len(source_skips)
-    written = sum(len(states[u.key]["tracks"]) for u in units)
+    written = sum(len(states[u.key].tracks) for u in units)
     a = cfg.audio
     return RecordsInfo(
         labels=tuple(labels),
@@ -113,16 +113,16 @@ def _split_infos(
                 "shards": [],
             },
         )
-        for t in st["tracks"]:
-            entry["counts"][t["label"]] += t["segments"]
-        entry["tracks"] += len(st["tracks"])
-        entry["examples"] += sum(t["segments"] for t in st["tracks"])
-        entry["bytes"] += sum(s["num_bytes"] for s in st["shards"])
-        for s in st["shards"]:  # a state file's path must lie in the folder, as the manifest's
-            io.inside(output, s.get("file"), f"{state_path(output, u)}: shards file")
-        entry["shards"].extend(ShardInfo.from_json(u.split, s) for s in st["shards"])
-        skipped.extend(SkippedInput(s["path"], s["reason"]) for s in st["skipped"])
-        padded.extend(st["padded"])
+        for t in st.tracks:
+            entry["counts"][t.label] += t.segments
+        entry["tracks"] += len(st.tracks)
+        entry["examples"] += sum(t.segments for t in st.tracks)
+        entry["bytes"] += sum(s.num_bytes for s in st.shards)
+        for s in st.shards:  # a state file's path must lie in the folder, as the manifest's
+            io.inside(output, s.file, f"{state_path(output, u)}: shards file")
+        entry["shards"].extend(st.shards)
+        skipped.extend(st.skipped)
+        padded.extend(st.padded)
     infos = {
         split: SplitInfo(
             name=split,
@@ -139,7 +139,7 @@ def _split_infos(
 
 def _track_groups(units: list[Unit], states: States) -> dict[str, str]:
     """The artist of each written track, when the source knows it (fit/baselines --folds)."""
-    written_ids = {t["track_id"] for u in units for t in states[u.key]["tracks"]}
+    written_ids = {t.track_id for u in units for t in states[u.key].tracks}
     track_groups = {
         t.track_id: t.group
         for u in units
@@ -157,11 +157,11 @@ def _feature_stats(
     Over the train split's segments; over every segment when there is no train split
     (``stats_split: all``).
     """
-    rows = [r["values"] for u in units if u.split == "train" for r in states[u.key]["feature_rows"]]
+    rows = [r.values for u in units if u.split == "train" for r in states[u.key].feature_rows]
     stats_split = "train"
     if not rows:  # no train split: fall back to everything, and say so
         stats_split = "all"
-        rows = [r["values"] for u in units for r in states[u.key]["feature_rows"]]
+        rows = [r.values for u in units for r in states[u.key].feature_rows]
     values = np.asarray(rows, dtype=np.float64).reshape(-1, width)  # (segments, width)
     mean = values.mean(axis=0) if len(values) else np.zeros(width)
     std = values.std(axis=0) if len(values) else np.ones(width)
@@ -180,19 +180,19 @@ def write_features_csv(
     w.writerow(["filename", "length", *feature_names, "label", "track_id", "segment", "split"])
     rows = []
     for u in units:
-        for r in states[u.key]["feature_rows"]:
-            rows.append((u.split, r["track_id"], r["segment"], r))
+        for r in states[u.key].feature_rows:
+            rows.append((u.split, r.track_id, r.segment, r))
     order = {name: i for i, name in enumerate(splits.SPLIT_NAMES)}
     rows.sort(key=lambda x: (order[x[0]], x[1], x[2]))
     for split, _, _, r in rows:
         w.writerow(
             [
-                r["filename"],
-                r["length"],
-                *[repr(v) for v in r["values"]],
-                r["label"],
-                r["track_id"],
-                r["segment"],
+                r.filename,
+                r.length,
+                *[repr(v) for v in r.values],
+                r.label,
+                r.track_id,
+                r.segment,
                 split,
             ]
         )

@@ -27,7 +27,6 @@ A rerun skips the units whose state file exists, as with the local executor.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 from collections.abc import Sequence
@@ -36,8 +35,9 @@ from typing import Any
 from tfgenre.core import io
 from tfgenre.errors import ConfigError
 from tfgenre.records.executors import init_worker, warm_compiled_code
-from tfgenre.records.plan import Unit, state_path
+from tfgenre.records.plan import Unit, read_state, state_path
 from tfgenre.records.shards import write_unit
+from tfgenre.records.state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class BeamExecutor:
 
     def execute(
         self, units: list[Unit], cfg: WriterConfig, labels: list[str]
-    ) -> dict[str, dict[str, Any]]:
+    ) -> dict[str, UnitState]:
         """Writes ``units`` in one Beam pipeline; returns the state of each, by unit key."""
         from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -116,5 +116,5 @@ class BeamExecutor:
         for unit in units:
             path = state_path(cfg.output, unit)
             if io.exists(path):
-                states[unit.key] = json.loads(io.read_text(path))
+                states[unit.key] = read_state(path, unit)
         return states

@@ -26,11 +26,12 @@ from tfgenre.core.tracks import Track
 from tfgenre.records.compute import TrackResult, compute_track, computed_tracks, one_blas_thread
 from tfgenre.records.plan import Unit
 from tfgenre.records.shards import write_shards, write_unit
+from tfgenre.records.state import UnitState
 from tfgenre.records.writer_config import WriterConfig, make_views
 
 logger = logging.getLogger(__name__)
 
-States = dict[str, dict[str, Any]]
+States = dict[str, UnitState]
 
 
 class Executor(Protocol):
@@ -210,7 +211,7 @@ def _compute_track_star(args: tuple[Track, WriterConfig]) -> TrackResult:
     return compute_track(*args)
 
 
-def _write_unit_star(args: tuple[Unit, WriterConfig, list[str]]) -> tuple[str, dict[str, Any]]:
+def _write_unit_star(args: tuple[Unit, WriterConfig, list[str]]) -> tuple[str, UnitState]:
     unit, cfg, labels = args
     return unit.key, write_unit(unit, cfg, labels)
 

@@ -17,6 +17,7 @@ from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
 from tfgenre.records.plan import STATE_DIR
+from tfgenre.records.state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.views import VIEW_NAMES
 
@@ -27,30 +28,32 @@ _OWN_TOP_FILES = (layout.MANIFEST, layout.FEATURES_CSV)
 
 
 def _listed_shards(output: str) -> set[str]:
-    """Shard files (``view/name``) that the manifest or a state file of ``output`` lists."""
+    """Shard files (``view/name``) that the manifest or a state file of ``output`` lists.
+
+    A manifest or state file that cannot be read lists nothing (the shards it named
+    still carry tfgenre's shard names).
+    """
     listed: set[str] = set()
-    documents = []
     manifest_path = io.join(output, layout.MANIFEST)
     if io.exists(manifest_path):
-        documents.append((manifest_path, "manifest"))
-    state_dir = io.join(output, STATE_DIR)
-    if io.isdir(state_dir):
-        documents.extend(
-            (io.join(state_dir, n), "state") for n in io.listdir(state_dir) if n.endswith(".json")
-        )
-    for path, kind in documents:
         try:
-            data = json.loads(io.read_text(path))
+            data = json.loads(io.read_text(manifest_path))
         except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        if kind == "manifest":
+            data = None
+        if isinstance(data, dict):
             splits_info = data.get("splits") or {}
             shards = [s for info in splits_info.values() for s in info.get("shards", [])]
-        else:
-            shards = data.get("shards", [])
-        listed.update(str(s["file"]) for s in shards if isinstance(s, dict) and "file" in s)
+            listed.update(str(s["file"]) for s in shards if isinstance(s, dict) and "file" in s)
+    state_dir = io.join(output, STATE_DIR)
+    if io.isdir(state_dir):
+        for name in io.listdir(state_dir):
+            if not name.endswith(".json") or name == layout.STATE_CONFIG:
+                continue
+            try:
+                state = UnitState.load(io.join(state_dir, name))
+            except (OSError, RecordsError):
+                continue
+            listed.update(s.file for s in state.shards)
     return listed
 
 

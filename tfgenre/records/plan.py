@@ -9,7 +9,6 @@ units can be written by independent workers. A unit is done when its state file
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from tfgenre.core import io, layout
 from tfgenre.core.tracks import Skip, Track
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
+from tfgenre.records.state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.registry import get_source, prepare_source
 from tfgenre.splitting import splits
@@ -196,16 +196,32 @@ def pending_units(output: str, units: list[Unit]) -> list[Unit]:
     return [u for u in units if not io.exists(state_path(output, u))]
 
 
-def read_states(output: str, units: list[Unit]) -> dict[str, dict[str, Any]]:
+def read_states(output: str, units: list[Unit]) -> dict[str, UnitState]:
     """Every unit's state, by unit key.
 
     Raises:
-        RecordsError: when a unit has no state file (its executor did not finish it).
+        RecordsError: when a unit has no state file (its executor did not finish it), or
+            one that is not a state file of this unit.
     """
     states = {}
     for u in units:
         path = state_path(output, u)
         if not io.exists(path):
             raise RecordsError(f"unit {u.key} finished without its state file {path}")
-        states[u.key] = json.loads(io.read_text(path))
+        states[u.key] = read_state(path, u)
     return states
+
+
+def read_state(path: str, unit: Unit) -> UnitState:
+    """The state file ``path`` of ``unit``.
+
+    Raises:
+        RecordsError: when it breaks the layout or names another unit or split.
+    """
+    state = UnitState.load(path)
+    if state.unit != unit.key or state.split != unit.split:
+        raise RecordsError(
+            f"{path}: key 'unit' is {state.unit!r} of split {state.split!r}; this file "
+            f"belongs to unit {unit.key!r} of split {unit.split!r}"
+        )
+    return state

@@ -9,7 +9,6 @@ unit done.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -20,13 +19,15 @@ from tfgenre.core.tracks import Track
 from tfgenre.errors import RecordsError
 from tfgenre.records import example, naming
 from tfgenre.records.compute import TrackResult, computed_tracks
+from tfgenre.records.info import ShardInfo, SkippedInput
 from tfgenre.records.plan import Unit, state_path
+from tfgenre.records.state import FeatureRow, UnitState, WrittenTrack
 from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)
 
 
-def write_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, Any]:
+def write_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> UnitState:
     """Computes and writes one unit in this process; returns its state.
 
     The function a pool worker or a Beam worker runs for a whole unit.
@@ -36,7 +37,7 @@ def write_unit(unit: Unit, cfg: WriterConfig, labels: list[str]) -> dict[str, An
 
 def write_shards(
     unit: Unit, cfg: WriterConfig, labels: list[str], results: Iterable[TrackResult]
-) -> dict[str, Any]:
+) -> UnitState:
     """Writes one unit's shards (all views) and its state file; returns the state.
 
     Shards are written as ``*.incomplete`` and renamed only when complete; the state
@@ -65,14 +66,11 @@ def write_shards(
         v: tf.io.TFRecordWriter(io.join(cfg.output, rel) + layout.INCOMPLETE_SUFFIX)
         for v, rel in files.items()
     }
-    state: dict[str, Any] = {
-        "unit": unit.key,
-        "split": unit.split,
+    state: dict[str, list[Any]] = {
         "tracks": [],
         "skipped": [],
         "padded": [],
         "feature_rows": [],
-        "shards": [],
     }
     examples = 0
     try:
@@ -86,10 +84,18 @@ def write_shards(
     finally:
         for w in writers.values():
             w.close()
-    for view, rel in files.items():
-        state["shards"].append(_finish_shard(cfg.output, view, rel, examples))
-    io.write_text_atomic(state_path(cfg.output, unit), json.dumps(state, sort_keys=True))
-    return state
+    shards = [_finish_shard(cfg.output, v, unit.split, rel, examples) for v, rel in files.items()]
+    done = UnitState(
+        unit=unit.key,
+        split=unit.split,
+        tracks=tuple(state["tracks"]),
+        skipped=tuple(state["skipped"]),
+        padded=tuple(state["padded"]),
+        feature_rows=tuple(state["feature_rows"]),
+        shards=tuple(shards),
+    )
+    done.write(state_path(cfg.output, unit))
+    return done
 
 
 def _write_track(
@@ -98,7 +104,7 @@ def _write_track(
     cfg: WriterConfig,
     label_index: Mapping[str, int],
     writers: Mapping[str, Any],
-    state: dict[str, Any],
+    state: dict[str, list[Any]],
 ) -> int:
     """Writes one track's examples to every view's shard and notes it in ``state``.
 
@@ -107,7 +113,7 @@ def _write_track(
     """
     if result.skip_reason:
         logger.warning("skipped %s: %s", track.path, result.skip_reason)
-        state["skipped"].append({"path": track.path, "reason": result.skip_reason})
+        state["skipped"].append(SkippedInput(track.path, result.skip_reason))
         return 0
     assert result.payloads is not None
     n_seg = next(iter(result.payloads.values())).shape[0]
@@ -116,14 +122,7 @@ def _write_track(
             writers[name].write(
                 example.serialize(track.track_id, s, label_index[track.label], arr[s])
             )
-    state["tracks"].append(
-        {
-            "track_id": track.track_id,
-            "label": track.label,
-            "segments": n_seg,
-            "num_samples": result.num_samples,
-        }
-    )
+    state["tracks"].append(WrittenTrack(track.track_id, track.label, n_seg, result.num_samples))
     if result.padded:
         state["padded"].append(track.track_id)
     if "features" in result.payloads:
@@ -131,7 +130,7 @@ def _write_track(
     return n_seg
 
 
-def _feature_rows(track: Track, result: TrackResult, cfg: WriterConfig) -> list[dict[str, Any]]:
+def _feature_rows(track: Track, result: TrackResult, cfg: WriterConfig) -> list[FeatureRow]:
     """The rows of ``features.csv`` for one track's segments (as kept in the state)."""
     assert result.payloads is not None
     features = result.payloads["features"]
@@ -141,26 +140,20 @@ def _feature_rows(track: Track, result: TrackResult, cfg: WriterConfig) -> list[
     for s in range(features.shape[0]):
         filename = base if cfg.audio.window_samples is None else f"{stem}.{s}{ext}"
         rows.append(
-            {
-                "filename": filename,
-                "length": result.segment_samples,
-                "values": [float(x) for x in features[s]],
-                "label": track.label,
-                "track_id": track.track_id,
-                "segment": s,
-            }
+            FeatureRow(
+                filename=filename,
+                length=result.segment_samples,
+                values=tuple(float(x) for x in features[s]),
+                label=track.label,
+                track_id=track.track_id,
+                segment=s,
+            )
         )
     return rows
 
 
-def _finish_shard(output: str, view: str, rel: str, examples: int) -> dict[str, Any]:
+def _finish_shard(output: str, view: str, split: str, rel: str, examples: int) -> ShardInfo:
     """Renames a complete shard into place; returns its entry in the unit's state."""
     path = io.join(output, rel)
     io.rename(path + layout.INCOMPLETE_SUFFIX, path)
-    return {
-        "view": view,
-        "file": rel,
-        "examples": examples,
-        "num_bytes": io.size(path),
-        "sha256": io.sha256(path),
-    }
+    return ShardInfo(view, split, rel, examples, io.size(path), io.sha256(path))

@@ -10,12 +10,15 @@ another machine once its heartbeat is older than the grace period (its storage c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import warnings
-from collections.abc import Mapping
 from typing import Any
+
+from tfgenre.core.json_fields import Fields
+from tfgenre.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -29,27 +32,59 @@ def _start_ticks(pid: int) -> int | None:
         return None
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkerRecord:
+    """A trial's ``worker`` attribute: the process that runs it.
+
+    Attributes:
+        host: The machine's host name.
+        pid: The process id.
+        started: When the process started (clock ticks after boot), None if unknown.
+    """
+
+    host: str
+    pid: int
+    started: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The user attribute's value."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> WorkerRecord:
+        """Reads a ``worker`` attribute.
+
+        Raises:
+            ConfigError: naming ``where`` (the trial) and the key that breaks the layout.
+        """
+        fields = Fields(data, where, ConfigError)
+        started = fields.get("started")
+        return cls(
+            host=fields.text("host"),
+            pid=fields.integer("pid"),
+            started=None if started is None else fields.integer("started"),
+        )
+
+    def alive(self) -> bool:
+        """Whether the process (on this host) still runs.
+
+        A pid that now belongs to another process (a different start time) counts as gone.
+        """
+        if self.pid <= 0:
+            return True  # unknown: leave the trial alone
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # another user's process
+        return self.started is None or _start_ticks(self.pid) in (None, self.started)
+
+
 def this_process() -> dict[str, Any]:
     """The ``worker`` attribute of a trial: host, pid and start time of this process."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
-
-
-def process_alive(worker: Mapping[str, Any]) -> bool:
-    """Whether the process of a ``worker`` attribute (on this host) still runs.
-
-    A pid that now belongs to another process (a different start time) counts as gone.
-    """
-    pid = worker.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return True  # unknown: leave the trial alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    started = worker.get("started")
-    return started is None or _start_ticks(pid) in (None, started)
+    pid = os.getpid()
+    return WorkerRecord(socket.gethostname(), pid, _start_ticks(pid)).to_json()
 
 
 def retry_trial(study: Any, trial: Any) -> None:
@@ -89,13 +124,15 @@ def fail_dead_trials(study: Any) -> list[int]:
     host = socket.gethostname()
     failed: list[int] = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = trial.user_attrs.get("worker") or {}
-        if worker.get("host") != host or worker.get("pid") == os.getpid():
+        try:
+            where = f"trial {trial.number}'s worker attribute"
+            worker = WorkerRecord.from_json(trial.user_attrs.get("worker"), where)
+        except ConfigError:  # no record of its process: leave it alone
             continue
-        if process_alive(worker):
+        if worker.host != host or worker.pid == os.getpid() or worker.alive():
             continue
         message = (
-            f"its process (pid {worker.get('pid')} on {host}) ended before the trial did "
+            f"its process (pid {worker.pid} on {host}) ended before the trial did "
             "(killed?); failed on resume"
         )
         try:

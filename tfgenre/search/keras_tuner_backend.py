@@ -328,7 +328,8 @@ def to_optuna_study(tuner: Any, runner: TrialRunner) -> Any:
             completed = False
         if completed:
             record = runner.read_record(attrs["run_dir"])
-            attrs.update({k: record[k] for k in ("seconds", "epochs") if k in record})
+            if record is not None:
+                attrs.update(seconds=record.seconds, epochs=record.epochs)
         elif trial.message:
             lines = [line for line in str(trial.message).strip().splitlines() if line.strip()]
             last = lines[-1] if lines else ""

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from tfgenre.core import io
+from tfgenre.evaluation.metrics_file import MetricsFile
 from tfgenre.search.objectives import Objective
 from tfgenre.search.space import SearchSpace
 from tfgenre.search.trials import TrialRunner
@@ -176,29 +177,36 @@ def _same_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: row.get(k, "") for k in keys} for row in rows]
 
 
-def evaluation_summary(metrics: dict[str, Any], split: str) -> dict[str, Any]:
+def evaluation_summary(metrics: MetricsFile, split: str) -> dict[str, Any]:
     """The best trial's evaluation as kept in ``summary.json``: track level, with intervals.
 
     Args:
-        metrics: What ``tfgenre.evaluation.predictions.evaluate_run`` returned for the trial.
+        metrics: The trial's ``metrics.json`` (what ``evaluate_run`` returned, typed).
         split: The split it was scored on.
 
     Returns:
         ``{"split", "accuracy", "accuracy_ci", "macro_f1", "macro_f1_ci", "ci",
         "segment_accuracy", "segment_accuracy_ci", "tracks"}`` (the ``_ci`` entries are
         ``[lo, hi]`` of a bootstrap over tracks, absent from older metrics).
+
+    Raises:
+        DamagedFileError: when the metrics lack the track or the segment level.
     """
-    track, segment = metrics["track"], metrics["segment"]
+    track, segment = metrics.level("track"), metrics.level("segment")
+
+    def interval(value: tuple[float, float] | None) -> list[float] | None:
+        return None if value is None else list(value)
+
     out = {
         "split": split,
-        "accuracy": track["accuracy"],
-        "accuracy_ci": track.get("accuracy_ci"),
-        "macro_f1": track["macro_f1"],
-        "macro_f1_ci": track.get("macro_f1_ci"),
-        "ci": track.get("ci"),
-        "segment_accuracy": segment["accuracy"],
-        "segment_accuracy_ci": segment.get("accuracy_ci"),
-        "tracks": track.get("num_examples"),
+        "accuracy": track.accuracy,
+        "accuracy_ci": interval(track.accuracy_ci),
+        "macro_f1": track.macro_f1,
+        "macro_f1_ci": interval(track.macro_f1_ci),
+        "ci": None if track.ci is None else track.ci.to_json(),
+        "segment_accuracy": segment.accuracy,
+        "segment_accuracy_ci": interval(segment.accuracy_ci),
+        "tracks": track.num_examples,
     }
     return {k: v for k, v in out.items() if v is not None}
 

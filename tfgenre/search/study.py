@@ -398,13 +398,15 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     """Track-level accuracy and macro-F1 of the best trial on its eval split, if possible."""
     if not trial_dir or not io.exists(io.join(trial_dir, layout.MODEL)):
         return None
+    from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.evaluation.predictions import evaluate_run
     from tfgenre.runs.run_folder import load_run_config
 
     split = load_run_config(trial_dir).eval_split
     try:
-        metrics = evaluate_run(trial_dir, split=split)
+        return report.evaluation_summary(
+            MetricsFile.from_json(evaluate_run(trial_dir, split=split)), split
+        )
     except TfgenreError as err:
         logger.warning("could not evaluate the best trial on %r: %s", split, err)
         return None
-    return report.evaluation_summary(metrics, split)

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tfgenre.core import config, io, layout
-from tfgenre.errors import ConfigError, TfgenreError
+from tfgenre.core.json_fields import Fields, load_object
+from tfgenre.errors import ConfigError, DamagedFileError, TfgenreError
 from tfgenre.search.objectives import (
     Objective,
     count_params,
@@ -39,6 +40,66 @@ RECORD = "trial.json"
 
 class TrialFailed(TfgenreError):
     """A trial ran but its result is unusable (NaN loss, NaN objective)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """``trial.json``: what a finished trial wrote into its folder.
+
+    Attributes:
+        params: ``{param: label}`` of the trial's point.
+        objectives: ``{objective name: value}``, in objective order.
+        seconds: Wall time of the fit and the measurements, rounded to ms.
+        epochs: Epochs trained.
+    """
+
+    params: Mapping[str, Any]
+    objectives: Mapping[str, float]
+    seconds: float
+    epochs: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's object."""
+        return {
+            "params": dict(self.params),
+            "objectives": dict(self.objectives),
+            "seconds": self.seconds,
+            "epochs": self.epochs,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = RECORD) -> TrialRecord:
+        """Reads the object of a ``trial.json``.
+
+        Raises:
+            DamagedFileError: naming the file and the key that breaks the layout.
+        """
+        fields = Fields(data, where, DamagedFileError)
+        objectives = fields.sub("objectives")
+        return cls(
+            params=fields.mapping("params"),
+            objectives={str(name): objectives.number(name) for name in objectives.data},
+            seconds=fields.number("seconds"),
+            epochs=fields.integer("epochs"),
+        )
+
+    @classmethod
+    def load(cls, run_dir: str) -> TrialRecord | None:
+        """The ``trial.json`` in ``run_dir``; None when the trial wrote none.
+
+        Raises:
+            DamagedFileError: when the file is not JSON or breaks the layout.
+        """
+        path = io.join(run_dir, RECORD)
+        if not io.exists(path):
+            return None
+        return cls.from_json(load_object(path, DamagedFileError), path)
+
+    def write(self, run_dir: str) -> str:
+        """Writes ``<run_dir>/trial.json`` atomically; returns its path."""
+        path = io.join(run_dir, RECORD)
+        io.write_text_atomic(path, json.dumps(self.to_json(), indent=2))
+        return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,19 +274,21 @@ class TrialRunner:
         return tuple(values)
 
     def _write_record(self, labels: Mapping[str, Any], result: TrialResult) -> None:
-        record = {
-            "params": dict(labels),
-            "objectives": {o.name: v for o, v in zip(self.objectives, result.values)},
-            "seconds": round(result.seconds, 3),
-            "epochs": result.epochs,
-        }
-        io.write_text_atomic(io.join(result.run_dir, RECORD), json.dumps(record, indent=2))
+        TrialRecord(
+            params=dict(labels),
+            objectives={o.name: v for o, v in zip(self.objectives, result.values)},
+            seconds=round(result.seconds, 3),
+            epochs=result.epochs,
+        ).write(result.run_dir)
 
     @staticmethod
-    def read_record(run_dir: str) -> dict[str, Any]:
-        """The ``trial.json`` a finished trial wrote ({} when there is none)."""
-        path = io.join(run_dir, RECORD)
-        return json.loads(io.read_text(path)) if io.exists(path) else {}
+    def read_record(run_dir: str) -> TrialRecord | None:
+        """The ``trial.json`` a finished trial wrote (None when there is none).
+
+        Raises:
+            DamagedFileError: when the file is not JSON or breaks the layout.
+        """
+        return TrialRecord.load(run_dir)
 
     def prune_models(self, finished: Iterable[str], keep: Iterable[str]) -> list[str]:
         """Removes model files of finished trials that are not kept (per keep_models).

@@ -32,6 +32,7 @@ from typing import Any
 
 from tfgenre.core import config, io, layout
 from tfgenre.errors import ConfigError
+from tfgenre.evaluation.metrics_file import MetricsFile
 from tfgenre.evaluation.predictions import evaluate_run
 from tfgenre.records.info import RecordsInfo
 from tfgenre.runs import run_folder
@@ -66,7 +67,7 @@ class FoldOutcome:
 
     fold: int
     run_dir: str
-    metrics: dict[str, Any]
+    metrics: MetricsFile
     status: str
     seconds: float
 
@@ -168,16 +169,18 @@ def _run_folds_locked(cfg: Any, overwrite: bool) -> CrossValResult:
         if fold_finished(fcfg):
             status = "skipped"
             logger.info("fold %d/%d: finished before, skipped (%s)", k, cfg.folds, fcfg.run_dir)
-            metrics = json.loads(io.read_text(_metrics_path(fcfg.run_dir)))
+            metrics = MetricsFile.load(_metrics_path(fcfg.run_dir))
         elif io.exists(io.join(fcfg.run_dir, layout.MODEL)) and _same_config(fcfg):
             status = "evaluated"
             logger.info("fold %d/%d: model found, evaluating its test fold", k, cfg.folds)
-            metrics = evaluate_run(fcfg.run_dir, split="test")
+            evaluated = evaluate_run(fcfg.run_dir, split="test")
+            metrics = MetricsFile.from_json(evaluated, where=_metrics_path(fcfg.run_dir))
         else:
             status = "trained"
             logger.info("fold %d/%d: training in %s", k, cfg.folds, fcfg.run_dir)
             result = train(fcfg, evaluate=True, confusion_images=False)
-            metrics = result.metrics or {}
+            where = _metrics_path(fcfg.run_dir)
+            metrics = MetricsFile.from_json(result.metrics or {}, where=where)
             keras.backend.clear_session()
         outcomes.append(FoldOutcome(k, fcfg.run_dir, metrics, status, time.perf_counter() - start))
     summary = summarise(cfg, outcomes)
@@ -204,9 +207,9 @@ def summarise(cfg: Any, outcomes: Sequence[FoldOutcome]) -> dict[str, Any]:
     for o in outcomes:
         row: dict[str, Any] = {"fold": o.fold, "run_dir": o.run_dir, "status": o.status}
         for level, name in SUMMARY_METRICS:
-            row[f"{level}_{name}"] = float(o.metrics[level][name])
-        row["test_tracks"] = int(o.metrics["track"]["num_examples"])
-        row["test_segments"] = int(o.metrics["segment"]["num_examples"])
+            row[f"{level}_{name}"] = float(getattr(o.metrics.level(level), name))
+        row["test_tracks"] = o.metrics.level("track").num_examples
+        row["test_segments"] = o.metrics.level("segment").num_examples
         per_fold.append(row)
     overall = {
         f"{level}_{name}": fold_interval([r[f"{level}_{name}"] for r in per_fold])

@@ -165,9 +165,10 @@ def train_with_probe_tuning(cfg: Any, **kwargs: Any) -> Any:
         io.join(cfg.run_dir, PROBE_TUNING_JSON), json.dumps(record, indent=2) + "\n"
     )
     if result.metrics:
+        from tfgenre.evaluation.metrics_file import MetricsFile
         from tfgenre.runs.run_folder import report_dir
 
-        split = result.metrics.get("split", "test")
+        split = MetricsFile.from_json(result.metrics).split or "test"
         report = io.join(report_dir(cfg.run_dir, split), layout.REPORT_MD)
         if io.exists(report):
             io.write_text_atomic(report, io.read_text(report) + _markdown(record))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tfgenre.core import io, layout
+from tfgenre.core import io
 from tfgenre.errors import ConfigError
 from tfgenre.inference.predictor import TrackPrediction
 
@@ -69,38 +68,35 @@ def model_names(models: Sequence[str]) -> list[str]:
     return names
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(io.read_text(path))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def run_accuracy(run_dir: str) -> dict[str, Any] | None:
     """The test accuracy of a run with its interval, from ``report/metrics.json``.
 
     Returns:
         ``{"value", "low", "high", "level", "scope"}`` (``level`` the interval's
         confidence level, e.g. 0.95; ``scope`` ``track`` or ``segment``; ``low``,
-        ``high``, ``level`` None without an interval), or None without a report.
+        ``high``, ``level`` None without an interval), or None without a report (or
+        with one this version cannot read, which is logged).
     """
-    metrics = _read_json(io.join(run_dir, layout.REPORT, layout.METRICS_JSON))
-    if not metrics:
+    from tfgenre.errors import DamagedFileError
+    from tfgenre.evaluation.metrics_file import MetricsFile, metrics_path
+
+    path = metrics_path(run_dir)
+    if not io.exists(path):
         return None
-    for scope in ("track", "segment", *metrics):
-        entry = metrics.get(scope)
-        if isinstance(entry, dict) and isinstance(entry.get("accuracy"), (int, float)):
-            interval = entry.get("accuracy_ci") or [None, None]
-            ci = entry.get("ci") if isinstance(entry.get("ci"), dict) else {}
-            return {
-                "value": float(entry["accuracy"]),
-                "low": None if interval[0] is None else float(interval[0]),
-                "high": None if interval[1] is None else float(interval[1]),
-                "level": ci.get("level") if interval[0] is not None else None,
-                "scope": scope,
-            }
-    return None
+    try:
+        metrics = MetricsFile.load(path)
+    except (OSError, DamagedFileError) as err:
+        logger.warning("no accuracy shown for %s: %s", run_dir, err)
+        return None
+    scope, entry = metrics.headline()
+    interval = entry.accuracy_ci
+    return {
+        "value": float(entry.accuracy),
+        "low": None if interval is None else float(interval[0]),
+        "high": None if interval is None else float(interval[1]),
+        "level": entry.ci.level if interval is not None and entry.ci is not None else None,
+        "scope": scope,
+    }
 
 
 @dataclasses.dataclass(frozen=True)

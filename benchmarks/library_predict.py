@@ -81,8 +81,12 @@ def _time_baseline(predictor: Any, files: Sequence[str]) -> float:
 def _time_library(
     predictor: Any, settings: Any, music: str, out_path: str, workers: int, expected: int
 ) -> tuple[float, float]:
-    """Seconds of library mode over ``music`` into a ``.jsonl`` output, and tracks/s
-    after the first track (pool start and first batch excluded)."""
+    """Seconds of library mode over ``music`` into a ``.jsonl`` output.
+
+    Returns:
+        The seconds, and the tracks/s after the first track (pool start and first
+        batch excluded).
+    """
     from tfgenre.inference.library import listing
     from tfgenre.inference.library.parallel import predict_library
     from tfgenre.inference.library.sink import LibraryOutput

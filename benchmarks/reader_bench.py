@@ -1,5 +1,6 @@
-"""``reader_speedup``: examples/s of tfgenre's mel pipeline against the naive FloatList
-records and against decoding the audio every epoch.
+"""``reader_speedup``: examples/s of tfgenre's mel pipeline.
+
+Against the naive FloatList records and against decoding the audio every epoch.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""``train_throughput`` (training examples/s per model, float32 and mixed precision) and
-``predict_latency`` (one 30-s clip through the Predictor).
+"""``train_throughput`` and ``predict_latency``.
+
+Training examples/s per model (float32, and mixed precision on a GPU), and the seconds
+to classify one 30-s clip through the Predictor.
 """
 
 from __future__ import annotations

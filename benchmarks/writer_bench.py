@@ -1,5 +1,7 @@
-"""``writer_speedup``, ``writer_scaling`` and ``bytes_per_segment``: tfgenre's records
-writer against the naive FMA-study writer, at 1 and N workers, and the bytes per segment.
+"""``writer_speedup``, ``writer_scaling`` and ``bytes_per_segment``.
+
+tfgenre's records writer against the naive FMA-study writer, at 1 and N workers, and
+the bytes each stores per segment.
 """
 
 from __future__ import annotations

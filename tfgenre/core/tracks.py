@@ -1,5 +1,7 @@
-"""Tracks and audio files: the record every source yields (:class:`Track`), the skips a
-source reports, the :class:`Source` protocol, and which file names are audio.
+"""Tracks and audio files.
+
+The record every source yields (:class:`Track`), the skips a source reports, the
+:class:`Source` protocol, and which file names are audio.
 """
 
 from __future__ import annotations

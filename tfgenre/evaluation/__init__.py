@@ -6,7 +6,7 @@ Modules:
 * :mod:`~tfgenre.evaluation.anchors`: published figures (``anchors.yaml``) and when a run
   may stand beside them.
 * :mod:`~tfgenre.evaluation.metrics`: segment- and track-level metrics of predictions.
-* :mod:`~tfgenre.evaluation.tracks`: the per-track predictions file (``tracks.csv``).
+* :mod:`~tfgenre.evaluation.tracks_csv`: the per-track predictions file (``tracks.csv``).
 * :mod:`~tfgenre.evaluation.figures`: confusion-matrix and training-curve figures.
 * :mod:`~tfgenre.evaluation.report`: ``metrics.json``, ``report.md`` and the figures.
 * :mod:`~tfgenre.evaluation.predictions`: a run's predictions on a split, and its evaluation.

@@ -106,9 +106,9 @@ def _predict_dofn(beam: Any, model_args: dict[str, Any], settings: Settings) -> 
 
     class PredictFile(beam.DoFn):
         def setup(self) -> None:
-            from tfgenre.predict import _load
+            from tfgenre.inference.model_loader import load_predictor
 
-            self.predictor = _load(argparse.Namespace(**model_args))
+            self.predictor = load_predictor(**model_args)
 
         def process(self, path: str) -> Any:
             from tfgenre.errors import AudioDecodeError

@@ -149,7 +149,7 @@ def bench_embeddings(
 
 def bench_clip_paths(count: int) -> tuple[str, ...]:
     """``count`` clips over up to 10 genres: GTZAN's when ``TFGENRE_REAL_DATA`` is set."""
-    from benchmarks.run import prepare_clips
+    from benchmarks.clips import prepare_clips
 
     cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
     genres = max(1, min(10, count))

@@ -41,8 +41,8 @@ def _run_folder(folder: str, labels: Sequence[str]) -> str:
 
     window = int(WINDOW_SECONDS * RATE)
     spec = MelView().spec(window, RATE)
-    model = get_model("mel_cnn", InputSpec("mel", tuple(spec.shape), sample_rate=RATE),
-                      len(labels))
+    input_spec = InputSpec("mel", tuple(spec.shape), sample_rate=RATE)
+    model = get_model("mel_cnn", input_spec, len(labels))
     run = RunInfo(
         labels=tuple(labels),
         model="mel_cnn",
@@ -70,6 +70,55 @@ def _library(paths: Sequence[str], folder: str, tracks: int) -> list[str]:
     return sorted(out)
 
 
+def _time_baseline(predictor: Any, files: Sequence[str]) -> float:
+    """Seconds of the one-process loop, :meth:`Predictor.predict_files`, over ``files``."""
+    start = time.perf_counter()
+    results, failed = predictor.predict_files(files)
+    assert len(results) == len(files) and not failed
+    return time.perf_counter() - start
+
+
+def _time_library(
+    predictor: Any, settings: Any, music: str, out_path: str, workers: int, expected: int
+) -> tuple[float, float]:
+    """Seconds of library mode over ``music`` into a ``.jsonl`` output.
+
+    Returns:
+        The seconds, and the tracks/s after the first track (pool start and first
+        batch excluded).
+    """
+    from tfgenre.inference.library import listing
+    from tfgenre.inference.library.parallel import predict_library
+    from tfgenre.inference.library.sink import LibraryOutput
+
+    out = LibraryOutput(out_path, settings)
+    start = time.perf_counter()
+    out.open()
+    items = ((e.path, listing.stamp(e.path)) for e in listing.iter_library([music]))
+    count = 0
+    first = start
+    for (_, stamp), r in predict_library(predictor, items, workers=workers, batch_size=32):
+        out.write(r, stamp)
+        count += 1
+        if count == 1:
+            first = time.perf_counter()
+    out.close([], {})
+    assert count == expected
+    end = time.perf_counter()
+    return end - start, (count - 1) / max(end - first, 1e-9)
+
+
+def _split_time(predictor: Any, files: Sequence[str]) -> tuple[float, float]:
+    """Seconds of decoding + framing + view alone, and of the model alone."""
+    prep = predictor.preparer()
+    start = time.perf_counter()
+    inputs = [prep(p).inputs for p in files]
+    middle = time.perf_counter()
+    for x in inputs:
+        predictor.classify(x)
+    return middle - start, time.perf_counter() - middle
+
+
 def bench_library_predict(
     paths: Sequence[str], labels: Sequence[str], *, tracks: int = 24, rounds: int = 1
 ) -> dict[str, Any]:
@@ -81,60 +130,28 @@ def bench_library_predict(
         tracks: Tracks in the library.
         rounds: Repeats of each measurement (the best of them is kept).
     """
-    from tfgenre.inference.library import listing
-    from tfgenre.inference.library.parallel import predict_library
-    from tfgenre.inference.library.sink import LibraryOutput, Settings
+    from tfgenre.inference.library.sink import Settings
     from tfgenre.inference.predictor import Predictor
 
     with tempfile.TemporaryDirectory(prefix="tfgenre_library_bench_") as tmp:
         run_dir = _run_folder(os.path.join(tmp, "run"), labels)
-        files = _library(paths, os.path.join(tmp, "music"), tracks)
+        music = os.path.join(tmp, "music")
+        files = _library(paths, music, tracks)
         predictor = Predictor.load(run_dir)
         predictor.predict_file(files[0])  # tracing, imports
         settings = Settings("jsonl", run_dir, "bench", "genre", tuple(labels), 3, False, None)
-
-        def baseline() -> float:
-            start = time.perf_counter()
-            results, failed = predictor.predict_files(files)
-            assert len(results) == len(files) and not failed
-            return time.perf_counter() - start
-
-        def library(workers: int, n: int) -> float:
-            out = LibraryOutput(os.path.join(tmp, f"out_{workers}_{n}.jsonl"), settings)
-            start = time.perf_counter()
-            out.open()
-            items = ((e.path, listing.stamp(e.path)) for e in listing.iter_library([
-                os.path.join(tmp, "music")]))
-            count = 0
-            first = start
-            for (_, stamp), r in predict_library(predictor, items, workers=workers,
-                                                 batch_size=32):
-                out.write(r, stamp)
-                count += 1
-                if count == 1:
-                    first = time.perf_counter()
-            out.close([], {})
-            assert count == len(files)
-            end = time.perf_counter()
-            after_first[workers] = (count - 1) / max(end - first, 1e-9)
-            return end - start
-
-        def split() -> tuple[float, float]:
-            """Seconds of decoding + framing + view alone, and of the model alone."""
-            prep = predictor.preparer()
-            start = time.perf_counter()
-            inputs = [prep(p).inputs for p in files]
-            middle = time.perf_counter()
-            for x in inputs:
-                predictor.classify(x)
-            return middle - start, time.perf_counter() - middle
-
-        decode_s, model_s = split()
+        decode_s, model_s = _split_time(predictor, files)
         after_first: dict[int, float] = {}
         seconds: dict[str, float] = {}
         for n in range(rounds):
             for key, workers in (("baseline", 0), ("workers_1", 1), ("workers_2", 2)):
-                t = library(workers, n) if workers else baseline()
+                if workers:
+                    out_path = os.path.join(tmp, f"out_{workers}_{n}.jsonl")
+                    t, after_first[workers] = _time_library(
+                        predictor, settings, music, out_path, workers, len(files)
+                    )
+                else:
+                    t = _time_baseline(predictor, files)
                 seconds[key] = min(seconds.get(key, float("inf")), t)
                 print(f"  library_predict {key:10s} {len(files) / t:6.2f} tracks/s", flush=True)
     rate = {k: len(files) / v for k, v in seconds.items()}
@@ -163,7 +180,7 @@ def bench_library_predict(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: prints the figure as JSON."""
-    from benchmarks.run import prepare_clips
+    from benchmarks.clips import prepare_clips
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tracks", type=int, default=24)
@@ -171,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cache = os.path.join(tempfile.gettempdir(), "tfgenre_bench_audio")
     clips = prepare_clips(cache, num_genres=6, clips_per_genre=2)
-    result = bench_library_predict(clips.paths, clips.label_names, tracks=args.tracks,
-                                   rounds=args.rounds)
+    result = bench_library_predict(
+        clips.paths, clips.label_names, tracks=args.tracks, rounds=args.rounds
+    )
     result["library_predict"]["source"] = clips.source
     print(json.dumps(result, indent=2))
     return 0

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from benchmarks.run import SAMPLE_RATE, WINDOW_SECONDS, Clips, prepare_clips, replicate
+from benchmarks.clips import SAMPLE_RATE, WINDOW_SECONDS, Clips, prepare_clips, replicate
 
 BACKBONE = "musicnn_msd"
 PROBE_MODEL = "logistic_regression"

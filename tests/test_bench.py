@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from skips import needs_musicnn
 
-from benchmarks import naive
+from benchmarks import clips as bench_clips
+from benchmarks import naive, reader_bench, writer_bench
 from benchmarks import run as bench
+from benchmarks.table import format_table
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +22,15 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     with pytest.MonkeyPatch.context() as mp:  # these sizes are for synthetic clips
         mp.delenv("TFGENRE_REAL_DATA", raising=False)
-        clips = bench.prepare_clips(
+        clips = bench_clips.prepare_clips(
             str(root / "cache"), num_genres=2, clips_per_genre=1, clip_seconds=6.0
         )
     naive_path = str(root / "naive.tfrecord")
-    info = naive.write(clips.paths, clips.labels, naive_path, window_seconds=bench.WINDOW_SECONDS)
+    info = naive.write(
+        clips.paths, clips.labels, naive_path, window_seconds=bench_clips.WINDOW_SECONDS
+    )
     records = str(root / "records")
-    write_records(bench.writer_config(clips, records, ("mel",), workers=1), progress=False)
+    write_records(writer_bench.writer_config(clips, records, ("mel",), workers=1), progress=False)
     return clips, naive_path, info, records
 
 
@@ -35,7 +39,7 @@ def test_naive_and_tfgenre_readers_deliver_the_same_images(tiny):
     assert info["examples"] == 4
     fast = [
         (x.numpy(), y.numpy())
-        for x, y in bench.tfgenre_image_dataset(records, batch_size=4).unbatch()
+        for x, y in reader_bench.tfgenre_image_dataset(records, batch_size=4).unbatch()
     ]
     slow = [
         (x.numpy(), y.numpy())
@@ -59,9 +63,9 @@ def test_naive_three_view_writer_stores_raw_and_reference_features(tiny, tmp_pat
     clips, _, _, _ = tiny
     path = str(tmp_path / "naive_all.tfrecord")
     info = naive.write(
-        clips.paths[:1], clips.labels[:1], path, window_seconds=3.0, views=bench.ALL_VIEWS
+        clips.paths[:1], clips.labels[:1], path, window_seconds=3.0, views=bench_clips.ALL_VIEWS
     )
-    assert info["examples"] == 2 and set(info["view_bytes"]) == set(bench.ALL_VIEWS)
+    assert info["examples"] == 2 and set(info["view_bytes"]) == set(bench_clips.ALL_VIEWS)
     y, _ = librosa.load(clips.paths[0], sr=22050, mono=True)
     window = 3 * 22050
     for s, record in enumerate(tf.data.TFRecordDataset(path)):
@@ -149,7 +153,7 @@ def test_run_writes_every_figure(tmp_path, monkeypatch):
     assert serve["model"] == "serve_run" and serve["server_workers"] == 4
     assert serve["1_clients"]["requests"] == serve["4_clients"]["requests"] == 2
     assert serve["fresh_predict_seconds"] > 0 and serve["4_clients"]["requests_per_s"] > 0
-    table = bench.format_table(results)
+    table = format_table(results)
     assert "writer mel" in table and "predict" in table and "mixed precision" in table
     assert "skipped" in embeddings or "embeddings realtime factor" in table
     assert "skipped" in recipe or "embeddings recipe s per" in table
@@ -178,7 +182,7 @@ def test_machine_scaling_probe_runs_in_a_pool(tiny):
     clips = tiny[0]
     pool = start_pool(2)
     try:
-        ratio = bench.machine_scaling(pool, 2, clips.paths[0])
+        ratio = writer_bench.machine_scaling(pool, 2, clips.paths[0])
     finally:
         pool.terminate()
         pool.join()
@@ -191,7 +195,7 @@ def test_probe_time_writes_embeddings_and_probes_them(tmp_path, monkeypatch):
     from tfgenre.records.info import RecordsInfo
 
     monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)
-    clips = bench.prepare_clips(
+    clips = bench_clips.prepare_clips(
         str(tmp_path / "audio"), num_genres=2, clips_per_genre=2, clip_seconds=6.0
     )
     out = bench_probe(clips, str(tmp_path / "probe"), 1, count=8)["probe_time"]

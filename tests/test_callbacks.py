@@ -1,4 +1,4 @@
-"""Tests for tfgenre.training.callbacks: TensorBoard contents, history, checkpoints, resume."""
+"""Tests for tfgenre.training.callbacks and its parts: TensorBoard, history, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 
 from tfgenre.models.schedules import make_schedule
-from tfgenre.training.callbacks import (
+from tfgenre.training.callbacks import standard_callbacks
+from tfgenre.training.tensorboard_logs import (
     ConfusionMatrixImage,
     LearningRateLogger,
     sanitize_hparams,
-    standard_callbacks,
 )
 
 CLASSES = ["a", "b", "c"]

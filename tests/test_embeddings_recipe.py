@@ -232,11 +232,12 @@ def test_writer_config_takes_the_recipe_on_whole_tracks() -> None:
 @needs_musicnn
 def test_embeddings_recipe_cost_times_both_on_the_same_clip(tmp_path, monkeypatch) -> None:
     from benchmarks import run as bench
+    from benchmarks.clips import prepare_clips
     from benchmarks.embeddings_recipe import bench_recipe_cost
 
     assert "embeddings_recipe_cost" in bench.FIGURES
     monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)
-    clips = bench.prepare_clips(
+    clips = prepare_clips(
         str(tmp_path / "audio"), num_genres=1, clips_per_genre=1, clip_seconds=6.0
     )
     cost = bench_recipe_cost(clips.paths, repeats=1)["embeddings_recipe_cost"]

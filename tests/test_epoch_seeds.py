@@ -15,8 +15,8 @@ from builders import TINY_RUNS_RECORDS
 
 from tfgenre.records.info import RecordsInfo
 from tfgenre.training.augment import AugmentConfig, make_augment
-from tfgenre.training.callbacks import EpochSeeds, epoch_seed_state, seed_generators
 from tfgenre.training.data import EpochCounter, array_dataset, records_dataset
+from tfgenre.training.epoch_seeds import EpochSeeds, epoch_seed_state, seed_generators
 from tfgenre.training.state import seeded
 
 AUGMENT = AugmentConfig(noise_std=0.5, gain_db=3.0, time_masks=1, freq_masks=1, mixup_alpha=0.2)

@@ -13,7 +13,7 @@ from tfgenre.core.stats import BootstrapSettings
 from tfgenre.errors import ConfigError
 from tfgenre.evaluation.metrics import aggregate_tracks, evaluate_predictions
 from tfgenre.evaluation.report import write_report
-from tfgenre.evaluation.tracks import read_track_predictions
+from tfgenre.evaluation.tracks_csv import read_track_predictions
 
 CLASSES = ["blues", "jazz", "metal", "pop"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

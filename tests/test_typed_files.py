@@ -120,7 +120,7 @@ def _small_records_config(tmp_path: Path) -> Any:
 
 
 def test_unit_state_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> None:
-    from tfgenre.records.state import UnitState
+    from tfgenre.records.unit_state import UnitState
     from tfgenre.records.writer import write_records
 
     cfg = _small_records_config(tmp_path)

@@ -226,14 +226,14 @@ def check_library_flags(args: argparse.Namespace) -> None:
 
 def _load(args: argparse.Namespace) -> Any:
     """The predictor of ``--model``: a genre Predictor, or a Tagger for a weight set."""
-    from tfgenre.core import io
-    from tfgenre.inference import tagging
-    from tfgenre.inference.predictor import Predictor
+    from tfgenre.inference.model_loader import load_predictor
 
-    options = {"hop_seconds": args.hop_seconds, "batch_size": args.batch_size}
-    if not io.exists(args.model) and tagging.is_weight_set(args.model):
-        return tagging.Tagger.load(args.model, precision=args.precision, **options)
-    return Predictor.load(args.model, **options)
+    return load_predictor(
+        args.model,
+        hop_seconds=args.hop_seconds,
+        batch_size=args.batch_size,
+        precision=args.precision,
+    )
 
 
 def _main(args: argparse.Namespace) -> int:

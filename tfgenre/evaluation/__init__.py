@@ -6,7 +6,7 @@ Modules:
 * :mod:`~tfgenre.evaluation.anchors`: published figures (``anchors.yaml``) and when a run
   may stand beside them.
 * :mod:`~tfgenre.evaluation.metrics`: segment- and track-level metrics of predictions.
-* :mod:`~tfgenre.evaluation.tracks`: the per-track predictions file (``tracks.csv``).
+* :mod:`~tfgenre.evaluation.tracks_csv`: the per-track predictions file (``tracks.csv``).
 * :mod:`~tfgenre.evaluation.figures`: confusion-matrix and training-curve figures.
 * :mod:`~tfgenre.evaluation.metrics_file`: ``metrics.json`` as a typed object
   (:class:`~tfgenre.evaluation.metrics_file.MetricsFile`), which every reader uses.

@@ -36,7 +36,7 @@ from tfgenre.core.stats import (
     paired_bootstrap,
 )
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation.tracks import read_track_predictions
+from tfgenre.evaluation.tracks_csv import read_track_predictions
 from tfgenre.runs.run_folder import report_dir, saved_fit_config
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from tfgenre.evaluation.figures import (
 )
 from tfgenre.evaluation.metrics import LEVELS
 from tfgenre.evaluation.metrics_file import LevelMetrics, MetricsFile
-from tfgenre.evaluation.tracks import track_prediction_rows, track_predictions_csv
+from tfgenre.evaluation.tracks_csv import track_prediction_rows, track_predictions_csv
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def write_report(
     confusion matrices); ``confusion_matrix_segment.png`` and ``confusion_matrix_track.png``
     (normalised per row, counts annotated); when ``history_csv`` is given,
     ``training_curves.png``; when ``predictions`` are given, ``tracks.csv`` (one row
-    per track, see :func:`tfgenre.evaluation.tracks.track_prediction_rows`), which
+    per track, see :func:`tfgenre.evaluation.tracks_csv.track_prediction_rows`), which
     ``tfgenre.compare`` reads.
 
     Args:

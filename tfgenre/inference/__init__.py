@@ -3,6 +3,7 @@
 * :mod:`~tfgenre.inference.predictor`: :class:`Predictor`, files to per-segment and
   per-track predictions.
 * :mod:`~tfgenre.inference.tagging`: the pretrained taggers (musicnn, vgg) as predictors.
+* :mod:`~tfgenre.inference.model_loader`: the predictor or tagger of a ``--model`` value.
 * :mod:`~tfgenre.inference.prediction_formats`: CSV/JSON output of predictions.
 * :mod:`~tfgenre.inference.serving`: the serving graph (waveform in, probabilities out).
 * :mod:`~tfgenre.inference.embedding_serving`: the same for embedding runs.

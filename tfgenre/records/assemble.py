@@ -26,7 +26,7 @@ from tfgenre.records.info import (
     package_versions,
 )
 from tfgenre.records.plan import Unit, state_path
-from tfgenre.records.state import UnitState
+from tfgenre.records.unit_state import UnitState
 from tfgenre.records.writer_config import WriterConfig, view_specs
 from tfgenre.splitting import splits
 from tfgenre.splitting.protocols import UNKNOWN_PROTOCOL, Protocol

@@ -37,7 +37,7 @@ from tfgenre.errors import ConfigError
 from tfgenre.records.executors import init_worker, warm_compiled_code
 from tfgenre.records.plan import Unit, read_state, state_path
 from tfgenre.records.shards import write_unit
-from tfgenre.records.state import UnitState
+from tfgenre.records.unit_state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from tfgenre.core.tracks import Track
 from tfgenre.records.compute import TrackResult, compute_track, computed_tracks, one_blas_thread
 from tfgenre.records.plan import Unit
 from tfgenre.records.shards import write_shards, write_unit
-from tfgenre.records.state import UnitState
+from tfgenre.records.unit_state import UnitState
 from tfgenre.records.writer_config import WriterConfig, make_views
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
 from tfgenre.records.plan import STATE_DIR
-from tfgenre.records.state import UnitState
+from tfgenre.records.unit_state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.views import VIEW_NAMES
 

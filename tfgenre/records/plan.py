@@ -17,7 +17,7 @@ from tfgenre.core import io, layout
 from tfgenre.core.tracks import Skip, Track
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records import naming
-from tfgenre.records.state import UnitState
+from tfgenre.records.unit_state import UnitState
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.sources.registry import get_source, prepare_source
 from tfgenre.splitting import splits

@@ -21,7 +21,7 @@ from tfgenre.records import example, naming
 from tfgenre.records.compute import TrackResult, computed_tracks
 from tfgenre.records.info import ShardInfo, SkippedInput
 from tfgenre.records.plan import Unit, state_path
-from tfgenre.records.state import FeatureRow, UnitState, WrittenTrack
+from tfgenre.records.unit_state import FeatureRow, UnitState, WrittenTrack
 from tfgenre.records.writer_config import WriterConfig
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,12 @@ Modules:
 * :mod:`~tfgenre.training.augment`: stateless waveform/spectrogram augmentation.
 * :mod:`~tfgenre.training.compile`: optimizer, learning-rate schedule, L2, class weights.
 * :mod:`~tfgenre.models.schedules`: learning-rate schedules.
-* :mod:`~tfgenre.training.callbacks`: the run's Keras callbacks (history, backups, seeds).
+* :mod:`~tfgenre.training.callbacks`: the run's Keras callbacks, assembled (checkpoints,
+  backups, early stopping).
+* :mod:`~tfgenre.training.history`: ``history.csv``, one row per epoch, resume-safe.
+* :mod:`~tfgenre.training.tensorboard_logs`: learning rate, confusion-matrix image and
+  hyperparameters in TensorBoard.
+* :mod:`~tfgenre.training.epoch_seeds`: each epoch's randomness from ``(seed, epoch)``.
 * :mod:`~tfgenre.training.stopping`: early stopping and its state.
 * :mod:`~tfgenre.training.strategy`: tf.distribute strategies from a name.
 * :mod:`~tfgenre.training.state`: seeds, op determinism, dtype policy and Keras patches,

@@ -44,7 +44,7 @@ class RunData:
         steps_per_epoch: Training batches per epoch.
         train_counts: Training examples per class, shape (classes,).
         epochs: The :class:`tfgenre.training.data.EpochCounter` that ``train`` reads at each
-            pass (set by :class:`tfgenre.training.callbacks.EpochSeeds`).
+            pass (set by :class:`tfgenre.training.epoch_seeds.EpochSeeds`).
     """
 
     run: RunInfo

@@ -224,11 +224,12 @@ def _prepare_folder(
 def _callbacks(
     cfg: FitConfig, data: RunData, dist: _Distribution, confusion_images: bool
 ) -> list[Any]:
-    """The run's callbacks: :class:`tfgenre.training.callbacks.EpochSeeds`, then the standard ones.
+    """The run's callbacks: :class:`~tfgenre.training.epoch_seeds.EpochSeeds`, then the rest.
 
     :func:`tfgenre.training.callbacks.standard_callbacks`.
     """
-    from tfgenre.training.callbacks import EpochSeeds, standard_callbacks
+    from tfgenre.training.callbacks import standard_callbacks
+    from tfgenre.training.epoch_seeds import EpochSeeds
 
     standard = standard_callbacks(
         cfg.run_dir,

@@ -280,10 +280,21 @@ def create_app(
         redoc_url=None,
     )
     app.state.gate = gate
+    _add_error_handlers(app)
+    _add_info_routes(app, models, limits)
+    _add_predict_route(app, models, limits, gate)
+    _add_page(app, static)
+    return app
 
-    def refuse(err: UploadError) -> JSONResponse:
-        headers = {"Retry-After": str(limits.retry_after_seconds)} if err.status == 503 else None
-        return JSONResponse(error_body(err.code, err.message), err.status, headers=headers)
+
+def _refuse(err: UploadError, limits: ServeLimits) -> JSONResponse:
+    """The JSON error response of a refused request (503s say when to retry)."""
+    headers = {"Retry-After": str(limits.retry_after_seconds)} if err.status == 503 else None
+    return JSONResponse(error_body(err.code, err.message), err.status, headers=headers)
+
+
+def _add_error_handlers(app: Any) -> None:
+    """HTTP errors and unexpected failures as the JSON error body, never an HTML page."""
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -299,6 +310,10 @@ def create_app(
             error_body("internal", f"the server failed on this request ({type(exc).__name__})"),
             500,
         )
+
+
+def _add_info_routes(app: Any, models: Mapping[str, ServedModel], limits: ServeLimits) -> None:
+    """``/healthz`` and ``/api/models``."""
 
     @app.get("/healthz", summary="The server is up; the names of the served models")
     async def healthz() -> dict[str, Any]:
@@ -316,6 +331,12 @@ def create_app(
             },
         }
 
+
+def _add_predict_route(
+    app: Any, models: Mapping[str, ServedModel], limits: ServeLimits, gate: Gate
+) -> None:
+    """``POST /api/predict``: one upload, admitted by ``gate``, answered as predict's JSON."""
+
     @app.post(
         "/api/predict",
         summary="Genres or tags of one uploaded audio file (predict --format json)",
@@ -330,29 +351,20 @@ def create_app(
     )
     async def api_predict(request: Request) -> Response:
         if not gate.admit():
-            return refuse(
+            return _refuse(
                 UploadError(
                     503,
                     "busy",
                     f"the server is busy ({limits.workers} inference(s) running and "
                     f"{limits.queue} waiting at most); retry after "
                     f"{limits.retry_after_seconds} s",
-                )
+                ),
+                limits,
             )
         try:
-            upload = await receive_upload(request.headers, request.stream(), limits)
-            try:
-                model = pick_model(models, upload.fields.get("model"))
-                options = {
-                    "top_k": _field_int(upload.fields, "top_k", 3, 1),
-                    "segments": _field_bool(upload.fields, "segments", True),
-                    "hop_seconds": _field_seconds(upload.fields, "hop_seconds"),
-                }
-                result = await gate.run(lambda: infer(model, upload, limits, **options))
-            finally:
-                upload.remove()
+            result = await _predict_upload(request, models, limits, gate)
         except UploadError as err:
-            return refuse(err)
+            return _refuse(err, limits)
         except ClientDisconnect:
             logger.info("client disconnected during the upload")
             return Response(status_code=400)
@@ -363,6 +375,27 @@ def create_app(
             gate.release()
         return JSONResponse(result)
 
+
+async def _predict_upload(
+    request: Request, models: Mapping[str, ServedModel], limits: ServeLimits, gate: Gate
+) -> dict[str, Any]:
+    """Receives the upload, reads its fields, predicts in the gate's pool, removes it."""
+    upload = await receive_upload(request.headers, request.stream(), limits)
+    try:
+        model = pick_model(models, upload.fields.get("model"))
+        options = {
+            "top_k": _field_int(upload.fields, "top_k", 3, 1),
+            "segments": _field_bool(upload.fields, "segments", True),
+            "hop_seconds": _field_seconds(upload.fields, "hop_seconds"),
+        }
+        return await gate.run(lambda: infer(model, upload, limits, **options))
+    finally:
+        upload.remove()
+
+
+def _add_page(app: Any, static: Path) -> None:
+    """``/``: the upload page, and ``/static`` its files when installed."""
+
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
         page = static / "index.html"
@@ -372,7 +405,6 @@ def create_app(
 
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")
-    return app
 
 
 # ----------------------------------------------------------------------------- server

@@ -106,9 +106,9 @@ def _predict_dofn(beam: Any, model_args: dict[str, Any], settings: Settings) -> 
 
     class PredictFile(beam.DoFn):
         def setup(self) -> None:
-            from tfgenre.predict import _load
+            from tfgenre.inference.model_loader import load_predictor
 
-            self.predictor = _load(argparse.Namespace(**model_args))
+            self.predictor = load_predictor(**model_args)
 
         def process(self, path: str) -> Any:
             from tfgenre.errors import AudioDecodeError
@@ -134,24 +134,9 @@ def predict_on_beam(args: argparse.Namespace, settings: Settings, entries: Itera
     beam = _require_beam()
     output = args.output
     state = _check(output, settings)
-    failed: list[tuple[str, str]] = []
-    paths: list[str] = []
-    for entry in entries:
-        if entry.skip is not None:
-            sys.stderr.write(f"skipped: {entry.path}: {entry.skip}\n")
-            failed.append((entry.path, entry.skip))
-        else:
-            paths.append(entry.path)
+    paths, failed = _split_entries(entries)
     if state is not None:  # this output's earlier files: ours (checked above), replaced
-        folder = os.path.dirname(output)
-        for name in state.get("files") or []:
-            if io.exists(io.join(folder, name) if folder else name):
-                io.remove(io.join(folder, name) if folder else name)
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    prefix, suffix, shards, template = output_pattern(output, settings.format)
-    header = ",".join(csv_header(settings.kind, settings.k)) if settings.format == "csv" else None
-    failed_prefix = output + ".failed"
+        _remove_files(output, state)
     model_args = {
         "model": args.model,
         "hop_seconds": args.hop_seconds,
@@ -160,6 +145,63 @@ def predict_on_beam(args: argparse.Namespace, settings: Settings, entries: Itera
     }
     started = time.monotonic()
     logger.info("beam: %d files, options %s", len(paths), options or "(defaults)")
+    _run_pipeline(beam, options, paths, output, settings, model_args)
+    seconds = time.monotonic() - started
+    skipped = len(failed)
+    failed += _read_failed(output + ".failed.jsonl")
+    files = [os.path.basename(p) for p in _existing_outputs(output, settings.format)]
+    done = len(paths) - (len(failed) - skipped)
+    _write_state(output, settings, files, done, failed)
+    sys.stderr.write(
+        f"predicted {done} file(s) on Beam in {seconds:.1f} s into {', '.join(files)}, "
+        f"{len(failed)} failed\n"
+    )
+    if failed:
+        sys.stderr.write(
+            f"error: {len(failed)} of {len(paths) + skipped} file(s) "
+            "could not be decoded and were skipped\n"
+        )
+        return 1
+    return 0
+
+
+def _split_entries(entries: Iterable[Entry]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The paths to predict, and the skipped entries as ``(path, reason)`` (reported)."""
+    failed: list[tuple[str, str]] = []
+    paths: list[str] = []
+    for entry in entries:
+        if entry.skip is not None:
+            sys.stderr.write(f"skipped: {entry.path}: {entry.skip}\n")
+            failed.append((entry.path, entry.skip))
+        else:
+            paths.append(entry.path)
+    return paths, failed
+
+
+def _remove_files(output: str, state: dict[str, Any]) -> None:
+    """Removes the files an earlier run into ``output`` listed in its state."""
+    folder = os.path.dirname(output)
+    for name in state.get("files") or []:
+        if io.exists(io.join(folder, name) if folder else name):
+            io.remove(io.join(folder, name) if folder else name)
+
+
+def _run_pipeline(
+    beam: Any,
+    options: list[str],
+    paths: list[str],
+    output: str,
+    settings: Settings,
+    model_args: dict[str, Any],
+) -> None:
+    """Predicts ``paths`` on Beam.
+
+    Rows go into ``output``'s shards, failures into ``<output>.failed.jsonl``.
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    prefix, suffix, shards, template = output_pattern(output, settings.format)
+    header = ",".join(csv_header(settings.kind, settings.k)) if settings.format == "csv" else None
     with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
         results = (
             pipeline
@@ -178,11 +220,13 @@ def predict_on_beam(args: argparse.Namespace, settings: Settings, entries: Itera
             header=header,
         )
         _ = results.failed | "WriteFailed" >> beam.io.WriteToText(
-            failed_prefix, file_name_suffix=".jsonl", num_shards=1, shard_name_template=""
+            output + ".failed", file_name_suffix=".jsonl", num_shards=1, shard_name_template=""
         )
-    seconds = time.monotonic() - started
-    failed_file = failed_prefix + ".jsonl"
-    skipped = len(failed)
+
+
+def _read_failed(failed_file: str) -> list[tuple[str, str]]:
+    """The files the pipeline could not predict, reported, and their file removed."""
+    failed: list[tuple[str, str]] = []
     if io.exists(failed_file):
         for line in io.read_text(failed_file).splitlines():
             if line.strip():
@@ -190,8 +234,17 @@ def predict_on_beam(args: argparse.Namespace, settings: Settings, entries: Itera
                 sys.stderr.write(f"skipped: {reason}\n")
                 failed.append((path, reason))
         io.remove(failed_file)
-    files = [os.path.basename(p) for p in _existing_outputs(output, settings.format)]
-    done = len(paths) - (len(failed) - skipped)
+    return failed
+
+
+def _write_state(
+    output: str,
+    settings: Settings,
+    files: list[str],
+    done: int,
+    failed: list[tuple[str, str]],
+) -> None:
+    """``<output>.state.json``: the finished run's files, settings, counts and failures."""
     state_out = {
         "written_by": WRITTEN_BY,
         "state_version": 1,
@@ -204,14 +257,3 @@ def predict_on_beam(args: argparse.Namespace, settings: Settings, entries: Itera
         "failed": [{"path": p, "reason": r} for p, r in failed],
     }
     io.write_text_atomic(output + ".state.json", json.dumps(state_out, indent=2) + "\n")
-    sys.stderr.write(
-        f"predicted {done} file(s) on Beam in {seconds:.1f} s into {', '.join(files)}, "
-        f"{len(failed)} failed\n"
-    )
-    if failed:
-        sys.stderr.write(
-            f"error: {len(failed)} of {len(paths) + skipped} file(s) "
-            "could not be decoded and were skipped\n"
-        )
-        return 1
-    return 0

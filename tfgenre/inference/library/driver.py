@@ -117,67 +117,102 @@ def predict_library_cli(args: argparse.Namespace, load: Callable[[argparse.Names
     out.check()  # refusals before TensorFlow starts
     first = next(entries, None)  # an empty folder is refused before the model loads
     out.open()
-    failed: list[tuple[str, str]] = []
-    already = [0]
-
-    def fail(path: str, stamp: Any, reason: str) -> None:
-        sys.stderr.write(f"skipped: {reason if reason.startswith(path) else f'{path}: {reason}'}\n")
-        failed.append((path, reason))
-        out.fail(path, stamp, reason)
-
-    def items() -> Iterator[tuple[str, Any]]:
-        stream = entries if first is None else _chain(first, entries)
-        for entry in stream:
-            if entry.skip is not None:
-                fail(entry.path, None, entry.skip)
-                continue
-            try:
-                stamp = listing.stamp(entry.path)
-            except OSError as err:
-                fail(entry.path, None, f"cannot stat: {err.strerror or err}")
-                continue
-            if out.is_done(entry.path, stamp):
-                already[0] += 1
-                continue
-            yield entry.path, stamp
-
+    pending = _Pending(out, entries if first is None else _chain(first, entries))
     if out.replaced:
         sys.stderr.write(f"{out.replaced} file(s) changed since the last run: predicted again\n")
     progress = Progress()
-    stall = int(os.environ.get(STALL_ENV) or 0)
     pool = _early_pool(args, settings, workers)  # workers start while TensorFlow loads
     try:
         predictor = load(args)
         progress.start = progress.last = time.monotonic()  # tracks/s from here
-        for (path, stamp), result in predict_library(
-            predictor, items(), workers=workers, batch_size=args.batch_size, pool=pool
-        ):
-            if isinstance(result, Failure):
-                fail(path, stamp, result.reason)
-                progress.step(failed=True)
-                continue
-            if result.silent:
-                sys.stderr.write(
-                    f"warning: {path}: silent (peak amplitude below 1e-05): its "
-                    f"{result.kind}s say nothing about it\n"
-                )
-            out.write(result, stamp)
-            progress.step()
-            if stall and out.written >= stall:
-                while True:  # tests kill the process here
-                    time.sleep(1)
+        _predict_into(out, pending, predictor, args, workers, pool, progress)
     finally:
         progress.close()
         if pool is not None:
             pool.close()
-    counts = {"predicted": out.written, "already_done": already[0], "failed": len(failed)}
+    return _finish(args, out, pending, progress)
+
+
+class _Pending:
+    """The library's entries still to predict; skipped and failed files are reported.
+
+    Args:
+        out: The output, which records failures and knows the files already done.
+        entries: The library's listing.
+    """
+
+    def __init__(self, out: LibraryOutput, entries: Iterator[listing.Entry]) -> None:
+        self.out = out
+        self.entries = entries
+        self.failed: list[tuple[str, str]] = []
+        self.already = 0
+
+    def fail(self, path: str, stamp: Any, reason: str) -> None:
+        """Reports a file that cannot be predicted and records it in the output."""
+        sys.stderr.write(f"skipped: {reason if reason.startswith(path) else f'{path}: {reason}'}\n")
+        self.failed.append((path, reason))
+        self.out.fail(path, stamp, reason)
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """``(path, stamp)`` of each file to predict: not skipped, not already done."""
+        for entry in self.entries:
+            if entry.skip is not None:
+                self.fail(entry.path, None, entry.skip)
+                continue
+            try:
+                stamp = listing.stamp(entry.path)
+            except OSError as err:
+                self.fail(entry.path, None, f"cannot stat: {err.strerror or err}")
+                continue
+            if self.out.is_done(entry.path, stamp):
+                self.already += 1
+                continue
+            yield entry.path, stamp
+
+
+def _predict_into(
+    out: LibraryOutput,
+    pending: _Pending,
+    predictor: Any,
+    args: argparse.Namespace,
+    workers: int,
+    pool: Any,
+    progress: Progress,
+) -> None:
+    """Predicts the pending files, writing each track's rows as it comes."""
+    stall = int(os.environ.get(STALL_ENV) or 0)
+    for (path, stamp), result in predict_library(
+        predictor, pending.items(), workers=workers, batch_size=args.batch_size, pool=pool
+    ):
+        if isinstance(result, Failure):
+            pending.fail(path, stamp, result.reason)
+            progress.step(failed=True)
+            continue
+        if result.silent:
+            sys.stderr.write(
+                f"warning: {path}: silent (peak amplitude below 1e-05): its "
+                f"{result.kind}s say nothing about it\n"
+            )
+        out.write(result, stamp)
+        progress.step()
+        if stall and out.written >= stall:
+            while True:  # tests kill the process here
+                time.sleep(1)
+
+
+def _finish(
+    args: argparse.Namespace, out: LibraryOutput, pending: _Pending, progress: Progress
+) -> int:
+    """Closes the output with its counts, reports them; 1 when a file failed, else 0."""
+    failed, already = pending.failed, pending.already
+    counts = {"predicted": out.written, "already_done": already, "failed": len(failed)}
     out.close(failed, counts)
     sys.stderr.write(
         f"predicted {out.written} file(s) ({progress.rate():.2f} tracks/s), "
-        f"{already[0]} already in {args.output}, {len(failed)} failed\n"
+        f"{already} already in {args.output}, {len(failed)} failed\n"
     )
     if failed:
-        total = out.written + already[0] + len(failed)
+        total = out.written + already + len(failed)
         sys.stderr.write(
             f"error: {len(failed)} of {total} file(s) could not be decoded and were skipped "
             f"(listed in {out.state_path})\n"
@@ -202,5 +237,6 @@ def _early_pool(args: argparse.Namespace, settings: Settings, workers: int) -> A
 
 
 def _chain(first: listing.Entry, rest: Iterator[listing.Entry]) -> Iterator[listing.Entry]:
+    """``first``, then ``rest``."""
     yield first
     yield from rest

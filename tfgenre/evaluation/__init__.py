@@ -9,6 +9,8 @@ Modules:
 * :mod:`~tfgenre.evaluation.tracks`: the per-track predictions file (``tracks.csv``).
 * :mod:`~tfgenre.evaluation.figures`: confusion-matrix and training-curve figures.
 * :mod:`~tfgenre.evaluation.report`: ``metrics.json``, ``report.md`` and the figures.
+* :mod:`~tfgenre.evaluation.run_inputs`: a run's data read back as fit read it, from
+  its ``run.json``.
 * :mod:`~tfgenre.evaluation.predictions`: a run's predictions on a split, and its evaluation.
 * :mod:`~tfgenre.evaluation.comparison`: runs compared on the same tracks.
 """

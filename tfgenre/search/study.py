@@ -399,9 +399,9 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
     if not trial_dir or not io.exists(io.join(trial_dir, "model.keras")):
         return None
     from tfgenre.evaluation.predictions import evaluate_run
-    from tfgenre.runs.run_folder import load_run_config
+    from tfgenre.runs.run_info import RunInfo
 
-    split = load_run_config(trial_dir).eval_split
+    split = RunInfo.load(trial_dir).selection.eval_split
     try:
         metrics = evaluate_run(trial_dir, split=split)
     except TfgenreError as err:

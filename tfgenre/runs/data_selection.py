@@ -95,12 +95,15 @@ class DataSelection:
                 validation=float(split_policy.get("validation") or 0.0),
                 total_tracks=int(split_policy.get("tracks") or 0),
             )
+        fractions = {}
+        if fit.get("features_csv"):  # records carry the split they were written with
+            fractions = {str(k): float(v) for k, v in (fit.get("splits") or {}).items()}
         return cls(
             train_split=str(fit.get("train_split") or "train"),
             val_split=str(fit.get("val_split") or "validation"),
             eval_split=str(fit.get("eval_split") or "test"),
             named_split=str(fit.get("named_split") or ""),
-            fractions={str(k): float(v) for k, v in (fit.get("splits") or {}).items()},
+            fractions=fractions,
             seed=seed,
             skip_corrupt=bool(fit.get("skip_corrupt")),
             fold=fold,

@@ -63,7 +63,7 @@ def test_two_local_workers_match_one_worker(records, tmp_path):
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     code = (
         "import sys\n"
-        "from tfgenre import config\n"
+        "from tfgenre.core import config\n"
         "from tfgenre.training.fit_config import FitConfig\n"
         "from tfgenre.training.loop import train\n"
         "from keras.src.backend.tensorflow import trainer as tf_trainer\n"

@@ -158,7 +158,7 @@ def test_killed_fit_resumes(records, tmp_path):
     run = tmp_path / "run"
     code = (
         "import sys, keras\n"
-        "from tfgenre import config\n"
+        "from tfgenre.core import config\n"
         "from tfgenre.training.fit_config import FitConfig\n"
         "from tfgenre.training.loop import train\n"
         "class Stop(keras.callbacks.Callback):\n"
@@ -235,7 +235,7 @@ def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
 def test_jax_backend_trains(records, tmp_path):
     pytest.importorskip("jax")
     code = (
-        "from tfgenre import config\n"
+        "from tfgenre.core import config\n"
         "from tfgenre.training.fit_config import FitConfig\n"
         "from tfgenre.training.loop import train\n"
         f"r = train(config.from_dict(FitConfig, dict(records={str(records)!r}, "

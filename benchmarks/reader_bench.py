@@ -17,7 +17,7 @@ def tfgenre_mel_dataset(records: str, batch_size: int, *, repeat: int = 1) -> An
     The backbones resize to 224x224x3 in their first layers (model-side resize).
     """
     from tfgenre.records.info import RecordsInfo
-    from tfgenre.training.data import records_dataset
+    from tfgenre.tfdata.records_dataset import records_dataset
 
     manifest = RecordsInfo.load(records)
     ds = records_dataset(manifest, "mel", "train", batch_size=batch_size, training=False)

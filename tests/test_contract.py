@@ -143,7 +143,7 @@ def test_run_info_round_trips_and_keeps_what_users_read(tmp_path):
     info.write(str(tmp_path))
     data = json.loads((tmp_path / layout.RUN_JSON).read_text())
     assert data["view"] == "features" and data["strategy"] == {"name": "default"}
-    assert data["labels"] == ["x", "y"] and data["format_version"] == 2
+    assert data["labels"] == ["x", "y"] and data["format_version"] == 3
     back = RunInfo.load(str(tmp_path))
     assert back == info
     spec = back.input_spec()
@@ -152,9 +152,9 @@ def test_run_info_round_trips_and_keeps_what_users_read(tmp_path):
 
 def test_newer_run_info_is_refused(tmp_path):
     data = _run_info().to_json()
-    data["format_version"] = 3
+    data["format_version"] = 4
     (tmp_path / layout.RUN_JSON).write_text(json.dumps(data))
-    with pytest.raises(RecordsError, match="format_version=3.*newer tfgenre"):
+    with pytest.raises(RecordsError, match="format_version=4.*newer tfgenre"):
         RunInfo.load(str(tmp_path))
 
 
@@ -200,4 +200,4 @@ def test_run_json_written_before_versions_is_read(tmp_path):
     assert info.format_version == 1
     info.write(str(tmp_path))
     again = RunInfo.load(str(tmp_path))
-    assert again.format_version == 2 and again.to_json() == info.to_json()
+    assert again.format_version == 3 and again.to_json() == info.to_json()

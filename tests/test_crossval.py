@@ -241,3 +241,17 @@ def test_fit_folds_on_records_grouped_by_artist(tmp_path):
     info = json.loads((Path(result.folds[0].run_dir) / "run.json").read_text())
     assert info["split_policy"]["kind"] == "grouped_kfold"
     assert sum(info["num_examples"].values()) == len(rows.y)
+    # run.json keeps the fold's tracks, and evaluate reads them instead of assigning again
+    fold = info["selection"]["fold"]
+    assert (fold["k"], fold["fold"], fold["seed"]) == (2, 0, 3)
+    assert set(fold["tracks"]["test"]) == set(rows.track_ids[pairs[0][1]])
+    kept = fold["tracks"]["test"][1:]
+    fold["tracks"]["test"] = kept
+    segments = sum(int(t in kept) for t in rows.track_ids)  # only their sum is read
+    fold["label_counts"]["test"] = [segments] + [0] * (len(info["labels"]) - 1)
+    run_json = Path(result.folds[0].run_dir) / "run.json"
+    run_json.write_text(json.dumps(info))
+    metrics = evaluate_run(result.folds[0].run_dir, "test")
+    with (Path(result.folds[0].run_dir) / "report" / "tracks.csv").open() as f:
+        assert {r["track_id"] for r in csv.DictReader(f)} == set(kept)
+    assert metrics["track"]["num_examples"] == len(kept)

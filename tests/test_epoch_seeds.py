@@ -1,6 +1,6 @@
 """Each epoch's randomness is drawn from (seed, epoch) alone (issue 18 item 16).
 
-A training pass reads the epoch from its :class:`tfgenre.training.data.EpochCounter` and draws
+A training pass reads the epoch from its :class:`tfgenre.tfdata.epochs.EpochCounter` and draws
 its file and example order and its augmentation from it; :class:`EpochSeeds` sets the
 counter and reseeds the model's SeedGenerators (dropout) at each epoch's start. So two
 epochs draw differently, and an epoch drawn in a fresh process (a resumed run) draws
@@ -14,8 +14,10 @@ import pytest
 from builders import TINY_RUNS_RECORDS
 
 from tfgenre.records.info import RecordsInfo
-from tfgenre.training.augment import AugmentConfig, make_augment
-from tfgenre.training.data import EpochCounter, array_dataset, records_dataset
+from tfgenre.tfdata.array_dataset import array_dataset
+from tfgenre.tfdata.augment import AugmentConfig, make_augment
+from tfgenre.tfdata.epochs import EpochCounter
+from tfgenre.tfdata.records_dataset import records_dataset
 from tfgenre.training.epoch_seeds import EpochSeeds, epoch_seed_state, seed_generators
 from tfgenre.training.state import seeded
 

@@ -89,7 +89,7 @@ def test_report_equals_sklearn_on_same_predictions(records, tmp_path):
 
 def test_evaluation_order_matches_index(records):
     from tfgenre.records.info import RecordsInfo
-    from tfgenre.training.data import records_dataset, split_index
+    from tfgenre.tfdata.records_dataset import records_dataset, split_index
 
     m = RecordsInfo.load(str(records))
     index = split_index(m, "mel", "validation")
@@ -205,7 +205,7 @@ def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
 
     from tfgenre.models.registry import InputSpec, get_entry, get_model, known_models
     from tfgenre.records.info import RecordsInfo
-    from tfgenre.training.data import records_dataset
+    from tfgenre.tfdata.records_dataset import records_dataset
 
     m = RecordsInfo.load(str(records))
     from tfgenre.models.musicnn_transfer import MODEL_NAMES as MUSIC_BACKBONES

@@ -11,6 +11,8 @@ Modules:
 * :mod:`~tfgenre.evaluation.metrics_file`: ``metrics.json`` as a typed object
   (:class:`~tfgenre.evaluation.metrics_file.MetricsFile`), which every reader uses.
 * :mod:`~tfgenre.evaluation.report`: ``metrics.json``, ``report.md`` and the figures.
+* :mod:`~tfgenre.evaluation.run_inputs`: a run's data read back as fit read it, from
+  its ``run.json``.
 * :mod:`~tfgenre.evaluation.predictions`: a run's predictions on a split, and its evaluation.
 * :mod:`~tfgenre.evaluation.comparison`: runs compared on the same tracks.
 """

@@ -9,7 +9,10 @@ comparable.
 For fold ``k`` of a deep model (:func:`fold_splits`): test = fold ``k``; validation = a
 grouped, stratified :data:`VALIDATION_FRACTION` of the other folds' tracks (for early
 stopping and the best checkpoint; made by :func:`tfgenre.splitting.splits.assign_splits` with the
-same seed); train = the rest. Nothing is ever selected on the test fold.
+same seed); train = the rest. Nothing is ever selected on the test fold. The fold is kept
+as a :class:`~tfgenre.splitting.fold_spec.FoldSpec` with its tracks (:func:`records_fold`,
+:func:`table_fold`), which ``run.json`` stores and later readers apply
+(:func:`apply_table_fold`, :func:`fold_selections`) without assigning again.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import hashlib
 import logging
 import numbers
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tfgenre.errors import ConfigError
 from tfgenre.records.info import RecordsInfo
+from tfgenre.splitting.fold_spec import FOLD_SPLITS, FoldSpec
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +58,6 @@ class FoldAssignment:
     def tracks(self, fold: int) -> list[str]:
         """The track ids of ``fold``, sorted."""
         return sorted(t for t, f in self.fold_of.items() if f == fold)
-
-    def protocol(self) -> dict[str, Any]:
-        """How the folds were made, for reports and summaries."""
-        return {
-            "kind": "grouped_kfold",
-            "k": self.k,
-            "stratified": "label",
-            "grouped_by": self.grouped_by,
-            "seed": self.seed,
-            "tracks": len(self.fold_of),
-        }
 
 
 def _key(seed: int, text: str) -> str:
@@ -103,25 +96,8 @@ def assign_folds(
     """
     if k < 2:
         raise ConfigError(f"folds={k} must be >= 2")
-
-    def name(label: Any) -> str:
-        integral = isinstance(label, numbers.Integral) and not isinstance(label, bool)
-        if label_names is not None and integral and 0 <= int(label) < len(label_names):
-            return str(label_names[int(label)])
-        return str(label)
-
-    labels: dict[str, Any] = {}
-    groups: dict[str, str] = {}
-    for track_id, label, group in tracks:
-        track_id = str(track_id)
-        if labels.setdefault(track_id, label) != label:
-            raise ConfigError(
-                f"track {track_id!r} has two labels ({name(labels[track_id])}, {name(label)})"
-            )
-        if group:
-            groups[track_id] = str(group)
-    if not labels:
-        raise ConfigError("no tracks to assign to folds")
+    name = _label_namer(label_names)
+    labels, groups = _tracks_labels_groups(tracks, name)
     per_label = Counter(labels.values())
     fewest_label, fewest = min(per_label.items(), key=lambda kv: (kv[1], str(kv[0])))
     if fewest < k:
@@ -134,6 +110,55 @@ def assign_folds(
     for track_id in labels:
         gid = f"group:{groups[track_id]}" if track_id in groups else f"track:{track_id}"
         members[gid].append(track_id)
+    fold_of = _place_groups(members, labels, per_label, k, seed)
+    if groups:
+        _warn_thin_groups(members, labels, k, name)
+    return FoldAssignment(k, seed, "artist" if groups else "track", fold_of, labels, groups)
+
+
+def _label_namer(label_names: Sequence[str] | None) -> Callable[[Any], str]:
+    """``label -> name`` for messages (an index is named by ``label_names``)."""
+
+    def name(label: Any) -> str:
+        integral = isinstance(label, numbers.Integral) and not isinstance(label, bool)
+        if label_names is not None and integral and 0 <= int(label) < len(label_names):
+            return str(label_names[int(label)])
+        return str(label)
+
+    return name
+
+
+def _tracks_labels_groups(
+    tracks: Iterable[tuple[str, Any, str | None]], name: Callable[[Any], str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``({track_id: label}, {track_id: group})``, refusing a track with two labels.
+
+    Raises:
+        ConfigError: when a track has two labels, or there are no tracks.
+    """
+    labels: dict[str, Any] = {}
+    groups: dict[str, str] = {}
+    for track_id, label, group in tracks:
+        track_id = str(track_id)
+        if labels.setdefault(track_id, label) != label:
+            raise ConfigError(
+                f"track {track_id!r} has two labels ({name(labels[track_id])}, {name(label)})"
+            )
+        if group:
+            groups[track_id] = str(group)
+    if not labels:
+        raise ConfigError("no tracks to assign to folds")
+    return labels, groups
+
+
+def _place_groups(
+    members: dict[str, list[str]],
+    labels: dict[str, Any],
+    per_label: Counter,
+    k: int,
+    seed: int,
+) -> dict[str, int]:
+    """``{track_id: fold}``: each group, largest first, to its least loaded fold."""
     counts = [Counter() for _ in range(k)]
     sizes = [0] * k
     fold_of: dict[str, int] = {}
@@ -149,20 +174,24 @@ def assign_folds(
             fold_of[t] = best
         counts[best].update(tally)
         sizes[best] += len(members[gid])
-    grouped_by = "artist" if groups else "track"
-    if groups:
-        per_label_groups = Counter(
-            Counter(labels[t] for t in ts).most_common(1)[0][0] for ts in members.values()
+    return fold_of
+
+
+def _warn_thin_groups(
+    members: dict[str, list[str]], labels: dict[str, Any], k: int, name: Callable[[Any], str]
+) -> None:
+    """Warns about labels with fewer groups (artists) than folds."""
+    per_label_groups = Counter(
+        Counter(labels[t] for t in ts).most_common(1)[0][0] for ts in members.values()
+    )
+    thin = sorted(name(lab) for lab, n in per_label_groups.items() if n < k)
+    if thin:
+        logger.warning(
+            "folds=%d: label(s) %s have fewer groups (artists) than folds, so some "
+            "test folds lack them",
+            k,
+            ", ".join(thin),
         )
-        thin = sorted(name(lab) for lab, n in per_label_groups.items() if n < k)
-        if thin:
-            logger.warning(
-                "folds=%d: label(s) %s have fewer groups (artists) than folds, so some "
-                "test folds lack them",
-                k,
-                ", ".join(thin),
-            )
-    return FoldAssignment(k, seed, grouped_by, fold_of, labels, groups)
 
 
 def fold_splits(
@@ -202,21 +231,58 @@ def records_groups(info: RecordsInfo) -> dict[str, str]:
 # ----------------------------------------------------------------------------- fold data
 
 
-def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> Any:
-    """A features table split for fold ``fold`` of ``k`` (every row of every split pooled).
+def fold_spec(
+    assignment: FoldAssignment,
+    fold: int,
+    examples: Iterable[tuple[str, int, int]],
+    num_labels: int,
+    source_splits: Sequence[str],
+) -> FoldSpec:
+    """Fold ``fold`` of ``assignment`` with its tracks and label counts per split.
 
     Args:
-        table: The :class:`tfgenre.views.feature_table.FeatureTable` as read from ``features_csv``.
+        assignment: The folds.
+        fold: The test fold.
+        examples: ``(track_id, label index, examples)`` per track (or per row: a track
+            may repeat), every track of the assignment.
+        num_labels: Number of classes.
+        source_splits: The data's splits the tracks are read from.
+    """
+    split_of = fold_splits(assignment, fold)
+    counts = {name: [0] * num_labels for name in FOLD_SPLITS}
+    for track_id, label, n in examples:
+        counts[split_of[str(track_id)]][int(label)] += int(n)
+    tracks = {
+        name: tuple(sorted(t for t, s in split_of.items() if s == name)) for name in FOLD_SPLITS
+    }
+    return FoldSpec(
+        k=assignment.k,
+        fold=fold,
+        seed=assignment.seed,
+        grouped_by=assignment.grouped_by,
+        validation=VALIDATION_FRACTION,
+        total_tracks=len(assignment.fold_of),
+        tracks={name: ids for name, ids in tracks.items() if ids},
+        label_counts={name: tuple(counts[name]) for name, ids in tracks.items() if ids},
+        source_splits=tuple(source_splits),
+    )
+
+
+def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> FoldSpec:
+    """Fold ``fold`` of ``k`` of a features table (every row of every split pooled).
+
+    Args:
+        table: The :class:`tfgenre.views.feature_table.FeatureTable` as read from
+            ``features_csv``.
         features_csv: The CSV (for its group column).
         k: Number of folds.
         fold: The test fold.
         seed: The assignment seed.
 
     Returns:
-        The table with splits train/validation/test of the fold (:func:`fold_splits`).
+        The fold with the tracks of its train/validation/test (:func:`fold_splits`).
     """
-    from tfgenre.splitting.protocols import looks_like_gtzan, random_protocol
-    from tfgenre.views.feature_table import csv_track_groups, refold_table
+    from tfgenre.views.feature_table import csv_track_groups
 
     groups = csv_track_groups(features_csv)
     rows = [
@@ -225,20 +291,36 @@ def table_fold(table: Any, features_csv: str, k: int, fold: int, seed: int) -> A
         for t, label in zip(ids, y)
     ]
     assignment = assign_folds(rows, k, seed, label_names=table.labels)
-    policy = {**assignment.protocol(), "fold": fold, "validation": VALIDATION_FRACTION}
-    folded = refold_table(table, fold_splits(assignment, fold), policy)
+    examples = ((t, label, 1) for t, label, _ in rows)
+    return fold_spec(assignment, fold, examples, len(table.labels), list(table.splits))
+
+
+def apply_table_fold(table: Any, spec: FoldSpec) -> Any:
+    """``table`` split as ``spec`` says: its rows pooled, then split by the fold's tracks.
+
+    Returns:
+        The :class:`tfgenre.views.feature_table.FeatureTable` with splits
+        train/validation/test of the fold, its policy and protocol.
+
+    Raises:
+        ConfigError: when a track of the table is not in the fold (another CSV).
+    """
+    from tfgenre.splitting.protocols import looks_like_gtzan, random_protocol
+    from tfgenre.views.feature_table import refold_table
+
+    split_of = spec.split_of()
+    folded = refold_table(table, split_of, spec.policy())
     # random folds: GTZAN without artists leaks them
     protocol = random_protocol(
-        gtzan=looks_like_gtzan(assignment.fold_of),
-        artist_groups=assignment.grouped_by == "artist",
+        gtzan=looks_like_gtzan(split_of), artist_groups=spec.grouped_by == "artist"
     )
     return dataclasses.replace(folded, protocol=protocol)
 
 
 def records_fold(
     manifest: Any, k: int, fold: int, seed: int, *, skip_corrupt: bool = False
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tracks of fold ``fold`` of ``k`` in a records folder (every split pooled).
+) -> FoldSpec:
+    """Fold ``fold`` of ``k`` of a records folder (every split pooled).
 
     Args:
         manifest: The records' :class:`tfgenre.records.info.RecordsInfo`.
@@ -248,10 +330,9 @@ def records_fold(
         skip_corrupt: Skip unreadable records while listing the tracks.
 
     Returns:
-        ``({split: TrackSelection}, info)``: a selection per non-empty split of the
-        fold, and ``info`` with the protocol and the per-split label counts (segments).
+        The fold, its tracks and its per-split label counts (segments).
     """
-    from tfgenre.training.data import TrackSelection, records_tracks
+    from tfgenre.tfdata.selection import records_tracks
 
     tracks = records_tracks(manifest, skip_corrupt=skip_corrupt)
     groups = records_groups(manifest)
@@ -261,23 +342,15 @@ def records_fold(
         seed,
         label_names=manifest.labels,
     )
-    split_of = fold_splits(assignment, fold)
-    selections: dict[str, Any] = {}
-    label_counts: dict[str, list[int]] = {}
-    for name in ("train", "validation", "test"):
-        ids = frozenset(t for t, s in split_of.items() if s == name)
-        if not ids:
-            continue
-        n = sum(tracks[t][1] for t in ids)
-        selections[name] = TrackSelection(tuple(manifest.split_names), ids, n)
-        counts = [0] * len(manifest.labels)
-        for t in ids:
-            counts[tracks[t][0]] += tracks[t][1]
-        label_counts[name] = counts
-    info = {
-        **assignment.protocol(),
-        "fold": fold,
-        "validation": VALIDATION_FRACTION,
-        "label_counts": label_counts,
+    examples = ((t, label, n) for t, (label, n) in tracks.items())
+    return fold_spec(assignment, fold, examples, len(manifest.labels), manifest.split_names)
+
+
+def fold_selections(spec: FoldSpec) -> dict[str, Any]:
+    """``{split: TrackSelection}`` of a records fold (its non-empty splits)."""
+    from tfgenre.tfdata.selection import TrackSelection
+
+    return {
+        split: TrackSelection(spec.source_splits, frozenset(ids), spec.num_examples(split))
+        for split, ids in spec.tracks.items()
     }
-    return selections, info

@@ -4,7 +4,8 @@
 (:func:`predict_split`), scores it at segment and track level
 (:func:`tfgenre.evaluation.metrics.evaluate_predictions`) and writes the report
 (:func:`tfgenre.evaluation.report.write_report`) into ``report/`` (``report_<split>/``
-for splits other than test).
+for splits other than test). Everything about the run's data comes from its ``run.json``
+(:mod:`tfgenre.evaluation.run_inputs`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import numpy as np
 
 from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError
+from tfgenre.evaluation.run_inputs import run_feature_table, run_record_selections
 from tfgenre.records.info import RecordsInfo
 from tfgenre.runs import run_folder
 from tfgenre.runs.run_info import RunInfo
 from tfgenre.splitting.protocols import SYNTHETIC_DATASET, SYNTHETIC_NOTE
-from tfgenre.training.fit_config import FitConfig
-from tfgenre.training.inputs import feature_table, record_selections, unknown_length_ok
+from tfgenre.tfdata.corrupt_shards import unknown_length_ok
 
 logger = logging.getLogger(__name__)
 
@@ -49,63 +50,63 @@ def predict_split(
     """
     from tfgenre.models.saving import load_model
 
-    cfg = run_folder.load_run_config(run_dir)
     info = RunInfo.load(run_dir)
     if model is None:
         path = io.join(run_dir, layout.MODEL)
         if not io.exists(path):
             raise ConfigError(f"{run_dir!r} has no model.keras (did the fit finish?)")
         model = load_model(path, compile=False)
-    if cfg.features_csv:
-        probs, labels, track_ids = _predict_features_csv(cfg, info, split, model, batch_size)
+    if info.source == "features_csv":
+        probs, labels, track_ids = _predict_features_csv(info, split, model, batch_size)
     else:
-        probs, labels, track_ids = _predict_records(cfg, split, model, batch_size)
+        probs, labels, track_ids = _predict_records(info, split, model, batch_size)
     return probs, labels, track_ids, list(info.labels)
 
 
-def _predict_features_csv(
-    cfg: FitConfig, info: RunInfo, split: str, model: Any, batch_size: int
-) -> Predictions:
+def _predict_features_csv(info: RunInfo, split: str, model: Any, batch_size: int) -> Predictions:
     """Predicts ``split`` of the run's features CSV, refusing a CSV whose columns changed."""
-    table = feature_table(cfg)
+    table = run_feature_table(info)
     trained_on = list(info.feature_names or table.feature_names)
     if list(table.feature_names) != trained_on:
         missing = [n for n in trained_on if n not in table.feature_names]
         extra = [n for n in table.feature_names if n not in trained_on]
         raise ConfigError(
-            f"features CSV {cfg.features_csv!r} no longer holds the run's features "
+            f"features CSV {info.data_path!r} no longer holds the run's features "
             f"(missing: {', '.join(missing) or 'none'}; new: {', '.join(extra) or 'none'}"
             "; or another order)"
         )
     if split not in table.splits:
         raise ConfigError(
-            f"split {split!r} is not in {cfg.features_csv} (have: {', '.join(table.splits)})"
+            f"split {split!r} is not in {info.data_path} (have: {', '.join(table.splits)})"
         )
     x, y, ids = table.splits[split]
     probs = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(probs, np.float32), y, ids
 
 
-def _predict_records(cfg: FitConfig, split: str, model: Any, batch_size: int) -> Predictions:
+def _predict_records(info: RunInfo, split: str, model: Any, batch_size: int) -> Predictions:
     """Predicts ``split`` of the run's records (its fold's tracks in a cross-validation)."""
-    from tfgenre.training.data import records_dataset, split_index
-    m = RecordsInfo.load(cfg.records)
-    selections, _ = record_selections(cfg, m)
-    if split not in (selections if cfg.fold is not None else m.split_names):
-        have = list(selections) if cfg.fold is not None else m.split_names
-        raise ConfigError(f"split {split!r} is not in {cfg.records} (have: {have})")
+    from tfgenre.tfdata.records_dataset import records_dataset, split_index
+
+    m = RecordsInfo.load(info.data_path)
+    selections = run_record_selections(info, m)
+    folded = info.selection.fold is not None
+    if split not in (selections if folded else m.split_names):
+        have = list(selections) if folded else m.split_names
+        raise ConfigError(f"split {split!r} is not in {info.data_path} (have: {have})")
     select = selections.get(split)
-    index = split_index(m, cfg.view, split, skip_corrupt=cfg.skip_corrupt, select=select)
+    skip = info.selection.skip_corrupt
+    index = split_index(m, info.view, split, skip_corrupt=skip, select=select)
     ds = records_dataset(
         m,
-        cfg.view,
+        info.view,
         split,
         batch_size=batch_size,
         training=False,
-        skip_corrupt=cfg.skip_corrupt,
+        skip_corrupt=skip,
         select=select,
     )
-    with unknown_length_ok(cfg.skip_corrupt):
+    with unknown_length_ok(skip):
         probs = model.predict(ds.map(lambda x, y: x), verbose=0)
     return np.asarray(probs, np.float32), index.label, index.track_id
 

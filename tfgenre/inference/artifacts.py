@@ -143,7 +143,7 @@ def _stage_serving(
         from tfgenre.inference.quantization import check_agreement
 
         # Raises (and nothing is written) below MIN_AGREEMENT.
-        agreement = check_agreement(run_dir, run, saved, flatbuffer)
+        agreement = check_agreement(run, saved, flatbuffer)
         meta["quantization"] = agreement
     staged = os.path.join(tmp, "model.tflite")
     with open(staged, "wb") as f:

@@ -92,7 +92,7 @@ def _validation_audio(
         ) from err
 
 
-def validation_inputs(run_dir: str, run: RunInfo) -> CheckInputs:
+def validation_inputs(run: RunInfo) -> CheckInputs:
     """The run's validation examples as inputs of its serving signature.
 
     Feature and embeddings models get the validation rows (of the records' view or of
@@ -104,20 +104,18 @@ def validation_inputs(run_dir: str, run: RunInfo) -> CheckInputs:
     Raises:
         TfgenreError: when none of these can be read.
     """
-    from tfgenre.runs.run_folder import load_run_config
-
-    cfg = load_run_config(run_dir)
-    order = list(dict.fromkeys([cfg.val_split, "validation", cfg.eval_split, "test", "train"]))
+    sel = run.selection
+    order = list(dict.fromkeys([sel.val_split, "validation", sel.eval_split, "test", "train"]))
     if run.source == "features_csv":
-        from tfgenre.views.feature_table import fit_feature_table
+        from tfgenre.evaluation.run_inputs import run_feature_table
 
-        table = fit_feature_table(cfg)
+        table = run_feature_table(run)
         split = _pick_split(order, list(table.splits))
         batches = _feature_batches(table.splits[split][0])
-        return CheckInputs(split, cfg.features_csv, "features", "probabilities", batches)
+        return CheckInputs(split, run.data_path, "features", "probabilities", batches)
     from tfgenre.records.reader import payload_scale, to_numpy_arrays
 
-    records = RecordsInfo.load(run.data_path or cfg.records)
+    records = RecordsInfo.load(run.data_path)
     split = _pick_split(order, records.split_names)
     arrays = to_numpy_arrays(records, run.view, split)
     where = f"{records.root} ({run.view} view)"
@@ -155,7 +153,6 @@ def _agreeing(check: CheckInputs, saved_model_dir: str, flatbuffer: bytes) -> tu
 
 
 def check_agreement(
-    run_dir: str,
     run: RunInfo,
     saved_model_dir: str,
     flatbuffer: bytes,
@@ -176,7 +173,7 @@ def check_agreement(
             figure; or when there is nothing to measure on.
     """
     minimum = MIN_AGREEMENT if minimum is None else minimum
-    check = validation_inputs(run_dir, run)
+    check = validation_inputs(run)
     if not check.inputs:
         raise TfgenreError(
             f"the {check.split!r} split of {check.source} is empty: nothing to measure the "

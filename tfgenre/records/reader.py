@@ -1,7 +1,7 @@
 """Reading shards back: parsed examples as a ``tf.data.Dataset`` (deterministic order).
 
-The training pipeline in :mod:`tfgenre.training.data` builds on :func:`parse_batch`; tests and
-tools use :func:`iterate_numpy`.
+The tf.data pipeline in :mod:`tfgenre.tfdata.records_dataset` builds on
+:func:`parse_batch`; tests and tools use :func:`iterate_numpy`.
 """
 
 from __future__ import annotations

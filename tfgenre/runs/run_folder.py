@@ -2,9 +2,11 @@
 
 A run folder (``fit --run-dir``) holds::
 
-    config.yaml        the resolved config (layout.CONFIG_YAML)
-    run.json           what evaluate, predict and export need: labels, view, input
-                       spec, audio settings (layout.RUN_JSON; :func:`run_info` builds it)
+    config.yaml        the resolved config (layout.CONFIG_YAML), for people and
+                       ``fit --config``; fit compares it to resume or refuse a run
+    run.json           all that evaluate, predict, export and tune read: labels, view,
+                       input spec, framing, the data and splits used, the config
+                       (layout.RUN_JSON; :class:`tfgenre.runs.run_info.RunInfo`)
     tb/                TensorBoard logs (scalars, learning rate, confusion matrix, hparams)
     checkpoints/       best.keras: the best validation model (layout.BEST_CHECKPOINT)
     backup/            BackupAndRestore state (a killed run resumes from here)
@@ -37,15 +39,12 @@ import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from tfgenre.core import config, io, layout
 from tfgenre.errors import ConfigError
-
-if TYPE_CHECKING:  # the fit config pulls in the data pipeline; compare needs none of it
-    from tfgenre.training.fit_config import FitConfig
 
 logger = logging.getLogger(__name__)
 
@@ -238,16 +237,16 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: data}
 
 
-def config_differences(saved: dict[str, Any], cfg: FitConfig) -> list[str]:
+def config_differences(saved: dict[str, Any], cfg: Any) -> list[str]:
     """Dotted keys in which a run folder's saved fit config and ``cfg`` differ.
 
-    ``run_dir`` and ``verify`` do not count. A saved config that no longer resolves
-    (another tfgenre version) is compared as written.
+    ``cfg`` is a fit config (:class:`tfgenre.training.fit_config.FitConfig`); the saved
+    one is resolved as one of its type. ``run_dir`` and ``verify`` do not count. A
+    saved config that no longer resolves (another tfgenre version) is compared as
+    written.
     """
-    from tfgenre.training.fit_config import FitConfig
-
     try:
-        saved = config.to_dict(config.from_dict(FitConfig, saved))
+        saved = config.to_dict(config.from_dict(type(cfg), saved))
     except ConfigError:
         pass
     old, new = _flatten(saved), _flatten(config.to_dict(cfg))
@@ -273,8 +272,10 @@ def saved_fit_config(run_dir: str) -> dict[str, Any] | None:
     return None
 
 
-def check_run_dir(cfg: FitConfig, *, overwrite: bool = False) -> RunDirPlan:
+def check_run_dir(cfg: Any, *, overwrite: bool = False) -> RunDirPlan:
     """Decides what a run may do with ``cfg.run_dir``, before anything is written.
+
+    ``cfg`` is the fit config (:class:`tfgenre.training.fit_config.FitConfig`).
 
     * no folder, or one holding nothing of a run: a new run;
     * an unfinished run (no ``model.keras``) of the same config: it resumes;
@@ -375,17 +376,9 @@ def report_dir(run_dir: str, split: str) -> str:
     return io.join(run_dir, layout.REPORT if split == "test" else f"{layout.REPORT}_{split}")
 
 
-def write_run_config(cfg: FitConfig) -> None:
-    """Writes ``config.yaml``: ``cfg`` as the ``fit`` section."""
+def write_run_config(cfg: Any) -> None:
+    """Writes ``config.yaml``: ``cfg`` (a fit config) as the ``fit`` section."""
     io.write_text_atomic(
         io.join(cfg.run_dir, layout.CONFIG_YAML),
         yaml.safe_dump({"fit": config.to_dict(cfg)}, sort_keys=False),
     )
-
-
-def load_run_config(run_dir: str) -> FitConfig:
-    """The resolved FitConfig saved in ``config.yaml``."""
-    from tfgenre.training.fit_config import FitConfig
-
-    data = config.load_section(io.join(run_dir, layout.CONFIG_YAML), "fit")
-    return config.from_dict(FitConfig, data)

@@ -4,10 +4,18 @@
 model name, the :class:`~tfgenre.views.base.ViewSpec` the inputs were computed with
 (normalisation statistics included), the shape of one input, the audio framing
 (:class:`~tfgenre.records.info.AudioSpec`), the training data (records folder or features
-CSV, split policy, protocol, sizes) and the distribution strategy.
+CSV, split policy, protocol, sizes), which of its splits the run used
+(:class:`~tfgenre.runs.data_selection.DataSelection`: split names, a named split or a
+CSV's fractions, a cross-validation fold with its track ids), the distribution strategy
+and the resolved fit config the run was trained with. It is the whole hand-off: evaluate,
+export, quantize, tune and predict read nothing else of a run (``config.yaml`` is for
+people and for ``fit --config``).
 
-Runs written before run.json carried a format version (two loose shapes, one for records
-and one for features CSVs) are read and converted; a newer version is refused.
+Older layouts are read and converted in memory; only the current one is written.
+Version 2 lacked the selection and the config: they are taken from the run's
+``config.yaml`` (a fold's tracks were not kept, so its reader assigns them again).
+Version 1 (before run.json carried a format version: two loose shapes, one for records
+and one for features CSVs) is converted the same way. A newer version is refused.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ from typing import Any
 from tfgenre.core import io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.info import AudioSpec, check_format_version, read_json_object
+from tfgenre.runs.data_selection import DataSelection
 from tfgenre.splitting.protocols import Protocol
 from tfgenre.views.base import ViewSpec
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 1: the unversioned run.json of tfgenre <= 0.x (read and converted)
+#: 1: the unversioned run.json of tfgenre <= 0.x; 2: without ``selection`` and
+#: ``config``; both are read and converted.
+FORMAT_VERSION = 3
 
 #: Sample rate of the GTZAN feature tables (librosa's default); features CSVs carry none.
 FEATURES_CSV_SAMPLE_RATE = 22050
@@ -75,8 +86,11 @@ class RunInfo:
         excluded: Track ids left out on purpose (in no list of a named split).
         skipped_corrupt: Per shard, records lost to corruption (``--skip-corrupt``).
         strategy: The distribution strategy trained under (name, replicas, workers).
-        format_version: Layout version of the run.json it was read from (1: converted
-            from the unversioned layout); :meth:`to_json` always writes the current one.
+        selection: Which splits of the data the run used, and its fold with its tracks.
+        config: The resolved fit config the run was trained with, as a dict (the
+            ``fit`` section of ``config.yaml``; for a probe, the tuned ``optimizer.l2``).
+        format_version: Layout version of the run.json it was read from (1 and 2:
+            converted); :meth:`to_json` always writes the current one.
     """
 
     labels: tuple[str, ...]
@@ -92,6 +106,8 @@ class RunInfo:
     excluded: tuple[str, ...] = ()
     skipped_corrupt: Mapping[str, int] = dataclasses.field(default_factory=dict)
     strategy: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    selection: DataSelection = dataclasses.field(default_factory=DataSelection)
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -125,6 +141,9 @@ class RunInfo:
     def load(cls, run_dir: str) -> RunInfo:
         """Reads ``<run_dir>/run.json``.
 
+        A run.json of version 1 or 2 is converted, its selection and config taken from
+        the folder's ``config.yaml`` (:meth:`with_saved_config`).
+
         Raises:
             ConfigError: when the folder holds no run.json (not a run folder).
             RecordsError: when run.json is not JSON, malformed or of a newer version.
@@ -135,9 +154,11 @@ class RunInfo:
         data = read_json_object(path)
         try:
             if "format_version" not in data:
-                return cls.from_legacy_json(data)
-            check_format_version(data["format_version"], FORMAT_VERSION, path, "fit")
-            return cls.from_json(data)
+                return cls.from_legacy_json(data).with_saved_config(run_dir)
+            if data["format_version"] != 2:
+                check_format_version(data["format_version"], FORMAT_VERSION, path, "fit")
+            info = cls.from_json(data)
+            return info.with_saved_config(run_dir) if info.format_version < 3 else info
         except (KeyError, TypeError, ValueError) as err:
             raise RecordsError(
                 f"{path} is incomplete or malformed ({err!r}); train the run again with "
@@ -168,6 +189,8 @@ class RunInfo:
             "excluded": {"count": len(self.excluded), "tracks": list(self.excluded)},
             "skipped_corrupt": dict(self.skipped_corrupt),
             "strategy": dict(self.strategy),
+            "selection": self.selection.to_json(),
+            "config": dict(self.config),
         }
 
     @classmethod
@@ -187,8 +210,22 @@ class RunInfo:
             excluded=tuple((data.get("excluded") or {}).get("tracks") or ()),
             skipped_corrupt=dict(data.get("skipped_corrupt") or {}),
             strategy=dict(data.get("strategy") or {}),
+            selection=DataSelection.from_json(data.get("selection")),
+            config=dict(data.get("config") or {}),
             format_version=int(data["format_version"]),
         )
+
+    def with_saved_config(self, run_dir: str) -> RunInfo:
+        """This run (read from an older run.json) with its ``config.yaml``'s selection.
+
+        The selection and config come from the ``fit`` section of the folder's
+        ``config.yaml`` (the defaults when it has none).
+        """
+        from tfgenre.runs.run_folder import saved_fit_config
+
+        fit = saved_fit_config(run_dir) or {}
+        selection = DataSelection.from_fit_section(fit, self.split_policy)
+        return dataclasses.replace(self, selection=selection, config=fit)
 
     @classmethod
     def from_legacy_json(cls, data: Mapping[str, Any]) -> RunInfo:

@@ -400,9 +400,9 @@ def _evaluate_best(trial_dir: str) -> dict[str, Any] | None:
         return None
     from tfgenre.evaluation.metrics_file import MetricsFile
     from tfgenre.evaluation.predictions import evaluate_run
-    from tfgenre.runs.run_folder import load_run_config
+    from tfgenre.runs.run_info import RunInfo
 
-    split = load_run_config(trial_dir).eval_split
+    split = RunInfo.load(trial_dir).selection.eval_split
     try:
         return report.evaluation_summary(
             MetricsFile.from_json(evaluate_run(trial_dir, split=split)), split

@@ -8,4 +8,6 @@ that all of them can ask it without a cycle.
 * :mod:`~tfgenre.splitting.protocols`: named splits (``split_lists/``) and the
   :class:`Protocol` record of a split.
 * :mod:`~tfgenre.splitting.split_checks`: labels a split lacks, empty splits.
+* :mod:`~tfgenre.splitting.fold_spec`: :class:`FoldSpec`, one cross-validation fold and
+  its tracks.
 """

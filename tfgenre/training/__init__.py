@@ -6,9 +6,6 @@ Modules:
   checking it.
 * :mod:`~tfgenre.training.inputs`: the run's datasets and facts (:class:`RunData`) from
   records or a features CSV.
-* :mod:`~tfgenre.training.data`: tf.data pipelines over records and arrays (shuffle,
-  batch, cache, the epoch counter).
-* :mod:`~tfgenre.training.augment`: stateless waveform/spectrogram augmentation.
 * :mod:`~tfgenre.training.compile`: optimizer, learning-rate schedule, L2, class weights.
 * :mod:`~tfgenre.models.schedules`: learning-rate schedules.
 * :mod:`~tfgenre.training.callbacks`: the run's Keras callbacks, assembled (checkpoints,
@@ -25,5 +22,6 @@ Modules:
 * :mod:`~tfgenre.training.loop`: :func:`train`, one run from config to run folder.
 * :mod:`~tfgenre.training.crossval`: grouped, stratified k-fold cross-validation.
 
-The run folder a run writes is described in :mod:`tfgenre.runs`.
+The tf.data pipelines and augmentation the runs read through are :mod:`tfgenre.tfdata`'s;
+the run folder a run writes is described in :mod:`tfgenre.runs`.
 """

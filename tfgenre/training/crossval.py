@@ -38,7 +38,7 @@ from tfgenre.records.info import RecordsInfo
 from tfgenre.runs import run_folder
 from tfgenre.runs.run_info import RunInfo
 from tfgenre.training.fit_config import check_names
-from tfgenre.training.inputs import feature_table, record_selections
+from tfgenre.training.inputs import feature_table, records_fold
 from tfgenre.training.loop import train
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def check_cross_validation(cfg: Any) -> None:
     if cfg.features_csv:
         feature_table(probe)
     else:
-        record_selections(probe, RecordsInfo.load(cfg.records))
+        records_fold(probe, RecordsInfo.load(cfg.records))
 
 
 def run_folds(cfg: Any, *, overwrite: bool = False) -> CrossValResult:

@@ -41,7 +41,7 @@ class EpochSeeds(keras.callbacks.Callback):
 
     At each epoch's start (after ``BackupAndRestore`` restored the run, and before
     Keras makes the epoch's data iterator) it sets the training data's
-    :class:`tfgenre.training.data.EpochCounter` (the pass's file and example order and its
+    :class:`tfgenre.tfdata.epochs.EpochCounter` (the pass's file and example order and its
     augmentation) and reseeds every ``keras.random.SeedGenerator`` of the model
     (dropout...), whose state a backup does not hold. A run resumed at epoch ``e``
     then trains epoch ``e`` exactly as the uninterrupted run did.

@@ -15,7 +15,7 @@ from typing import Any
 
 from tfgenre.core import config
 from tfgenre.errors import ConfigError
-from tfgenre.training.augment import AugmentConfig
+from tfgenre.tfdata.augment import AugmentConfig
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "rmsprop", "adamw")
 
@@ -135,7 +135,8 @@ class FitConfig:
         folds: Grouped, stratified K-fold cross-validation over every track of the
             data (0: off; see :mod:`tfgenre.training.crossval`).
         fold: In one fold's run: its test fold (set by the cross-validation; the data's
-            tracks are split by :func:`tfgenre.evaluation.folds.fold_splits`).
+            tracks are split by :func:`tfgenre.evaluation.folds.fold_splits`; run.json keeps
+            them).
         probe_tune: For ``model: linear``: choose ``optimizer.l2`` from
             ``probe_l2_grid`` on the validation split before the run (see
             :mod:`tfgenre.training.probe_tuning`): ``auto`` (the embeddings view), ``on``

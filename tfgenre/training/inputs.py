@@ -3,32 +3,33 @@
 :func:`load_run_data` builds a :class:`RunData` from records (their splits, or one fold
 of a cross-validation) or from a features CSV. Its ``run`` (a
 :class:`~tfgenre.runs.run_info.RunInfo`: labels, the view spec and audio framing the records
-were written with, split sizes, protocol, records lost to corruption) becomes
-``run.json`` once the strategy is known.
+were written with, split sizes, protocol, records lost to corruption, which splits it
+used and its fold's tracks, the resolved config) becomes ``run.json`` once the strategy
+is known.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
-import warnings
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from tfgenre.core import config
 from tfgenre.errors import RecordsError
 from tfgenre.records.info import RecordsInfo
+from tfgenre.runs.data_selection import DataSelection
 from tfgenre.runs.run_info import RunInfo, features_csv_audio
+from tfgenre.splitting.fold_spec import FoldSpec
 from tfgenre.splitting.protocols import Protocol, warn_if_leaky
+from tfgenre.tfdata.corrupt_shards import report_corrupt
+from tfgenre.tfdata.epochs import EpochCounter
+from tfgenre.tfdata.records_dataset import records_dataset
 from tfgenre.training.fit_config import FitConfig
 from tfgenre.views.base import ViewSpec
 from tfgenre.views.registry import VECTOR_VIEWS
-
-if TYPE_CHECKING:
-    from tfgenre.training.data import EpochCounter
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class RunData:
         val: Validation dataset like ``train``, or None when there is no validation split.
         steps_per_epoch: Training batches per epoch.
         train_counts: Training examples per class, shape (classes,).
-        epochs: The :class:`tfgenre.training.data.EpochCounter` that ``train`` reads at each
+        epochs: The :class:`tfgenre.tfdata.epochs.EpochCounter` that ``train`` reads at each
             pass (set by :class:`tfgenre.training.epoch_seeds.EpochSeeds`).
     """
 
@@ -86,11 +87,31 @@ def _steps(n: int, batch_size: int, drop_remainder: bool) -> int:
     return max(steps, 1)
 
 
+def _selection(cfg: FitConfig, fold: FoldSpec | None) -> DataSelection:
+    """Which splits of its data the run uses (run.json's ``selection``)."""
+    return DataSelection(
+        train_split=cfg.train_split,
+        val_split=cfg.val_split,
+        eval_split=cfg.eval_split,
+        named_split=cfg.named_split,
+        fractions=dict(cfg.splits) if cfg.features_csv else {},
+        seed=cfg.seed,
+        skip_corrupt=cfg.skip_corrupt,
+        fold=fold,
+    )
+
+
 def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
     """The run's data from a features CSV (split by ``cfg``, its fold when one is set)."""
-    from tfgenre.training.data import EpochCounter, array_dataset
+    from tfgenre.tfdata.array_dataset import array_dataset
+    from tfgenre.views.feature_table import fit_feature_table
 
-    table = feature_table(cfg)
+    table = fit_feature_table(cfg)
+    fold = csv_fold(cfg, table)
+    if fold is not None:
+        from tfgenre.evaluation.folds import apply_table_fold
+
+        table = apply_table_fold(table, fold)
     table.warn_if_leaky(cfg.features_csv)
     mean, std = table.stats()
     x, y, _ = table.splits[cfg.train_split]
@@ -127,9 +148,20 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
         split_policy=table.policy,
         protocol=table.protocol,
         excluded=tuple(table.excluded),
+        selection=_selection(cfg, fold),
+        config=config.to_dict(cfg),
     )
     steps = _steps(len(x), cfg.batch_size, drop_remainder)
     return RunData(run, train, val, steps, np.bincount(y, minlength=n), epochs)
+
+
+def csv_fold(cfg: FitConfig, table: Any) -> FoldSpec | None:
+    """The fold of a features CSV run (``table`` as read), or None without a fold."""
+    if cfg.fold is None:
+        return None
+    from tfgenre.evaluation.folds import table_fold
+
+    return table_fold(table, cfg.features_csv, cfg.folds, cfg.fold, cfg.seed)
 
 
 def feature_table(cfg: FitConfig) -> Any:
@@ -137,22 +169,21 @@ def feature_table(cfg: FitConfig) -> Any:
     from tfgenre.views.feature_table import fit_feature_table
 
     table = fit_feature_table(cfg)
-    if cfg.fold is not None:
-        from tfgenre.evaluation.folds import table_fold
+    fold = csv_fold(cfg, table)
+    if fold is None:
+        return table
+    from tfgenre.evaluation.folds import apply_table_fold
 
-        table = table_fold(table, cfg.features_csv, cfg.folds, cfg.fold, cfg.seed)
-    return table
+    return apply_table_fold(table, fold)
 
 
-def record_selections(
-    cfg: FitConfig, manifest: RecordsInfo
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The fold's ``{split: TrackSelection}`` and protocol info (empty without a fold)."""
+def records_fold(cfg: FitConfig, manifest: RecordsInfo) -> FoldSpec | None:
+    """The fold of a records run with its tracks (None without a fold)."""
     if cfg.fold is None:
-        return {}, {}
-    from tfgenre.evaluation.folds import records_fold
+        return None
+    from tfgenre.evaluation.folds import records_fold as assign
 
-    return records_fold(manifest, cfg.folds, cfg.fold, cfg.seed, skip_corrupt=cfg.skip_corrupt)
+    return assign(manifest, cfg.folds, cfg.fold, cfg.seed, skip_corrupt=cfg.skip_corrupt)
 
 
 def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
@@ -165,29 +196,30 @@ def _from_records(cfg: FitConfig, drop_remainder: bool) -> RunData:
     (:func:`tfgenre.evaluation.folds.records_fold`), and a vector view is normalised with the
     mean and std of the fold's training examples.
     """
+    from tfgenre.evaluation.folds import fold_selections
+
     m = RecordsInfo.load(cfg.records)
     spec = m.view(cfg.view)
-    folded = cfg.fold is not None
     corrupt = _check_records(cfg, m)
-    selections, fold_info = record_selections(cfg, m)
+    fold = records_fold(cfg, m)
+    folded = fold is not None
+    selections = fold_selections(fold) if fold is not None else {}
     if folded and cfg.train_split not in selections:
         raise RecordsError(f"fold {cfg.fold} of {cfg.records!r} has no {cfg.train_split!r} tracks")
     if cfg.view in VECTOR_VIEWS and (folded or spec.mean is None):
         mean, std = _train_row_stats(cfg, m, selections.get(cfg.train_split))
         spec = spec.with_stats(mean, std, f"fold {cfg.fold} train" if folded else cfg.train_split)
-    from tfgenre.training.data import EpochCounter
-
     epochs = EpochCounter()
     train, val = _records_datasets(cfg, m, selections, drop_remainder, epochs)
-    if folded:
+    if fold is not None:
         n_train = selections[cfg.train_split].num_examples
-        train_counts = np.asarray(fold_info["label_counts"][cfg.train_split], dtype=np.int64)
+        train_counts = np.asarray(fold.label_counts[cfg.train_split], dtype=np.int64)
         num_examples = {s: sel.num_examples for s, sel in selections.items()}
     else:
         n_train = m.split(cfg.train_split).num_examples
         train_counts = np.asarray(m.label_counts(cfg.train_split), dtype=np.int64)
         num_examples = {s: m.split(s).num_examples for s in m.split_names}
-    run = _records_run(cfg, m, spec, num_examples, corrupt, fold_info)
+    run = _records_run(cfg, m, spec, num_examples, corrupt, fold)
     steps = _steps(n_train, cfg.batch_size, drop_remainder)
     return RunData(run, train, val, steps, train_counts, epochs)
 
@@ -214,8 +246,6 @@ def _train_row_stats(
 
     The rows of the fold's training tracks, or of the train split when ``select`` is None.
     """
-    from tfgenre.training.data import records_dataset
-
     plain = records_dataset(
         m,
         cfg.view,
@@ -238,8 +268,6 @@ def _records_datasets(
     epochs: EpochCounter,
 ) -> tuple[Any, Any | None]:
     """The training dataset (reading ``epochs``) and the validation one (or None)."""
-    from tfgenre.training.data import records_dataset
-
     common = dict(batch_size=cfg.batch_size, skip_corrupt=cfg.skip_corrupt)
     train = records_dataset(
         m,
@@ -275,7 +303,7 @@ def _records_run(
     spec: ViewSpec,
     num_examples: dict[str, int],
     corrupt: dict[str, int],
-    fold_info: dict[str, Any],
+    fold: FoldSpec | None,
 ) -> RunInfo:
     """The RunInfo of a run on records (warns when the split leaks artists)."""
     if cfg.fold is None:
@@ -293,46 +321,11 @@ def _records_run(
         source="records",
         data_path=cfg.records,
         num_examples=num_examples,
-        split_policy=(
-            {k: v for k, v in fold_info.items() if k != "label_counts"}
-            if cfg.fold is not None
-            else m.split_policy
-        ),
+        split_policy=fold.policy() if fold is not None else m.split_policy,
         # a fold's split is k-fold over every split: its protocol is in split_policy
-        protocol=m.protocol if cfg.fold is None else Protocol.from_json(None),
+        protocol=m.protocol if fold is None else Protocol.from_json(None),
         excluded=m.excluded,
         skipped_corrupt=corrupt,
+        selection=_selection(cfg, fold),
+        config=config.to_dict(cfg),
     )
-
-
-def report_corrupt(manifest: RecordsInfo, view: str, splits: list[str]) -> dict[str, int]:
-    """Counts, per shard, the records lost to corruption (only shards that lose some)."""
-    from tfgenre.training.data import count_readable
-
-    lost = {}
-    for split in splits:
-        for shard in manifest.shards(view, split):
-            path = manifest.shard_path(shard)
-            missing = shard.examples - count_readable([path])
-            if missing > 0:
-                logger.warning(
-                    "skip_corrupt: %s: %d of %d records unreadable", path, missing, shard.examples
-                )
-                lost[shard.file] = int(missing)
-    return lost
-
-
-@contextlib.contextmanager
-def unknown_length_ok(skip_corrupt: bool) -> Iterator[None]:
-    """Silences Keras' "Your input ran out of data" warning under ``skip_corrupt``.
-
-    A dataset that skips unreadable records has no known length, so Keras learns an
-    epoch's length by reaching its end and warns about it; nothing is lost, and the
-    skipped records are counted and reported by the run.
-    """
-    if not skip_corrupt:
-        yield
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        yield

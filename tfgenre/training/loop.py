@@ -21,6 +21,7 @@ from typing import Any
 from tfgenre.core import config, io, layout
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.runs import run_folder
+from tfgenre.tfdata.corrupt_shards import unknown_length_ok
 from tfgenre.training.compile import (
     apply_l2,
     class_weight_dict,
@@ -28,7 +29,7 @@ from tfgenre.training.compile import (
     learning_rate_schedule,
 )
 from tfgenre.training.fit_config import FitConfig, check_names
-from tfgenre.training.inputs import RunData, load_run_data, unknown_length_ok
+from tfgenre.training.inputs import RunData, load_run_data
 from tfgenre.training.state import (
     BuildPatch,
     dtype_policy,
@@ -435,7 +436,7 @@ def _fit_guarded(model: Any, data: RunData, cfg: FitConfig, **kwargs: Any) -> di
             return model.fit(data.train, shuffle=False, **kwargs).history
     except tf.errors.DataLossError as err:
         from tfgenre.records.info import RecordsInfo
-        from tfgenre.training.data import find_corrupt_shards
+        from tfgenre.tfdata.corrupt_shards import find_corrupt_shards
 
         if not cfg.records:
             raise

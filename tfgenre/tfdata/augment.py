@@ -102,8 +102,8 @@ def make_augment(view: str, cfg: AugmentConfig, feature_std: np.ndarray | None =
     Every draw is stateless (``tf.random.stateless_*``) from ``seed``, an int ``(2,)``
     tensor: the same seed gives the same noise, gains, masks and mixup pairs, in any
     process. The training pipeline gives each batch of each epoch its own seed
-    (:func:`tfgenre.training.data.records_dataset`), so epochs draw anew and a resumed epoch
-    draws what the uninterrupted run drew.
+    (:func:`tfgenre.tfdata.records_dataset.records_dataset`), so epochs draw anew and a
+    resumed epoch draws what the uninterrupted run drew.
     """
     import tensorflow as tf
 

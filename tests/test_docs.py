@@ -14,17 +14,9 @@ from pathlib import Path
 
 from tfgenre.core import layout
 
-#: Loose-dict reads of run artifacts that the typed readers have not replaced yet:
-#: (module, artifact) pairs that :func:`test_run_artifacts_are_read_by_their_owners`
-#: tolerates for now. Each entry is a module that ``json.load``s a file whose type
-#: another module owns. The typed ``RunInfo`` / metrics / state / trial readers are
-#: being adopted in parallel; empty this list as they land (an entry that no longer
-#: offends fails the test, so it cannot go stale).
-PENDING: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("tfgenre/records/output.py", ".state"),
-    }
-)
+#: Modules allowed to json-load a run artifact another module owns: none (an entry
+#: that no longer offends fails the test, so the list cannot go stale).
+PENDING: frozenset[tuple[str, str]] = frozenset()
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tfgenre"

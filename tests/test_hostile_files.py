@@ -237,10 +237,13 @@ def test_a_manifest_naming_a_shard_outside_its_folder_is_refused(synthetic_recor
 
 def test_a_state_file_naming_a_shard_outside_the_folder_is_refused(tmp_path):
     from tfgenre.records.assemble import _split_infos
-    from tfgenre.records.plan import Unit
+    from tfgenre.records.plan import Unit, state_path
+    from tfgenre.records.unit_state import UnitState
 
     unit = Unit("train", 0, 1, ())
     state = {
+        "unit": unit.key,
+        "split": "train",
         "tracks": [],
         "skipped": [],
         "padded": [],
@@ -250,7 +253,8 @@ def test_a_state_file_naming_a_shard_outside_the_folder_is_refused(tmp_path):
         ],
     }
     with pytest.raises(RecordsError, match=r"\.state.*'/etc/passwd'"):
-        _split_infos(str(tmp_path), [unit], {unit.key: state}, ["a", "b"])
+        typed = UnitState.from_json(state, state_path(str(tmp_path), unit))
+        _split_infos(str(tmp_path), [unit], {unit.key: typed}, ["a", "b"])
 
 
 # ---------------------------------------------------------------- 13: pipes, loops

@@ -8,16 +8,16 @@ of another configuration, and still refuses files that are not tfgenre's).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 
 from tfgenre.core import io, layout
-from tfgenre.errors import ConfigError, RecordsError
+from tfgenre.errors import ConfigError, RecordsError, TfgenreError
 from tfgenre.records import naming
+from tfgenre.records.info import RecordsInfo
 from tfgenre.records.plan import STATE_DIR
-from tfgenre.records.unit_state import UnitState
+from tfgenre.records.unit_state import UnitState, WriteStamp, read_config_hash
 from tfgenre.records.writer_config import WriterConfig
 from tfgenre.views import VIEW_NAMES
 
@@ -37,13 +37,11 @@ def _listed_shards(output: str) -> set[str]:
     manifest_path = io.join(output, layout.MANIFEST)
     if io.exists(manifest_path):
         try:
-            data = json.loads(io.read_text(manifest_path))
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict):
-            splits_info = data.get("splits") or {}
-            shards = [s for info in splits_info.values() for s in info.get("shards", [])]
-            listed.update(str(s["file"]) for s in shards if isinstance(s, dict) and "file" in s)
+            info = RecordsInfo.load(output)
+        except (OSError, TfgenreError, KeyError, TypeError, ValueError):
+            info = None  # damaged: its shards still carry tfgenre's shard names
+        if info is not None:
+            listed.update(s.file for split in info.splits.values() for s in split.shards)
     state_dir = io.join(output, STATE_DIR)
     if io.isdir(state_dir):
         for name in io.listdir(state_dir):
@@ -138,10 +136,7 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
     previous = None
     for path in (state_config, manifest_path):
         if io.exists(path):
-            try:
-                previous = json.loads(io.read_text(path)).get("config_hash")
-            except (json.JSONDecodeError, AttributeError):
-                previous = "unreadable"
+            previous = read_config_hash(path)
             break
     if previous is None and io.exists(cfg.output) and io.isdir(cfg.output):
         others = sorted(n.rstrip("/") for n in io.listdir(cfg.output) if not n.startswith("."))
@@ -173,7 +168,4 @@ def prepare_output(cfg: WriterConfig, content_hash: str, overwrite: bool) -> Non
             )
             _remove_owned(cfg.output, owned)
     io.makedirs(io.join(cfg.output, STATE_DIR))
-    io.write_text_atomic(
-        state_config,
-        json.dumps({"config_hash": content_hash, "config": cfg.content_dict()}, sort_keys=True),
-    )
+    WriteStamp(content_hash, cfg.content_dict()).write(state_config)

@@ -159,3 +159,51 @@ class UnitState:
     def write(self, path: str) -> None:
         """Writes the state file atomically (sorted keys): the mark that the unit is done."""
         io.write_text_atomic(path, json.dumps(self.to_json(), sort_keys=True))
+
+
+#: :func:`read_config_hash` of a state config or manifest that is not a JSON object.
+UNREADABLE = "unreadable"
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteStamp:
+    """``<output>/.state/config.json``: the configuration a records folder is written with.
+
+    Written before the first unit, so that a rerun with another configuration is told
+    apart from a resumed one even before the manifest exists.
+
+    Attributes:
+        config_hash: Hash of ``config`` (:attr:`tfgenre.records.info.RecordsInfo.config_hash`).
+        config: The writer's content config (what decides the records' bytes).
+    """
+
+    config_hash: str
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's object: ``config_hash`` and ``config``."""
+        return {"config_hash": self.config_hash, "config": dict(self.config)}
+
+    def write(self, path: str) -> None:
+        """Writes the stamp atomically (sorted keys)."""
+        io.write_text_atomic(path, json.dumps(self.to_json(), sort_keys=True))
+
+
+def read_config_hash(path: str) -> str | None:
+    """The ``config_hash`` of a records folder's state config or manifest.
+
+    Args:
+        path: ``.state/config.json`` (a :class:`WriteStamp`) or ``manifest.json``: both
+            carry the key at the top.
+
+    Returns:
+        The hash; None when the file has none (records of before the key); and
+        :data:`UNREADABLE` when the file is not a JSON object (a damaged write), which
+        no configuration's hash equals.
+    """
+    try:
+        data = load_object(path, RecordsError)
+    except RecordsError:
+        return UNREADABLE
+    value = data.get("config_hash")
+    return None if value is None else str(value)

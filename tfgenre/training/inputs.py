@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfgenre.errors import RecordsError
-from tfgenre.records.info import RecordsInfo
-from tfgenre.runs.run_info import RunInfo, features_csv_audio
+from tfgenre.records.info import AudioSpec, RecordsInfo
+from tfgenre.runs.run_info import RunInfo
 from tfgenre.splitting.protocols import Protocol, warn_if_leaky
 from tfgenre.training.fit_config import FitConfig
 from tfgenre.views.base import ViewSpec
@@ -120,7 +120,7 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
             mean, std, "train"
         ),
         input_shape=(width,),
-        audio=features_csv_audio(table.window),
+        audio=AudioSpec.from_framing(table.framing),
         source="features_csv",
         data_path=cfg.features_csv,
         num_examples={k: len(v[0]) for k, v in table.splits.items()},

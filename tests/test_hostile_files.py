@@ -58,7 +58,7 @@ def hold_lock(folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": path}
     code = (
         "import sys, time\n"
-        "from tfgenre import io\n"
+        "from tfgenre.core import io\n"
         "with io.folder_lock(sys.argv[1], 'test'):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(600)\n"

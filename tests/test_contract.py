@@ -14,6 +14,7 @@ import pytest
 
 from tfgenre import views
 from tfgenre.core import layout
+from tfgenre.core.framing import GTZAN_3S_WINDOW
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.info import (
     AudioSpec,
@@ -23,7 +24,7 @@ from tfgenre.records.info import (
     SplitInfo,
     WriteCounts,
 )
-from tfgenre.runs.run_info import GTZAN_3S_WINDOW, RunInfo
+from tfgenre.runs.run_info import RunInfo
 from tfgenre.splitting.protocols import Protocol
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView

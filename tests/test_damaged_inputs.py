@@ -152,7 +152,7 @@ def test_a_whole_track_embeddings_run_flags_files_shorter_than_a_patch(tiny_runs
 
     import numpy as np
 
-    from tfgenre.inference.predictor import framing_for
+    from tfgenre.inference.preparer import framing_for
     from tfgenre.runs.run_info import RunInfo
 
     run = RunInfo.load(str(tiny_runs.features_csv_run))

@@ -148,7 +148,7 @@ def test_vector_heads_take_embeddings(model: str) -> None:
 @needs_musicnn
 def test_predict_front_end_of_a_whole_track_embeddings_run() -> None:
     """predict decodes at the records' rate (not 16 kHz) and the view computes the rows."""
-    from tfgenre.inference.predictor import make_frontend
+    from tfgenre.inference.preparer import make_frontend
     from tfgenre.records.info import AudioSpec
     from tfgenre.runs.run_info import RunInfo
 

@@ -85,10 +85,11 @@ def test_in_graph_mel_matches_librosa():
         np.testing.assert_allclose(got, ref, atol=2e-3)
     # And the full view, float16 rounding and resizing included.
     view = MelView(n_mels=64, image_size=48)
+    from tfgenre.core.framing import Framing
     from tfgenre.inference.serving import FrontendSpec, view_from_windows
 
-    spec = FrontendSpec("mel", 16000, y.shape[1], y.shape[1], view.spec(y.shape[1], 16000).params,
-                        "float16", (48, 48, 1))
+    spec = FrontendSpec("mel", Framing(16000, y.shape[1], y.shape[1]),
+                        view.spec(y.shape[1], 16000).params, "float16", (48, 48, 1))
     got = view_from_windows(tf.constant(y), spec).numpy()
     np.testing.assert_allclose(got, view.compute(y, 16000).astype(np.float32), atol=0.07)
 
@@ -166,8 +167,7 @@ def test_savedmodel_on_real_gtzan_clip(real_data, tiny_runs, tmp_path):
     y = audio.decode(str(clip), 22050)
     chunks, _, _ = predictor.model_inputs(y)
     expected = np.concatenate(list(chunks))
-    got = view_from_windows(frame_waveform(tf.constant(y), spec.window_samples,
-                                           spec.hop_samples), spec).numpy()
+    got = view_from_windows(frame_waveform(tf.constant(y), spec.framing), spec).numpy()
     assert got.shape == expected.shape
     # float16 steps are 0.03 dB near 40 dB: allow one step.
     np.testing.assert_allclose(got, expected, atol=0.07)

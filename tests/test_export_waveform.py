@@ -231,12 +231,14 @@ def test_the_embeddings_input_stays_reachable(user: User) -> None:
 
 
 def test_framing_at_16_khz_and_when_it_matches_predict() -> None:
-    from tfgenre.inference.embedding_serving import EmbeddingsFraming
+    from tfgenre.inference.embedding_serving import backbone_framing, matches_predict
     from tfgenre.records.info import AudioSpec
 
-    whole = EmbeddingsFraming.from_audio(AudioSpec(22050))
-    assert (whole.window_samples, whole.hop_samples, whole.exact) == (None, None, True)
-    win = EmbeddingsFraming.from_audio(AudioSpec(22050, 66150, 22050))
+    whole = backbone_framing(AudioSpec(22050).framing)
+    assert (whole.window_samples, whole.hop_samples) == (None, None)
+    assert matches_predict(AudioSpec(22050).framing)
+    at_22k = AudioSpec(22050, 66150, 22050).framing
+    win = backbone_framing(at_22k)
     assert (win.sample_rate, win.window_samples, win.hop_samples) == (16000, 48000, 16000)
-    assert not win.exact  # each window was resampled on its own at 22050 Hz
-    assert EmbeddingsFraming.from_audio(AudioSpec(16000, 48000, 16000)).exact
+    assert not matches_predict(at_22k)  # each window was resampled on its own at 22050 Hz
+    assert matches_predict(AudioSpec(16000, 48000, 16000).framing)

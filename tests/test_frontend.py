@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from tfgenre.core import layout
+from tfgenre.core.framing import GTZAN_3S_WINDOW, Framing
 from tfgenre.errors import ConfigError
-from tfgenre.inference.predictor import Framing, make_frontend
+from tfgenre.inference.preparer import make_frontend
 from tfgenre.inference.serving import FrontendSpec
 from tfgenre.records.info import AudioSpec
-from tfgenre.runs.run_info import GTZAN_3S_WINDOW, RunInfo
+from tfgenre.runs.run_info import RunInfo
 from tfgenre.views.mel import MelView
 from tfgenre.views.raw import RawView
 
@@ -58,7 +59,7 @@ def test_mel_fields_of_the_spec_reach_the_serving_graph():
 
     tuned = MelView(n_mels=16, n_fft=512, hop_length=128, fmin=300.0, fmax=2500.0, top_db=30.0)
     spec = FrontendSpec.from_run_info(_run(tuned))
-    assert (spec.sample_rate, spec.window_samples, spec.hop_samples) == (RATE, WINDOW, 2000)
+    assert spec.framing == Framing(RATE, WINDOW, 2000)
     got = view_from_windows(tf.constant(_segments()), spec).numpy()
     want = tuned.compute(_segments(), RATE).astype(np.float32)
     np.testing.assert_allclose(got, want, atol=0.07)
@@ -68,7 +69,7 @@ def test_raw_downsample_and_scale_come_from_the_spec():
     raw = RawView(dtype="int16", downsample=2)
     run = _run(raw)
     spec = FrontendSpec.from_run_info(run)
-    assert (spec.sample_rate, spec.window_samples, spec.hop_samples) == (4000, 2000, 1000)
+    assert spec.framing == Framing(4000, 2000, 1000)
     _, frontend = make_frontend(run)
     x = frontend(_segments())
     assert x.shape == (2, 2000) and np.abs(x).max() <= 1.0

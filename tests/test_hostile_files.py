@@ -290,7 +290,7 @@ def test_folder_source_skips_a_named_pipe_and_lists_each_real_file_once(tmp_path
 
 
 def test_predict_listing_skips_pipes_and_visits_each_real_path_once(tmp_path, no_hang):
-    from tfgenre.inference.predictor import list_audio_files
+    from tfgenre.inference.audio_files import list_audio_files
 
     _wav(tmp_path / "in" / "a.wav")
     _wav(tmp_path / "in" / "sub" / "b.wav")

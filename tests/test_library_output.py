@@ -12,7 +12,7 @@ import pytest
 from tfgenre.errors import ConfigError
 from tfgenre.inference.library.listing import iter_library, stamp
 from tfgenre.inference.library.sink import LibraryOutput, Settings
-from tfgenre.inference.predictor import TrackPrediction
+from tfgenre.inference.prediction import TrackPrediction
 
 
 def _settings(fmt: str = "csv", top_k: int = 2) -> Settings:

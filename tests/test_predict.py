@@ -16,7 +16,8 @@ import soundfile as sf
 from builders import legacy_run_json, run_info
 
 from tfgenre.core import audio
-from tfgenre.inference.predictor import Predictor, list_audio_files, resolve_model_path
+from tfgenre.inference.audio_files import list_audio_files
+from tfgenre.inference.predictor import Predictor, resolve_model_path
 from tfgenre.predict import main
 
 

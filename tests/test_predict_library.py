@@ -266,7 +266,8 @@ def test_beam_direct_runner_writes_the_same_rows(jsonl_one_worker, library, tiny
 
 def test_the_early_pool_cuts_as_the_predictor(tiny_runs):
     """The decoding processes started before the model loads frame files as it would."""
-    from tfgenre.inference.predictor import Predictor, WindowPreparer
+    from tfgenre.inference.predictor import Predictor
+    from tfgenre.inference.preparer import WindowPreparer
     from tfgenre.runs.run_info import RunInfo
 
     predictor = Predictor.load(str(tiny_runs.mel), hop_seconds=1.0, batch_size=4)

@@ -108,10 +108,6 @@ def _main(args: argparse.Namespace) -> int:
     vector_input = args.input == "embeddings"
     run = RunInfo.load(args.run_dir)
     view = run.view
-    if view == "embeddings":
-        from tfgenre.inference.embedding_serving import EmbeddingsFraming
-
-        framing = EmbeddingsFraming.from_run_info(run)
     if vector_input and view != "embeddings":
         raise ConfigError(f"--input embeddings works with an embeddings run, not view={view!r}")
     saved_model = None
@@ -140,10 +136,12 @@ def _main(args: argparse.Namespace) -> int:
             sys.stdout.write(
                 f"{'':<10} waveform: mono float32 at 16000 Hz, any length; backbones in the graph\n"
             )
-            if not framing.exact:
+            from tfgenre.inference.embedding_serving import matches_predict
+
+            if not matches_predict(run.framing):
                 sys.stdout.write(
                     f"{'':<10} note: this run's windows were resampled one by one at "
-                    f"{framing.run_sample_rate} Hz; the graph frames the 16-kHz waveform, so "
+                    f"{run.framing.sample_rate} Hz; the graph frames the 16-kHz waveform, so "
                     "its probabilities differ from predict's at the window edges (about "
                     "1e-3); whole-track runs and runs written at 16 kHz match predict\n"
                 )

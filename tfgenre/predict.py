@@ -237,7 +237,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tfgenre.inference.predictor import list_audio_files
+    from tfgenre.inference.audio_files import list_audio_files
 
     if args.list_models:
         from tfgenre.inference.tagging import format_weight_sets, list_weight_sets

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tfgenre.core import cli, config
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
 from tfgenre.splitting import split_checks
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast (numpy, sources, views)
@@ -35,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--window-seconds", type=float, help="segment length; 0 = one segment per whole track"
     )
     p.add_argument("--hop-seconds", type=float, help="hop between segments (default = window)")
-    p.add_argument("--sample-rate", type=int, help="target sample rate in Hz (default 22050)")
+    p.add_argument(
+        "--sample-rate", type=int, help=f"target sample rate in Hz (default {DEFAULT_SAMPLE_RATE})"
+    )
     p.add_argument("--splits", help="e.g. train=0.8,validation=0.1,test=0.1 (zeros allowed)")
     p.add_argument("--shards", type=int, help="shards per split")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")

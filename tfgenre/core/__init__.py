@@ -5,6 +5,8 @@
 * :mod:`~tfgenre.core.tracks`: :class:`Track`, the record every source yields, and which
   files are audio.
 * :mod:`~tfgenre.core.audio`: decoding, resampling and checking audio files.
+* :mod:`~tfgenre.core.framing`: :class:`Framing`, how decoded audio is cut into windows
+  (sample rate, window, hop), the one framing type of every stage.
 * :mod:`~tfgenre.core.cli`: the flags and error handling every command shares.
 * :mod:`~tfgenre.core.layout`: the file names tfgenre writes (run folders, records,
   markers), in one place.

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tfgenre.core import io
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
 from tfgenre.errors import AudioDecodeError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ def header_seconds(path: str) -> float:
 
 def decode(
     path: str,
-    sample_rate: int = 22050,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     *,
     max_seconds: float | None = None,
     res_type: str = "soxr_hq",

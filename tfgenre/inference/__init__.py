@@ -2,6 +2,11 @@
 
 * :mod:`~tfgenre.inference.predictor`: :class:`Predictor`, files to per-segment and
   per-track predictions.
+* :mod:`~tfgenre.inference.prediction`: :class:`TrackPrediction` (what predict returns)
+  and :class:`PreparedTrack` (a file cut into model inputs).
+* :mod:`~tfgenre.inference.preparer`: a run's framing and numpy front end, and the
+  picklable decode-and-cut step of library mode's workers.
+* :mod:`~tfgenre.inference.audio_files`: the audio files named or found in folders.
 * :mod:`~tfgenre.inference.tagging`: the pretrained taggers (musicnn, vgg) as predictors.
 * :mod:`~tfgenre.inference.model_loader`: the predictor or tagger of a ``--model`` value.
 * :mod:`~tfgenre.inference.prediction_formats`: CSV/JSON output of predictions.

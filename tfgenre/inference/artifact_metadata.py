@@ -1,7 +1,8 @@
 """The JSON written with every exported model: what a user needs besides the model.
 
 Labels, view, model, input layout, package versions, and per kind of artefact the
-audio framing (sample rate, window, hop) and the serving signature, all from the run's
+audio framing (sample rate, window, hop: the run's :class:`~tfgenre.core.framing.Framing`,
+at the rate the artefact takes) and the serving signature, all from the run's
 :class:`~tfgenre.runs.run_info.RunInfo`.
 """
 
@@ -28,9 +29,7 @@ def _input_spec(run: RunInfo) -> dict[str, Any]:
 
 
 def _feature_window(run: RunInfo) -> dict[str, Any]:
-    from tfgenre.inference.predictor import framing_for
-
-    framing = framing_for(run)
+    framing = run.framing
     return {
         "feature_names": list(run.feature_names) if run.feature_names else None,
         "sample_rate": framing.sample_rate,
@@ -47,9 +46,9 @@ def _keras(run: RunInfo) -> dict[str, Any]:
             "note": "the stored view (see view_entry); preprocess with tfgenre",
         },
         "view_entry": run.view_spec.to_json(),
-        "sample_rate": run.audio.sample_rate,
-        "window_samples": run.audio.window_samples,
-        "hop_samples": run.audio.hop_samples,
+        "sample_rate": run.framing.sample_rate,
+        "window_samples": run.framing.window_samples,
+        "hop_samples": run.framing.hop_samples,
     }
     if run.view in VECTOR_VIEWS:
         window = _feature_window(run)
@@ -106,38 +105,43 @@ def _waveform_signature(run: RunInfo) -> dict[str, Any]:
     spec = FrontendSpec.from_run_info(run)
     return {
         "signature": _waveform_io(len(run.labels)),
-        "sample_rate": spec.sample_rate,
-        "window_samples": spec.window_samples,
-        "hop_samples": spec.hop_samples,
+        "sample_rate": spec.framing.sample_rate,
+        "window_samples": spec.framing.window_samples,
+        "hop_samples": spec.framing.hop_samples,
         "channels": 1,
         "view_params": spec.params,
     }
 
 
 def _embeddings_waveform_signature(run: RunInfo) -> dict[str, Any]:
-    from tfgenre.inference.embedding_serving import EmbeddingsFraming, backbone_weights
+    from tfgenre.inference.embedding_serving import (
+        backbone_framing,
+        backbone_weights,
+        matches_predict,
+    )
 
-    framing = EmbeddingsFraming.from_run_info(run)
+    framing, run_rate = backbone_framing(run.framing), run.framing.sample_rate
+    exact = matches_predict(run.framing)
     return {
         "signature": _waveform_io(len(run.labels)),
         "sample_rate": framing.sample_rate,
         "window_samples": framing.window_samples or "whole_track",
         "hop_samples": framing.hop_samples,
         "channels": 1,
-        "matches_predict": framing.exact,
+        "matches_predict": exact,
         "backbones": backbone_weights(run),
         "view_entry": run.view_spec.to_json(),
         "note": (
             f"mono float32 waveform at {framing.sample_rate} Hz, any length; front end, "
             "backbones, pooling, standardisation and head run in the graph. To match "
-            f"predict, decode at the run's {framing.run_sample_rate} Hz and resample to "
+            f"predict, decode at the run's {run_rate} Hz and resample to "
             f"{framing.sample_rate} Hz with soxr_hq "
             "(tfgenre.backbones.runner.to_backbone_rate)"
             + (
                 ""
-                if framing.exact
+                if exact
                 else f"; this run's windows were resampled one by one at "
-                f"{framing.run_sample_rate} Hz, so window edges differ from predict "
+                f"{run_rate} Hz, so window edges differ from predict "
                 "(about 1e-3 on track probabilities); whole-track runs and runs written at "
                 "16 kHz match predict"
             )

@@ -30,47 +30,42 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tfgenre.core.framing import Framing
 from tfgenre.errors import ConfigError
+from tfgenre.inference.serving import frame_waveform
 from tfgenre.runs.run_info import RunInfo
 
 
-@dataclasses.dataclass(frozen=True)
-class EmbeddingsFraming:
-    """How the serving graph of an embeddings run frames a 16-kHz waveform.
+def backbone_framing(framing: Framing) -> Framing:
+    """How the serving graph of an embeddings run frames its 16-kHz waveform.
 
-    Attributes:
-        sample_rate: 16000 (the backbones' rate).
-        window_samples: Window length at 16 kHz, or None for one window = the whole input.
-        hop_samples: Hop between windows at 16 kHz (None for whole tracks).
-        run_sample_rate: The rate the run's records were written at.
+    ``framing`` (the run's) resampled to the backbones' rate
+    (:meth:`~tfgenre.core.framing.Framing.resampled`: soxr's output lengths); for whole
+    tracks one window is the whole input, zero-padded to one backbone patch.
     """
+    from tfgenre.backbones.frontend import SAMPLE_RATE
 
-    sample_rate: int
-    window_samples: int | None
-    hop_samples: int | None
-    run_sample_rate: int
+    return _at_backbone_rate(framing.resampled(SAMPLE_RATE))
 
-    @classmethod
-    def from_run_info(cls, run: RunInfo) -> EmbeddingsFraming:
-        """The framing of ``run`` converted to 16-kHz samples."""
-        return cls.from_audio(run.audio)
 
-    @classmethod
-    def from_audio(cls, audio: Any) -> EmbeddingsFraming:
-        """The framing of an :class:`~tfgenre.records.info.AudioSpec` in 16-kHz samples."""
-        from tfgenre.backbones.frontend import SAMPLE_RATE
+def _at_backbone_rate(framing: Framing) -> Framing:
+    """A 16-kHz framing, whole inputs padded to one patch as the embeddings view pads them."""
+    from tfgenre.backbones.runner import PATCH_SAMPLES
 
-        rate = int(audio.sample_rate)
-        if audio.whole_tracks:
-            return cls(SAMPLE_RATE, None, None, rate)
-        window = -(-int(audio.window_samples or 0) * SAMPLE_RATE // rate)  # soxr's ceil
-        hop = max(1, int(round(int(audio.hop or 0) * SAMPLE_RATE / rate)))
-        return cls(SAMPLE_RATE, window, hop, rate)
+    if framing.whole_tracks:
+        return dataclasses.replace(framing, min_samples=int(PATCH_SAMPLES))
+    return framing
 
-    @property
-    def exact(self) -> bool:
-        """Whether the graph frames exactly as predict does (whole tracks, or a 16-kHz run)."""
-        return self.window_samples is None or self.run_sample_rate == self.sample_rate
+
+def matches_predict(framing: Framing) -> bool:
+    """Whether the graph of a run of ``framing`` frames exactly as predict does.
+
+    True for whole tracks and for runs written at 16 kHz; a run written with windows at
+    another rate resampled each window on its own.
+    """
+    from tfgenre.backbones.frontend import SAMPLE_RATE
+
+    return framing.whole_tracks or framing.sample_rate == SAMPLE_RATE
 
 
 def embeddings_view(run: RunInfo) -> Any:
@@ -154,20 +149,6 @@ def _embed(
     return tf.concat(columns, axis=1)
 
 
-def _windows(y: Any, window_samples: int | None, hop_samples: int | None) -> Any:
-    """``(samples,)`` at 16 kHz -> ``(n_windows, length)`` as predict frames it."""
-    import tensorflow as tf
-
-    from tfgenre.backbones.runner import PATCH_SAMPLES
-    from tfgenre.inference.serving import frame_waveform
-
-    y = tf.reshape(tf.cast(y, tf.float32), [-1])
-    if window_samples is None:
-        short = tf.maximum(PATCH_SAMPLES - tf.shape(y)[0], 0)
-        return tf.expand_dims(tf.pad(y, [[0, short]]), 0)
-    return frame_waveform(y, window_samples, hop_samples)
-
-
 def build_serving(model: Any, run: RunInfo) -> Any:
     """A ``tf.Module`` whose ``serve(waveform)`` returns the run's genre probabilities.
 
@@ -187,7 +168,7 @@ def build_serving(model: Any, run: RunInfo) -> Any:
     from tfgenre.records.reader import payload_scale
 
     view = embeddings_view(run)
-    framing = EmbeddingsFraming.from_run_info(run)
+    framing = backbone_framing(run.framing)
     parts = list(view.parts())
     from tfgenre.backbones.frontend import PATCH_FRAMES
 
@@ -207,12 +188,27 @@ def build_serving(model: Any, run: RunInfo) -> Any:
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, "waveform")])
         def serve(self, waveform: Any) -> dict[str, Any]:
-            windows = _windows(waveform, framing.window_samples, framing.hop_samples)
+            windows = frame_waveform(waveform, framing)
             rows = _embed(self.frontend, self.backbones, parts, windows, **options) / scale
             probs = tf.cast(self.model(rows, training=False), tf.float32)
             return {"probabilities": tf.reduce_mean(probs, axis=0), "segment_probabilities": probs}
 
     return EmbeddingsServing()
+
+
+def _build_backbones(parts: list[dict[str, Any]]) -> list[Any]:
+    """The backbones of ``parts`` (architectures only; the weights come later)."""
+    from tfgenre.backbones.musicnn import build_musicnn
+    from tfgenre.backbones.vgg import MSD_POOLS, MTT_POOLS, build_vgg
+
+    nets = []
+    for p in parts:
+        if p["architecture"] == "musicnn":
+            nets.append(build_musicnn(int(p["tags"]), name=p["backbone"]))
+        else:
+            pools = MSD_POOLS if p["dataset"] == "msd" else MTT_POOLS
+            nets.append(build_vgg(int(p["tags"]), pools=pools, name=p["backbone"]))
+    return nets
 
 
 def _register() -> Any:
@@ -238,20 +234,11 @@ def _register() -> Any:
         """
 
         def __init__(
-            self,
-            head: Any,
-            parts: list[dict[str, Any]],
-            poolings: list[str],
-            tags: bool,
-            hop_frames: int,
-            window_samples: int | None,
-            hop_samples: int | None,
-            scale: float = 1.0,
-            **kwargs: Any,
-        ) -> None:
-            from tfgenre.backbones.frontend import MusicnnFrontEnd
-            from tfgenre.backbones.musicnn import build_musicnn
-            from tfgenre.backbones.vgg import MSD_POOLS, MTT_POOLS, build_vgg
+            self, head: Any, parts: list[dict[str, Any]], poolings: list[str], tags: bool,
+            hop_frames: int, window_samples: int | None, hop_samples: int | None,
+            scale: float = 1.0, **kwargs: Any,
+        ) -> None:  # fmt: skip
+            from tfgenre.backbones.frontend import SAMPLE_RATE, MusicnnFrontEnd
 
             super().__init__(**kwargs)
             if isinstance(head, dict):
@@ -261,35 +248,17 @@ def _register() -> Any:
             self.poolings = tuple(poolings)
             self.tags = bool(tags)
             self.hop_frames = int(hop_frames)
-            self.window_samples = None if window_samples is None else int(window_samples)
-            self.hop_samples = None if hop_samples is None else int(hop_samples)
+            self.framing = _at_backbone_rate(Framing(SAMPLE_RATE, window_samples, hop_samples))
             self.scale = float(scale)
             self.frontend = MusicnnFrontEnd(name="frontend")
             self.frontend.build((None, None))
-            self.backbones = []
-            for p in self.parts:
-                if p["architecture"] == "musicnn":
-                    net = build_musicnn(int(p["tags"]), name=p["backbone"])
-                else:
-                    pools = MSD_POOLS if p["dataset"] == "msd" else MTT_POOLS
-                    net = build_vgg(int(p["tags"]), pools=pools, name=p["backbone"])
-                self.backbones.append(net)
+            self.backbones = _build_backbones(self.parts)
 
         def call(self, waveforms: Any) -> Any:
             import tensorflow as tf
 
-            batch = tf.shape(waveforms)[0]
-            y = tf.cast(waveforms, tf.float32)
-            if self.window_samples is None:
-                from tfgenre.backbones.runner import PATCH_SAMPLES
-
-                short = tf.maximum(PATCH_SAMPLES - tf.shape(y)[1], 0)
-                windows = tf.pad(y, [[0, 0], [0, short]])[:, None, :]
-            else:
-                short = tf.maximum(self.window_samples - tf.shape(y)[1], 0)
-                y = tf.pad(y, [[0, 0], [0, short]])
-                windows = tf.signal.frame(y, self.window_samples, self.hop_samples, axis=1)
-            n_windows = tf.shape(windows)[1]
+            windows = frame_waveform(waveforms, self.framing)  # (batch, n_windows, samples)
+            batch, n_windows = tf.shape(windows)[0], tf.shape(windows)[1]
             flat = tf.reshape(windows, [batch * n_windows, -1])
             parts = [(p["backbone"], tuple(p["layers"])) for p in self.parts]
             rows = _embed(
@@ -310,8 +279,8 @@ def _register() -> Any:
                 poolings=list(self.poolings),
                 tags=self.tags,
                 hop_frames=self.hop_frames,
-                window_samples=self.window_samples,
-                hop_samples=self.hop_samples,
+                window_samples=self.framing.window_samples,
+                hop_samples=self.framing.hop_samples,
                 scale=self.scale,
             )
             return config
@@ -342,7 +311,7 @@ def build_keras_model(model: Any, run: RunInfo) -> Any:
     from tfgenre.records.reader import payload_scale
 
     view = embeddings_view(run)
-    framing = EmbeddingsFraming.from_run_info(run)
+    framing = backbone_framing(run.framing)
     parts = []
     for name, layers in view.parts():
         ws = find_weights(name)

@@ -1,6 +1,6 @@
 """How ``python -m tfgenre.predict`` writes its results: a table, JSON or CSV.
 
-Each formatter takes a sequence of :class:`~tfgenre.inference.predictor.TrackPrediction`, the
+Each formatter takes a sequence of :class:`~tfgenre.inference.prediction.TrackPrediction`, the
 number of labels to list and whether to add the per-segment timeline, and returns the
 whole text (see :mod:`tfgenre.predict` for the layouts). Genre predictions and the
 tags of a pretrained tagger share the layouts; the JSON key and the CSV columns say

@@ -131,7 +131,7 @@ def validation_inputs(run: RunInfo) -> CheckInputs:
 
     spec = FrontendSpec.from_run_info(run)
     track_ids = sorted(set(arrays["track_id"].tolist()))[:MAX_CHECK_TRACKS]
-    root, waves = _validation_audio(records, track_ids, spec.sample_rate)
+    root, waves = _validation_audio(records, track_ids, spec.framing.sample_rate)
     return CheckInputs(split, f"{root} (audio)", "waveform", "segment_probabilities", tuple(waves))
 
 

@@ -6,8 +6,9 @@ serving time. This module builds that graph from a run's
 :class:`~tfgenre.runs.run_info.RunInfo` with TensorFlow ops only (``tf.signal``),
 reproducing what the records writer computed with numpy:
 
-* Framing as :func:`tfgenre.core.audio.cut_segments`: windows of ``window_samples`` every
-  ``hop_samples``; a waveform shorter than one window is zero-padded to one window.
+* Framing as :meth:`tfgenre.core.framing.Framing.cut`: the run's
+  :class:`~tfgenre.core.framing.Framing` (windows of ``window_samples`` every
+  ``hop_samples``); a waveform shorter than one window is zero-padded to one window.
 * ``raw``: the window as stored (int16 ``round(x * 32767) / 32767``, or float16),
   after the raw view's ``max_samples`` crop.
 * ``mel``: ``librosa.feature.melspectrogram`` (``center=True`` with librosa 0.11's
@@ -32,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from tfgenre.core.framing import Framing
 from tfgenre.errors import ConfigError
 from tfgenre.runs.run_info import RunInfo
 from tfgenre.views.base import ViewSpec
@@ -52,29 +55,25 @@ class FrontendSpec:
 
     Attributes:
         view: ``raw`` or ``mel``.
-        sample_rate: Rate of the waveform the signature takes, in Hz.
-        window_samples: Window length in samples at ``sample_rate``.
-        hop_samples: Distance between window starts in samples.
+        framing: The waveform the signature takes: its rate and the windows cut from it.
         params: The view's parameters (``run.view_spec.params``).
         dtype: The stored dtype of the view (``float16``, ``int16``), rounded to in-graph.
         input_shape: Shape of one model input example, e.g. ``(128, 130, 1)``.
     """
 
     view: str
-    sample_rate: int
-    window_samples: int
-    hop_samples: int
+    framing: Framing
     params: dict[str, Any]
     dtype: str
     input_shape: tuple[int, ...]
 
     @classmethod
     def from_run_info(cls, run: RunInfo) -> FrontendSpec:
-        """The front end of a run: framing from ``run.audio``, the view from ``run.view_spec``.
+        """The front end of a run: ``run.framing`` at the view's rate, the view's spec.
 
         A raw view written with ``downsample > 1`` (see
-        :class:`~tfgenre.views.raw.RawView`) takes audio at the reduced rate, framed in
-        reduced samples.
+        :class:`~tfgenre.views.raw.RawView`) takes audio at the reduced rate its spec
+        records, framed in reduced samples (:func:`view_framing`).
 
         Raises:
             ConfigError: for the features view or a run without a window.
@@ -85,31 +84,37 @@ class FrontendSpec:
                 f"{', '.join(WAVEFORM_VIEWS)}): the 57 engineered features need librosa "
                 "(HPSS, beat tracking)"
             )
-        audio = run.audio
-        if audio.whole_tracks:
+        if run.framing.whole_tracks:
             raise ConfigError(
-                f"run.json has window_samples=None (sample_rate={audio.sample_rate}); a "
-                "window is needed to frame a waveform"
+                f"run.json has window_samples=None (sample_rate={run.framing.sample_rate}); "
+                "a window is needed to frame a waveform"
             )
-        rate, window, hop = audio.sample_rate, int(audio.window_samples or 0), int(audio.hop or 0)
-        downsample = 1
-        if run.view == "raw":
-            from tfgenre.views.registry import from_spec
-
-            downsample = from_spec(run.view_spec).downsample
-        if downsample > 1:
-            rate = run.view_spec.sample_rate or rate // downsample
-            window = -(-window // downsample)
-            hop = max(1, int(round(hop / downsample)))
         return cls(
             view=run.view,
-            sample_rate=rate,
-            window_samples=window,
-            hop_samples=hop,
+            framing=view_framing(run),
             params=dict(run.view_spec.params),
             dtype=run.view_spec.dtype,
             input_shape=tuple(run.input_shape),
         )
+
+
+def view_framing(run: RunInfo) -> Framing:
+    """``run.framing`` at the rate of the audio its view computes on.
+
+    The run's own framing, except for a raw view written with ``downsample = d > 1``,
+    which resampled each window by exactly ``1/d`` and whose spec records the rate
+    ``sample_rate // d``: the one place where run.json's two rates meet.
+    """
+    framing = run.framing
+    if run.view != "raw":
+        return framing
+    from tfgenre.views.registry import from_spec
+
+    downsample = int(from_spec(run.view_spec).downsample)
+    if downsample <= 1:
+        return framing
+    rate = run.view_spec.sample_rate or framing.sample_rate // downsample
+    return framing.resampled(rate, Fraction(1, downsample))
 
 
 @functools.lru_cache(maxsize=8)
@@ -128,23 +133,33 @@ def slaney_mel_basis(
     ).astype(np.float32)
 
 
-def frame_waveform(waveform: Any, window_samples: int, hop_samples: int) -> Any:
-    """Cuts a waveform into windows like ``cut_segments(..., short="pad")``.
+def frame_waveform(waveform: Any, framing: Framing) -> Any:
+    """Cuts waveforms into windows like :meth:`~tfgenre.core.framing.Framing.cut`.
+
+    A waveform shorter than one window is zero-padded to one; for whole inputs
+    (``framing.window_samples`` None) the one window is the waveform, zero-padded to
+    ``framing.min_samples``.
 
     Args:
-        waveform: float32 tensor ``(n_samples,)``.
-        window_samples: Window length.
-        hop_samples: Hop between window starts.
+        waveform: float32 tensor ``(n_samples,)``, or ``(batch, n_samples)``.
+        framing: How to cut it (at the waveform's rate).
 
     Returns:
-        float32 tensor ``(n_windows, window_samples)``, ``n_windows >= 1``.
+        float32 tensor ``(n_windows, length)`` (``(batch, n_windows, length)``),
+        ``n_windows >= 1``.
     """
     import tensorflow as tf
 
-    waveform = tf.reshape(tf.cast(waveform, tf.float32), [-1])
-    short = tf.maximum(window_samples - tf.shape(waveform)[0], 0)
-    waveform = tf.pad(waveform, [[0, short]])
-    return tf.signal.frame(waveform, window_samples, hop_samples, pad_end=False, axis=0)
+    y = tf.cast(waveform, tf.float32)
+    if y.shape.rank != 2:
+        y = tf.reshape(y, [-1])
+    window = framing.window_samples
+    least = framing.min_samples if window is None else window
+    short = tf.maximum(least - tf.shape(y)[-1], 0)
+    y = tf.pad(y, [[0, 0]] * (y.shape.rank - 1) + [[0, short]])
+    if window is None:
+        return tf.expand_dims(y, -2)
+    return tf.signal.frame(y, window, framing.hop_samples, pad_end=False, axis=-1)
 
 
 def log_mel(
@@ -221,7 +236,7 @@ def view_from_windows(windows: Any, spec: FrontendSpec) -> Any:
     mel = MelView.from_spec(ViewSpec("mel", spec.dtype, spec.input_shape, params=p))
     db = log_mel(
         windows,
-        sample_rate=spec.sample_rate,
+        sample_rate=spec.framing.sample_rate,
         n_fft=mel.n_fft,
         hop_length=mel.hop_length,
         n_mels=mel.n_mels,
@@ -244,7 +259,7 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
 
     Args:
         model: Keras model ``(batch, *spec.input_shape)`` -> ``(batch, classes)``.
-        waveform: float32 ``(n_samples,)`` at ``spec.sample_rate``.
+        waveform: float32 ``(n_samples,)`` at ``spec.framing.sample_rate``.
         spec: The front end.
 
     Returns:
@@ -252,7 +267,7 @@ def waveform_to_probabilities(model: Any, waveform: Any, spec: FrontendSpec) -> 
     """
     import tensorflow as tf
 
-    windows = frame_waveform(waveform, spec.window_samples, spec.hop_samples)
+    windows = frame_waveform(waveform, spec.framing)
     x = view_from_windows(windows, spec)
     probs = tf.cast(model(x, training=False), tf.float32)
     return {"probabilities": tf.reduce_mean(probs, axis=0), "segment_probabilities": probs}

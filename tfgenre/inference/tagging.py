@@ -5,7 +5,7 @@ decoded to mono 16 kHz (:func:`tfgenre.core.audio.decode`), cut into the backbon
 patches (no overlap unless a hop is given) and run through the Keras 3 port
 (:class:`~tfgenre.backbones.runner.BackboneRunner`); the track's tags are the mean
 taggram over its patches, and the per-patch taggram is the timeline (what musicnn's
-own tagger prints). Results are :class:`~tfgenre.inference.predictor.TrackPrediction` with
+own tagger prints). Results are :class:`~tfgenre.inference.prediction.TrackPrediction` with
 ``kind="tag"``, so every output format of predict applies::
 
     tagger = Tagger.load("musicnn_msd")
@@ -30,7 +30,8 @@ from tfgenre.backbones.weights import WEIGHT_SETS, find_weights
 from tfgenre.core import audio
 from tfgenre.core.config import did_you_mean
 from tfgenre.errors import AudioDecodeError, ConfigError
-from tfgenre.inference.predictor import PreparedTrack, TrackPrediction, predict_each
+from tfgenre.inference.prediction import PreparedTrack, TrackPrediction
+from tfgenre.inference.predictor import predict_each
 
 logger = logging.getLogger(__name__)
 

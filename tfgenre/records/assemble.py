@@ -68,7 +68,7 @@ def assemble_manifest(
             window_samples=a.window_samples,
             hop_samples=a.hop_samples,
             window_seconds=a.window_seconds or None,
-            hop_seconds=(a.hop_seconds or a.window_seconds) or None,
+            hop_seconds=a.resolved_hop_seconds,
             short_tracks=a.short_tracks,
         ),
         views=views,

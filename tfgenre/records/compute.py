@@ -68,7 +68,8 @@ def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> 
             skip_reason=f"too short: {len(y) / a.sample_rate:.2f} s < "
             f"{a.min_samples / a.sample_rate:g} s (audio.min_seconds={a.min_seconds:g})",
         )
-    window = a.window_samples
+    framing = a.framing
+    window = framing.window_samples
     short = window is not None and len(y) < window
     if short and a.short_tracks == "drop":
         return TrackResult(
@@ -76,7 +77,7 @@ def process_track(track: Track, cfg: WriterConfig, views: Mapping[str, Any]) -> 
             skip_reason=f"shorter than one window: {len(y) / a.sample_rate:.2f} s < "
             f"{a.window_seconds:g} s (short_tracks=drop)",
         )
-    segments = audio.cut_segments(y, window, a.hop_samples, short=a.short_tracks)
+    segments = audio.cut_segments(y, window, framing.hop_samples, short=a.short_tracks)
     try:
         payloads = {name: v.compute(segments, a.sample_rate) for name, v in views.items()}
     except DamagedFileError:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfgenre.core import io, layout
+from tfgenre.core.framing import Framing
 from tfgenre.errors import RecordsError
 from tfgenre.splitting.protocols import Protocol
 from tfgenre.views.base import ViewSpec
@@ -86,10 +87,12 @@ def read_json_object(path: str) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class AudioSpec:
-    """How audio was decoded and cut before the views saw it.
+    """How audio was decoded and cut before the views saw it, as the manifest stores it.
 
-    The one typed path for window, hop and rate: the writer records it, fit copies it
-    into the run, and predict and export frame new audio with it.
+    The stored record of a :class:`~tfgenre.core.framing.Framing` (:attr:`framing`),
+    with the seconds as the user gave them and the short-track policy: the writer
+    records it, fit copies it into the run, and predict and export frame new audio with
+    its :attr:`framing`.
 
     Attributes:
         sample_rate: Rate of the decoded audio in Hz.
@@ -119,9 +122,14 @@ class AudioSpec:
         return self.window_samples is None
 
     @property
-    def hop(self) -> int | None:
-        """The hop in samples, defaulting to the window (no overlap)."""
-        return self.hop_samples or self.window_samples
+    def framing(self) -> Framing:
+        """The window and hop in samples at the rate (the hop defaulting to the window)."""
+        return Framing.from_audio_spec(self)
+
+    @classmethod
+    def from_framing(cls, framing: Framing) -> AudioSpec:
+        """The record of ``framing`` (no seconds as given, no short-track policy)."""
+        return cls(framing.sample_rate, framing.window_samples, framing.hop_samples)
 
     def to_json(self) -> dict[str, Any]:
         """The manifest's top-level audio keys."""

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from tfgenre.core import audio, config
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE, Framing, resolve_hop
 from tfgenre.splitting import splits
 from tfgenre.views import VECTOR_VIEWS, ViewSpec, check_view_names, view_class
 from tfgenre.views.embeddings import EmbeddingsView
@@ -36,7 +37,7 @@ class AudioConfig:
             example that is mostly silence.
     """
 
-    sample_rate: int = 22050
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     window_seconds: float | None = 3.0
     hop_seconds: float | None = None
     short_tracks: str = "pad"
@@ -76,18 +77,24 @@ class AudioConfig:
         return min(n, window) if window else n
 
     @property
+    def framing(self) -> Framing:
+        """The window and hop in samples at ``sample_rate`` (whole tracks: no window)."""
+        return Framing.from_seconds(self.sample_rate, self.window_seconds, self.hop_seconds)
+
+    @property
     def window_samples(self) -> int | None:
         """Window length in samples, or None for whole tracks."""
-        if not self.window_seconds:
-            return None
-        return int(round(self.window_seconds * self.sample_rate))
+        return self.framing.window_samples
 
     @property
     def hop_samples(self) -> int | None:
         """Hop in samples, or None for whole tracks."""
-        if not self.window_seconds:
-            return None
-        return int(round((self.hop_seconds or self.window_seconds) * self.sample_rate))
+        return self.framing.hop_samples
+
+    @property
+    def resolved_hop_seconds(self) -> float | None:
+        """The hop in seconds as given, defaulting to the window (None: whole tracks)."""
+        return resolve_hop(self.window_seconds or None, self.hop_seconds)
 
 
 @dataclasses.dataclass(frozen=True)

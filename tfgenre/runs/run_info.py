@@ -3,7 +3,8 @@
 :class:`RunInfo` says what the model takes and where its data came from: the labels, the
 model name, the :class:`~tfgenre.views.base.ViewSpec` the inputs were computed with
 (normalisation statistics included), the shape of one input, the audio framing
-(:class:`~tfgenre.records.info.AudioSpec`), the training data (records folder or features
+(:class:`~tfgenre.records.info.AudioSpec`, read as a :class:`~tfgenre.core.framing.Framing`
+by :attr:`RunInfo.framing`), the training data (records folder or features
 CSV, split policy, protocol, sizes), which of its splits the run used
 (:class:`~tfgenre.runs.data_selection.DataSelection`: split names, a named split or a
 CSV's fractions, a cross-validation fold with its track ids), the distribution strategy
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfgenre.core import io, layout
+from tfgenre.core.framing import Framing, features_csv_framing
 from tfgenre.errors import ConfigError, RecordsError
 from tfgenre.records.info import AudioSpec, check_format_version, read_json_object
 from tfgenre.runs.data_selection import DataSelection
@@ -39,32 +41,7 @@ logger = logging.getLogger(__name__)
 #: ``config``; both are read and converted.
 FORMAT_VERSION = 3
 
-#: Sample rate of the GTZAN feature tables (librosa's default); features CSVs carry none.
-FEATURES_CSV_SAMPLE_RATE = 22050
-#: Samples per row of the 3-second GTZAN table (its ``length`` column), assumed for a
-#: per-segment features CSV whose rows give no length.
-GTZAN_3S_WINDOW = 66149
-
 SOURCES = ("records", "features_csv")
-
-
-def features_csv_audio(window: str | int) -> AudioSpec:
-    """The framing a features CSV's rows describe.
-
-    Args:
-        window: ``whole_track``, a row length in samples, or ``segment`` (rows of unknown
-            length: the 3-second GTZAN table is assumed, and a warning says so).
-    """
-    if window == "whole_track":
-        return AudioSpec(FEATURES_CSV_SAMPLE_RATE)
-    if window == "segment":
-        logger.warning(
-            "features CSV: rows describe segments of unknown length; assuming the "
-            "3-second GTZAN table (%d samples)",
-            GTZAN_3S_WINDOW,
-        )
-        window = GTZAN_3S_WINDOW
-    return AudioSpec(FEATURES_CSV_SAMPLE_RATE, int(window), int(window))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +97,11 @@ class RunInfo:
     def view(self) -> str:
         """The view's name (``raw``, ``mel``, ``features``)."""
         return self.view_spec.name
+
+    @property
+    def framing(self) -> Framing:
+        """How audio is decoded and cut for this model: :attr:`audio`'s framing."""
+        return self.audio.framing
 
     @property
     def feature_names(self) -> tuple[str, ...] | None:
@@ -236,7 +218,8 @@ class RunInfo:
         if source == "features_csv":
             names = data.get("feature_names")
             entry = {"dtype": "float32", "shape": spec_in["shape"], "feature_names": names}
-            audio = features_csv_audio(data.get("feature_window", "whole_track"))
+            window = data.get("feature_window", "whole_track")
+            audio = AudioSpec.from_framing(features_csv_framing(window))
             path = data.get("features_csv") or ""
         else:
             audio = AudioSpec.from_json(data)

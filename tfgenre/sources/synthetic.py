@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
 from tfgenre.errors import SourceError
 from tfgenre.sources.folder import ListedSource, require_tracks
 from tfgenre.sources.gtzan import GTZAN_LAYOUT, list_genre_folders
@@ -58,7 +59,7 @@ class SyntheticSource(ListedSource):
         num_genres: int = 8,
         clips_per_genre: int = 10,
         clip_seconds: float = 10.0,
-        sample_rate: int = 22050,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -95,7 +96,7 @@ class SyntheticSource(ListedSource):
         num_genres: int = 8,
         clips_per_genre: int = 10,
         clip_seconds: float = 10.0,
-        sample_rate: int = 22050,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
     ) -> None:
         """Writes the dataset the options describe, unless it is there or ``generate=False``.

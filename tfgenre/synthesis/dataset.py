@@ -17,6 +17,7 @@ import numpy as np
 
 import tfgenre.core.io as tfio
 from tfgenre.core import layout
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
 from tfgenre.synthesis.clip import clip_rng, synthesize_clip
 from tfgenre.synthesis.marker import (
     check_root_is_ours,
@@ -82,7 +83,7 @@ def synthesize_dataset(
     num_genres: int = 8,
     clips_per_genre: int = 10,
     clip_seconds: float = 10.0,
-    sample_rate: int = 22050,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     seed: int = 0,
 ) -> list[str]:
     """Writes a synthetic labelled dataset in the GTZAN layout, unless it is already there.

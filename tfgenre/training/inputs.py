@@ -19,9 +19,9 @@ import numpy as np
 
 from tfgenre.core import config
 from tfgenre.errors import RecordsError
-from tfgenre.records.info import RecordsInfo
+from tfgenre.records.info import AudioSpec, RecordsInfo
 from tfgenre.runs.data_selection import DataSelection
-from tfgenre.runs.run_info import RunInfo, features_csv_audio
+from tfgenre.runs.run_info import RunInfo
 from tfgenre.splitting.fold_spec import FoldSpec
 from tfgenre.splitting.protocols import Protocol, warn_if_leaky
 from tfgenre.tfdata.corrupt_shards import report_corrupt
@@ -141,7 +141,7 @@ def _from_features_csv(cfg: FitConfig, drop_remainder: bool) -> RunData:
             mean, std, "train"
         ),
         input_shape=(width,),
-        audio=features_csv_audio(table.window),
+        audio=AudioSpec.from_framing(table.framing),
         source="features_csv",
         data_path=cfg.features_csv,
         num_examples={k: len(v[0]) for k, v in table.splits.items()},

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgenre.core.framing import Framing, features_csv_framing
 from tfgenre.errors import ConfigError
 from tfgenre.splitting.protocols import (
     CSV_COLUMN,
@@ -51,6 +52,11 @@ class FeatureTable:
     window: str | int
     protocol: Protocol = UNKNOWN_PROTOCOL
     excluded: tuple[str, ...] = ()
+
+    @property
+    def framing(self) -> Framing:
+        """How the rows' audio was cut (:func:`~tfgenre.core.framing.features_csv_framing`)."""
+        return features_csv_framing(self.window)
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Train-split mean and std (``stats.standardising_std``), float64 ``(d,)``."""

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
 from tfgenre.errors import ConfigError, TfgenreError
 from tfgenre.views.base import ViewSpec
 from tfgenre.views.median import median_filter_1d
@@ -323,7 +324,7 @@ class FeaturesView:
             ConfigError: when a stored setting (n_fft, hop_length, ...) differs from the
                 constants this version computes with, or a feature name is unknown.
         """
-        current = cls().spec(0, int(spec.params.get("sample_rate") or 22050)).params
+        current = cls().spec(0, int(spec.params.get("sample_rate") or DEFAULT_SAMPLE_RATE)).params
         differ = [
             f"{k}={spec.params[k]!r} (this version: {current[k]!r})"
             for k in current

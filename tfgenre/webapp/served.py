@@ -19,7 +19,7 @@ import numpy as np
 
 from tfgenre.core import io
 from tfgenre.errors import ConfigError
-from tfgenre.inference.predictor import TrackPrediction
+from tfgenre.inference.prediction import TrackPrediction
 
 logger = logging.getLogger(__name__)
 
@@ -239,9 +239,7 @@ def _run_info(name: str, run_dir: str, predictor: Any) -> ModelInfo:
 
     run = predictor.run
     framing = predictor.framing
-    rate = int(framing.sample_rate)
-    window = None if framing.window_samples is None else framing.window_samples / rate
-    hop = None if framing.hop_samples is None else framing.hop_samples / rate
+    rate, window, hop = framing.sample_rate, framing.window_seconds, framing.hop_seconds
     protocol = run.protocol.to_json()
     accuracy = run_accuracy(run_dir)
     parts = [

@@ -229,7 +229,8 @@ def _early_pool(args: argparse.Namespace, settings: Settings, workers: int) -> A
     if workers <= 1 or settings.kind != "genre":
         return None
     from tfgenre.inference.library.parallel import DecodePool
-    from tfgenre.inference.predictor import WindowPreparer, resolve_model_path
+    from tfgenre.inference.predictor import resolve_model_path
+    from tfgenre.inference.preparer import WindowPreparer
     from tfgenre.runs.run_info import RunInfo
 
     run = RunInfo.load(resolve_model_path(args.model)[1])

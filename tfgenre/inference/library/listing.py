@@ -1,8 +1,8 @@
 """The audio files of a library, streamed: one folder listed at a time, never the whole tree.
 
-The rules are those of :func:`tfgenre.inference.predictor.list_audio_files` (files named on the
+The rules are those of :func:`tfgenre.inference.audio_files.list_audio_files` (files named on the
 command line are kept whatever their extension; folders are walked by the same
-:func:`tfgenre.inference.predictor.walk_audio_folder`), but the files come in the walk's order,
+:func:`tfgenre.inference.audio_files.walk_audio_folder`), but the files come in the walk's order,
 depth first: a folder's files (sorted), then its subfolders (sorted).
 """
 
@@ -34,7 +34,7 @@ def iter_library(paths: Sequence[str]) -> Iterator[Entry]:
     Raises:
         ConfigError: when a folder holds no audio file (raised when its walk ends).
     """
-    from tfgenre.inference.predictor import walk_audio_folder
+    from tfgenre.inference.audio_files import walk_audio_folder
 
     seen_folders: set[str] = set()
     seen_files: dict[str, str] = {}

@@ -160,6 +160,44 @@ def _check_request(fmt: str, source: str, quantize: bool, output: str) -> None:
     if io.is_remote(output):
         raise ConfigError(f"output={output!r}: export writes local paths; copy it up afterwards")
 
+def _check_input(run: RunInfo, *, quantize: bool, vector_input: bool) -> None:
+    """Refuses the input/quantisation choices the run's view cannot take.
+
+    Raises:
+        ConfigError: ``vector_input`` for a run that is not an embeddings run, or
+            ``quantize`` for an embeddings run's waveform model.
+    """
+    if vector_input and run.view != "embeddings":
+        raise ConfigError(f"input='embeddings' works with an embeddings run, not view={run.view!r}")
+    if quantize and run.view == "embeddings" and not vector_input:
+        raise ConfigError(
+            "quantize=True is not available for the waveform model of an embeddings run "
+            "(its agreement check needs the validation audio); export the head with "
+            "--input embeddings"
+        )
+
+
+def _write_sidecars(
+    fmt: str, output: str, meta: dict[str, Any], agreement: dict[str, Any] | None
+) -> str:
+    """Writes the metadata beside a TFLite/Keras file, and the quantisation agreement.
+
+    A SavedModel holds its metadata already (``assets.extra``).
+
+    Returns:
+        The metadata's path.
+    """
+    from tfgenre.inference.artifact_metadata import METADATA_FILE
+
+    if fmt == "savedmodel":
+        meta_path = os.path.join(output, "assets.extra", METADATA_FILE)
+    else:
+        meta_path = output + ".json"
+        _write_json(meta_path, meta)
+    if agreement is not None:
+        _write_json(output + AGREEMENT_SUFFIX, agreement)
+    return meta_path
+
 
 def export_run(
     run_dir: str,
@@ -199,7 +237,7 @@ def export_run(
             :data:`~tfgenre.inference.quantization.MIN_AGREEMENT` of the validation split
             (nothing is written then).
     """
-    from tfgenre.inference.artifact_metadata import METADATA_FILE, metadata
+    from tfgenre.inference.artifact_metadata import metadata
 
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is unknown (known: {', '.join(FORMATS)})")
@@ -208,14 +246,7 @@ def export_run(
     name = QUANTIZED_NAME if quantize else DEFAULT_NAMES[fmt]
     output = output or io.join(run_dir, layout.EXPORT, name)
     _check_request(fmt, source, quantize, output)
-    if vector_input and run.view != "embeddings":
-        raise ConfigError(f"input='embeddings' works with an embeddings run, not view={run.view!r}")
-    if quantize and run.view == "embeddings" and not vector_input:
-        raise ConfigError(
-            "quantize=True is not available for the waveform model of an embeddings run "
-            "(its agreement check needs the validation audio); export the head with "
-            "--input embeddings"
-        )
+    _check_input(run, quantize=quantize, vector_input=vector_input)
     meta = metadata(run, fmt, vector_input)
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
@@ -238,13 +269,7 @@ def export_run(
         _replace(staged.path, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if fmt == "savedmodel":
-        meta_path = os.path.join(output, "assets.extra", METADATA_FILE)
-    else:
-        meta_path = output + ".json"
-        _write_json(meta_path, meta)
-    if staged.agreement is not None:
-        _write_json(output + AGREEMENT_SUFFIX, staged.agreement)
+    meta_path = _write_sidecars(fmt, output, meta, staged.agreement)
     result = ExportResult(
         fmt, output, meta_path, _tree_size(output), staged.input_name, staged.agreement
     )

@@ -18,10 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tfgenre.core import cli
 from tfgenre.core.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_RESAMPLES, BootstrapSettings
 from tfgenre.errors import ConfigError
+from tfgenre.pipelines.sections import compare_section
+from tfgenre.pipelines.stages import stage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +78,33 @@ def _main(args: argparse.Namespace) -> int:
         for path in write_comparison(rows, args.out, settings):
             sys.stdout.write(f"wrote {path}\n")
     return 0
+
+
+@stage("compare", check=compare_section)
+def _compare_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """The pipeline's ``compare:`` step."""
+    from tfgenre.core import io
+    from tfgenre.evaluation.comparison import (
+        check_distinct_runs,
+        compare_runs,
+        comparison_markdown,
+        load_run_predictions,
+        write_comparison,
+    )
+
+    cfg = compare_section(section, pipeline)
+    settings = BootstrapSettings(resamples=cfg.resamples, seed=cfg.seed)
+    io.check_output_folder(cfg.out, "compare.out")
+    for run in cfg.runs:
+        if not io.isdir(run):
+            raise ConfigError(f"compare.runs: run folder {run!r} does not exist")
+    check_distinct_runs(cfg.runs)
+    rows = compare_runs([load_run_predictions(run, cfg.split) for run in cfg.runs], settings)
+    sys.stdout.write(f"[compare] {', '.join(cfg.runs)} ({cfg.split})\n")
+    sys.stdout.write(comparison_markdown(rows, settings))
+    if cfg.out:
+        for path in write_comparison(rows, cfg.out, settings):
+            sys.stdout.write(f"wrote {path}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

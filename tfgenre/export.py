@@ -56,10 +56,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tfgenre.core import cli
 from tfgenre.errors import ConfigError
 from tfgenre.inference.artifacts import AGREEMENT_SUFFIX, FORMATS, export_run
+from tfgenre.pipelines.sections import export_section
+from tfgenre.pipelines.stages import stage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +156,26 @@ def _main(args: argparse.Namespace) -> int:
                 f"{result.agreement['unit']}s), see {result.path}{AGREEMENT_SUFFIX}\n"
             )
     return 0
+
+
+@stage("export", check=export_section)
+def _export_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """The pipeline's ``export:`` step: each format, the TFLite from the SavedModel."""
+    cfg = export_section(section, pipeline)
+    saved_model = None
+    for fmt in dict.fromkeys(cfg.formats):
+        result = export_run(
+            cfg.run_dir,
+            fmt,
+            saved_model=saved_model if fmt == "tflite" else None,
+            vector_input=cfg.input == "embeddings",
+        )
+        if fmt == "savedmodel":
+            saved_model = result.path
+        sys.stdout.write(
+            f"[export] {fmt:<10} {result.path}  ({result.num_bytes / 1e6:.2f} MB, input "
+            f"{result.input_name!r})\n"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

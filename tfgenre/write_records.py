@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tfgenre.core import cli, config
 from tfgenre.core.framing import DEFAULT_SAMPLE_RATE
+from tfgenre.pipelines.sections import writer_section
+from tfgenre.pipelines.stages import stage
 from tfgenre.splitting import split_checks
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast (numpy, sources, views)
@@ -153,6 +155,16 @@ def _main(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(summarize(result.info) + "\n")
     return 0
+
+
+@stage("write_records", check=writer_section)
+def _write_records_stage(section: dict[str, Any], pipeline: dict[str, Any]) -> None:
+    """The pipeline's ``write_records:`` step."""
+    from tfgenre.records.writer import write_records
+
+    cfg, overwrite = writer_section(section, pipeline)
+    result = write_records(cfg, overwrite=overwrite)
+    sys.stdout.write(f"[write_records] {cfg.output}\n{summarize(result.info)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

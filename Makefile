@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 MUSICNN := musicnn==0.1.0
 
 # Test processes (pytest-xdist): each test file runs whole, in order, on one of them
-# (--dist loadfile); `make test TEST_WORKERS=0` runs everything in one process.
+# (--dist loadfile), the slowest files first (tests/conftest.py SLOWEST_FILES, kept in that
+# order by --no-loadscope-reorder); `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= 2
 
 .PHONY: venv browser demo test test-all lint bench clean
@@ -43,10 +44,10 @@ browser:
 	fi
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-all: $(STAMP) browser
-	$(PY) -m pytest -q -rs -m "" -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -rs -m "" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tfgenre tests benchmarks

@@ -7,10 +7,12 @@ without audio in ``tables.py``; audio in ``synth.py``; image checks in ``images.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -43,6 +45,65 @@ class EmbeddingsRecords:
     stdout: str
 
 
+#: The slowest test files, slowest first (wall seconds of the default suite, 2 cores).
+#: ``make test`` hands whole files to its 2 xdist workers in collection order
+#: (``--dist loadfile --no-loadscope-reorder``); starting with the longest files leaves
+#: the many short ones to fill the end, so neither worker waits long for the other.
+#: (xdist's own order, most tests first, put files of a few long tests last.)
+SLOWEST_FILES = (
+    "test_cli.py",
+    "test_cli_report_figures.py",
+    "test_export_waveform.py",
+    "test_damaged_inputs.py",
+    "test_fit_cli.py",
+    "test_bench.py",
+    "test_cli_embeddings.py",
+    "test_cli_finetune.py",
+    "test_serve.py",
+    "test_training.py",
+    "test_cli_split_warnings.py",
+    "test_cli_damaged.py",
+    "test_export.py",
+    "test_tune.py",
+    "test_models.py",
+    "test_cli_probe_tuning.py",
+    "test_cli_embeddings_recipe.py",
+    "test_compare.py",
+    "test_musicnn_parity.py",
+    "test_pipelines.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of ``SLOWEST_FILES`` first, in its order; each file's tests keep theirs."""
+    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    """The folder every test process of this run shares.
+
+    Under pytest-xdist each worker has its own base temp folder (``<run>/gw0``...); the
+    session's builds go one level up, so the workers build each of them once, not once
+    each. Without xdist it is the base temp folder itself.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _building(folder: Path) -> Iterator[None]:
+    """Holds ``folder``'s lock (``<folder>.lock``): one process of the run builds it,
+    the others wait and then find its ``done`` file."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture
 def real_data() -> str:
     """The shared real-data folder, or a skip saying why it is missing."""
@@ -59,13 +120,15 @@ def synthetic_records(tmp_path_factory) -> Callable[[RecordsSpec], SyntheticReco
     """A function that writes the records of a ``RecordsSpec`` once per session.
 
     Each spec (genres, clips, clip length, views, window, splits, shards...) is written
-    to its own folder of the session's base temp folder; asking again for the same spec
-    returns the same folders. Tests must not modify them (copy first).
+    to its own folder of the run's shared folder (``_shared_root``: one build for all the
+    xdist workers); asking again for the same spec returns the same folders. Tests must
+    not modify them (copy first).
     """
-    base = tmp_path_factory.getbasetemp() / "tfgenre_records"
+    base = _shared_root(tmp_path_factory) / "tfgenre_records"
 
     def records(spec: RecordsSpec) -> SyntheticRecords:
-        return write_synthetic_records(spec, base / spec.key)
+        with _building(base / spec.key):
+            return write_synthetic_records(spec, base / spec.key)
 
     return records
 
@@ -74,9 +137,10 @@ def synthetic_records(tmp_path_factory) -> Callable[[RecordsSpec], SyntheticReco
 def tiny_runs(tmp_path_factory, synthetic_records) -> TinyRuns:
     """One-epoch mel_cnn, raw_conv1d and features_mlp runs on 3 genres x 4 clips of 3 s
     (1-s windows, 0.5-s hop), plus features_mlp on the clips' whole-track feature table;
-    built once per session (see ``builders.TinyRuns``)."""
-    root = Path(tmp_path_factory.getbasetemp()) / "tfgenre_tiny_runs"
-    return build_tiny_runs(root, synthetic_records)
+    built once per run, for all the xdist workers (see ``builders.TinyRuns``)."""
+    root = _shared_root(tmp_path_factory) / "tfgenre_tiny_runs"
+    with _building(root):
+        return build_tiny_runs(root, synthetic_records)
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +154,16 @@ def long_stereo(tiny_runs, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def embeddings_records(tmp_path_factory) -> EmbeddingsRecords:
     """Records with musicnn_msd embeddings, written once per session by ``python -m
-    tfgenre.write_records`` in its own process (``commands.EMBEDDINGS_WRITE``); the
-    command-suite modules link them into their scratch folders. Tests must not modify
-    them."""
-    user = User(tmp_path_factory.mktemp("embeddings_records"))
-    proc = user.run("tfgenre.write_records", *EMBEDDINGS_WRITE)
-    return EmbeddingsRecords(user.path("audio"), user.path("records"), proc.stdout)
+    tfgenre.write_records`` in its own process (``commands.EMBEDDINGS_WRITE``), once for
+    all the xdist workers; the command-suite modules link them into their scratch
+    folders. Tests must not modify them."""
+    root = _shared_root(tmp_path_factory) / "tfgenre_embeddings_records"
+    user = User(root)
+    printed = root / "write_records.stdout"
+    with _building(root):
+        if not (root / "done").exists():
+            root.mkdir(exist_ok=True)
+            proc = user.run("tfgenre.write_records", *EMBEDDINGS_WRITE)
+            printed.write_text(proc.stdout)
+            (root / "done").write_text("ok")
+    return EmbeddingsRecords(user.path("audio"), user.path("records"), printed.read_text())

@@ -126,7 +126,11 @@ def _assert_resumed(proc: subprocess.CompletedProcess, run: Path, kill: int,
     assert (run / "model.keras").exists()
 
 
-@pytest.mark.parametrize("kill", [0, 1, 2], ids=["phase1", "phase-boundary", "phase2"])
+# The default suite resumes once inside each phase (after epochs 0 and 2) and once at the
+# boundary (test_a_kill_between_history_row_and_backup... phase2 resumes at epoch 2, the
+# first of phase 2); the whole matrix (each kill twice over) runs with -m slow.
+@pytest.mark.parametrize("kill", [0, pytest.param(1, marks=pytest.mark.slow), 2],
+                         ids=["phase1", "phase-boundary", "phase2"])
 def test_killed_fine_tune_resumes_each_phase_exactly(records, uninterrupted,
                                                                 tmp_path, kill):
     run = tmp_path / "run"
@@ -135,7 +139,10 @@ def test_killed_fine_tune_resumes_each_phase_exactly(records, uninterrupted,
     _assert_resumed(_fit(records, run), run, kill, uninterrupted)
 
 
-@pytest.mark.parametrize("kill", [0, 2], ids=["phase1", "phase2"])
+# phase1: no backup yet, the rerun starts over (epoch 0); slow, as the resume at epoch 1 is
+# test_killed_fine_tune_resumes_each_phase_exactly[phase1]'s and the row replaced is phase2's.
+@pytest.mark.parametrize("kill", [pytest.param(0, marks=pytest.mark.slow), 2],
+                         ids=["phase1", "phase2"])
 def test_a_kill_between_history_row_and_backup_leaves_each_epoch_once(records, uninterrupted,
                                                                      tmp_path, kill):
     run = tmp_path / "run"

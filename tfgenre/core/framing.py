@@ -2,12 +2,15 @@
 
 :class:`Framing` is the sample rate, the window and the hop, in samples; the rule
 "the hop defaults to the window" lives here only (:func:`resolve_hop`). The writer
-derives it from its config (:meth:`Framing.from_seconds`), the manifest and
-``run.json`` store it as :class:`~tfgenre.records.info.AudioSpec`
-(:meth:`Framing.from_audio_spec` reads it back), predict cuts files with it
+derives it from its config (:meth:`Framing.from_seconds`); the manifest and
+``run.json`` store it as :class:`~tfgenre.records.info.AudioSpec`, never as itself
+(:meth:`Framing.from_audio_spec` reads it back); predict cuts files with it
 (:meth:`Framing.cut`), the serving graphs frame waveforms with it at the view's rate
 (:meth:`Framing.resampled`), and the export metadata reports it. Runs trained on a
 features CSV frame audio as the CSV's rows did (:func:`features_csv_framing`).
+
+numpy is imported by :meth:`Framing.cut` alone, so that commands which only read the
+defaults here (``write_records --help``) start without it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import dataclasses
 import logging
 import math
 from fractions import Fraction
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tfgenre.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +180,8 @@ class Framing:
         Returns:
             (segments float32 ``(n, length)``, starts int64 ``(n,)``, padded).
         """
+        import numpy as np
+
         from tfgenre.core import audio
 
         if self.window_samples is None:
@@ -187,39 +193,6 @@ class Framing:
         segments = audio.cut_segments(y, self.window_samples, self.hop_samples, short="pad")
         starts = np.arange(len(segments), dtype=np.int64) * int(self.hop_samples or 1)
         return segments, starts, padded
-
-    # ------------------------------------------------------------------ files
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"sample_rate", "window_samples", "hop_samples"}`` (+ the view's minimums if set)."""
-        out: dict[str, Any] = {
-            "sample_rate": self.sample_rate,
-            "window_samples": self.window_samples,
-            "hop_samples": self.hop_samples,
-        }
-        if self.min_samples:
-            out["min_samples"] = self.min_samples
-        if self.pads_below:
-            out["pads_below"] = self.pads_below
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Framing:
-        """Inverse of :meth:`to_json` (extra keys are ignored).
-
-        Raises:
-            ConfigError: when ``data`` is not an object with a ``sample_rate``.
-        """
-        if not isinstance(data, dict) or "sample_rate" not in data:
-            raise ConfigError(f"framing={data!r} must be an object with a sample_rate")
-        window, hop = data.get("window_samples"), data.get("hop_samples")
-        return cls(
-            int(data["sample_rate"]),
-            None if window is None else int(window),
-            None if hop is None else int(hop),
-            int(data.get("min_samples") or 0),
-            int(data.get("pads_below") or 0),
-        )
 
 
 def features_csv_framing(window: str | int) -> Framing:

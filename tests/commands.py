@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACEBACK = "Traceback (most recent call last)"
@@ -60,9 +61,7 @@ class User:
         """
         argv = [sys.executable, "-c", args[0], *args[1:]] if module == "-c" else [
             sys.executable, "-m", module, *args]  # fmt: skip
-        proc = subprocess.run(
-            argv, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=900
-        )
+        proc = spawn.run(argv, cwd=self.root, env=self.env, timeout=900)
         shown = " ".join(argv[1:])[: 300 if module == "-c" else None]
         said = f"$ python {shown}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         if code is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 from skips import needs_musicnn
 
 from tfgenre.backbones import precision
@@ -45,10 +46,7 @@ def _run(module: str, *argv: str, cwd: Path, force: bool = False) -> subprocess.
     """``python -m module argv`` in its own process (``force``: as on a bf16 CPU)."""
     code = (FORCE if force else "") + RUN.format(argv=[module, *argv], module=module)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
+    proc = spawn.run([sys.executable, "-c", code], cwd=cwd, env=env, timeout=600)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc
 

@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,14 +132,17 @@ class Session:
         self.passed: set[str] = set()
         self.env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
 
-    def run(self, module: str, *args: str, cwd: Path | None = None) -> Result:
-        """``python -m <module> args...`` in ``cwd`` (default: the scratch folder)."""
+    def run(self, module: str, *args: str, cwd: Path | None = None,
+            fresh: bool = False) -> Result:
+        """``python -m <module> args...`` in ``cwd`` (default: the scratch folder), as a
+        process forked from the warm parent (``spawn``), or with a fresh interpreter."""
         argv = [sys.executable, "-m", module, *args]
         start = time.monotonic()
-        proc = subprocess.run(
-            argv, cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
-            timeout=600,
-        )
+        if fresh:
+            proc = subprocess.run(argv, cwd=cwd or self.root, env=self.env, text=True,
+                                  capture_output=True, timeout=600)  # fmt: skip
+        else:
+            proc = spawn.run(argv, cwd=cwd or self.root, env=self.env, timeout=600)
         result = Result(
             ["python", "-m", module, *args], proc.returncode, proc.stdout, proc.stderr,
             time.monotonic() - start,
@@ -744,7 +748,7 @@ def test_exports_load_and_run(user: Session) -> None:
     quantised = [p.name for p in _quantised(export_dir)]
     clip = split_clips(user)[0]
     argv = [sys.executable, "-c", _LOAD_EXPORTS, str(export_dir), str(clip), *quantised]
-    proc = subprocess.run(argv, env=user.env, capture_output=True, text=True, timeout=600)
+    proc = spawn.run(argv, env=user.env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(out) >= {"savedmodel", "model.tflite", "model.keras", *quantised}
@@ -957,9 +961,18 @@ def test_run_demo_pipeline(user: Session) -> None:
 
 
 def test_tensorflow_start_up_is_quiet(user: Session) -> None:
-    """No command showed TensorFlow's C++ start-up lines (cuInit, CUDA, oneDNN, absl)."""
+    """No command showed TensorFlow's C++ start-up lines (cuInit, CUDA, oneDNN, absl).
+
+    The commands above are forked from a parent that has imported TensorFlow already
+    (``spawn``), so TensorFlow's own start is seen here, with fresh interpreters: the
+    model registry (``fit --list-models``) and a prediction.
+    """
     if not user.results:
         pytest.skip("no command ran")
+    succeeded(user.run("tfgenre.fit", "--list-models", fresh=True))
+    if "fit_mel" in user.passed:
+        clip = str(split_clips(user)[0])
+        succeeded(user.run("tfgenre.predict", clip, "--model", "runs/mel", fresh=True))
     noisy = {
         " ".join(r.args[:4]): sorted({m.group(0) for m in TF_NOISE.finditer(r.stderr)})
         for r in user.results

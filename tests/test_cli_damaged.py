@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spawn
 from skips import needs_musicnn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +30,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _cli(module: str, *args: object, cwd: Path | None = None,
          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
-        cwd=cwd or ROOT, env=env or _env(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    proc = spawn.run([sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
+                     cwd=cwd or ROOT, env=env or _env(), timeout=600)
     assert TRACEBACK not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     return proc
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import spawn
 
 from tfgenre.core import cli, io
 from tfgenre.errors import ConfigError
@@ -52,11 +53,8 @@ def test_check_output_folder(tmp_path):
 
 
 def _command(module: str, *argv: object) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", module, *map(str, argv)],
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True,
-        timeout=120,
-    )
+    return spawn.run([sys.executable, "-m", module, *map(str, argv)],
+                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
 
 
 def _table(path: Path) -> Path:

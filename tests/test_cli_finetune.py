@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 from builders import TINY_RUNS_RECORDS
 from skips import needs_musicnn
 
@@ -26,14 +27,8 @@ GENRES = 3
 
 def _cli(module: str, *args: object) -> subprocess.CompletedProcess:
     """``python -m tfgenre.<module> args`` in a fresh process; fails on a traceback."""
-    proc = subprocess.run(
-        [sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    proc = spawn.run([sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
+                     env=ENV, cwd=ROOT, timeout=600)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc
 
@@ -111,10 +106,8 @@ def test_fine_tune_musicnn_then_evaluate_export_and_predict(tmp_path):
     )
     wav = tmp_path / "clip.wav"
     sf.write(wav, y.astype(np.float32), 16000, subtype="FLOAT")
-    loaded = subprocess.run(
-        [sys.executable, "-c", _LOAD_EXPORTS, str(run), str(wav)],
-        env=ENV, capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )  # fmt: skip
+    loaded = spawn.run([sys.executable, "-c", _LOAD_EXPORTS, str(run), str(wav)],
+                       env=ENV, cwd=ROOT, timeout=300)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     out = json.loads(loaded.stdout.strip().splitlines()[-1])
     saved = np.array(out["savedmodel"]["probabilities"])

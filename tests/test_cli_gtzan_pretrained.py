@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import spawn
 import yaml
 from skips import needs_musicnn
 
@@ -40,10 +41,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(cwd: Path, *argv: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, *argv], cwd=cwd, env=_env(), capture_output=True, text=True,
-        timeout=1500,
-    )  # fmt: skip
+    proc = spawn.run([sys.executable, *argv], cwd=cwd, env=_env(), timeout=1500)
     said = f"$ python {' '.join(argv)[:300]}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     assert proc.returncode == 0, said
     assert TRACEBACK not in proc.stdout + proc.stderr, said
@@ -105,9 +103,9 @@ def test_compare_and_export_sections_are_checked_before_any_work(tmp_path):
         "compare.resample=10": "compare",
     }
     for override, expected in cases.items():
-        proc = subprocess.run(
+        proc = spawn.run(
             [sys.executable, "-m", "tfgenre.run", str(PIPELINE), "--dry-run", "--set", override],
-            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+            cwd=tmp_path, env=_env(), timeout=300,
         )  # fmt: skip
         assert proc.returncode == 2, (override, proc.stderr[-2000:])
         assert expected in proc.stderr and "(nothing was run)" in proc.stderr, proc.stderr

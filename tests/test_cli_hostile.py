@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import spawn
 from builders import RecordsSpec
 from test_hostile_files import FEATURES, hold_lock
 
@@ -35,10 +36,8 @@ RAW_22K = RecordsSpec(
 
 def run(cwd: Path, module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, "PYTHONPATH": path},
-    )  # fmt: skip
+    proc = spawn.run([sys.executable, "-m", module, *args], cwd=cwd, timeout=timeout,
+                     env={**os.environ, "PYTHONPATH": path})
     assert TRACEBACK not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     return proc
 

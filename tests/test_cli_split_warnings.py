@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import spawn
 from synth import make_gtzan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,10 +25,7 @@ GENRES = ("blues", "classical", "country", "disco", "hiphop",
 def _run(cwd: Path, module: str, *args: str) -> subprocess.CompletedProcess:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    proc = spawn.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, timeout=600)
     assert TRACEBACK not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     return proc
 

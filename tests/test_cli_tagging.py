@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 from skips import needs_musicnn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,13 +27,8 @@ PATCH = 187 * 256 / 16000
 
 def _predict(*argv: object) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tfgenre.predict", *map(str, argv)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = spawn.run([sys.executable, "-m", "tfgenre.predict", *map(str, argv)], env=env,
+                     timeout=300)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spawn
 from builders import TINY_RUNS_RECORDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,10 +72,8 @@ def _fit(records: Path, run: Path, kill: int = -1,
          where: str = "after") -> subprocess.CompletedProcess:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-c", _FIT, str(records), str(run), str(kill), where],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    return spawn.run([sys.executable, "-c", _FIT, str(records), str(run), str(kill), where],
+                     env=env, timeout=900)
 
 
 def _history(run: Path) -> list[dict[str, str]]:

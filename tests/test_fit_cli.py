@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import spawn
 import yaml
 from builders import RecordsSpec
 from tables import write_gtzan_feature_table
@@ -63,8 +64,8 @@ def table(tmp_path_factory) -> Path:
 
 
 def _cli(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
-                          env=ENV, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    return spawn.run([sys.executable, "-m", f"tfgenre.{module}", *map(str, args)],
+                     env=ENV, cwd=ROOT, timeout=600)
 
 
 def _csv_fit(table: Path, run: Path, **kw) -> FitConfig:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import spawn
 from builders import write_audio_feature_table
 
 from tfgenre.core import config
@@ -204,14 +205,11 @@ def _features_csv(path: Path, rows_per_label: int = 12) -> Path:
 
 def _run_cli(*argv: object, cwd: Path | None = None):
     import os
-    import subprocess
     import sys
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "tfgenre.run", *map(str, argv)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=cwd,
-    )
+    return spawn.run([sys.executable, "-m", "tfgenre.run", *map(str, argv)], env=env,
+                     timeout=300, cwd=cwd)
 
 
 def test_a_typo_in_a_later_stage_stops_the_pipeline_before_the_first_stage(tmp_path, capsys):

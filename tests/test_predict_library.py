@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import soundfile as sf
+import spawn
 from synth import tone
 
 CLIPS = 12
@@ -43,12 +44,10 @@ def library(tmp_path_factory) -> Path:
     return root
 
 
-def _predict(*argv, cwd: Path, env_extra: dict | None = None, **kwargs):
+def _predict(*argv, cwd: Path, env_extra: dict | None = None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "tfgenre.predict", *map(str, argv)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs,
-    )
+    return spawn.run([sys.executable, "-m", "tfgenre.predict", *map(str, argv)], cwd=cwd,
+                     env=env, timeout=600)
 
 
 def _jsonl(path: Path) -> dict[str, dict]:

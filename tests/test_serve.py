@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 
 HAS_MUSICNN = importlib.util.find_spec("musicnn") is not None
 START_TIMEOUT = 240.0
@@ -179,12 +180,7 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:
 
 def test_help_and_bad_flags(tiny_runs, clip):
     def serve(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "tfgenre.serve", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return spawn.run([sys.executable, "-m", "tfgenre.serve", *args], timeout=120)
 
     proc = serve("--help")
     assert proc.returncode == 0

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import spawn
 import yaml
 from tables import write_gtzan_feature_table
 
@@ -30,8 +31,7 @@ def _command(*args: str) -> list[str]:
 
 
 def _tune(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(*args), cwd=ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=600)
+    return spawn.run(_command(*args), cwd=ROOT, env=ENV, timeout=600)
 
 
 def _rows(run_dir: Path) -> list[dict]:

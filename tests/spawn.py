@@ -1,0 +1,301 @@
+"""Commands as their own processes, without paying TensorFlow's import in each one.
+
+Every command test runs ``python -m tfgenre.<cmd> ...`` (or ``python -c SCRIPT``) as a
+process of its own: its own pid, working directory, environment, argv, stdout, stderr
+and exit status, killed by a signal like any process. On these 2-core machines most of
+such a process's life was ``import tensorflow`` (about 8-10 s of CPU, Keras included),
+paid again by each of the suite's few hundred commands.
+
+``run`` starts those processes from a *warm parent* (a zygote, one per test process):
+a Python that has imported TensorFlow and nothing of tfgenre, and that forks once per
+command. The child becomes the command the way ``python -m`` would make it: it changes to
+the working directory, takes the environment, ``sys.argv`` and ``sys.path`` that the
+interpreter would have built, points fds 0/1/2 at /dev/null and the capture files,
+draws fresh seeds for ``random`` and NumPy, and runs the module as ``__main__`` with
+:mod:`runpy` (the code path of ``python -m``). Its exit status, or the signal that killed
+it, is the command's. tfgenre itself is imported fresh in every child, so each command
+sees this checkout as it is now.
+
+What a forked child cannot reproduce is the interpreter's start: the import-time
+environment (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``, thread counts, ``PYTHON*``...)
+and the hash seed are the warm parent's. A command whose environment differs from the
+parent's in any such variable runs with a fresh interpreter instead, as do the tests
+of start-up itself (``--help`` time, TensorFlow's quiet start), which call
+:func:`subprocess.run` directly. ``TFGENRE_TEST_FORK=0`` runs every command with a
+fresh interpreter (``python -m``), as the suite did before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: Environment variables read when Python, NumPy, TensorFlow or Keras start (or that
+#: name a library to load): a command whose value differs from the warm parent's gets a
+#: fresh interpreter. (``TF_CONFIG`` is read when a strategy is built, so it may differ.)
+IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "OPENBLAS_", "MKL_",
+                        "PYTHON", "LD_", "MALLOC_", "JAX_")  # fmt: skip
+RUNTIME_VARIABLES = frozenset({"TF_CONFIG", "PYTHONPATH"})
+
+#: What the warm parent imports: TensorFlow (and the Keras it loads), nothing of tfgenre.
+WARM_IMPORTS = ("tensorflow",)
+
+
+#: What ``import tfgenre`` sets before TensorFlow loads (``tfgenre.core.tflog``): the warm
+#: parent imports TensorFlow as a command would, after it.
+TFGENRE_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+#: Warm parents per test process, one per import-time environment.
+MAX_WARM = 2
+
+
+def _import_time_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables of ``env`` that count when an interpreter starts and imports
+    TensorFlow, with tfgenre's defaults filled in."""
+    found = {
+        k: v for k, v in env.items()
+        if k.startswith(IMPORT_TIME_PREFIXES) and k not in RUNTIME_VARIABLES
+    }  # fmt: skip
+    return tuple(sorted({**TFGENRE_DEFAULTS, **found}.items()))
+
+
+def _fork_enabled() -> bool:
+    return os.environ.get("TFGENRE_TEST_FORK", "1") != "0" and hasattr(os, "fork")
+
+
+class _Zygote:
+    """The warm parent of one test process, and the pipe it takes requests on."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        here = str(Path(__file__).resolve().parent)
+        self.env = {**TFGENRE_DEFAULTS, **env}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); "
+             "import spawn; spawn._serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=self.env, cwd=here,
+        )  # fmt: skip
+        self.lock = threading.Lock()
+        self.fd = self.proc.stdout.fileno()
+        self.pending = b""
+        ready = self._reply(None)
+        if ready != "ready":
+            raise RuntimeError(f"the warm parent did not start: {ready!r}")
+
+    def _reply(self, timeout: float | None) -> str | None:
+        """The next line from the warm parent, or None after ``timeout`` seconds."""
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise RuntimeError("the warm parent exited")
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, argv: Sequence[str], cwd: str, env: Mapping[str, str], out: str,
+            err: str, timeout: float | None) -> int:
+        """Forks ``argv`` (without the interpreter); returns its status as subprocess does."""
+        request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "out": out, "err": err}
+        with self.lock:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+            pid = int(json.loads(self._reply(None))["pid"])
+            reply = self._reply(timeout)
+            if reply is None:
+                os.kill(pid, signal.SIGKILL)
+                self._reply(None)
+                raise subprocess.TimeoutExpired(list(argv), timeout)
+            return int(json.loads(reply)["status"])
+
+
+
+_warm: dict[tuple[tuple[str, str], ...], _Zygote] = {}
+
+
+@atexit.register
+def _close() -> None:
+    """Ends the warm parents with this test process (their requests pipe closes)."""
+    for zygote in _warm.values():
+        zygote.proc.stdin.close()
+        try:
+            zygote.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            zygote.proc.kill()
+            zygote.proc.wait()
+        zygote.proc.stdout.close()
+
+
+def _warm_parent(env: Mapping[str, str]) -> _Zygote | None:
+    """The warm parent for ``env``'s import-time environment, started on first use;
+    None (a fresh interpreter) past ``MAX_WARM`` environments."""
+    key = _import_time_env(env)
+    zygote = _warm.get(key)
+    if zygote is not None and zygote.alive():
+        return zygote
+    if zygote is None and len(_warm) >= MAX_WARM:
+        return None
+    _warm[key] = _Zygote(env)
+    return _warm[key]
+
+
+def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None) -> subprocess.CompletedProcess:
+    """``subprocess.run(argv, capture_output=True, text=True, ...)`` for ``[python, -m
+    MODULE | -c SCRIPT, args...]``, forked from the warm parent where it can be.
+
+    Args:
+        argv: ``[sys.executable, "-m", module, *args]`` or ``[sys.executable, "-c",
+            script, *args]``; anything else runs with :func:`subprocess.run`.
+        cwd: the working directory (this process's when None).
+        env: the environment (this process's when None).
+        timeout: seconds before the process is killed and TimeoutExpired raised.
+
+    Returns:
+        The CompletedProcess: argv, returncode (minus the signal number when a signal
+        ended it), stdout and stderr as text.
+    """
+    argv = [str(a) for a in argv]
+    env = dict(os.environ if env is None else env)
+    cwd = str(cwd if cwd is not None else os.getcwd())
+    zygote = None
+    if _fork_enabled() and len(argv) >= 3 and argv[0] == sys.executable and argv[1] in ("-m", "-c"):
+        zygote = _warm_parent(env)
+    if zygote is None:
+        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="tfgenre-spawn-") as tmp:
+        out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+        status = zygote.run(argv[1:], cwd, env, out, err, timeout)
+        read = lambda path: Path(path).read_text(errors="replace")  # noqa: E731
+        return subprocess.CompletedProcess(argv, status, read(out), read(err))
+
+
+# --- the warm parent's side ---------------------------------------------------------
+
+
+def _serve() -> None:
+    """Imports TensorFlow, says ``ready``, then forks one child per request line."""
+    import importlib
+
+    for name in WARM_IMPORTS:
+        importlib.import_module(name)
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    base_path = _interpreter_path()
+    import gc
+
+    gc.freeze()  # the children's collections skip the warm parent's objects (no copies)
+    replies.write(b"ready\n")
+    replies.flush()
+    for line in requests:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            requests.close()
+            replies.close()
+            _become(request, base_path)  # never returns: the command's exit ends the child
+        replies.write(json.dumps({"pid": pid}).encode() + b"\n")
+        replies.flush()
+        _, status = os.waitpid(pid, 0)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        replies.write(json.dumps({"status": code}).encode() + b"\n")
+        replies.flush()
+
+
+def _interpreter_path() -> list[str]:
+    """``sys.path`` as the interpreter builds it before the script's folder and
+    PYTHONPATH: the standard library and site-packages."""
+    extra = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    ours = {"", str(Path(__file__).resolve().parent)}
+    return [p for p in sys.path if p not in extra and p not in ours]
+
+
+def _become(request: dict, base_path: list[str]) -> None:
+    """In the forked child: turns into ``python ARGV`` and exits with its status."""
+    import importlib
+    import random
+    import runpy
+    import types
+
+    import numpy as np
+
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    for fd, path in ((1, request["out"]), (2, request["err"])):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    random.seed()
+    np.random.seed()
+    flag, first, *rest = request["argv"]
+    python_path = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+    importlib.invalidate_caches()
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    try:
+        if flag == "-m":
+            sys.path[:] = [os.getcwd(), *python_path, *base_path]
+            sys.argv[:] = [first, *rest]  # runpy puts the module's file in argv[0]
+            runpy._run_module_as_main(first, alter_argv=True)
+        else:
+            sys.path[:] = ["", *python_path, *base_path]
+            sys.argv[:] = ["-c", *rest]
+            main.__dict__["__builtins__"] = __builtins__
+            exec(compile(first, "<string>", "exec"), main.__dict__)
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    _exit(code)
+
+
+def _exit_code(stop: SystemExit) -> int:
+    """The status ``python`` exits with after ``stop`` (printing a non-int code)."""
+    if stop.code is None:
+        return 0
+    if isinstance(stop.code, int):
+        return stop.code & 0xFF
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def _exit(code: int) -> None:
+    """Ends the child as the interpreter ends a process (non-daemon threads joined,
+    atexit functions run, stdio flushed), without tearing down every module: in a forked
+    child that teardown copies each page the warm parent's objects sit on (3-6 s)."""
+    import atexit
+
+    try:
+        threading._shutdown()  # what Py_FinalizeEx does first
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -68,12 +69,10 @@ def _import_time_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({**TFGENRE_DEFAULTS, **found}.items()))
 
 
-def _fork_enabled() -> bool:
-    return os.environ.get("TFGENRE_TEST_FORK", "1") != "0" and hasattr(os, "fork")
-
-
 class _Zygote:
-    """The warm parent of one test process, and the pipe it takes requests on."""
+    """The warm parent of one test process: the pipe it takes requests on and the
+    replies it sends (``{"pid"}`` when a child starts, ``{"pid", "status"}`` when one
+    ends; several children may run at once)."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         here = str(Path(__file__).resolve().parent)
@@ -84,15 +83,16 @@ class _Zygote:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=self.env, cwd=here,
         )  # fmt: skip
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.fd = self.proc.stdout.fileno()
         self.pending = b""
+        self.ended: dict[int, int] = {}
         ready = self._reply(None)
-        if ready != "ready":
+        if ready != {"ready": True}:
             raise RuntimeError(f"the warm parent did not start: {ready!r}")
 
-    def _reply(self, timeout: float | None) -> str | None:
-        """The next line from the warm parent, or None after ``timeout`` seconds."""
+    def _reply(self, timeout: float | None) -> dict | None:
+        """The next message from the warm parent, or None after ``timeout`` seconds."""
         while b"\n" not in self.pending:
             ready, _, _ = select.select([self.fd], [], [], timeout)
             if not ready:
@@ -102,26 +102,77 @@ class _Zygote:
                 raise RuntimeError("the warm parent exited")
             self.pending += chunk
         line, self.pending = self.pending.split(b"\n", 1)
-        return line.decode()
+        return json.loads(line)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def run(self, argv: Sequence[str], cwd: str, env: Mapping[str, str], out: str,
-            err: str, timeout: float | None) -> int:
-        """Forks ``argv`` (without the interpreter); returns its status as subprocess does."""
+    def start(self, argv: Sequence[str], cwd: str, env: Mapping[str, str], out: str,
+              err: str) -> int:
+        """Forks ``argv`` (without the interpreter); returns the child's pid."""
         request = {"argv": list(argv), "cwd": cwd, "env": dict(env), "out": out, "err": err}
         with self.lock:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
-            pid = int(json.loads(self._reply(None))["pid"])
-            reply = self._reply(timeout)
-            if reply is None:
-                os.kill(pid, signal.SIGKILL)
-                self._reply(None)
-                raise subprocess.TimeoutExpired(list(argv), timeout)
-            return int(json.loads(reply)["status"])
+            while True:
+                reply = self._reply(None)
+                if "status" in reply:
+                    self.ended[reply["pid"]] = reply["status"]
+                else:
+                    return int(reply["pid"])
 
+    def status(self, pid: int, timeout: float | None) -> int | None:
+        """``pid``'s exit status (minus the signal that ended it), or None if it is
+        still running after ``timeout`` seconds (None: wait as long as it takes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while pid not in self.ended:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                reply = self._reply(left)
+                if reply is None:
+                    return None
+                self.ended[reply["pid"]] = reply["status"]
+            return self.ended[pid]
+
+
+class Child:
+    """A command forked from the warm parent and still running, as ``subprocess.Popen``
+    with stdout and stderr captured to files: ``pid``, ``poll()``, ``wait()``,
+    ``communicate()``, ``kill()``, ``returncode``."""
+
+    def __init__(self, zygote: _Zygote, argv: list[str], cwd: str, env: Mapping[str, str]):
+        self.args = argv
+        self._zygote = zygote
+        self._folder = tempfile.TemporaryDirectory(prefix="tfgenre-spawn-")
+        self._out = os.path.join(self._folder.name, "stdout")
+        self._err = os.path.join(self._folder.name, "stderr")
+        self.pid = zygote.start(argv[1:], cwd, env, self._out, self._err)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._zygote.status(self.pid, 0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self._zygote.status(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Waits for the end; returns (stdout, stderr) as text."""
+        self.wait(timeout)
+        read = lambda path: Path(path).read_text(errors="replace")  # noqa: E731
+        try:
+            return read(self._out), read(self._err)
+        finally:
+            self._folder.cleanup()
 
 
 _warm: dict[tuple[tuple[str, str], ...], _Zygote] = {}
@@ -140,9 +191,14 @@ def _close() -> None:
         zygote.proc.stdout.close()
 
 
-def _warm_parent(env: Mapping[str, str]) -> _Zygote | None:
+def _warm_parent(argv: Sequence[str], env: Mapping[str, str]) -> _Zygote | None:
     """The warm parent for ``env``'s import-time environment, started on first use;
-    None (a fresh interpreter) past ``MAX_WARM`` environments."""
+    None (a fresh interpreter) when forking is off, for argv that is not ``python -m``
+    or ``python -c``, or past ``MAX_WARM`` environments."""
+    if os.environ.get("TFGENRE_TEST_FORK", "1") == "0" or not hasattr(os, "fork"):
+        return None
+    if len(argv) < 3 or argv[0] != sys.executable or argv[1] not in ("-m", "-c"):
+        return None
     key = _import_time_env(env)
     zygote = _warm.get(key)
     if zygote is not None and zygote.alive():
@@ -151,6 +207,21 @@ def _warm_parent(env: Mapping[str, str]) -> _Zygote | None:
         return None
     _warm[key] = _Zygote(env)
     return _warm[key]
+
+
+def start(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
+          env: Mapping[str, str] | None = None) -> Child | subprocess.Popen:
+    """``subprocess.Popen(argv, stdout=PIPE, stderr=PIPE, text=True)`` for ``[python,
+    -m MODULE | -c SCRIPT, args...]``, forked from the warm parent where it can be
+    (a :class:`Child`; its output is read by ``communicate``)."""
+    argv = [str(a) for a in argv]
+    env = dict(os.environ if env is None else env)
+    cwd = str(cwd if cwd is not None else os.getcwd())
+    zygote = _warm_parent(argv, env)
+    if zygote is None:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return Child(zygote, argv, cwd, env)
 
 
 def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
@@ -170,54 +241,63 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
         The CompletedProcess: argv, returncode (minus the signal number when a signal
         ended it), stdout and stderr as text.
     """
-    argv = [str(a) for a in argv]
-    env = dict(os.environ if env is None else env)
-    cwd = str(cwd if cwd is not None else os.getcwd())
-    zygote = None
-    if _fork_enabled() and len(argv) >= 3 and argv[0] == sys.executable and argv[1] in ("-m", "-c"):
-        zygote = _warm_parent(env)
-    if zygote is None:
-        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="tfgenre-spawn-") as tmp:
-        out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
-        status = zygote.run(argv[1:], cwd, env, out, err, timeout)
-        read = lambda path: Path(path).read_text(errors="replace")  # noqa: E731
-        return subprocess.CompletedProcess(argv, status, read(out), read(err))
+    proc = start(argv, cwd=cwd, env=env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 # --- the warm parent's side ---------------------------------------------------------
 
 
 def _serve() -> None:
-    """Imports TensorFlow, says ``ready``, then forks one child per request line."""
+    """Imports TensorFlow, says ready, then forks one child per request line and says
+    when each ends (several may run at once)."""
+    import gc
     import importlib
 
     for name in WARM_IMPORTS:
         importlib.import_module(name)
-    requests = os.fdopen(os.dup(0), "rb")
+    requests = os.dup(0)
     replies = os.fdopen(os.dup(1), "wb")
     base_path = _interpreter_path()
-    import gc
-
     gc.freeze()  # the children's collections skip the warm parent's objects (no copies)
-    replies.write(b"ready\n")
-    replies.flush()
-    for line in requests:
-        request = json.loads(line)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            requests.close()
-            replies.close()
-            _become(request, base_path)  # never returns: the command's exit ends the child
-        replies.write(json.dumps({"pid": pid}).encode() + b"\n")
+
+    def say(message: dict) -> None:
+        replies.write(json.dumps(message).encode() + b"\n")
         replies.flush()
-        _, status = os.waitpid(pid, 0)
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        replies.write(json.dumps({"status": code}).encode() + b"\n")
-        replies.flush()
+
+    say({"ready": True})
+    running: set[int] = set()
+    pending = b""
+    while True:
+        ready, _, _ = select.select([requests], [], [], 0.05 if running else None)
+        if ready:
+            chunk = os.read(requests, 1 << 20)
+            if not chunk:
+                return  # the test process ended
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(requests)
+                    replies.close()
+                    _become(json.loads(line), base_path)  # ends the child
+                running.add(pid)
+                say({"pid": pid})
+        for pid in list(running):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                running.discard(pid)
+                code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+                say({"pid": pid, "status": code})
 
 
 def _interpreter_path() -> list[str]:

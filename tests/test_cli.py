@@ -926,7 +926,8 @@ def test_explore(user: Session) -> None:
 
 
 def test_run_demo_pipeline(user: Session) -> None:
-    """``python -m tfgenre.run pipelines/demo.yaml --set ...``, tiny, plus an evaluate stage."""
+    """``python -m tfgenre.run pipelines/demo.yaml --set ...`` (``make demo``), tiny, plus an
+    evaluate stage; the printout and the report say that the data is synthetic."""
     demo = user.path("demo")
     demo.mkdir()
     result = user.run(
@@ -955,6 +956,10 @@ def test_run_demo_pipeline(user: Session) -> None:
     assert read_json(run / "report" / "metrics.json")["split"] == "test"
     splits = {read_json(p).get("split") for p in run.rglob("metrics.json")}
     assert "validation" in splits, f"the evaluate stage wrote no validation report ({splits})"
+    # said by fit's summary and by the evaluate stage
+    assert result.stdout.count("note: the data is synthetic") == 2, result.stdout
+    assert "**Synthetic data:**" in (run / "report" / "report.md").read_text()
+    assert read_json(run / "report" / "metrics.json")["protocol"]["dataset"] == "synthetic"
 
 
 # ----------------------------------------------------------------------------- every command

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from commands import ROOT, User
+from commands import User
 from tables import write_gtzan_feature_table
 
 from tfgenre.splitting.protocols import named_split_assignment
@@ -159,26 +159,3 @@ def test_compare_and_evaluate_on_a_cross_validation_folder(user: User) -> None:
                     "--run-dir", "runs/cv7", *FIT, code=2)  # fmt: skip
     assert "smallest class (" in proc.stderr
     assert any(f"smallest class ({g})" in proc.stderr for g in ("blues", "classical", "country"))
-
-
-# ------------------------------------------------------------------------ 8 the demo
-
-
-def test_the_demo_says_its_data_is_synthetic(user: User) -> None:
-    """``make demo`` (pipelines/demo.yaml), shrunk: the printout and the report say so."""
-    proc = user.run(
-        "tfgenre.run", str(ROOT / "pipelines" / "demo.yaml"),
-        "--set", "write_records.source_options.num_genres=2",
-        "--set", "write_records.source_options.clips_per_genre=4",
-        "--set", "write_records.source_options.clip_seconds=3",
-        "--set", "write_records.splits={train: 0.5, validation: 0.25, test: 0.25}",
-        "--set", "write_records.shards=1",
-        "--set", "write_records.views=[mel]",
-        "--set", "fit.epochs=2", "--set", "fit.batch_size=2",
-        "--set", "evaluate.split=validation",
-    )  # fmt: skip
-    # said by fit's summary and by the evaluate stage
-    assert proc.stdout.count("note: the data is synthetic") == 2, proc.stdout
-    report = user.path("demo_out", "run", "report")
-    assert "**Synthetic data:**" in (report / "report.md").read_text()
-    assert read_json(report / "metrics.json")["protocol"]["dataset"] == "synthetic"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import spawn
 from builders import RecordsSpec
 
 from tfgenre.core import config
@@ -82,16 +82,7 @@ def test_two_local_workers_match_one_worker(records, tmp_path):
                 {"cluster": cluster, "task": {"type": "worker", "index": index}}
             ),
         }
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+        procs.append(spawn.start([sys.executable, "-c", code], env=env, cwd=ROOT))
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-6000:]

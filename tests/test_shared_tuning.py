@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import spawn
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,12 +91,8 @@ def test_two_tune_processes_share_one_storage(kind, tmp_path):
             "--seed", str(worker), "--run-dir", str(tmp_path / f"worker{worker}"),
             "--set", "tune.evaluate_best=false", "--set", "tune.plots=false",
         ]  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-        )
-    outputs = [p.communicate(timeout=600)[0].decode(errors="replace") for p in procs]
+        procs.append(spawn.start(args, cwd=ROOT, env=env))
+    outputs = ["".join(p.communicate(timeout=600)) for p in procs]
     for p, out in zip(procs, outputs, strict=True):
         assert p.returncode == 0, out[-3000:]
 

@@ -41,8 +41,7 @@ def _rows(run_dir: Path) -> list[dict]:
 
 def _kill_when(args: list[str], ready) -> None:
     """Starts the tune command and kills it (SIGKILL) once ``ready()`` is true."""
-    proc = subprocess.Popen(_command(*args), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = spawn.start(_command(*args), cwd=ROOT, env=ENV)
     try:
         deadline = time.monotonic() + 300
         started = False
@@ -55,7 +54,7 @@ def _kill_when(args: list[str], ready) -> None:
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.communicate()
 
 
 def _running(storage: str, number: int):

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import spawn
 from synth import make_gtzan, tone
 
 from tfgenre.errors import ConfigError, RecordsError
@@ -240,7 +240,7 @@ def test_resume_after_kill_is_byte_identical(gtzan, tmp_path):
         "--splits",
         "train=0.5,validation=0.25,test=0.25",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn.start(args)
     state = killed / ".state"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -251,7 +251,7 @@ def test_resume_after_kill_is_byte_identical(gtzan, tmp_path):
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     assert not (killed / "manifest.json").exists()
     assert main(args[3:]) == 0
     assert _digest_tree(killed) == _digest_tree(clean)

@@ -18,9 +18,9 @@ sees this checkout as it is now.
 
 What a forked child cannot reproduce is the interpreter's start: the import-time
 environment (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``, thread counts, ``PYTHON*``...)
-and the hash seed are the warm parent's. A command whose environment differs from the
-parent's in any such variable runs with a fresh interpreter instead, as do the tests
-of start-up itself (``--help`` time, TensorFlow's quiet start), which call
+and the hash seed are the warm parent's. So each import-time environment has its own
+warm parent (``MAX_WARM`` per test process; past that, a fresh interpreter), and the
+tests of start-up itself (``--help`` time, TensorFlow's quiet start) call
 :func:`subprocess.run` directly. ``TFGENRE_TEST_FORK=0`` runs every command with a
 fresh interpreter (``python -m``), as the suite did before.
 """
@@ -56,7 +56,7 @@ WARM_IMPORTS = ("tensorflow",)
 TFGENRE_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
 #: Warm parents per test process, one per import-time environment.
-MAX_WARM = 2
+MAX_WARM = 3
 
 
 def _import_time_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ MUSICNN := musicnn==0.1.0
 # order by --no-loadscope-reorder); `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: venv browser demo test test-all lint bench clean
+.PHONY: venv browser demo test test-all numba-cache lint bench clean
 
 $(STAMP): pyproject.toml requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,16 @@ browser:
 	  echo "make browser: apt-get could not install chromium (see /tmp/tfgenre-apt-chromium.log): the browser tests will skip"; \
 	fi
 
-test: $(STAMP) browser
+# librosa compiles its numba functions into its own __pycache__ when first used (some when
+# imported); processes doing it at once have left a cache that segfaults every later
+# reader (seen in CI on a fresh venv), so one process compiles them before the workers start.
+numba-cache: $(STAMP)
+	$(PY) -c "import sys; sys.path.insert(0, 'tests'); import builders; builders.compile_librosa_numba()"
+
+test: $(STAMP) browser numba-cache
 	$(PY) -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-test-all: $(STAMP) browser
+test-all: $(STAMP) browser numba-cache
 	$(PY) -m pytest -q -rs -m "" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)

@@ -202,3 +202,25 @@ def legacy_run_json(run: RunInfo) -> dict:
         "view_entry": {"dtype": spec.dtype, "shape": list(spec.shape),
                        "params": dict(spec.params)},
     }
+
+
+def compile_librosa_numba() -> None:
+    """Runs the librosa code tfgenre uses once, so its numba functions (``cache=True``)
+    are compiled into their on-disk cache (librosa's ``__pycache__``) by one process.
+
+    Processes that compiled the same function at once have left a cache that crashed the
+    next reader (a segfault in librosa's piptrack, seen in CI on a fresh venv): ``make
+    test`` runs this in one process before the workers start (``make numba-cache``), so
+    they only read it. Both float32 and float64 inputs.
+    """
+    import librosa
+
+    from tfgenre.views.features import FeaturesView, reference_features
+
+    rate = 22050
+    t = np.arange(int(2.5 * rate)) / rate
+    y = (0.3 * np.sin(2 * np.pi * 220.0 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+    FeaturesView().compute(np.stack([y, 0.5 * y]), rate)
+    for signal in (y, y.astype(np.float64)):
+        reference_features(signal, rate)
+        librosa.resample(signal, orig_sr=rate, target_sr=16000)

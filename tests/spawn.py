@@ -6,15 +6,15 @@ and exit status, killed by a signal like any process. On these 2-core machines m
 such a process's life was ``import tensorflow`` (about 8-10 s of CPU, Keras included),
 paid again by each of the suite's few hundred commands.
 
-``run`` starts those processes from a *warm parent* (a zygote, one per test process):
-a Python that has imported TensorFlow and nothing of tfgenre, and that forks once per
-command. The child becomes the command the way ``python -m`` would make it: it changes to
-the working directory, takes the environment, ``sys.argv`` and ``sys.path`` that the
-interpreter would have built, points fds 0/1/2 at /dev/null and the capture files,
-draws fresh seeds for ``random`` and NumPy, and runs the module as ``__main__`` with
-:mod:`runpy` (the code path of ``python -m``). Its exit status, or the signal that killed
-it, is the command's. tfgenre itself is imported fresh in every child, so each command
-sees this checkout as it is now.
+``run`` and ``start`` fork those processes from a *warm parent* (a zygote, one per test
+process and import-time environment): a Python that has imported TensorFlow and nothing
+of tfgenre, and that forks once per command. The child becomes the command the way
+``python -m`` would make it: it changes to the working directory, takes the environment,
+``sys.argv`` and ``sys.path`` that the interpreter would have built, points fds 0/1/2 at
+/dev/null and the capture files, draws fresh seeds for ``random`` and NumPy, and runs
+the module as ``__main__`` with :mod:`runpy` (the code path of ``python -m``). Its exit
+status, or the signal that killed it, is the command's. tfgenre itself is imported fresh
+in every child, so each command sees this checkout as it is now.
 
 What a forked child cannot reproduce is the interpreter's start: the import-time
 environment (``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL``, thread counts, ``PYTHON*``...)
@@ -41,8 +41,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: Environment variables read when Python, NumPy, TensorFlow or Keras start (or that
-#: name a library to load): a command whose value differs from the warm parent's gets a
-#: fresh interpreter. (``TF_CONFIG`` is read when a strategy is built, so it may differ.)
+#: name a library to load): commands that differ in any of them get different warm
+#: parents. (``TF_CONFIG`` is read when a strategy is built, so it may differ.)
 IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "OPENBLAS_", "MKL_",
                         "PYTHON", "LD_", "MALLOC_", "JAX_")  # fmt: skip
 RUNTIME_VARIABLES = frozenset({"TF_CONFIG", "PYTHONPATH"})
@@ -51,22 +51,27 @@ RUNTIME_VARIABLES = frozenset({"TF_CONFIG", "PYTHONPATH"})
 WARM_IMPORTS = ("tensorflow",)
 
 
-#: What ``import tfgenre`` sets before TensorFlow loads (``tfgenre.core.tflog``): the warm
-#: parent imports TensorFlow as a command would, after it.
-TFGENRE_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-
 #: Warm parents per test process, one per import-time environment.
 MAX_WARM = 3
+
+
+def _with_tfgenre_defaults(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with what ``import tfgenre`` sets before TensorFlow loads
+    (``tfgenre.core.tflog``): the warm parent imports TensorFlow as a command would,
+    after it. (Imported here, on the test process's side: the warm parent imports
+    nothing of tfgenre.)"""
+    from tfgenre.core import tflog
+
+    return {tflog.LEVEL_VARIABLE: tflog.DEFAULT_LEVEL, **env}
 
 
 def _import_time_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The variables of ``env`` that count when an interpreter starts and imports
     TensorFlow, with tfgenre's defaults filled in."""
-    found = {
-        k: v for k, v in env.items()
+    return tuple(sorted(
+        (k, v) for k, v in _with_tfgenre_defaults(env).items()
         if k.startswith(IMPORT_TIME_PREFIXES) and k not in RUNTIME_VARIABLES
-    }  # fmt: skip
-    return tuple(sorted({**TFGENRE_DEFAULTS, **found}.items()))
+    ))  # fmt: skip
 
 
 class _Zygote:
@@ -76,12 +81,11 @@ class _Zygote:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         here = str(Path(__file__).resolve().parent)
-        self.env = {**TFGENRE_DEFAULTS, **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); "
              "import spawn; spawn._serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=self.env, cwd=here,
+            env=_with_tfgenre_defaults(env), cwd=here,
         )  # fmt: skip
         self.lock = threading.RLock()
         self.fd = self.proc.stdout.fileno()
@@ -191,11 +195,11 @@ def _close() -> None:
         zygote.proc.stdout.close()
 
 
-def _warm_parent(argv: Sequence[str], env: Mapping[str, str]) -> _Zygote | None:
+def _warm_parent(argv: Sequence[str], env: Mapping[str, str], fresh: bool) -> _Zygote | None:
     """The warm parent for ``env``'s import-time environment, started on first use;
-    None (a fresh interpreter) when forking is off, for argv that is not ``python -m``
-    or ``python -c``, or past ``MAX_WARM`` environments."""
-    if os.environ.get("TFGENRE_TEST_FORK", "1") == "0" or not hasattr(os, "fork"):
+    None (a fresh interpreter) when ``fresh`` is asked or forking is off, for argv that
+    is not ``python -m`` or ``python -c``, or past ``MAX_WARM`` environments."""
+    if fresh or os.environ.get("TFGENRE_TEST_FORK", "1") == "0" or not hasattr(os, "fork"):
         return None
     if len(argv) < 3 or argv[0] != sys.executable or argv[1] not in ("-m", "-c"):
         return None
@@ -210,14 +214,15 @@ def _warm_parent(argv: Sequence[str], env: Mapping[str, str]) -> _Zygote | None:
 
 
 def start(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
-          env: Mapping[str, str] | None = None) -> Child | subprocess.Popen:
+          env: Mapping[str, str] | None = None, fresh: bool = False) -> Child | subprocess.Popen:
     """``subprocess.Popen(argv, stdout=PIPE, stderr=PIPE, text=True)`` for ``[python,
     -m MODULE | -c SCRIPT, args...]``, forked from the warm parent where it can be
-    (a :class:`Child`; its output is read by ``communicate``)."""
+    (a :class:`Child`; its output is read by ``communicate``), or with a fresh
+    interpreter (``fresh``: for what only an interpreter's start shows)."""
     argv = [str(a) for a in argv]
     env = dict(os.environ if env is None else env)
     cwd = str(cwd if cwd is not None else os.getcwd())
-    zygote = _warm_parent(argv, env)
+    zygote = _warm_parent(argv, env, fresh)
     if zygote is None:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -225,8 +230,8 @@ def start(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
 
 
 def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None) -> subprocess.CompletedProcess:
+        env: Mapping[str, str] | None = None, timeout: float | None = None,
+        fresh: bool = False) -> subprocess.CompletedProcess:
     """``subprocess.run(argv, capture_output=True, text=True, ...)`` for ``[python, -m
     MODULE | -c SCRIPT, args...]``, forked from the warm parent where it can be.
 
@@ -236,12 +241,13 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
         cwd: the working directory (this process's when None).
         env: the environment (this process's when None).
         timeout: seconds before the process is killed and TimeoutExpired raised.
+        fresh: a fresh interpreter even where the warm parent could fork it.
 
     Returns:
         The CompletedProcess: argv, returncode (minus the signal number when a signal
         ended it), stdout and stderr as text.
     """
-    proc = start(argv, cwd=cwd, env=env)
+    proc = start(argv, cwd=cwd, env=env, fresh=fresh)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -319,6 +325,7 @@ def _become(request: dict, base_path: list[str]) -> None:
 
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
+    os.close(null)
     for fd, path in ((1, request["out"]), (2, request["err"])):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(target, fd)
@@ -367,8 +374,6 @@ def _exit(code: int) -> None:
     """Ends the child as the interpreter ends a process (non-daemon threads joined,
     atexit functions run, stdio flushed), without tearing down every module: in a forked
     child that teardown copies each page the warm parent's objects sit on (3-6 s)."""
-    import atexit
-
     try:
         threading._shutdown()  # what Py_FinalizeEx does first
         atexit._run_exitfuncs()

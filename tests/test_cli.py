@@ -55,7 +55,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -138,11 +137,7 @@ class Session:
         process forked from the warm parent (``spawn``), or with a fresh interpreter."""
         argv = [sys.executable, "-m", module, *args]
         start = time.monotonic()
-        if fresh:
-            proc = subprocess.run(argv, cwd=cwd or self.root, env=self.env, text=True,
-                                  capture_output=True, timeout=600)  # fmt: skip
-        else:
-            proc = spawn.run(argv, cwd=cwd or self.root, env=self.env, timeout=600)
+        proc = spawn.run(argv, cwd=cwd or self.root, env=self.env, timeout=600, fresh=fresh)
         result = Result(
             ["python", "-m", module, *args], proc.returncode, proc.stdout, proc.stderr,
             time.monotonic() - start,

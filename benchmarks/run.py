@@ -1,6 +1,7 @@
 """tfgenre's speed figures, each as a ratio against a baseline measured in the same run.
 
-Usage: ``python -m benchmarks.run [--quick] [--out benchmarks/results/latest.json]``
+Usage: ``python -m benchmarks.run [--quick] [--only FIGURE,...] [--out FILE.json]``
+(default ``--out``: ``benchmarks/results/latest.json``; ``--only``: the keys below).
 
 Figures (one key each in the JSON): ``features_speedup``, ``writer_speedup``,
 ``writer_scaling``, ``bytes_per_segment``, ``reader_speedup``, ``reader_vs_train``,
@@ -37,6 +38,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.clips import WINDOW_SECONDS, Clips, prepare_clips
@@ -64,6 +66,17 @@ FIGURES = (
     "serve_latency",
     "library_predict",
 )
+#: The figures each figure is measured from: the writer's records feed the reader, the
+#: training, predict and serve figures; ``reader_vs_train`` divides two others. The
+#: writer's run gives its three figures together (``WRITER_FIGURES``).
+WRITER_FIGURES = ("writer_speedup", "writer_scaling", "bytes_per_segment")
+NEEDS: dict[str, tuple[str, ...]] = {
+    "reader_speedup": ("writer_speedup",),
+    "reader_vs_train": ("reader_speedup", "train_throughput"),
+    "train_throughput": ("writer_speedup",),
+    "predict_latency": ("writer_speedup",),
+    "serve_latency": ("writer_speedup",),
+}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
@@ -72,14 +85,17 @@ def run(
     out: str | None = RESULTS,
     workdir: str | None = None,
     *,
+    only: Sequence[str] | None = None,
     sizes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Measures every figure; writes the JSON to ``out`` (None: not written).
+    """Measures the figures; writes the JSON to ``out`` (None: not written).
 
     Args:
         quick: 12 clips, 5 models, 3 training steps (under 10 minutes on 2 cores).
         out: JSON file to write.
         workdir: Folder for the records (default: a temporary one).
+        only: The figures to measure (keys of :data:`FIGURES`), with those they are
+            measured from (:func:`figures_to_measure`); None: all of them.
         sizes: Overrides for tests: ``num_genres``, ``clips_per_genre``,
             ``clip_seconds``, ``models``, ``required_models``, ``steps``, ``passes``,
             ``features_clips``, ``batch_size``, ``workers``, ``repeats``,
@@ -89,6 +105,7 @@ def run(
     """
     from tfgenre.records.executors import resolve_workers
 
+    wanted = figures_to_measure(only)
     sizes = dict(sizes or {})
     t0 = time.perf_counter()
     tmp = None
@@ -99,11 +116,12 @@ def run(
     workers = int(sizes.get("workers", resolve_workers(0)))
     clip_seconds = float(sizes.get("clip_seconds", 30.0))
     meta = _meta(quick, clips, clip_seconds, resolve_workers(0))
+    meta["figures"] = [f for f in FIGURES if f in wanted]
     results: dict[str, Any] = {"meta": meta}
-    records = _data_figures(results, clips, workdir, workers, quick, sizes)
-    _model_figures(results, clips, records, quick, sizes)
-    _serving_figures(results, clips, records, workdir, quick, sizes)
-    _backbone_figures(results, clips, workdir, workers, quick, sizes)
+    records = _data_figures(results, clips, workdir, workers, quick, sizes, wanted)
+    _model_figures(results, clips, records, quick, sizes, wanted)
+    _serving_figures(results, clips, records, workdir, quick, sizes, wanted)
+    _backbone_figures(results, clips, workdir, workers, quick, sizes, wanted)
     results["meta"]["seconds"] = time.perf_counter() - t0
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -112,6 +130,32 @@ def run(
     if tmp is not None:
         tmp.cleanup()
     return results
+
+
+def figures_to_measure(only: Sequence[str] | None) -> frozenset[str]:
+    """``only`` with the figures they are measured from (:data:`NEEDS`); None: all.
+
+    Raises:
+        ValueError: A name that is not one of :data:`FIGURES`.
+    """
+    if only is None:
+        return frozenset(FIGURES)
+    unknown = [name for name in only if name not in FIGURES]
+    if unknown:
+        raise ValueError(
+            f"unknown figure(s) {', '.join(map(repr, unknown))}: the figures are "
+            f"{', '.join(FIGURES)}. Received: only={list(only)!r}"
+        )
+    wanted: set[str] = set()
+    todo = list(only)
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        group = WRITER_FIGURES if name in WRITER_FIGURES else (name,)
+        wanted.update(group)
+        todo.extend(need for g in group for need in NEEDS.get(g, ()))
+    return frozenset(wanted)
 
 
 def _bench_clips(workdir: str, quick: bool, sizes: dict[str, Any]) -> Clips:
@@ -151,17 +195,22 @@ def _data_figures(
     workers: int,
     quick: bool,
     sizes: dict[str, Any],
-) -> dict[str, Any]:
-    """Features, writer and reader figures into ``results``; returns the records' paths."""
+    wanted: frozenset[str],
+) -> str | None:
+    """Features, writer and reader figures into ``results``; returns the records' path
+    (None when the writer did not run)."""
     from threadpoolctl import threadpool_limits
 
     from benchmarks import features_bench
 
-    print(f"== features ({'quick' if quick else 'full'})", flush=True)
-    with threadpool_limits(1):  # per core: both paths on one BLAS thread
-        results["features_speedup"] = features_bench.run(
-            quick=quick, clips=sizes.get("features_clips")
-        )
+    if "features_speedup" in wanted:
+        print(f"== features ({'quick' if quick else 'full'})", flush=True)
+        with threadpool_limits(1):  # per core: both paths on one BLAS thread
+            results["features_speedup"] = features_bench.run(
+                quick=quick, clips=sizes.get("features_clips")
+            )
+    if "writer_speedup" not in wanted:
+        return None
     print("== writer", flush=True)
     w = bench_writer(
         clips,
@@ -172,14 +221,15 @@ def _data_figures(
     )
     paths = w.pop("_paths")
     results.update(w)
-    print("== reader", flush=True)
-    results["reader_speedup"] = bench_reader(
-        clips,
-        paths,
-        batch_size=sizes.get("batch_size", 32),
-        passes=sizes.get("passes", 20 if quick else 50),
-        audio_clips=2 if quick else 4,
-    )
+    if "reader_speedup" in wanted:
+        print("== reader", flush=True)
+        results["reader_speedup"] = bench_reader(
+            clips,
+            paths,
+            batch_size=sizes.get("batch_size", 32),
+            passes=sizes.get("passes", 20 if quick else 50),
+            audio_clips=2 if quick else 4,
+        )
     return paths["records"]
 
 
@@ -201,9 +251,30 @@ def _bench_models(quick: bool, sizes: dict[str, Any]) -> tuple[list[str], list[s
 
 
 def _model_figures(
-    results: dict[str, Any], clips: Clips, records: str, quick: bool, sizes: dict[str, Any]
+    results: dict[str, Any],
+    clips: Clips,
+    records: str | None,
+    quick: bool,
+    sizes: dict[str, Any],
+    wanted: frozenset[str],
 ) -> None:
     """``train_throughput``, ``reader_vs_train`` and ``predict_latency`` into ``results``."""
+    if records is not None and "train_throughput" in wanted:
+        _train_figures(results, clips, records, quick, sizes, wanted)
+    if records is not None and "predict_latency" in wanted:
+        print("== predict", flush=True)
+        results["predict_latency"] = bench_predict(clips, records)
+
+
+def _train_figures(
+    results: dict[str, Any],
+    clips: Clips,
+    records: str,
+    quick: bool,
+    sizes: dict[str, Any],
+    wanted: frozenset[str],
+) -> None:
+    """``train_throughput`` and (when wanted) ``reader_vs_train`` into ``results``."""
     import tensorflow as tf
 
     print("== train", flush=True)
@@ -220,6 +291,8 @@ def _model_figures(
     if quick:
         train["skipped_in_quick_mode"] = [m for m in everything if m not in models]
     results["train_throughput"] = train
+    if "reader_vs_train" not in wanted:
+        return
     reader_rate = results["reader_speedup"]["tfgenre_mel_224x224x3_examples_per_s"]
     native_rate = results["reader_speedup"]["tfgenre_mel_native_examples_per_s"]
     results["reader_vs_train"] = {
@@ -232,29 +305,31 @@ def _model_figures(
         for name in ("mobilenet_v2", "mel_cnn")
         if name in train["examples_per_s"]
     }
-    print("== predict", flush=True)
-    results["predict_latency"] = bench_predict(clips, records)
 
 
 def _serving_figures(
     results: dict[str, Any],
     clips: Clips,
-    records: str,
+    records: str | None,
     workdir: str,
     quick: bool,
     sizes: dict[str, Any],
+    wanted: frozenset[str],
 ) -> None:
     """``serve_latency`` and ``library_predict`` into ``results``."""
     from benchmarks import serve_bench
     from benchmarks.library_predict import bench_library_predict
 
-    print("== serve", flush=True)
-    results["serve_latency"] = serve_bench.bench_serve(
-        serve_bench.write_run(records, clips.label_names, os.path.join(workdir, "serve_run")),
-        clips.paths[0],
-        requests=int(sizes.get("serve_requests", 20)),
-        fresh_runs=1 if quick or "serve_requests" in sizes else 2,
-    )
+    if records is not None and "serve_latency" in wanted:
+        print("== serve", flush=True)
+        results["serve_latency"] = serve_bench.bench_serve(
+            serve_bench.write_run(records, clips.label_names, os.path.join(workdir, "serve_run")),
+            clips.paths[0],
+            requests=int(sizes.get("serve_requests", 20)),
+            fresh_runs=1 if quick or "serve_requests" in sizes else 2,
+        )
+    if "library_predict" not in wanted:
+        return
     print("== library predict", flush=True)
     results.update(
         bench_library_predict(
@@ -270,16 +345,23 @@ def _backbone_figures(
     workers: int,
     quick: bool,
     sizes: dict[str, Any],
+    wanted: frozenset[str],
 ) -> None:
     """Embeddings, probe, recipe and fine-tuning figures into ``results``."""
     from benchmarks import finetune_bench
 
-    print("== embeddings", flush=True)
-    results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
-    print("== probe", flush=True)
-    results["probe_time"] = _probe(clips, workdir, workers, int(sizes.get("probe_clips", 100)))
-    print("== embeddings recipe", flush=True)
-    results["embeddings_recipe_cost"] = bench_recipe(clips, quick, sizes)
+    if "embeddings_throughput" in wanted:
+        print("== embeddings", flush=True)
+        results["embeddings_throughput"] = bench_backbone(clips, quick, sizes)
+    if "probe_time" in wanted:
+        print("== probe", flush=True)
+        count = int(sizes.get("probe_clips", 100))
+        results["probe_time"] = _probe(clips, workdir, workers, count)
+    if "embeddings_recipe_cost" in wanted:
+        print("== embeddings recipe", flush=True)
+        results["embeddings_recipe_cost"] = bench_recipe(clips, quick, sizes)
+    if "finetune_throughput" not in wanted:
+        return
     print("== finetune", flush=True)
     results.update(
         finetune_bench.bench_finetune(
@@ -325,9 +407,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer clips, models and steps")
     parser.add_argument("--out", default=RESULTS, help="JSON output file")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help="comma-separated figures to measure (with those they are measured from): "
+        + ", ".join(FIGURES),
+    )
     args = parser.parse_args(argv)
+    try:
+        figures_to_measure(args.only)
+    except ValueError as error:
+        parser.error(str(error))
     logging.basicConfig(level=logging.WARNING)
-    results = run(quick=args.quick, out=args.out)
+    results = run(quick=args.quick, out=args.out, only=args.only)
     print(format_table(results))
     print(f"wrote {args.out}")
     return 0

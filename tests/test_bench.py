@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from benchmarks import clips as bench_clips
 from benchmarks import naive, reader_bench, writer_bench
 from benchmarks import run as bench
 from benchmarks.table import format_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -94,34 +97,77 @@ def test_audio_reader_matches_naive_records(tiny):
         assert min(np.abs(x - r).max() for r in from_records) < 1e-4
 
 
+#: The smallest sizes of every figure (synthetic clips).
+TINY_SIZES = {
+    "num_genres": 2,
+    "clips_per_genre": 1,
+    "clip_seconds": 3.0,
+    "models": ["features_mlp", "mel_cnn"],
+    "required_models": (),
+    "steps": 1,
+    "passes": 2,
+    "features_clips": 1,
+    "batch_size": 1,
+    "workers": 1,
+    "repeats": 1,
+    "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
+    "embedding_clips": 1,
+    "probe_clips": 10,
+    "recipe_clips": 1,
+    "finetune_batch_size": 1,
+    "finetune_steps": 1,
+    "serve_requests": 2,
+    "library_tracks": 2,
+}
+
+
+def test_only_measures_the_figures_asked_for_and_what_they_need(tmp_path, monkeypatch):
+    monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)  # sizes are for synthetic clips
+    out = tmp_path / "latest.json"
+    only = ["reader_vs_train", "predict_latency", "library_predict"]
+    sizes = {**TINY_SIZES, "models": ["mel_cnn"], "mixed_on_cpu": False}
+    results = bench.run(out=str(out), workdir=str(tmp_path / "work"), only=only, sizes=sizes)
+    data = json.loads(out.read_text())
+    measured = {*only, "reader_speedup", "train_throughput", *bench.WRITER_FIGURES}
+    assert set(data) == {"meta", *measured}
+    assert data["meta"]["figures"] == [f for f in bench.FIGURES if f in measured]
+    assert data["library_predict"]["tracks"] == 2
+    assert set(data["reader_vs_train"]) == {"mel_cnn"}
+    assert set(data["train_throughput"]["examples_per_s"]) == {"mel_cnn"}
+    assert data["predict_latency"]["segments"] == 1
+    table = format_table(results)
+    assert "reader vs train mel_cnn" in table and "predict library 2 tracks" in table
+    assert "features:" not in table and "serve p50" not in table
+
+
+def test_figures_to_measure_adds_what_a_figure_is_measured_from():
+    assert bench.figures_to_measure(None) == frozenset(bench.FIGURES)
+    assert bench.figures_to_measure(["library_predict"]) == {"library_predict"}
+    assert bench.figures_to_measure(["bytes_per_segment"]) == set(bench.WRITER_FIGURES)
+    assert bench.figures_to_measure(["serve_latency"]) == {"serve_latency",
+                                                           *bench.WRITER_FIGURES}
+    with pytest.raises(ValueError, match=r"unknown figure\(s\) 'serve'.*serve_latency"):
+        bench.figures_to_measure(["serve"])
+
+
+def test_only_names_an_unknown_figure_before_any_work(tmp_path):
+    import sys
+
+    import spawn
+
+    proc = spawn.run([sys.executable, "-m", "benchmarks.run", "--only", "writer,nope",
+                      "--out", str(tmp_path / "out.json")], cwd=ROOT, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "unknown figure(s) 'writer', 'nope'" in proc.stderr
+    assert "writer_speedup" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow  # every figure, fresh processes included; the default suite runs a part
 def test_run_writes_every_figure(tmp_path, monkeypatch):
     monkeypatch.delenv("TFGENRE_REAL_DATA", raising=False)  # sizes are for synthetic clips
     out = tmp_path / "latest.json"
-    results = bench.run(
-        out=str(out),
-        workdir=str(tmp_path / "work"),
-        sizes={
-            "num_genres": 2,
-            "clips_per_genre": 1,
-            "clip_seconds": 3.0,
-            "models": ["features_mlp", "mel_cnn"],
-            "required_models": (),
-            "steps": 1,
-            "passes": 2,
-            "features_clips": 1,
-            "batch_size": 1,
-            "workers": 1,
-            "repeats": 1,
-            "mixed_on_cpu": True,  # the GPU code path: mixed precision off and on
-            "embedding_clips": 1,
-            "probe_clips": 10,
-            "recipe_clips": 1,
-            "finetune_batch_size": 1,
-            "finetune_steps": 1,
-            "serve_requests": 2,
-            "library_tracks": 2,
-        },
-    )
+    results = bench.run(out=str(out), workdir=str(tmp_path / "work"), sizes=TINY_SIZES)
     data = json.loads(out.read_text())
     assert set(bench.FIGURES) <= set(data)
     assert data["features_speedup"]["agree"] is True

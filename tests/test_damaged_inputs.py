@@ -125,11 +125,27 @@ def _assert_resumed(proc: subprocess.CompletedProcess, run: Path, kill: int,
     assert (run / "model.keras").exists()
 
 
-# The default suite resumes once inside each phase (after epochs 0 and 2) and once at the
-# boundary (test_a_kill_between_history_row_and_backup... phase2 resumes at epoch 2, the
-# first of phase 2); the whole matrix (each kill twice over) runs with -m slow.
-@pytest.mark.parametrize("kill", [0, pytest.param(1, marks=pytest.mark.slow), 2],
-                         ids=["phase1", "phase-boundary", "phase2"])
+def test_killed_in_each_phase_resumes_exactly(records, uninterrupted, tmp_path):
+    """Killed after epoch 0 (phase 1), resumed and killed again after epoch 2 (phase 2),
+    resumed: each rerun starts where the last backup left it, with that phase's optimizer,
+    and the run ends equal to the uninterrupted one."""
+    run = tmp_path / "run"
+    first = _fit(records, run, kill=0)
+    assert first.returncode == 9, first.stderr[-3000:]
+    second = _fit(records, run, kill=2)
+    assert second.returncode == 9, second.stderr[-3000:]
+    states = _optimizer_states(second)
+    assert sorted(states) == [1, 2], f"the first rerun ran epochs {sorted(states)}"
+    for epoch, state in states.items():
+        assert state == uninterrupted[1][epoch], f"epoch {epoch}: {state}"
+    _assert_resumed(_fit(records, run), run, 2, uninterrupted)
+
+
+# The default suite resumes inside each phase in one run (above) and at the boundary
+# (test_a_kill_between_history_row_and_backup... phase2 resumes at epoch 2, the first of
+# phase 2); the matrix of single kills runs with -m slow.
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", [0, 1, 2], ids=["phase1", "phase-boundary", "phase2"])
 def test_killed_fine_tune_resumes_each_phase_exactly(records, uninterrupted,
                                                                 tmp_path, kill):
     run = tmp_path / "run"

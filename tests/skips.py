@@ -13,3 +13,8 @@ needs_musicnn = pytest.mark.skipif(
     reason="the musicnn package (the published weights) is not installed: "
     "pip install --no-deps musicnn==0.1.0",
 )
+
+#: For tests of the jax backend (``KERAS_BACKEND=jax``; jax is in requirements.txt).
+needs_jax = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="jax is not installed: pip install jax"
+)

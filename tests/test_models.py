@@ -7,12 +7,7 @@ them), takes one ``fit`` step on a ``tf.data`` pipeline, and round-trips through
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -392,64 +387,4 @@ def test_mixed_precision(name: str) -> None:
     check_probabilities(probs, 2)
 
 
-_JAX_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import numpy as np, keras
-    assert keras.backend.backend() == "jax"
-    from tfgenre.models import InputSpec, get_model
-    rng = np.random.default_rng(0)
-    mel = InputSpec("mel", (32, 24, 1))
-    cases = {
-        "features_mlp": (InputSpec("features", (5,), mean=(1.0,) * 5, std=(2.0,) * 5), {}),
-        "mel_cnn": (mel, {"input_size": 32}),
-        "genre_resnet": (mel, {"width": 8}),
-        "alexnet": (mel, {"weights": None, "input_size": 64, "dense_units": 16}),
-        "mobilenet_v2": (mel, {"weights": None, "input_size": 32}),
-    }
-    for name in sys.argv[1:]:
-        spec, options = cases[name]
-        model = get_model(name, spec, 3, **options)
-        x = rng.uniform(-80, 40, (4, *spec.shape)).astype("float32")
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        model.fit(x, np.array([0, 1, 2, 0]), batch_size=4, epochs=1, verbose=0)
-        probs = model.predict(x, verbose=0)
-        assert probs.dtype == np.float32 and probs.shape == (4, 3), (probs.dtype, probs.shape)
-        assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5), probs
-        model.save(f"{name}.keras")
-        again = keras.saving.load_model(f"{name}.keras").predict(x, verbose=0)
-        assert np.allclose(again, probs, atol=1e-5), name
-    """
-)
-
-
-def run_under_jax(names: list[str], cwd: Path) -> None:
-    """Builds, fits, saves and reloads ``names`` in a subprocess with KERAS_BACKEND=jax."""
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
-    result = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, *names],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-
-
-needs_jax = pytest.mark.skipif(
-    importlib.util.find_spec("jax") is None, reason="jax is not installed"
-)
-
-
-@needs_jax
-def test_models_under_jax_backend(tmp_path: Path) -> None:
-    run_under_jax(["features_mlp", "mel_cnn"], tmp_path)
-
-
-@pytest.mark.slow
-@needs_jax
-def test_more_models_under_jax_backend(tmp_path: Path) -> None:
-    """The ImageNet front end (resize, 0..255, RGB, preprocess_input) and BatchNorm models."""
-    run_under_jax(["genre_resnet", "alexnet", "mobilenet_v2"], tmp_path)
+# Under the jax backend: tests/test_jax_backend.py.

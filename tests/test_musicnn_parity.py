@@ -9,12 +9,10 @@ the weights skip, with the reason shown, when the ``musicnn`` package is missing
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -203,41 +201,7 @@ def test_keras_round_trip(tmp_path: Path) -> None:
     assert again.get_layer("front").get_config()["hop_frames"] == 100
 
 
-_JAX_SCRIPT = textwrap.dedent(
-    """
-    import numpy as np, keras
-    assert keras.backend.backend() == "jax"
-    from tfgenre.backbones import MusicnnFrontEnd, build_pretrained
-    x = np.load("x.npy")
-    out = build_pretrained("musicnn_msd").predict(x, verbose=0)
-    np.save("jax.npy", np.asarray(out["taggram"]))
-    np.save("front.npy", np.asarray(MusicnnFrontEnd()(np.load("wave.npy"))))
-    """
-)
-
-
-@needs_musicnn
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_port_under_jax_equals_tensorflow(tmp_path: Path) -> None:
-    x = np.random.default_rng(2).uniform(0, 5, (2, 187, N_MELS)).astype(np.float32)
-    wave = _tone_and_noise()[None, :]
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "wave.npy", wave)
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
-    result = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    tf_out = build_pretrained("musicnn_msd").predict(x, verbose=0)["taggram"]
-    assert np.max(np.abs(np.load(tmp_path / "jax.npy") - tf_out)) <= TOLERANCE
-    front = np.asarray(MusicnnFrontEnd()(wave))
-    assert np.max(np.abs(np.load(tmp_path / "front.npy") - front)) <= TOLERANCE
+# The port under the jax backend: tests/test_jax_backend.py.
 
 
 # Finding the weights.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -232,20 +231,4 @@ def test_every_model_one_step_on_records_and_round_trip(records, tmp_path):
                                    atol=1e-5, err_msg=name)
 
 
-def test_jax_backend_trains(records, tmp_path):
-    pytest.importorskip("jax")
-    code = (
-        "from tfgenre.core import config\n"
-        "from tfgenre.training.fit_config import FitConfig\n"
-        "from tfgenre.training.loop import train\n"
-        f"r = train(config.from_dict(FitConfig, dict(records={str(records)!r}, "
-        f"run_dir={str(tmp_path / 'run')!r}, view='features', model='features_mlp', "
-        "epochs=2, batch_size=16, early_stopping_patience=0)))\n"
-        "import keras; assert keras.backend.backend() == 'jax'\n"
-        "print('ACC', r.metrics['segment']['accuracy'])\n"
-    )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "ACC" in proc.stdout
+# The training loop under the jax backend: tests/test_jax_backend.py.

@@ -142,16 +142,24 @@ class _Zygote:
 class Child:
     """A command forked from the warm parent and still running, as ``subprocess.Popen``
     with stdout and stderr captured to files: ``pid``, ``poll()``, ``wait()``,
-    ``communicate()``, ``kill()``, ``returncode``."""
+    ``communicate()``, ``send_signal()``, ``terminate()``, ``kill()``, ``returncode``."""
 
-    def __init__(self, zygote: _Zygote, argv: list[str], cwd: str, env: Mapping[str, str]):
+    def __init__(self, zygote: _Zygote, argv: list[str], cwd: str, env: Mapping[str, str],
+                 output: tuple[str, str] | None = None):
         self.args = argv
         self._zygote = zygote
         self._folder = tempfile.TemporaryDirectory(prefix="tfgenre-spawn-")
-        self._out = os.path.join(self._folder.name, "stdout")
-        self._err = os.path.join(self._folder.name, "stderr")
+        self._out, self._err = output or (os.path.join(self._folder.name, "stdout"),
+                                          os.path.join(self._folder.name, "stderr"))
         self.pid = zygote.start(argv[1:], cwd, env, self._out, self._err)
         self.returncode: int | None = None
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -214,19 +222,32 @@ def _warm_parent(argv: Sequence[str], env: Mapping[str, str], fresh: bool) -> _Z
 
 
 def start(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
-          env: Mapping[str, str] | None = None, fresh: bool = False) -> Child | subprocess.Popen:
+          env: Mapping[str, str] | None = None, fresh: bool = False,
+          output: tuple[os.PathLike, os.PathLike] | None = None) -> Child | subprocess.Popen:
     """``subprocess.Popen(argv, stdout=PIPE, stderr=PIPE, text=True)`` for ``[python,
     -m MODULE | -c SCRIPT, args...]``, forked from the warm parent where it can be
     (a :class:`Child`; its output is read by ``communicate``), or with a fresh
-    interpreter (``fresh``: for what only an interpreter's start shows)."""
+    interpreter (``fresh``: for what only an interpreter's start shows).
+
+    ``output``: (stdout, stderr) files written as the process runs, for callers that
+    read them live (a server's first line); read them from there, not from
+    ``communicate``."""
     argv = [str(a) for a in argv]
     env = dict(os.environ if env is None else env)
     cwd = str(cwd if cwd is not None else os.getcwd())
     zygote = _warm_parent(argv, env, fresh)
+    if zygote is None and output is not None:
+        with open(output[0], "w") as out, open(output[1], "w") as err:
+            return subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
     if zygote is None:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
-    return Child(zygote, argv, cwd, env)
+    files = None
+    if output is not None:
+        files = (str(output[0]), str(output[1]))
+        for path in files:  # there, empty, before the child starts writing
+            Path(path).write_text("")
+    return Child(zygote, argv, cwd, env, files)
 
 
 def run(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
@@ -333,6 +354,7 @@ def _become(request: dict, base_path: list[str]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    tempfile.tempdir = None  # read again from TMPDIR (the warm parent's was cached)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     random.seed()
     np.random.seed()

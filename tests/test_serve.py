@@ -36,7 +36,7 @@ START_TIMEOUT = 240.0
 class Server:
     """A running ``python -m tfgenre.serve``."""
 
-    proc: subprocess.Popen
+    proc: subprocess.Popen | spawn.Child
     port: int
     tmpdir: Path
     cwd: Path
@@ -57,22 +57,21 @@ def _start(args: list[str], folder: Path) -> Server:
     tmpdir, cwd = folder / "tmp", folder / "cwd" / "a" / "b"
     tmpdir.mkdir(parents=True)
     cwd.mkdir(parents=True)
-    stderr = folder / "stderr.txt"
+    stdout, stderr = folder / "stdout.txt", folder / "stderr.txt"
     env = {**os.environ, "TMPDIR": str(tmpdir)}
-    proc = subprocess.Popen(
+    proc = spawn.start(
         [sys.executable, "-m", "tfgenre.serve", "--port", "0", "--log-level", "WARNING", *args],
         cwd=cwd,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=stderr.open("w"),
-        text=True,
+        output=(stdout, stderr),
     )
     deadline = time.monotonic() + START_TIMEOUT
     line = ""
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("serving on ") or (not line and proc.poll() is not None):
+        line = stdout.read_text().partition("\n")[0]
+        if line.startswith("serving on ") or proc.poll() is not None:
             break
+        time.sleep(0.1)
     if not line.startswith("serving on http://127.0.0.1:"):
         proc.kill()
         raise AssertionError(f"no URL printed: {line!r}\n{stderr.read_text()}")
@@ -209,10 +208,8 @@ def test_help_and_bad_flags(tiny_runs, clip):
     assert "Traceback" not in proc.stderr
     proc = serve("--model", "musicnn_msdd")
     # The unknown-model message is predict's.
-    predict = subprocess.run(
+    predict = spawn.run(
         [sys.executable, "-m", "tfgenre.predict", str(clip), "--model", "musicnn_msdd"],
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert "did you mean 'musicnn_msd'?" in proc.stderr
@@ -249,11 +246,9 @@ def test_healthz_models_page_and_openapi(served, tiny_runs):
 
 
 def _predict_cli(clip: Path, model: str, *extra: str) -> dict:
-    proc = subprocess.run(
+    proc = spawn.run(
         [sys.executable, "-m", "tfgenre.predict", str(clip), "--model", model,
          "--format", "json", "--segments", "--log-level", "ERROR", *extra],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr

@@ -35,6 +35,7 @@ if CHROMIUM is None:
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
+import spawn  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from skips import needs_musicnn  # noqa: E402
 from synth import tone  # noqa: E402
@@ -51,7 +52,7 @@ URL = re.compile(r"https?://[0-9A-Za-z.\-\[\]:]+:\d+/?")
 class Server:
     """A ``python -m tfgenre.serve`` process and its base URL (no trailing slash)."""
 
-    def __init__(self, proc: subprocess.Popen, url: str, log: Path):
+    def __init__(self, proc: subprocess.Popen | spawn.Child, url: str, log: Path):
         self.proc, self.url, self.log = proc, url.rstrip("/"), log
 
     def get(self, path: str) -> dict:
@@ -79,14 +80,14 @@ def start_server(models: list[str], log: Path, *flags: str) -> Server:
     argv = [sys.executable, "-m", "tfgenre.serve", "--port", "0", *flags]
     for model in models:
         argv += ["--model", model]
-    out = log.open("w")
-    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    errors = log.with_suffix(".stderr")
+    proc = spawn.start(argv, output=(log, errors))
     deadline = time.monotonic() + 300
     url = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()}")
+            pytest.fail(f"serve exited with {proc.returncode}:\n{log.read_text()}\n"
+                        f"{errors.read_text()}")
         match = URL.search(log.read_text())
         if match:
             url = match.group(0)
@@ -99,7 +100,7 @@ def start_server(models: list[str], log: Path, *flags: str) -> Server:
         time.sleep(0.3)
     proc.kill()
     pytest.fail(f"serve printed no URL / answered no /healthz in 300 s (url={url}):\n"
-                f"{log.read_text()}")
+                f"{log.read_text()}\n{errors.read_text()}")
 
 
 def stop_server(server: Server) -> None:

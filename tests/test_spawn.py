@@ -20,7 +20,7 @@ import spawn
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
-import atexit, json, os, random, sys, threading, time
+import atexit, json, os, random, sys, tempfile, threading, time
 import numpy as np
 def late():
     time.sleep(0.3)
@@ -31,7 +31,7 @@ print(json.dumps({
     "argv": sys.argv, "name": __name__, "cwd": os.getcwd(), "path0": sys.path[0],
     "pythonpath": [p for p in sys.path if p == os.environ.get("PYTHONPATH")],
     "marker": os.environ.get("SPAWN_MARKER"), "stdin": sys.stdin.read(),
-    "random": random.random(), "numpy": float(np.random.rand()),
+    "tmp": tempfile.gettempdir(), "random": random.random(), "numpy": float(np.random.rand()),
     "tensorflow_loaded": "tensorflow" in sys.modules,
 }), flush=True)
 sys.stderr.write("to stderr\\n")
@@ -40,7 +40,8 @@ raise SystemExit(int(sys.argv[-1]))
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "SPAWN_MARKER": "m", **extra}
+    return {**os.environ, "PYTHONPATH": str(ROOT), "SPAWN_MARKER": "m",
+            "TMPDIR": str(ROOT / "tests"), **extra}  # fmt: skip
 
 
 def _both(argv: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, ...]:
@@ -61,8 +62,9 @@ def test_a_script_sees_what_python_c_gives_it(tmp_path):
         "thread done", "atexit ran"]  # fmt: skip
     assert forked.stderr == fresh.stderr == "to stderr\n"
     got, want = _said(forked), _said(fresh)
-    for key in ("argv", "name", "cwd", "path0", "pythonpath", "marker", "stdin"):
+    for key in ("argv", "name", "cwd", "path0", "pythonpath", "marker", "stdin", "tmp"):
         assert got[key] == want[key], key
+    assert got["tmp"] == str(ROOT / "tests")  # TMPDIR, though the warm parent had another
     assert got["argv"] == ["-c", "a b", "3"] and got["cwd"] == str(tmp_path)
     # the warm parent imported TensorFlow (that is the point); a fresh python has not
     assert got["tensorflow_loaded"] and not want["tensorflow_loaded"]

@@ -169,8 +169,7 @@ def test_killed_run_resumes_and_touched_file_is_predicted_again(library, tiny_ru
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TFGENRE_TEST_STALL_AFTER": "4"}
     argv = [sys.executable, "-m", "tfgenre.predict", str(library), "--model",
             str(tiny_runs.mel), "--output", str(out), "--segments", "--batch-size", "1"]
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = spawn.start(argv, cwd=tmp_path, env=env)
     try:
         _wait_for_lines(journal, 4, proc)
     finally:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import spawn
 from builders import RecordsSpec
 
 from tfgenre.core import config
@@ -170,7 +170,7 @@ def test_killed_fit_resumes(records, tmp_path):
         f"run_dir={str(run)!r}, view='features', model='features_mlp', epochs=4, "
         "batch_size=16, early_stopping_patience=0)))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = spawn.run([sys.executable, "-c", code], timeout=600)
     assert proc.returncode == 9, proc.stderr[-2000:]
     assert not (run / "model.keras").exists()
     result = train(config.from_dict(FitConfig, dict(

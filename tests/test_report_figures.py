@@ -291,3 +291,21 @@ def test_fold_messages_name_classes_not_indices() -> None:
         assign_folds(tracks, 4, label_names=names)
     with pytest.raises(ConfigError, match=r"two labels \(blues, jazz\)"):
         assign_folds([("t0", 0, None), ("t0", 1, None)], 2, label_names=names)
+
+
+def test_figure_to_rgba_draws_the_same_figure_as_pixels() -> None:
+    import io
+
+    from matplotlib.image import imread
+
+    from tfgenre.evaluation.figures import confusion_matrix_figure, figure_to_png, figure_to_rgba
+
+    matrix = [[3, 1, 0], [0, 2, 2], [1, 0, 3]]
+    pixels = figure_to_rgba(confusion_matrix_figure(matrix, ["a", "b", "c"]))
+    png = imread(io.BytesIO(figure_to_png(confusion_matrix_figure(matrix, ["a", "b", "c"]))))
+    # 5.0 x 4.0 inches at 100 dpi; the PNG is cropped to its tight bounding box
+    assert pixels.shape == (400, 500, 4) and pixels.dtype == np.uint8
+    assert png.shape[0] <= 400 and png.shape[1] <= 500 and png.shape[2] == 4
+    assert (pixels[..., 3] == 255).all()  # opaque
+    # the darkest blue of the diagonal is there, as in the PNG
+    assert pixels[..., 2].min() < 120 and (png[..., 2] * 255).min() < 120

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
 from tfgenre.errors import ConfigError
-from tfgenre.evaluation.figures import confusion_matrix_figure, figure_to_png
+from tfgenre.evaluation.figures import confusion_matrix_figure, figure_to_rgba
 
 __all__ = [
     "ConfusionMatrixImage",
@@ -147,7 +147,7 @@ class ConfusionMatrixImage(keras.callbacks.Callback):
             self.class_names,
             title=f"Validation, epoch {epoch + 1} (accuracy {accuracy:.3f})",
         )
-        image = tf.image.decode_png(figure_to_png(figure), channels=4)[tf.newaxis]
+        image = figure_to_rgba(figure)[np.newaxis]
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():

@@ -45,7 +45,7 @@ WRITE = (
 def _run(module: str, *argv: str, cwd: Path, force: bool = False) -> subprocess.CompletedProcess:
     """``python -m module argv`` in its own process (``force``: as on a bf16 CPU)."""
     code = (FORCE if force else "") + RUN.format(argv=[module, *argv], module=module)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = spawn.run([sys.executable, "-c", code], cwd=cwd, env=env, timeout=600)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc

@@ -54,7 +54,7 @@ def test_check_output_folder(tmp_path):
 
 def _command(module: str, *argv: object) -> subprocess.CompletedProcess:
     return spawn.run([sys.executable, "-m", module, *map(str, argv)],
-                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
+                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120)
 
 
 def _table(path: Path) -> Path:

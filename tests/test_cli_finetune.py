@@ -21,7 +21,7 @@ from builders import TINY_RUNS_RECORDS
 from skips import needs_musicnn
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 GENRES = 3
 
 

@@ -26,7 +26,7 @@ PATCH = 187 * 256 / 16000
 
 
 def _predict(*argv: object) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = spawn.run([sys.executable, "-m", "tfgenre.predict", *map(str, argv)], env=env,
                      timeout=300)
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -21,7 +21,7 @@ from tfgenre.training.fit_config import FitConfig
 from tfgenre.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 GENRES = ("blues", "jazz", "rock")
 
 

@@ -52,8 +52,9 @@ BACKBONE_MODELS = sorted(
     {"alexnet", "densenet121", "efficientnet_b0", "mobilenet_v2", "resnet18", "resnet34"}
     | {"resnet50", "vgg16"}
 )
-# Small builds that take > ~20 s on 2 CPU cores (traced fit + save/load).
-SLOW_SMALL = {"densenet121"}
+# Small builds that take > ~15 s on 2 busy CPU cores (traced fit + save/load): the default
+# suite builds and steps them (test_build_and_step_of_slow_models); -m slow runs the rest.
+SLOW_SMALL = {"densenet121", "efficientnet_b0", "resnet50"}
 
 TINY_MEL = InputSpec("mel", (32, 24, 1))
 FEATURE_MEAN = tuple(float(v) for v in np.linspace(-5.0, 50.0, N_FEATURES))

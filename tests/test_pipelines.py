@@ -197,7 +197,7 @@ def _run_cli(*argv: object, cwd: Path | None = None):
     import os
     import sys
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return spawn.run([sys.executable, "-m", "tfgenre.run", *map(str, argv)], env=env,
                      timeout=300, cwd=cwd)
 

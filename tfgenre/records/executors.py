@@ -295,7 +295,8 @@ def pool_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tensorflow"])
+    # tfgenre first: its import quiets TensorFlow's native start-up lines (core.tflog)
+    context.set_forkserver_preload(["tfgenre", "tensorflow"])
     return context
 
 

@@ -100,6 +100,14 @@ def librosa_log_mel(audio: np.ndarray) -> np.ndarray:
     return np.log10(10000 * mel.astype(np.float32) + 1)
 
 
+def tone_and_noise(seconds: float = 6.5) -> np.ndarray:
+    """A 440-Hz tone, its loudness swinging at 0.5 Hz, with noise (seeded), at 16 kHz."""
+    rng = np.random.default_rng(1)
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t))
+    return (tone + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
 def patches_of(spec: np.ndarray, frames: int = 187) -> np.ndarray:
     """Non-overlapping patches as ``musicnn.extractor.batch_data``: ``(n, 187, 96)``."""
     starts = range(0, spec.shape[0] - frames + 1, frames)

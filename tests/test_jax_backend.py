@@ -43,13 +43,12 @@ def run_jax_checks(out: Path, *args: str) -> dict:
 
 def _musicnn_inputs() -> tuple[np.ndarray, np.ndarray]:
     """Two random log-mel patches and 6.5 s of a tone with noise at 16 kHz."""
-    from tfgenre.backbones.frontend import N_MELS, SAMPLE_RATE
+    from musicnn_graph import tone_and_noise
+
+    from tfgenre.backbones.frontend import N_MELS
 
     x = np.random.default_rng(2).uniform(0, 5, (2, 187, N_MELS)).astype(np.float32)
-    t = np.arange(int(6.5 * SAMPLE_RATE)) / SAMPLE_RATE
-    tone = 0.5 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t))
-    noise = 0.05 * np.random.default_rng(1).standard_normal(t.size)
-    return x, (tone + noise).astype(np.float32)[None, :]
+    return x, tone_and_noise()[None, :]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from musicnn_graph import (
     max_abs_diffs,
     patches_of,
     real_clips,
+    tone_and_noise,
 )
 from skips import needs_musicnn
 
@@ -115,15 +116,8 @@ def test_port_and_original_in_this_process(real_audio) -> None:
     assert np.ptp(expected["taggram"]) > 1e-2  # real, varied tags
 
 
-def _tone_and_noise(seconds: float = 6.5) -> np.ndarray:
-    rng = np.random.default_rng(1)
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    tone = 0.5 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t))
-    return (tone + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
-
-
 def test_front_end_equals_librosa_log_mel() -> None:
-    audio = _tone_and_noise()
+    audio = tone_and_noise()
     out = np.asarray(MusicnnFrontEnd()(audio[None, :]))
     expected = patches_of(librosa_log_mel(audio))
     assert out.shape == (1, *expected.shape) == (1, 2, 187, N_MELS)
@@ -138,7 +132,7 @@ def test_front_end_on_real_music_equals_librosa(real_audio) -> None:
 
 
 def test_front_end_overlapping_patches_and_short_clip_error() -> None:
-    audio = _tone_and_noise(4.0)  # 251 frames
+    audio = tone_and_noise(4.0)  # 251 frames
     out = MusicnnFrontEnd(patch_frames=187, hop_frames=32)(audio[None, :])
     assert tuple(out.shape) == (1, 3, 187, N_MELS)
     with pytest.raises(ValueError, match="shorter than one patch"):
@@ -166,7 +160,7 @@ def test_front_end_and_musicnn_export_as_a_saved_model(tmp_path: Path) -> None:
     patches = keras.layers.Reshape((187, N_MELS))(MusicnnFrontEnd()(wave))
     net = build_musicnn(5, num_filt_midend=8, num_units_backend=16)
     model = keras.Model(wave, net(patches)["taggram"])
-    x = _tone_and_noise(3.0)[None, :]
+    x = tone_and_noise(3.0)[None, :]
     model.export(str(tmp_path / "saved"), verbose=False)
     loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: it owns the variables
     served = loaded.serve(tf.constant(x))
@@ -192,7 +186,7 @@ def test_keras_round_trip(tmp_path: Path) -> None:
     net = build_musicnn(7, num_filt_midend=8, num_units_backend=16)
     flat = keras.layers.Reshape((187, N_MELS))(patches)  # 1 patch per 3-s clip
     model = keras.Model(wave, net(flat)["taggram"])
-    x = _tone_and_noise(3.0)[None, :]
+    x = tone_and_noise(3.0)[None, :]
     before = np.asarray(model(x))
     path = tmp_path / "m.keras"
     model.save(path)
